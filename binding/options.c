@@ -1,0 +1,134 @@
+/* options.c - every binding setting, its default, its parser: one place. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "internal.h"
+#include "binding/options.h"
+
+#define ALL "*"
+#define TR MC_ELEMENT_TRANSPORT
+#define EN MC_ELEMENT_ENCODING
+
+const mc__setting mc__settings[] = {
+    {{"address", TR, ALL, "", "this transport's own e-mail address (its mailbox)"}, T_STRING, 0, 0},
+    {{"max_received_message_size", TR, ALL, "65536",
+      "largest envelope in bytes that is sent or received; larger mail is invalid"}, T_SIZE, 1024, 1ULL << 31},
+    {{"message_container_type", TR, ALL, "default",
+      "where the envelope goes: default (body up to minimum_attachment_size), body, attachment"}, T_CONTAINER, 0, 0},
+    {{"minimum_attachment_size", TR, ALL, "2048",
+      "envelopes larger than this travel as an attachment (container type default)"}, T_SIZE, 0, 1ULL << 31},
+    {{"server_query_interval", TR, ALL, "30000",
+      "milliseconds from the end of one server query to the start of the next"}, T_UINT, 10, 86400000},
+    {{"accept_existing_messages", TR, ALL, "true",
+      "deliver mail that was already in the mailbox when the listener opened"}, T_BOOL, 0, 0},
+    {{"receive_retry_count", TR, ALL, "3",
+      "attempts at reading an invalid mail before it is deleted"}, T_UINT, 1, 1000},
+    {{"processing_cache_count", TR, ALL, "4096",
+      "most messages held parsed in the processing cache"}, T_SIZE, 1, 1ULL << 24},
+    {{"processing_cache_bytes", TR, ALL, "52428800",
+      "most envelope bytes held in the processing cache"}, T_SIZE, 65536, 1ULL << 34},
+    {{"service_folder", TR, ALL, "Service E-mail",
+      "folder watched for stamped mail; the Inbox when it does not exist"}, T_STRING, 0, 0},
+    {{"deleted_folder", TR, ALL, "Deleted Items",
+      "folder malformed mail is moved to (IMAP: the \\Trash special-use folder)"}, T_STRING, 0, 0},
+    {{"flush_retries", TR, ALL, "3",
+      "retries of the synchronous deletion when the last input channel closes"}, T_UINT, 0, 20},
+    {{"maildir_root", TR, "maildir", "",
+      "directory holding one Maildir per mailbox address"}, T_STRING, 0, 0},
+    {{"maildir_sync_directories", TR, "maildir", "true",
+      "fsync new/ after each delivery, so a delivered mail survives a power loss"}, T_BOOL, 0, 0},
+    {{"soap_version", EN, ALL, "1.2", "SOAP version of the text encoder: 1.2 or 1.1"}, T_SOAP, 0, 0},
+};
+const size_t mc__settings_count = sizeof(mc__settings) / sizeof(mc__settings[0]);
+
+const mc_setting_info *mc_binding_settings(size_t *count)
+{
+    static mc_setting_info infos[sizeof(mc__settings) / sizeof(mc__settings[0])];
+    static int filled;
+    if (!__atomic_load_n(&filled, __ATOMIC_ACQUIRE)) {
+        for (size_t i = 0; i < mc__settings_count; i++)
+            infos[i] = mc__settings[i].info;
+        __atomic_store_n(&filled, 1, __ATOMIC_RELEASE);
+    }
+    if (count)
+        *count = mc__settings_count;
+    return infos;
+}
+
+int mc__setting_find(const char *name)
+{
+    for (size_t i = 0; name && i < mc__settings_count; i++)
+        if (!strcmp(mc__settings[i].info.name, name))
+            return (int)i;
+    return -1;
+}
+
+int mc__setting_applies(size_t i, const char *kind)
+{
+    const char *t = mc__settings[i].info.transports;
+    return !strcmp(t, ALL) || !strcmp(t, kind);
+}
+
+unsigned long long mc__setting_number(const char *v) { return strtoull(v, NULL, 10); }
+int mc__setting_bool(const char *v) { return !strcmp(v, "true"); }
+
+int mc__setting_parse(size_t i, const char *v, char **out)
+{
+    const mc__setting *s = &mc__settings[i];
+    char buf[32];
+    const char *canon = v;
+    if (!v)
+        return mc__error_set(MC_EINVAL, "%s: no value", s->info.name);
+    switch (s->type) {
+    case T_STRING:
+        for (const char *p = v; *p; p++)
+            if ((unsigned char)*p < 0x20)
+                return mc__error_set(MC_EINVAL, "%s: control characters are not allowed", s->info.name);
+        if (!strcmp(s->info.name, "address") && *v && mc_email_validate(v))
+            return mc__error_set(MC_EINVAL, "address: %s", mc_error_last());
+        break;
+    case T_SIZE:
+    case T_UINT: {
+        char *end;
+        unsigned long long n;
+        if (*v < '0' || *v > '9')
+            return mc__error_set(MC_EINVAL, "%s: \"%.40s\" is not a number", s->info.name, v);
+        errno = 0;
+        n = strtoull(v, &end, 10);
+        if (errno || *end)
+            return mc__error_set(MC_EINVAL, "%s: \"%.40s\" is not a number", s->info.name, v);
+        if (n < s->min || n > s->max)
+            return mc__error_set(MC_EINVAL, "%s: %llu is outside %llu..%llu", s->info.name, n,
+                                 s->min, s->max);
+        snprintf(buf, sizeof(buf), "%llu", n);
+        canon = buf;
+        break;
+    }
+    case T_BOOL:
+        if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1") || !strcasecmp(v, "on"))
+            canon = "true";
+        else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0") ||
+                 !strcasecmp(v, "off"))
+            canon = "false";
+        else
+            return mc__error_set(MC_EINVAL, "%s: \"%.40s\" is not true or false", s->info.name, v);
+        break;
+    case T_CONTAINER:
+        if (strcmp(v, "default") && strcmp(v, "body") && strcmp(v, "attachment"))
+            return mc__error_set(MC_EINVAL, "%s: expected default, body or attachment", s->info.name);
+        break;
+    case T_SOAP:
+        if (!strcmp(v, "1.2") || !strcmp(v, "12"))
+            canon = "1.2";
+        else if (!strcmp(v, "1.1") || !strcmp(v, "11"))
+            canon = "1.1";
+        else
+            return mc__error_set(MC_EINVAL, "%s: expected 1.2 or 1.1", s->info.name);
+        break;
+    }
+    if (!(*out = mc__strdup(canon)))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    return 0;
+}

@@ -1,0 +1,49 @@
+/* error.c - error codes, text, and the per-thread detailed message. */
+#include <stdio.h>
+#include <string.h>
+#include "internal.h"
+
+static _Thread_local struct {
+    int code;
+    char message[512];
+} last_error;
+
+const char *mc_strerror(int code)
+{
+    switch (code) {
+    case MC_OK: return "success";
+    case MC_EINVAL: return "invalid argument";
+    case MC_ENOMEM: return "out of memory";
+    case MC_ETIMEOUT: return "timed out";
+    case MC_ECANCELED: return "cancelled";
+    case MC_EAUTH: return "authentication failed";
+    case MC_ETLS: return "TLS failure";
+    case MC_ENOTFOUND: return "not found";
+    case MC_EPROTO: return "protocol error or malformed data";
+    case MC_ESECURITY: return "message security check failed";
+    case MC_ETOOBIG: return "size limit exceeded";
+    case MC_EBUSY: return "busy";
+    case MC_EIO: return "I/O error";
+    case MC_ECLOSED: return "closed";
+    default: return "unknown error";
+    }
+}
+
+int mc__error_set(int code, const char *fmt, ...)
+{
+    va_list ap;
+    last_error.code = code;
+    va_start(ap, fmt);
+    vsnprintf(last_error.message, sizeof(last_error.message), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *mc_error_last(void) { return last_error.message; }
+int mc_error_last_code(void) { return last_error.code; }
+
+void mc_error_clear(void)
+{
+    last_error.code = 0;
+    last_error.message[0] = '\0';
+}

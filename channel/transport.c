@@ -1,0 +1,774 @@
+/* transport.c - the machinery of DESIGN.md section 3, written once above
+ * the backend interface: the background query loop, the bounded processing
+ * cache, dispatch by channel name, accept_existing_messages, the
+ * deleted-message cache and its batch flush, receive_retry_count for
+ * invalid mail, malformed mail to Deleted Items, ttl expiry. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "transport_int.h"
+
+typedef struct entry {
+    struct entry *next, *prev;
+    char *id;
+    char *channel;
+    mc_message *msg;
+    size_t bytes;
+    int64_t arrived_ms;
+} entry;
+
+/* What the core remembers about a mail id between queries. */
+enum known_state { KNOWN_IGNORED = 1, KNOWN_INVALID, KNOWN_DELETING, KNOWN_CACHED };
+typedef struct {
+    int state;
+    unsigned attempts;
+    bool seen; /* listed in the current query */
+} known;
+
+struct mc__listener_slot {
+    struct mc__listener_slot *next;
+    char *channel;
+    int64_t opened_ms;
+    bool channel_open;
+    bool shut;         /* listener closed */
+    unsigned gen;      /* bumped when a channel closes: wakes its waiters */
+};
+
+struct mc_transport {
+    mc__backend *backend;
+    mc__transport_config cfg;
+    pthread_mutex_t lock; /* caches, slots, stats */
+    pthread_cond_t cv;    /* cache or slot changed */
+    pthread_mutex_t io;   /* the backend's receive path */
+    pthread_mutex_t send_lock;
+    pthread_t thread;
+    bool thread_running, stopping, opened;
+    int wake[2];
+    entry *head, *tail; /* processing cache, oldest first */
+    mc__strmap known;   /* id -> known* */
+    char **deleting;    /* deleted-message cache */
+    size_t ndeleting, capdeleting;
+    mc__listener_slot *slots;
+    unsigned open_channels;
+    mc_transport_stats stats;
+};
+
+static void config_free(mc__transport_config *c) { free(c->address); }
+
+const mc__transport_config *mc__transport_config_of(const mc_transport *t) { return &t->cfg; }
+
+static int cond_init(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    int r;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    r = pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+    return r;
+}
+
+/* waits on cv until deadline_ms (monotonic; negative: forever). false on timeout. */
+static bool wait_until(pthread_cond_t *cv, pthread_mutex_t *m, int64_t deadline_ms)
+{
+    struct timespec ts;
+    if (deadline_ms < 0) {
+        pthread_cond_wait(cv, m);
+        return true;
+    }
+    if (mc__mono_ms() >= deadline_ms)
+        return false;
+    mc__deadline_timespec(deadline_ms, &ts);
+    return pthread_cond_timedwait(cv, m, &ts) != ETIMEDOUT;
+}
+
+int mc__transport_new(mc_transport **out, mc__backend *backend, mc__transport_config *cfg)
+{
+    mc_transport *t = calloc(1, sizeof(*t));
+    if (!t) {
+        backend->ops->free(backend);
+        config_free(cfg);
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    }
+    t->backend = backend;
+    t->cfg = *cfg;
+    memset(cfg, 0, sizeof(*cfg));
+    mc__strmap_init(&t->known);
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_mutex_init(&t->io, NULL);
+    pthread_mutex_init(&t->send_lock, NULL);
+    cond_init(&t->cv);
+    if (pipe2(t->wake, O_CLOEXEC | O_NONBLOCK)) {
+        t->wake[0] = t->wake[1] = -1;
+        mc_transport_free(t);
+        return mc__error_set(MC_EIO, "cannot create a pipe: %s", strerror(errno));
+    }
+    *out = t;
+    return 0;
+}
+
+const char *mc_transport_address(const mc_transport *t) { return t ? t->cfg.address : NULL; }
+
+int mc_transport_get_stats(mc_transport *t, mc_transport_stats *out)
+{
+    if (!t || !out)
+        return mc__error_set(MC_EINVAL, "NULL argument");
+    pthread_mutex_lock(&t->lock);
+    *out = t->stats;
+    pthread_mutex_unlock(&t->lock);
+    return 0;
+}
+
+static void wake_thread(mc_transport *t)
+{
+    ssize_t r = write(t->wake[1], "x", 1);
+    (void)r; /* a full pipe already wakes it */
+}
+
+/* ---- caches (t->lock held) ---- */
+
+static void entry_free(entry *e)
+{
+    free(e->id);
+    free(e->channel);
+    mc_message_free(e->msg);
+    free(e);
+}
+
+static void cache_unlink(mc_transport *t, entry *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        t->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        t->tail = e->prev;
+    t->stats.cached--;
+    t->stats.cached_bytes -= e->bytes;
+}
+
+static known *known_get(mc_transport *t, const char *id)
+{
+    return mc__strmap_get(&t->known, id, NULL);
+}
+
+static known *known_set(mc_transport *t, const char *id, int state)
+{
+    known *k = known_get(t, id);
+    if (!k) {
+        if (!(k = calloc(1, sizeof(*k))))
+            return NULL;
+        if (mc__strmap_put(&t->known, id, k)) {
+            free(k);
+            return NULL;
+        }
+    }
+    k->state = state;
+    k->seen = true;
+    return k;
+}
+
+static void known_forget(mc_transport *t, const char *id)
+{
+    void *k;
+    if (mc__strmap_remove(&t->known, id, &k))
+        free(k);
+}
+
+static mc__listener_slot *slot_for(mc_transport *t, const char *channel)
+{
+    for (mc__listener_slot *s = t->slots; s; s = s->next)
+        if (!s->shut && !strcmp(s->channel, channel))
+            return s;
+    return NULL;
+}
+
+static bool deliverable(mc_transport *t, const entry *e, const mc__listener_slot *s)
+{
+    return t->cfg.accept_existing_messages || e->arrived_ms >= s->opened_ms;
+}
+
+/* Makes room for one more entry of `bytes`: evicts cached mail that no open
+ * listener can take (it stays on the server and is read again later). */
+static bool cache_make_room(mc_transport *t, size_t bytes)
+{
+    entry *e = t->head, *next;
+    while (e && (t->stats.cached + 1 > t->cfg.cache_count ||
+                 t->stats.cached_bytes + bytes > t->cfg.cache_bytes)) {
+        mc__listener_slot *s = slot_for(t, e->channel);
+        next = e->next;
+        if (!s || !deliverable(t, e, s)) {
+            cache_unlink(t, e);
+            known_forget(t, e->id);
+            entry_free(e);
+        }
+        e = next;
+    }
+    return t->stats.cached + 1 <= t->cfg.cache_count && t->stats.cached_bytes + bytes <= t->cfg.cache_bytes;
+}
+
+static int deleting_add(mc_transport *t, const char *id)
+{
+    char *copy;
+    if (t->ndeleting == t->capdeleting) {
+        size_t ncap = t->capdeleting ? t->capdeleting * 2 : 64;
+        char **g = realloc(t->deleting, ncap * sizeof(char *));
+        if (!g)
+            return MC_ENOMEM;
+        t->deleting = g;
+        t->capdeleting = ncap;
+    }
+    if (!(copy = mc__strdup(id)))
+        return MC_ENOMEM;
+    t->deleting[t->ndeleting++] = copy;
+    return known_set(t, id, KNOWN_DELETING) ? 0 : MC_ENOMEM;
+}
+
+/* ---- the deleted-message cache flush (t->io held, t->lock not) ---- */
+
+static int flush_deleted(mc_transport *t)
+{
+    char **ids;
+    size_t n;
+    int rc;
+    pthread_mutex_lock(&t->lock);
+    ids = t->deleting;
+    n = t->ndeleting;
+    t->deleting = NULL;
+    t->ndeleting = t->capdeleting = 0;
+    pthread_mutex_unlock(&t->lock);
+    if (!n) {
+        free(ids);
+        return 0;
+    }
+    rc = t->backend->ops->remove(t->backend, (const char *const *)ids, n);
+    pthread_mutex_lock(&t->lock);
+    if (rc) {
+        /* keep them for the next try, ahead of what was added meanwhile */
+        mc__log(MC_LOG_WARN, "deleting %zu received mail(s) failed: %s; will retry", n,
+                mc_error_last());
+        for (size_t i = 0; i < t->ndeleting; i++) {
+            char **g = realloc(ids, (n + 1) * sizeof(char *));
+            if (!g)
+                break;
+            ids = g;
+            ids[n++] = t->deleting[i];
+            t->deleting[i] = NULL;
+        }
+        for (size_t i = 0; i < t->ndeleting; i++)
+            free(t->deleting[i]);
+        free(t->deleting);
+        t->deleting = ids;
+        t->ndeleting = t->capdeleting = n;
+    } else {
+        t->stats.deleted += n;
+        for (size_t i = 0; i < n; i++) {
+            known_forget(t, ids[i]);
+            free(ids[i]);
+        }
+        free(ids);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+static int flush_with_retries(mc_transport *t)
+{
+    int rc = 0;
+    unsigned delay = 100;
+    pthread_mutex_lock(&t->io);
+    for (unsigned i = 0; i <= t->cfg.flush_retries; i++) {
+        if (!(rc = flush_deleted(t)))
+            break;
+        if (i < t->cfg.flush_retries) {
+            struct timespec ts = {delay / 1000, (long)(delay % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            delay *= 2;
+        }
+    }
+    pthread_mutex_unlock(&t->io);
+    if (rc)
+        mc__log(MC_LOG_ERROR, "giving up deleting received mail after %u retries", t->cfg.flush_retries);
+    return rc;
+}
+
+/* ---- one query (t->io held) ---- */
+
+static size_t raw_limit(const mc_transport *t)
+{
+    size_t m = t->cfg.max_received_message_size;
+    return m + m / 2 + 65536; /* base64 growth, MIME headers, the people's text part */
+}
+
+static void act_invalid(mc_transport *t, const char *id, const mc_mail_info *info)
+{
+    known *k;
+    bool remove;
+    pthread_mutex_lock(&t->lock);
+    k = known_set(t, id, KNOWN_INVALID);
+    remove = !k || ++k->attempts >= t->cfg.receive_retry_count;
+    pthread_mutex_unlock(&t->lock);
+    if (!remove) {
+        mc__log(MC_LOG_INFO, "invalid mail %s (attempt %u of %u): %s", id, k->attempts,
+                t->cfg.receive_retry_count, info->reason);
+        return;
+    }
+    if (t->backend->ops->remove(t->backend, &id, 1)) {
+        mc__log(MC_LOG_WARN, "cannot delete invalid mail %s: %s", id, mc_error_last());
+        return;
+    }
+    mc__log(MC_LOG_WARN, "deleted invalid mail %s for channel %s after %u attempts: %s", id,
+            info->channel ? info->channel : "?", t->cfg.receive_retry_count, info->reason);
+    pthread_mutex_lock(&t->lock);
+    t->stats.invalid++;
+    known_forget(t, id);
+    pthread_mutex_unlock(&t->lock);
+}
+
+static void act(mc_transport *t, const mc__mail_item *it, mc_mail_info *info)
+{
+    const char *id = it->id;
+    switch (info->kind) {
+    case MC_MAIL_NOT_OURS:
+        pthread_mutex_lock(&t->lock);
+        known_set(t, id, KNOWN_IGNORED);
+        pthread_mutex_unlock(&t->lock);
+        break;
+    case MC_MAIL_MALFORMED:
+        if (t->backend->ops->move_to_trash(t->backend, id)) {
+            mc__log(MC_LOG_WARN, "cannot move malformed mail %s to Deleted Items: %s", id,
+                    mc_error_last());
+            break;
+        }
+        mc__log(MC_LOG_WARN, "moved malformed mail %s to Deleted Items: %s", id, info->reason);
+        pthread_mutex_lock(&t->lock);
+        t->stats.malformed++;
+        pthread_mutex_unlock(&t->lock);
+        break;
+    case MC_MAIL_EXPIRED:
+        if (t->backend->ops->remove(t->backend, &id, 1)) {
+            mc__log(MC_LOG_WARN, "cannot delete expired mail %s: %s", id, mc_error_last());
+            break;
+        }
+        mc__log(MC_LOG_INFO, "deleted expired mail %s for channel %s", id, info->channel);
+        pthread_mutex_lock(&t->lock);
+        t->stats.expired++;
+        pthread_mutex_unlock(&t->lock);
+        break;
+    case MC_MAIL_INVALID:
+        act_invalid(t, id, info);
+        break;
+    case MC_MAIL_OK: {
+        entry *e = calloc(1, sizeof(*e));
+        size_t bytes = 0;
+        if (!e || !(e->id = mc__strdup(id)) || !(e->channel = mc__strdup(info->channel)) ||
+            mc_message_set_property(info->message, MC_PROP_MAIL_ID, id)) {
+            if (e)
+                entry_free(e);
+            break;
+        }
+        mc_message_body(info->message, &bytes);
+        e->msg = info->message;
+        info->message = NULL;
+        e->bytes = bytes;
+        e->arrived_ms = it->arrived_ms;
+        pthread_mutex_lock(&t->lock);
+        if (!cache_make_room(t, e->bytes) || !known_set(t, id, KNOWN_CACHED)) {
+            pthread_mutex_unlock(&t->lock);
+            entry_free(e); /* stays on the server; read again when there is room */
+            break;
+        }
+        e->prev = t->tail;
+        if (t->tail)
+            t->tail->next = e;
+        else
+            t->head = e;
+        t->tail = e;
+        t->stats.cached++;
+        t->stats.cached_bytes += e->bytes;
+        pthread_cond_broadcast(&t->cv);
+        pthread_mutex_unlock(&t->lock);
+        break;
+    }
+    }
+}
+
+static bool needs_reading(mc_transport *t, const mc__mail_item *it)
+{
+    known *k;
+    bool read;
+    pthread_mutex_lock(&t->lock);
+    k = known_get(t, it->id);
+    if (k)
+        k->seen = true;
+    read = !k || k->state == KNOWN_INVALID;
+    if (read && (t->stats.cached >= t->cfg.cache_count || t->stats.cached_bytes >= t->cfg.cache_bytes))
+        read = cache_make_room(t, 0);
+    pthread_mutex_unlock(&t->lock);
+    return read;
+}
+
+static void read_item(mc_transport *t, const mc__mail_item *it)
+{
+    char *data = NULL;
+    size_t len = 0;
+    bool truncated = false;
+    mc_mail_info *info = NULL;
+    size_t limit = raw_limit(t);
+    /* a mail over the limit is read only far enough to see its headers */
+    int rc = t->backend->ops->fetch(t->backend, it->id, it->size > limit ? 65536 : limit, &data,
+                                    &len, &truncated);
+    if (rc) {
+        if (rc != MC_ENOTFOUND)
+            mc__log(MC_LOG_WARN, "cannot read mail %s: %s", it->id, mc_error_last());
+        return;
+    }
+    rc = mc_mail_classify(&info, data, len, t->cfg.max_received_message_size, 0);
+    free(data);
+    if (rc)
+        return;
+    if (truncated && (info->kind == MC_MAIL_OK || info->kind == MC_MAIL_INVALID)) {
+        mc_message_free(info->message);
+        info->message = NULL;
+        free(info->reason);
+        info->kind = MC_MAIL_INVALID;
+        info->error = MC_ETOOBIG;
+        info->reason = mc__strdup("the mail is larger than max_received_message_size allows");
+    }
+    act(t, it, info);
+    mc_mail_info_free(info);
+}
+
+/* Forgets what is no longer on the server: entries and ids not listed. */
+static void prune(mc_transport *t)
+{
+    pthread_mutex_lock(&t->lock);
+    for (entry *e = t->head, *next; e; e = next) {
+        known *k = known_get(t, e->id);
+        next = e->next;
+        if (k && !k->seen) {
+            cache_unlink(t, e);
+            entry_free(e);
+        }
+    }
+    for (size_t i = 0; i < t->known.cap; i++) {
+        void *v;
+        const char *key = mc__strmap_slot(&t->known, i, &v);
+        known *k = v;
+        if (!key)
+            continue;
+        if (!k->seen && k->state != KNOWN_DELETING) {
+            mc__strmap_remove(&t->known, key, NULL);
+            free(k);
+        } else {
+            k->seen = false;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+static int query(mc_transport *t)
+{
+    mc__mail_item *items = NULL;
+    size_t n = 0;
+    int rc;
+    flush_deleted(t);
+    if ((rc = t->backend->ops->list(t->backend, &items, &n))) {
+        mc__log(MC_LOG_WARN, "listing the mailbox failed: %s", mc_error_last());
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (needs_reading(t, &items[i]))
+            read_item(t, &items[i]);
+        free(items[i].id);
+    }
+    free(items);
+    prune(t);
+    pthread_mutex_lock(&t->lock);
+    t->stats.queries++;
+    pthread_mutex_unlock(&t->lock);
+    return 0;
+}
+
+static void drain_wake(mc_transport *t)
+{
+    char buf[64];
+    while (read(t->wake[0], buf, sizeof(buf)) > 0) {
+    }
+}
+
+static void *receive_loop(void *arg)
+{
+    mc_transport *t = arg;
+    unsigned backoff = 0;
+    for (;;) {
+        int rc;
+        pthread_mutex_lock(&t->lock);
+        if (t->stopping) {
+            pthread_mutex_unlock(&t->lock);
+            break;
+        }
+        pthread_mutex_unlock(&t->lock);
+        drain_wake(t);
+        pthread_mutex_lock(&t->io);
+        rc = t->opened ? 0 : t->backend->ops->open(t->backend);
+        if (!rc) {
+            t->opened = true;
+            rc = query(t);
+        }
+        pthread_mutex_unlock(&t->io);
+        /* on failure back off, doubling up to the query interval */
+        backoff = rc ? (backoff ? backoff * 2 : 500) : 0;
+        if (backoff > (unsigned)t->cfg.server_query_interval_ms)
+            backoff = (unsigned)t->cfg.server_query_interval_ms;
+        t->backend->ops->wait(t->backend, rc ? (int)backoff : t->cfg.server_query_interval_ms,
+                              t->wake[0]);
+    }
+    return NULL;
+}
+
+/* ---- listeners and input channels ---- */
+
+int mc__transport_listen(mc_transport *t, const char *channel, mc__listener_slot **out)
+{
+    mc__listener_slot *s;
+    int rc = 0;
+    pthread_mutex_lock(&t->lock);
+    if (slot_for(t, channel)) {
+        rc = mc__error_set(MC_EBUSY, "a listener for channel \"%s\" is already open on this transport",
+                           channel);
+        goto done;
+    }
+    if (!(s = calloc(1, sizeof(*s))) || !(s->channel = mc__strdup(channel))) {
+        free(s);
+        rc = mc__error_set(MC_ENOMEM, "out of memory");
+        goto done;
+    }
+    s->opened_ms = mc__now_ms();
+    if (!t->thread_running) {
+        if (pthread_create(&t->thread, NULL, receive_loop, t)) {
+            free(s->channel);
+            free(s);
+            rc = mc__error_set(MC_EIO, "cannot start the receive thread");
+            goto done;
+        }
+        t->thread_running = true;
+    }
+    s->next = t->slots;
+    t->slots = s;
+    *out = s;
+    wake_thread(t);
+done:
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+void mc__transport_unlisten(mc_transport *t, mc__listener_slot *slot)
+{
+    pthread_mutex_lock(&t->lock);
+    for (mc__listener_slot **p = &t->slots; *p; p = &(*p)->next) {
+        if (*p == slot) {
+            *p = slot->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    free(slot->channel);
+    free(slot);
+}
+
+void mc__slot_shutdown(mc_transport *t, mc__listener_slot *slot)
+{
+    pthread_mutex_lock(&t->lock);
+    slot->shut = true;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->lock);
+}
+
+int mc__slot_open(mc_transport *t, mc__listener_slot *slot, int timeout_ms)
+{
+    int64_t deadline = mc__deadline(timeout_ms);
+    int rc = 0;
+    pthread_mutex_lock(&t->lock);
+    while (!slot->shut && slot->channel_open) {
+        if (!wait_until(&t->cv, &t->lock, deadline) && slot->channel_open) {
+            rc = mc__error_set(MC_ETIMEOUT, "another input channel of this listener is still open");
+            goto done;
+        }
+    }
+    if (slot->shut) {
+        rc = mc__error_set(MC_ECLOSED, "the listener is closed");
+        goto done;
+    }
+    slot->channel_open = true;
+    t->open_channels++;
+    rc = (int)slot->gen;
+done:
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+int mc__slot_close(mc_transport *t, mc__listener_slot *slot, bool flush)
+{
+    bool last;
+    pthread_mutex_lock(&t->lock);
+    slot->channel_open = false;
+    slot->gen++;
+    last = --t->open_channels == 0;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->lock);
+    if (last && flush && flush_with_retries(t))
+        return mc__error_set(MC_EIO, "deleting received mail failed; the ids stay cached");
+    return 0;
+}
+
+int mc__slot_receive(mc_transport *t, mc__listener_slot *slot, unsigned gen, int timeout_ms,
+                     bool take, mc_message **out)
+{
+    int64_t deadline = mc__deadline(timeout_ms);
+    int rc;
+    pthread_mutex_lock(&t->lock);
+    for (;;) {
+        entry *e;
+        if (slot->gen != gen || !slot->channel_open || slot->shut) {
+            rc = mc__error_set(MC_ECLOSED, "the input channel was closed");
+            break;
+        }
+        for (e = t->head; e; e = e->next)
+            if (!strcmp(e->channel, slot->channel) && deliverable(t, e, slot))
+                break;
+        if (e && !take) {
+            rc = 0;
+            break;
+        }
+        if (e) {
+            cache_unlink(t, e);
+            if (t->backend->ops->claim) {
+                /* claim outside the lock: it is file-system or network work */
+                pthread_mutex_unlock(&t->lock);
+                rc = t->backend->ops->claim(t->backend, e->id);
+                pthread_mutex_lock(&t->lock);
+                if (rc) {
+                    known_forget(t, e->id);
+                    entry_free(e);
+                    continue; /* another receiver has it */
+                }
+            }
+            if (deleting_add(t, e->id)) {
+                rc = mc__error_set(MC_ENOMEM, "out of memory");
+                entry_free(e);
+                break;
+            }
+            t->stats.delivered++;
+            *out = e->msg;
+            e->msg = NULL;
+            entry_free(e);
+            rc = 0;
+            break;
+        }
+        if (!wait_until(&t->cv, &t->lock, deadline)) {
+            rc = mc__error_set(MC_ETIMEOUT, "no message within %d ms", timeout_ms);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+/* ---- sending ---- */
+
+int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_uri,
+                       const char *channel, const char *const *to, size_t nto,
+                       const volatile int *cancel)
+{
+    mc_mail_frame_options o = MC_MAIL_FRAME_OPTIONS_INIT;
+    char *env = NULL, *mail = NULL;
+    size_t env_len = 0, mail_len = 0;
+    mc_message *copy = NULL;
+    int rc;
+    if ((rc = mc__message_serialize_to(msg, to_uri, &env, &env_len)))
+        return rc;
+    free(env);
+    if (env_len > t->cfg.max_received_message_size)
+        return mc__error_set(MC_ETOOBIG,
+                             "the envelope is %zu bytes, over max_received_message_size (%zu)",
+                             env_len, t->cfg.max_received_message_size);
+    if ((rc = mc_message_clone(&copy, msg)) || (rc = mc_message_set_to(copy, to_uri)) ||
+        (rc = mc_message_set_soap_version(copy, t->cfg.soap_version)))
+        goto done;
+    o.from = t->cfg.address;
+    o.to = to;
+    o.to_count = nto;
+    o.channel = channel;
+    o.in_reply_to = mc__message_in_reply_to_mail(msg);
+    o.container = t->cfg.container;
+    o.minimum_attachment_size = t->cfg.minimum_attachment_size;
+    if ((rc = mc_mail_frame(&mail, &mail_len, NULL, copy, &o)))
+        goto done;
+    if (cancel && *cancel) {
+        rc = mc__error_set(MC_ECANCELED, "the send was cancelled");
+        goto done;
+    }
+    pthread_mutex_lock(&t->send_lock);
+    rc = t->backend->ops->send(t->backend, t->cfg.address, to, nto, mail, mail_len, cancel);
+    pthread_mutex_unlock(&t->send_lock);
+    if (!rc) {
+        pthread_mutex_lock(&t->lock);
+        t->stats.sent++;
+        pthread_mutex_unlock(&t->lock);
+    }
+done:
+    mc_message_free(copy);
+    free(mail);
+    return rc;
+}
+
+/* ---- teardown ---- */
+
+static void free_known(void *k) { free(k); }
+
+void mc_transport_free(mc_transport *t)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->lock);
+    t->stopping = true;
+    for (mc__listener_slot *s = t->slots; s; s = s->next)
+        s->shut = true;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->lock);
+    if (t->thread_running) {
+        wake_thread(t);
+        pthread_join(t->thread, NULL);
+    }
+    if (t->ndeleting)
+        flush_with_retries(t);
+    if (t->opened)
+        t->backend->ops->close(t->backend);
+    t->backend->ops->free(t->backend);
+    while (t->head) {
+        entry *e = t->head;
+        cache_unlink(t, e);
+        entry_free(e);
+    }
+    for (size_t i = 0; i < t->ndeleting; i++)
+        free(t->deleting[i]);
+    free(t->deleting);
+    mc__strmap_free(&t->known, free_known);
+    if (t->wake[0] >= 0) {
+        close(t->wake[0]);
+        close(t->wake[1]);
+    }
+    pthread_mutex_destroy(&t->lock);
+    pthread_mutex_destroy(&t->io);
+    pthread_mutex_destroy(&t->send_lock);
+    pthread_cond_destroy(&t->cv);
+    config_free(&t->cfg);
+    free(t);
+}

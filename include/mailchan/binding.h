@@ -1,0 +1,132 @@
+/*
+ * mailchan/binding.h - bindings and binding elements.
+ *
+ * A binding is a transport element + an encoding element (+ later a
+ * security element). Predefined bindings are made by kind:
+ *   "maildir"  the local Maildir store, the embedded default (no server)
+ * (more kinds - "mail" for SMTP+IMAP, "exchange" for EWS - arrive with
+ * their transports.)
+ *
+ * Settings are named; every setting has one default, one parser and one
+ * description, in one table (mc_binding_settings()). The same names are
+ * used by the API, the CLI (--set name=value) and configuration files
+ * ("name = value" lines). A setting belongs to one element, so a caller
+ * can take a binding apart with mc_binding_create_binding_elements(),
+ * change one element, and rebuild a custom binding from the elements.
+ *
+ * Threads: a binding is mutable until a transport is built from it, and
+ * may be shared read-only afterwards (mc_transport_new() copies what it needs).
+ */
+#ifndef MAILCHAN_BINDING_H
+#define MAILCHAN_BINDING_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mc_binding mc_binding;
+typedef struct mc_binding_element mc_binding_element;
+typedef struct mc_binding_elements mc_binding_elements;
+
+typedef enum {
+    MC_ELEMENT_TRANSPORT = 0, /**< transport settings: sizes, folders, intervals, account */
+    MC_ELEMENT_ENCODING = 1,  /**< text encoder: SOAP version */
+    MC_ELEMENT_SECURITY = 2   /**< message security (not yet available) */
+} mc_binding_element_kind;
+
+/** Description of one setting, for help texts and tools. */
+typedef struct {
+    const char *name;              /**< e.g. "max_received_message_size" */
+    mc_binding_element_kind element;
+    const char *transports;        /**< space-separated binding kinds it applies to, "*" for all */
+    const char *default_value;     /**< textual default, "" for none */
+    const char *help;              /**< one line */
+} mc_setting_info;
+
+/**
+ * The table of every setting. @param count receives the number of entries.
+ * The array is static.
+ */
+MC_EXTERN(const mc_setting_info *) mc_binding_settings(size_t *count);
+
+/**
+ * Creates a predefined binding with every setting at its default.
+ * @param kind "maildir".
+ * @return 0; MC_EINVAL for NULL; MC_ENOTFOUND for an unknown kind; MC_ENOMEM.
+ */
+MC_EXTERN(int) mc_binding_new(mc_binding **out, const char *kind);
+
+/** Frees a binding. NULL is fine. */
+MC_EXTERN(void) mc_binding_free(mc_binding *b);
+
+/** The binding's kind ("maildir", ...). Borrowed. */
+MC_EXTERN(const char *) mc_binding_kind(const mc_binding *b);
+
+/**
+ * Sets a setting by name from text (numbers in decimal; booleans
+ * true/false/yes/no/1/0; enumerations by name). The value is validated here.
+ * @return 0; MC_ENOTFOUND for an unknown name or one that does not apply to
+ *         this binding's kind; MC_EINVAL for a bad value (reason in
+ *         mc_error_last()); MC_ENOMEM. On failure the binding is unchanged.
+ */
+MC_EXTERN(int) mc_binding_set(mc_binding *b, const char *name, const char *value);
+
+/**
+ * The current value of a setting, as text. @param value freed with mc_free().
+ * @return 0, MC_ENOTFOUND, MC_ENOMEM.
+ */
+MC_EXTERN(int) mc_binding_get(const mc_binding *b, const char *name, char **value);
+
+/**
+ * Applies a configuration file: one "name = value" per line; blank lines
+ * and lines starting with '#' are ignored; surrounding white space is
+ * trimmed. Errors name the file and line. Stops at the first bad line;
+ * settings applied before it stay applied.
+ * @return 0; MC_EIO (cannot read); MC_EINVAL/MC_ENOTFOUND for a bad line.
+ */
+MC_EXTERN(int) mc_binding_load_config(mc_binding *b, const char *path);
+
+/**
+ * Takes the binding apart: returns copies of its elements, in the order
+ * transport, encoding. Changing them does not change @p b.
+ * @param out freed with mc_binding_elements_free().
+ */
+MC_EXTERN(int) mc_binding_create_binding_elements(const mc_binding *b, mc_binding_elements **out);
+
+/** Frees an element collection and its elements. NULL is fine. */
+MC_EXTERN(void) mc_binding_elements_free(mc_binding_elements *els);
+/** Number of elements in the collection. */
+MC_EXTERN(size_t) mc_binding_elements_count(const mc_binding_elements *els);
+/** The @p i-th element, or NULL. Borrowed from the collection. */
+MC_EXTERN(mc_binding_element *) mc_binding_elements_at(mc_binding_elements *els, size_t i);
+/** The first element of @p kind, or NULL. Borrowed from the collection. */
+MC_EXTERN(mc_binding_element *) mc_binding_elements_find(mc_binding_elements *els,
+                                                         mc_binding_element_kind kind);
+/**
+ * Removes the @p i-th element from the collection and frees it.
+ * @return 0 or MC_ENOTFOUND.
+ */
+MC_EXTERN(int) mc_binding_elements_remove(mc_binding_elements *els, size_t i);
+
+/** The element's kind. */
+MC_EXTERN(mc_binding_element_kind) mc_binding_element_get_kind(const mc_binding_element *el);
+/** The element's name, e.g. "maildir-transport", "text-message-encoding". Borrowed. */
+MC_EXTERN(const char *) mc_binding_element_name(const mc_binding_element *el);
+/** Sets one of the element's settings, as mc_binding_set(). MC_ENOTFOUND if it is not this element's. */
+MC_EXTERN(int) mc_binding_element_set(mc_binding_element *el, const char *name, const char *value);
+/** Reads one of the element's settings, as mc_binding_get(). */
+MC_EXTERN(int) mc_binding_element_get(const mc_binding_element *el, const char *name, char **value);
+
+/**
+ * Builds a custom binding from elements (copied). Exactly one transport
+ * element is required; an encoding element is optional (SOAP 1.2 default).
+ * @return 0; MC_EINVAL (no transport element, two of a kind); MC_ENOMEM.
+ */
+MC_EXTERN(int) mc_binding_new_custom(mc_binding **out, const mc_binding_elements *els);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,170 @@
+/*
+ * mailchan/channel.h - output channels (send) and channel listeners with
+ * their input channels (receive), built on a transport.
+ *
+ * Timeouts are in milliseconds; a negative timeout waits forever, 0 polls.
+ *
+ * Threads: factories and listeners may be used from any thread. An output
+ * channel's send calls may come from any thread but only one send is in
+ * flight at a time (a second one gets MC_EBUSY, as in SmtpClient). An
+ * input channel's receive calls may come from several threads; closing or
+ * aborting the channel wakes every waiting call with MC_ECLOSED.
+ */
+#ifndef MAILCHAN_CHANNEL_H
+#define MAILCHAN_CHANNEL_H
+
+#include "message.h"
+#include "transport.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mc_channel_factory mc_channel_factory;
+typedef struct mc_output_channel mc_output_channel;
+typedef struct mc_channel_listener mc_channel_listener;
+typedef struct mc_input_channel mc_input_channel;
+
+/* ---- sending ---- */
+
+/**
+ * Creates a channel factory on @p transport (which must outlive it).
+ * @return 0, MC_EINVAL, MC_ENOMEM.
+ */
+MC_EXTERN(int) mc_channel_factory_new(mc_channel_factory **out, mc_transport *transport);
+
+/** Frees a factory. Its channels must have been freed. NULL is fine. */
+MC_EXTERN(void) mc_channel_factory_free(mc_channel_factory *f);
+
+/**
+ * Creates an output channel to @p to_uri ("net.mail://chan#a@b[;c@d]";
+ * at least one e-mail address).
+ * @return 0; MC_EINVAL for a bad address (reason in mc_error_last()); MC_ENOMEM.
+ */
+MC_EXTERN(int) mc_channel_factory_create_channel(mc_output_channel **out,
+                                                 mc_channel_factory *f, const char *to_uri);
+
+/**
+ * Sends @p msg and returns when the transport has accepted the mail (for
+ * Maildir: written durably into every recipient's store). The message's
+ * wsa:To is set to the channel's address in what is sent; @p msg itself
+ * is not changed.
+ * @return 0; MC_EBUSY (another send in flight); MC_ECLOSED; MC_ETOOBIG
+ *         (the envelope exceeds max_received_message_size); MC_EIO and the
+ *         transport's errors. Never 0 for a mail that was not accepted.
+ */
+MC_EXTERN(int) mc_output_channel_send(mc_output_channel *ch, const mc_message *msg);
+
+/**
+ * Completion callback of mc_output_channel_send_async(): @p status is 0,
+ * an MC_E* code, or MC_ECANCELED; @p error_message is "" on success, valid
+ * during the call. Called on a library thread.
+ */
+typedef void (*mc_send_cb)(int status, const char *error_message, void *user_data);
+
+/**
+ * Starts sending @p msg (copied) on a background thread and returns at
+ * once. If it returns 0, @p cb fires exactly once; if it fails, never.
+ * @return 0; MC_EINVAL (NULL); MC_EBUSY (a send in flight); MC_ECLOSED; MC_ENOMEM.
+ */
+MC_EXTERN(int) mc_output_channel_send_async(mc_output_channel *ch, const mc_message *msg,
+                                            mc_send_cb cb, void *user_data);
+
+/**
+ * Cancels the send in flight. If the mail has not yet been committed to
+ * the transport it is not sent and the callback gets MC_ECANCELED;
+ * otherwise the callback reports how the send ended.
+ * @return 0 if a send was in flight; MC_ENOTFOUND if none.
+ */
+MC_EXTERN(int) mc_output_channel_send_async_cancel(mc_output_channel *ch);
+
+/**
+ * Closes the channel: waits for a send in flight to finish (its callback
+ * has fired when this returns); later sends get MC_ECLOSED.
+ * @return 0; MC_ECLOSED if already closed.
+ */
+MC_EXTERN(int) mc_output_channel_close(mc_output_channel *ch);
+
+/** The channel's destination address. Borrowed. */
+MC_EXTERN(const char *) mc_output_channel_address(const mc_output_channel *ch);
+
+/** Closes (if needed) and frees the channel. NULL is fine. */
+MC_EXTERN(void) mc_output_channel_free(mc_output_channel *ch);
+
+/* ---- receiving ---- */
+
+/**
+ * Creates a listener for @p listen_uri ("net.mail://chan#" for the
+ * transport's own mailbox, or "net.mail://chan#own@address"; the address
+ * must then be the transport's). Starts the transport's receiving.
+ * @return 0; MC_EINVAL (bad address, a mailbox that is not the
+ *         transport's); MC_EBUSY (another listener has this channel name on
+ *         this transport); MC_ENOMEM.
+ */
+MC_EXTERN(int) mc_channel_listener_new(mc_channel_listener **out, mc_transport *transport,
+                                       const char *listen_uri);
+
+/**
+ * Accepts the input channel. One input channel per listener at a time: a
+ * second accept waits until the first is closed or aborted.
+ * @return 0; MC_ETIMEOUT; MC_ECLOSED (the listener was closed); MC_ENOMEM.
+ */
+MC_EXTERN(int) mc_channel_listener_accept_channel(mc_channel_listener *l, int timeout_ms,
+                                                  mc_input_channel **out);
+
+/** Closes the listener: waiting accepts return MC_ECLOSED. 0 or MC_ECLOSED if already closed. */
+MC_EXTERN(int) mc_channel_listener_close(mc_channel_listener *l);
+
+/** Frees the listener. Its input channel must have been freed. NULL is fine. */
+MC_EXTERN(void) mc_channel_listener_free(mc_channel_listener *l);
+
+/**
+ * Receives the next message for this channel.
+ * @param out the message, owned by the caller; its properties carry
+ *        FromEmailAddress, the mail's Message-ID and the received time.
+ * The mail is deleted from the server at the transport's next query.
+ * @return 0; MC_ETIMEOUT; MC_ECLOSED (closed or aborted, also while waiting);
+ *         a transport error that stopped receiving.
+ */
+MC_EXTERN(int) mc_input_channel_receive(mc_input_channel *ch, int timeout_ms, mc_message **out);
+
+/**
+ * As mc_input_channel_receive(), but a timeout is not an error: returns 0
+ * with *out set to NULL.
+ */
+MC_EXTERN(int) mc_input_channel_try_receive(mc_input_channel *ch, int timeout_ms, mc_message **out);
+
+/**
+ * Waits until a message can be received, without taking it.
+ * @return 0 (a message is ready); MC_ETIMEOUT; MC_ECLOSED.
+ */
+MC_EXTERN(int) mc_input_channel_wait_for_message(mc_input_channel *ch, int timeout_ms);
+
+/**
+ * Closes the channel gracefully: waiting calls return MC_ECLOSED; mail not
+ * yet received stays on the server; if this is the transport's last open
+ * input channel, the deleted-message cache is flushed now, synchronously,
+ * with retries. The listener can then accept a new channel.
+ * @return 0; MC_ECLOSED if already closed or aborted; MC_EIO if the flush
+ *         failed after its retries (the channel is closed all the same and
+ *         the ids stay cached for the next query).
+ */
+MC_EXTERN(int) mc_input_channel_close(mc_input_channel *ch);
+
+/**
+ * Aborts the channel: as close, but without the synchronous flush (the
+ * deleted-message cache is flushed by the next query or by
+ * mc_transport_free()). Idempotent.
+ */
+MC_EXTERN(void) mc_input_channel_abort(mc_input_channel *ch);
+
+/** The channel's local address. Borrowed. */
+MC_EXTERN(const char *) mc_input_channel_address(const mc_input_channel *ch);
+
+/** Aborts (if still open) and frees the channel. NULL is fine. */
+MC_EXTERN(void) mc_input_channel_free(mc_input_channel *ch);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

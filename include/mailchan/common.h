@@ -1,0 +1,114 @@
+/*
+ * mailchan/common.h - errors, logging, library life cycle, version.
+ *
+ * Every fallible mailchan call returns 0 on success or one of the negative
+ * MC_E* codes below. mc_strerror() turns a code into fixed text; after a
+ * failure, mc_error_last() gives the calling thread's detailed message.
+ * Completion callbacks receive their status and message as arguments,
+ * because the thread-local message belongs to the thread that failed.
+ */
+#ifndef MAILCHAN_COMMON_H
+#define MAILCHAN_COMMON_H
+
+#include <stddef.h>
+
+#if defined(MC_STATIC)
+#  define MC_EXTERN(type) extern type
+#elif defined(MC_BUILDING)
+#  define MC_EXTERN(type) extern __attribute__((visibility("default"))) type
+#else
+#  define MC_EXTERN(type) extern type
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Error codes. All are negative; 0 is success. */
+typedef enum {
+    MC_OK = 0,
+    MC_EINVAL = -1,     /**< invalid argument, misuse of the API, bad configuration */
+    MC_ENOMEM = -2,     /**< out of memory */
+    MC_ETIMEOUT = -3,   /**< the operation's time ran out */
+    MC_ECANCELED = -4,  /**< cancelled, or the object was closed while waiting */
+    MC_EAUTH = -5,      /**< the server refused the credentials */
+    MC_ETLS = -6,       /**< TLS failure, including certificate verification */
+    MC_ENOTFOUND = -7,  /**< no such item (property, element, folder, mailbox) */
+    MC_EPROTO = -8,     /**< malformed or refused data: bad SOAP, bad mail, protocol error */
+    MC_ESECURITY = -9,  /**< message security check failed */
+    MC_ETOOBIG = -10,   /**< a size limit was exceeded */
+    MC_EBUSY = -11,     /**< the object is busy (a send in flight, a channel open) */
+    MC_EIO = -12,       /**< I/O failure: file system, network, unreachable server */
+    MC_ECLOSED = -13    /**< the object was closed (or aborted) */
+} mc_error_code;
+
+/**
+ * Fixed, human-readable text for an error code. Never NULL; an unknown
+ * code gives "unknown error". The string is static.
+ */
+MC_EXTERN(const char *) mc_strerror(int code);
+
+/**
+ * The calling thread's most recent detailed error message, set by the
+ * last mailchan call that failed on this thread. Never NULL: "" when no
+ * error was recorded. Valid until the next mailchan call on this thread.
+ * Messages never contain passwords or tokens.
+ */
+MC_EXTERN(const char *) mc_error_last(void);
+
+/** The code of the calling thread's most recent error (0 if none). */
+MC_EXTERN(int) mc_error_last_code(void);
+
+/** Clears this thread's recorded error. */
+MC_EXTERN(void) mc_error_clear(void);
+
+/** Log levels, most verbose first. */
+typedef enum {
+    MC_LOG_DEBUG = 0,
+    MC_LOG_INFO = 1,
+    MC_LOG_WARN = 2,
+    MC_LOG_ERROR = 3,
+    MC_LOG_NONE = 4
+} mc_log_level;
+
+/**
+ * A log sink. @p message is a NUL-terminated line without a trailing
+ * newline, valid only during the call. May be called from any thread,
+ * including the library's background threads, concurrently.
+ */
+typedef void (*mc_log_cb)(mc_log_level level, const char *message, void *user_data);
+
+/**
+ * Installs the process-wide log sink. Messages below @p min_level are
+ * dropped before they are formatted. Pass @p cb NULL to silence the
+ * library (the default: mailchan prints nothing on its own).
+ * Thread-safe; the change applies to messages logged after it returns.
+ */
+MC_EXTERN(void) mc_log_set_callback(mc_log_cb cb, mc_log_level min_level, void *user_data);
+
+/** A ready-made sink that writes "mailchan: LEVEL: message" lines to stderr. */
+MC_EXTERN(void) mc_log_stderr(mc_log_level level, const char *message, void *user_data);
+
+/**
+ * Initializes the library (libxml2, OpenSSL). Call once from the main
+ * thread before other threads use mailchan; further calls only count.
+ * Returns 0, or MC_ENOMEM.
+ */
+MC_EXTERN(int) mc_init(void);
+
+/**
+ * Releases what mc_init() set up, when called as many times as mc_init().
+ * Every mailchan object must have been freed before.
+ */
+MC_EXTERN(void) mc_shutdown(void);
+
+/** The library's version as "MAJOR.MINOR.PATCH". Static string. */
+MC_EXTERN(const char *) mc_version(void);
+
+/** Frees memory that mailchan handed to the caller (serialized envelopes, mail text, strings). NULL is fine. */
+MC_EXTERN(void) mc_free(void *ptr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
