@@ -40,7 +40,6 @@ static struct mailmime_content *soap_content(const mc_message *msg)
 {
     struct mailmime_content *c;
     const char *action = mc_message_action(msg);
-    mc__buf quoted;
     bool v11 = mc_message_soap_version(msg) == MC_SOAP11;
     c = mailmime_content_new_with_str(v11 ? "text/xml" : "application/soap+xml");
     if (!c)
@@ -48,21 +47,11 @@ static struct mailmime_content *soap_content(const mc_message *msg)
     if (clist_append(c->ct_parameters,
                      mailmime_param_new_with_data(strdup("charset"), strdup("utf-8"))) < 0)
         goto fail;
-    if (!v11 && action) {
-        /* libetpan writes parameter values as given: quote the IRI ourselves */
-        mc__buf_init(&quoted);
-        mc__buf_puts(&quoted, "\"");
-        for (const char *p = action; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                mc__buf_puts(&quoted, "\\");
-            mc__buf_put(&quoted, p, 1);
-        }
-        mc__buf_puts(&quoted, "\"");
-        if (quoted.failed ||
-            clist_append(c->ct_parameters,
-                         mailmime_param_new_with_data(strdup("action"), mc__buf_detach(&quoted, NULL))) < 0)
-            goto fail;
-    }
+    /* libetpan quotes parameter values as needed when it writes them */
+    if (!v11 && action &&
+        clist_append(c->ct_parameters,
+                     mailmime_param_new_with_data(strdup("action"), strdup(action))) < 0)
+        goto fail;
     return c;
 fail:
     mailmime_content_free(c);

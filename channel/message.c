@@ -95,27 +95,83 @@ static bool xml_text_ok(const char *s, size_t n)
     return true;
 }
 
-int mc_message_new_text(mc_message **out, const char *action, const char *text)
+static int text_body(const char *text, char **out, size_t *len)
 {
     mc__buf b;
-    mc_message *m = NULL;
-    int rc;
     size_t n;
     if (!text)
         return mc__error_set(MC_EINVAL, "text is NULL");
     n = strlen(text);
     if (!xml_text_ok(text, n))
         return mc__error_set(MC_EINVAL, "text is not valid UTF-8 or has characters XML forbids");
-    if ((rc = alloc_message(&m, action)))
-        return rc;
     mc__buf_init(&b);
     mc__buf_puts(&b, "<string xmlns=\"" MC_NS_SERIALIZATION "\">");
     mc__buf_put_xml_escaped(&b, text, n);
     mc__buf_puts(&b, "</string>");
+    return (*out = mc__buf_detach(&b, len)) ? 0 : mc__error_set(MC_ENOMEM, "out of memory");
+}
+
+int mc_message_set_body(mc_message *m, const char *xml, size_t len)
+{
+    int rc;
+    if (!m || (!xml && len))
+        return mc__error_set(MC_EINVAL, "NULL argument");
+    if ((rc = set_body(m, xml, len)))
+        return rc;
+    m->is_fault = false;
+    return 0;
+}
+
+int mc_message_set_body_text(mc_message *m, const char *text)
+{
+    char *body;
+    size_t len;
+    int rc;
+    if (!m)
+        return mc__error_set(MC_EINVAL, "NULL argument");
+    if ((rc = text_body(text, &body, &len)))
+        return rc;
     free(m->body);
-    if (!(m->body = mc__buf_detach(&b, &m->body_len))) {
-        mc_message_free(m);
+    m->body = body;
+    m->body_len = len;
+    m->is_fault = false;
+    return 0;
+}
+
+int mc_message_set_fault(mc_message *m, const char *code, const char *reason)
+{
+    char *c = NULL, *r = NULL, *empty = NULL;
+    if (!m || !code || !reason)
+        return mc__error_set(MC_EINVAL, "a fault needs a message, a code and a reason");
+    if (strcmp(code, "Sender") && strcmp(code, "Receiver"))
+        return mc__error_set(MC_EINVAL, "fault code must be \"Sender\" or \"Receiver\"");
+    if (!xml_text_ok(reason, strlen(reason)))
+        return mc__error_set(MC_EINVAL, "fault reason is not valid XML text");
+    if (!(c = mc__strdup(code)) || !(r = mc__strdup(reason)) || !(empty = mc__strdup(""))) {
+        free(c);
+        free(r);
         return mc__error_set(MC_ENOMEM, "out of memory");
+    }
+    free(m->fault_code);
+    free(m->fault_reason);
+    free(m->body);
+    m->fault_code = c;
+    m->fault_reason = r;
+    m->body = empty;
+    m->body_len = 0;
+    m->is_fault = true;
+    return 0;
+}
+
+int mc_message_new_text(mc_message **out, const char *action, const char *text)
+{
+    mc_message *m = NULL;
+    int rc;
+    if (!text)
+        return mc__error_set(MC_EINVAL, "text is NULL");
+    if ((rc = alloc_message(&m, action)) || (rc = mc_message_set_body_text(m, text))) {
+        mc_message_free(m);
+        return rc;
     }
     *out = m;
     return 0;
@@ -128,15 +184,8 @@ int mc_message_new_fault(mc_message **out, const char *code, const char *reason,
     int rc;
     if (!code || !reason)
         return mc__error_set(MC_EINVAL, "a fault needs a code and a reason");
-    if (strcmp(code, "Sender") && strcmp(code, "Receiver"))
-        return mc__error_set(MC_EINVAL, "fault code must be \"Sender\" or \"Receiver\"");
-    if (!xml_text_ok(reason, strlen(reason)))
-        return mc__error_set(MC_EINVAL, "fault reason is not valid XML text");
-    if ((rc = alloc_message(&m, action ? action : WSA_FAULT_ACTION)))
-        return rc;
-    m->is_fault = true;
-    if ((rc = mc__set_str(&m->fault_code, code)) || (rc = mc__set_str(&m->fault_reason, reason)) ||
-        (rc = mc__set_str(&m->body, ""))) {
+    if ((rc = alloc_message(&m, action ? action : WSA_FAULT_ACTION)) ||
+        (rc = mc_message_set_fault(m, code, reason))) {
         mc_message_free(m);
         return rc;
     }

@@ -92,6 +92,22 @@ MC_EXTERN(int) mc_message_new_fault(mc_message **out, const char *code,
 MC_EXTERN(int) mc_message_create_reply(mc_message **out, const mc_message *request,
                                        const char *action, const char *body_xml, size_t len);
 
+/**
+ * Replaces the body with an XML fragment (copied), as in mc_message_new().
+ * A fault becomes an ordinary message. @return 0, MC_EINVAL, MC_EPROTO, MC_ETOOBIG, MC_ENOMEM;
+ * the message is unchanged on failure.
+ */
+MC_EXTERN(int) mc_message_set_body(mc_message *msg, const char *body_xml, size_t len);
+
+/** Replaces the body with text, as in mc_message_new_text(). Errors as mc_message_set_body(). */
+MC_EXTERN(int) mc_message_set_body_text(mc_message *msg, const char *text);
+
+/**
+ * Turns the message into a SOAP fault (code "Sender" or "Receiver", reason
+ * copied), keeping its headers. @return 0, MC_EINVAL, MC_ENOMEM.
+ */
+MC_EXTERN(int) mc_message_set_fault(mc_message *msg, const char *code, const char *reason);
+
 /** Frees a message. NULL is fine. */
 MC_EXTERN(void) mc_message_free(mc_message *msg);
 
