@@ -683,6 +683,8 @@ int mc__slot_receive(mc_transport *t, mc__listener_slot *slot, unsigned gen, int
 
 /* ---- sending ---- */
 
+void (*mc__send_hook)(void);
+
 int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_uri,
                        const char *channel, const char *const *to, size_t nto,
                        const volatile int *cancel)
@@ -711,6 +713,8 @@ int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_ur
     o.minimum_attachment_size = t->cfg.minimum_attachment_size;
     if ((rc = mc_mail_frame(&mail, &mail_len, NULL, copy, &o)))
         goto done;
+    if (mc__send_hook)
+        mc__send_hook();
     if (cancel && *cancel) {
         rc = mc__error_set(MC_ECANCELED, "the send was cancelled");
         goto done;

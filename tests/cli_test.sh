@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The CLI: --help documents every option; send/receive/serve work over the
+# Maildir binding; exit codes tell bad input, timeout and transport failure apart.
+set -u
+cli="$1"
+fails=0
+check() { # name expected-exit actual-exit
+  if [ "$2" != "$3" ]; then echo "FAIL: $1: exit $3, expected $2"; fails=$((fails+1)); else echo "ok: $1"; fi
+}
+root="$(mktemp -d /tmp/mailchan-cli.XXXXXX)"
+trap 'rm -rf "$root"' EXIT
+common=(--maildir-root "$root")
+
+help="$("$cli" --help)"; check "help" 0 $?
+# every long option the program accepts is documented
+for opt in $(grep -o '{"[a-z-]*", [a-z_]*_argument' "$(dirname "$0")/../samples/cli/mailchan.c" | cut -d'"' -f2); do
+  grep -q -- "--$opt" <<<"$help" || { echo "FAIL: --$opt is not documented"; fails=$((fails+1)); }
+done
+"$cli" --list-settings | grep -q max_received_message_size; check "list-settings" 0 $?
+
+"$cli" frobnicate >/dev/null 2>&1; check "unknown command" 2 $?
+"$cli" send "${common[@]}" --address a@x.org --to 'net.mail://bad name#b@x.org' --action urn:a </dev/null >/dev/null 2>&1
+check "bad address is bad input" 2 $?
+"$cli" send "${common[@]}" --address a@x.org --set max_received_message_size=abc --to 'net.mail://c#b@x.org' --action urn:a </dev/null >/dev/null 2>&1
+check "bad setting is bad input" 2 $?
+"$cli" receive "${common[@]}" --address b@x.org --listen 'net.mail://c#' --timeout 300 >/dev/null 2>&1
+check "timeout" 3 $?
+"$cli" receive --maildir-root /proc/nope --address b@x.org --listen 'net.mail://c#' --timeout 300 >/dev/null 2>&1
+check "transport failure" 4 $?
+
+echo '<p:Ping xmlns:p="urn:p">1</p:Ping>' | "$cli" send "${common[@]}" --address a@x.org --to 'net.mail://c#b@x.org' --action urn:ping 2>/dev/null
+check "send" 0 $?
+out="$("$cli" receive "${common[@]}" --address b@x.org --listen 'net.mail://c#' --timeout 5000)"
+check "receive" 0 $?
+grep -q '<p:Ping xmlns:p="urn:p">1</p:Ping>' <<<"$out" || { echo "FAIL: received envelope lacks the body"; fails=$((fails+1)); }
+
+# serve with --exec, and send --wait-reply
+"$cli" serve "${common[@]}" --address svc@x.org --listen 'net.mail://up#' --count 1 --timeout 10000 --exec 'tr a-z A-Z' &
+server=$!
+reply="$(echo 'hello' | "$cli" send "${common[@]}" --address cli@x.org --to 'net.mail://up#svc@x.org' --action urn:up --text \
+  --reply-to 'net.mail://up-reply#cli@x.org' --wait-reply 10000 2>/dev/null)"
+check "send --wait-reply" 0 $?
+wait $server; check "serve" 0 $?
+grep -q 'HELLO' <<<"$reply" || { echo "FAIL: reply was: $reply"; fails=$((fails+1)); }
+
+echo "$fails failed"
+[ $fails -eq 0 ]

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds with warnings as
+# errors, runs every test; then builds again with AddressSanitizer +
+# UndefinedBehaviorSanitizer and runs every test again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tests/install-deps.sh --test
+jobs="$(nproc)"
+echo "== build (warnings as errors) =="
+cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMC_WERROR=ON >/dev/null
+cmake --build build-test -j"$jobs" >/dev/null
+echo "== tests =="
+(cd build-test && ctest --output-on-failure -j"$jobs" --timeout 300)
+echo "== build (ASan + UBSan) =="
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMC_WERROR=ON -DMC_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs" >/dev/null
+echo "== tests under ASan + UBSan =="
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --output-on-failure -j"$jobs" --timeout 600)
+if command -v clang >/dev/null; then
+  echo "== libFuzzer targets (clang), short runs over their corpora =="
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DMC_FUZZ=ON -DMC_BUILD_SAMPLES=OFF >/dev/null
+  cmake --build build-fuzz -j"$jobs" --target fuzz_subject fuzz_classify fuzz_soap >/dev/null
+  for t in subject classify soap; do
+    mkdir -p build-fuzz/corpus-$t && cp tests/corpus/$t/* build-fuzz/corpus-$t/
+    build-fuzz/tests/fuzz_$t -max_total_time=20 -timeout=5 -rss_limit_mb=2048 build-fuzz/corpus-$t >build-fuzz/fuzz-$t.log 2>&1 \
+      || { tail -40 build-fuzz/fuzz-$t.log; exit 1; }
+    echo "fuzz_$t: $(grep -c . build-fuzz/fuzz-$t.log) log lines, no crash"
+  done
+fi
+echo "all test stages passed"

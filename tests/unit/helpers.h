@@ -1,0 +1,22 @@
+/* helpers.h - shared test utilities. */
+#ifndef MC_TEST_HELPERS_H
+#define MC_TEST_HELPERS_H
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <mailchan.h>
+
+/* a fresh temporary directory (freed with rm_rf) */
+char *make_tmpdir(void);
+void rm_rf(const char *path);
+/* number of regular files in dir (0 if missing) */
+int count_files(const char *dir);
+/* writes a raw mail into <root>/<addr>/<folder>/new as an MTA would */
+void deliver_raw(const char *root, const char *addr, const char *folder, const char *mail);
+/* a maildir transport for addr under root, with optional extra settings "k=v" (NULL-terminated) */
+mc_transport *maildir_transport(const char *root, const char *addr, ...);
+/* path helper: <root>/<addr>/<sub> in a static buffer per call slot */
+const char *mbox_path(char *buf, size_t cap, const char *root, const char *addr, const char *sub);
+#endif

@@ -1,0 +1,495 @@
+/* test_channel.c - channels, listeners and the transport machinery over
+ * the Maildir transport: delivery, deletion, caches, bad mail, API misuse. */
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "helpers.h"
+#include "transport_int.h"
+
+#define SVC "svc@example.org"
+#define CLI "cli@example.org"
+
+typedef struct {
+    char *root;
+    mc_transport *svc, *cli;
+    mc_channel_factory *f;
+} fixture;
+
+static int setup_with(void **state, const char *extra)
+{
+    fixture *fx = calloc(1, sizeof(*fx));
+    fx->root = make_tmpdir();
+    fx->svc = maildir_transport(fx->root, SVC, "server_query_interval=50", extra, NULL);
+    fx->cli = maildir_transport(fx->root, CLI, NULL);
+    assert_int_equal(mc_channel_factory_new(&fx->f, fx->cli), 0);
+    *state = fx;
+    return 0;
+}
+static int setup(void **state) { return setup_with(state, NULL); }
+static int setup_no_existing(void **state) { return setup_with(state, "accept_existing_messages=false"); }
+static int setup_small_cache(void **state) { return setup_with(state, "processing_cache_count=2"); }
+
+static int teardown(void **state)
+{
+    fixture *fx = *state;
+    mc_channel_factory_free(fx->f);
+    mc_transport_free(fx->svc);
+    mc_transport_free(fx->cli);
+    rm_rf(fx->root);
+    free(fx->root);
+    free(fx);
+    return 0;
+}
+
+static mc_message *text_message(const char *text)
+{
+    mc_message *m;
+    assert_int_equal(mc_message_new_text(&m, "urn:test", text), 0);
+    return m;
+}
+
+static void send_text(fixture *fx, const char *to, const char *text)
+{
+    mc_output_channel *ch;
+    mc_message *m = text_message(text);
+    assert_int_equal(mc_channel_factory_create_channel(&ch, fx->f, to), 0);
+    assert_int_equal(mc_output_channel_send(ch, m), 0);
+    mc_output_channel_free(ch);
+    mc_message_free(m);
+}
+
+static char *body_text(mc_message *m)
+{
+    char *t = NULL;
+    assert_int_equal(mc_message_body_text(m, &t), 0);
+    return t;
+}
+
+static int mails_in(fixture *fx, const char *addr)
+{
+    char a[512], b[512];
+    return count_files(mbox_path(a, sizeof(a), fx->root, addr, "new")) +
+           count_files(mbox_path(b, sizeof(b), fx->root, addr, "cur"));
+}
+
+static void open_channel(fixture *fx, const char *uri, mc_channel_listener **l, mc_input_channel **in)
+{
+    assert_int_equal(mc_channel_listener_new(l, fx->svc, uri), 0);
+    assert_int_equal(mc_channel_listener_accept_channel(*l, 1000, in), 0);
+}
+
+static void test_send_receive_delete(void **state)
+{
+    fixture *fx = *state;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m;
+    mc_transport_stats st;
+    char *t;
+    open_channel(fx, "net.mail://orders#", &l, &in);
+    send_text(fx, "net.mail://orders#" SVC, "one");
+    assert_int_equal(mc_input_channel_receive(in, 5000, &m), 0);
+    t = body_text(m);
+    assert_string_equal(t, "one");
+    mc_free(t);
+    assert_string_equal(mc_message_property(m, MC_PROP_FROM_EMAIL), CLI);
+    assert_string_equal(mc_message_to(m), "net.mail://orders#" SVC);
+    assert_non_null(mc_message_property(m, MC_PROP_MAIL_MESSAGE_ID));
+    assert_non_null(mc_message_property(m, MC_PROP_RECEIVED_TIME));
+    assert_non_null(mc_message_property(m, MC_PROP_MAIL_ID));
+    mc_message_free(m);
+    /* deleted at the next query */
+    for (int i = 0; i < 200; i++) {
+        assert_int_equal(mc_transport_get_stats(fx->svc, &st), 0);
+        if (st.deleted == 1)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(st.deleted, 1);
+    assert_int_equal(st.delivered, 1);
+    assert_int_equal(mails_in(fx, SVC), 0);
+    /* a second one, flushed synchronously by close */
+    send_text(fx, "net.mail://orders#" SVC, "two");
+    assert_int_equal(mc_input_channel_receive(in, 5000, &m), 0);
+    mc_message_free(m);
+    assert_int_equal(mc_input_channel_close(in), 0);
+    assert_int_equal(mails_in(fx, SVC), 0);
+    assert_int_equal(mc_transport_get_stats(fx->svc, &st), 0);
+    assert_int_equal(st.deleted, 2);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+}
+
+static void test_dispatch_by_channel(void **state)
+{
+    fixture *fx = *state;
+    mc_channel_listener *la, *lb;
+    mc_input_channel *a, *b;
+    mc_message *m;
+    char *t;
+    open_channel(fx, "net.mail://alpha#" SVC, &la, &a);
+    open_channel(fx, "net.mail://beta#", &lb, &b);
+    send_text(fx, "net.mail://beta#" SVC, "for beta");
+    send_text(fx, "net.mail://gamma#" SVC, "for nobody");
+    send_text(fx, "net.mail://alpha#" SVC, "for alpha");
+    assert_int_equal(mc_input_channel_receive(a, 5000, &m), 0);
+    t = body_text(m);
+    assert_string_equal(t, "for alpha");
+    mc_free(t);
+    mc_message_free(m);
+    assert_int_equal(mc_input_channel_receive(b, 5000, &m), 0);
+    t = body_text(m);
+    assert_string_equal(t, "for beta");
+    mc_free(t);
+    mc_message_free(m);
+    assert_int_equal(mc_input_channel_receive(a, 200, &m), MC_ETIMEOUT);
+    assert_int_equal(mc_input_channel_close(a), 0);
+    assert_int_equal(mc_input_channel_close(b), 0);
+    /* mail for a channel with no listener stays on the server */
+    assert_int_equal(mails_in(fx, SVC), 1);
+    mc_input_channel_free(a);
+    mc_input_channel_free(b);
+    mc_channel_listener_free(la);
+    mc_channel_listener_free(lb);
+}
+
+static void test_accept_existing_false(void **state)
+{
+    fixture *fx = *state;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m;
+    char *t;
+    send_text(fx, "net.mail://orders#" SVC, "old");
+    usleep(20000);
+    open_channel(fx, "net.mail://orders#", &l, &in);
+    send_text(fx, "net.mail://orders#" SVC, "new");
+    assert_int_equal(mc_input_channel_receive(in, 5000, &m), 0);
+    t = body_text(m);
+    assert_string_equal(t, "new");
+    mc_free(t);
+    mc_message_free(m);
+    assert_int_equal(mc_input_channel_receive(in, 300, &m), MC_ETIMEOUT);
+    assert_int_equal(mc_input_channel_close(in), 0);
+    assert_int_equal(mails_in(fx, SVC), 1); /* the old one is left alone */
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+}
+
+static void test_accept_existing_true(void **state)
+{
+    fixture *fx = *state;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m;
+    send_text(fx, "net.mail://orders#" SVC, "queued while offline");
+    open_channel(fx, "net.mail://orders#", &l, &in);
+    assert_int_equal(mc_input_channel_receive(in, 5000, &m), 0);
+    mc_message_free(m);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+}
+
+static void wait_stat(fixture *fx, size_t offset, unsigned long long want)
+{
+    mc_transport_stats st;
+    for (int i = 0; i < 500; i++) {
+        assert_int_equal(mc_transport_get_stats(fx->svc, &st), 0);
+        if (*(unsigned long long *)((char *)&st + offset) >= want)
+            return;
+        usleep(10000);
+    }
+    fail_msg("statistic did not reach %llu", want);
+}
+
+#define MAIL(subject, body) \
+    "From: x@example.org\r\nTo: " SVC "\r\nMessage-ID: <m@x>\r\nSubject: " subject \
+    "\r\nContent-Type: application/soap+xml\r\n\r\n" body
+
+static void test_bad_mail_handling(void **state)
+{
+    fixture *fx = *state;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m;
+    char path[512];
+    deliver_raw(fx->root, SVC, NULL, "From: friend@example.org\r\nSubject: lunch?\r\n\r\nsee you\r\n");
+    deliver_raw(fx->root, SVC, NULL, MAIL("[net.mail] bad name", "<x/>"));
+    deliver_raw(fx->root, SVC, NULL, MAIL("[net.mail] orders", "<not-soap"));
+    deliver_raw(fx->root, SVC, NULL, MAIL("[net.mail] orders;ttl=2001-01-01T00:00:00Z", "<x/>"));
+    open_channel(fx, "net.mail://orders#", &l, &in);
+    wait_stat(fx, offsetof(mc_transport_stats, malformed), 1);
+    wait_stat(fx, offsetof(mc_transport_stats, expired), 1);
+    wait_stat(fx, offsetof(mc_transport_stats, invalid), 1);
+    assert_int_equal(mc_input_channel_receive(in, 100, &m), MC_ETIMEOUT);
+    /* only the unstamped mail is left; the malformed one is in Deleted Items */
+    assert_int_equal(mails_in(fx, SVC), 1);
+    assert_int_equal(count_files(mbox_path(path, sizeof(path), fx->root, SVC, ".Deleted Items/new")), 1);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+}
+
+static void test_service_folder(void **state)
+{
+    fixture *fx = *state;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m;
+    char path[512];
+    /* a Sieve rule (or an admin) made "Service E-mail": stamped mail goes there */
+    deliver_raw(fx->root, SVC, "Service E-mail", "From: a@b.c\r\nSubject: x\r\n\r\nx\r\n");
+    send_text(fx, "net.mail://orders#" SVC, "via folder");
+    assert_int_equal(count_files(mbox_path(path, sizeof(path), fx->root, SVC, ".Service E-mail/new")), 2);
+    open_channel(fx, "net.mail://orders#", &l, &in);
+    assert_int_equal(mc_input_channel_receive(in, 5000, &m), 0);
+    mc_message_free(m);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+}
+
+static void test_receive_variants_and_close(void **state)
+{
+    fixture *fx = *state;
+    mc_channel_listener *l;
+    mc_input_channel *in, *second;
+    mc_message *m = (mc_message *)0x1;
+    open_channel(fx, "net.mail://orders#", &l, &in);
+    assert_int_equal(mc_input_channel_try_receive(in, 50, &m), 0);
+    assert_null(m);
+    assert_int_equal(mc_input_channel_wait_for_message(in, 50), MC_ETIMEOUT);
+    send_text(fx, "net.mail://orders#" SVC, "x");
+    assert_int_equal(mc_input_channel_wait_for_message(in, 5000), 0);
+    assert_int_equal(mc_input_channel_wait_for_message(in, 0), 0); /* not taken */
+    assert_int_equal(mc_input_channel_try_receive(in, 0, &m), 0);
+    assert_non_null(m);
+    mc_message_free(m);
+    /* one input channel per listener at a time */
+    assert_int_equal(mc_channel_listener_accept_channel(l, 100, &second), MC_ETIMEOUT);
+    assert_int_equal(mc_input_channel_close(in), 0);
+    assert_int_equal(mc_input_channel_close(in), MC_ECLOSED);
+    assert_int_equal(mc_input_channel_receive(in, 0, &m), MC_ECLOSED);
+    mc_input_channel_abort(in);
+    assert_int_equal(mc_channel_listener_accept_channel(l, 100, &second), 0);
+    mc_input_channel_free(in);
+    mc_input_channel_abort(second);
+    mc_input_channel_abort(second);
+    mc_input_channel_free(second);
+    assert_int_equal(mc_channel_listener_close(l), 0);
+    assert_int_equal(mc_channel_listener_close(l), MC_ECLOSED);
+    assert_int_equal(mc_channel_listener_accept_channel(l, 100, &second), MC_ECLOSED);
+    mc_channel_listener_free(l);
+}
+
+typedef struct {
+    mc_input_channel *in;
+    int rc;
+} waiter;
+
+static void *wait_receive(void *arg)
+{
+    waiter *w = arg;
+    mc_message *m = NULL;
+    w->rc = mc_input_channel_receive(w->in, -1, &m);
+    mc_message_free(m);
+    return NULL;
+}
+
+static void test_close_wakes_receivers(void **state)
+{
+    fixture *fx = *state;
+    mc_channel_listener *l;
+    waiter w = {0};
+    pthread_t th;
+    open_channel(fx, "net.mail://orders#", &l, &w.in);
+    pthread_create(&th, NULL, wait_receive, &w);
+    usleep(50000);
+    assert_int_equal(mc_input_channel_close(w.in), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(w.rc, MC_ECLOSED);
+    mc_input_channel_free(w.in);
+    mc_channel_listener_free(l);
+}
+
+static void test_listener_misuse(void **state)
+{
+    fixture *fx = *state;
+    mc_channel_listener *l, *l2 = NULL;
+    assert_int_equal(mc_channel_listener_new(&l2, fx->svc, "net.mail://x#other@example.org"), MC_EINVAL);
+    assert_int_equal(mc_channel_listener_new(&l2, fx->svc, "net.mail://bad name#"), MC_EINVAL);
+    assert_int_equal(mc_channel_listener_new(&l, fx->svc, "net.mail://x#"), 0);
+    assert_int_equal(mc_channel_listener_new(&l2, fx->svc, "net.mail://x#"), MC_EBUSY);
+    assert_null(l2);
+    assert_int_equal(mc_channel_listener_new(NULL, fx->svc, "net.mail://x#"), MC_EINVAL);
+    mc_channel_listener_free(l);
+    mc_channel_listener_free(NULL);
+    assert_int_equal(mc_input_channel_receive(NULL, 0, NULL), MC_EINVAL);
+    assert_int_equal(mc_input_channel_close(NULL), MC_EINVAL);
+    mc_input_channel_free(NULL);
+}
+
+static sem_t gate_entered, gate_open;
+static void gate(void)
+{
+    sem_post(&gate_entered);
+    sem_wait(&gate_open);
+}
+
+typedef struct {
+    int calls, status;
+    char message[256];
+    sem_t done;
+} completion;
+
+static void on_sent(int status, const char *message, void *ud)
+{
+    completion *c = ud;
+    c->calls++;
+    c->status = status;
+    snprintf(c->message, sizeof(c->message), "%s", message);
+    sem_post(&c->done);
+}
+
+static void test_send_async_busy_cancel(void **state)
+{
+    fixture *fx = *state;
+    mc_output_channel *ch;
+    mc_message *m = text_message("async");
+    completion c = {0};
+    sem_init(&gate_entered, 0, 0);
+    sem_init(&gate_open, 0, 0);
+    sem_init(&c.done, 0, 0);
+    assert_int_equal(mc_channel_factory_create_channel(&ch, fx->f, "net.mail://orders#" SVC), 0);
+    assert_int_equal(mc_output_channel_send_async_cancel(ch), MC_ENOTFOUND);
+    mc__send_hook = gate;
+    /* success: callback once */
+    assert_int_equal(mc_output_channel_send_async(ch, m, on_sent, &c), 0);
+    sem_wait(&gate_entered);
+    assert_int_equal(mc_output_channel_send(ch, m), MC_EBUSY);
+    assert_int_equal(mc_output_channel_send_async(ch, m, on_sent, &c), MC_EBUSY);
+    sem_post(&gate_open);
+    sem_wait(&c.done);
+    assert_int_equal(c.status, 0);
+    assert_int_equal(c.calls, 1);
+    /* cancelled before the mail is handed over: not sent */
+    assert_int_equal(mc_output_channel_send_async(ch, m, on_sent, &c), 0);
+    sem_wait(&gate_entered);
+    assert_int_equal(mc_output_channel_send_async_cancel(ch), 0);
+    sem_post(&gate_open);
+    sem_wait(&c.done);
+    mc__send_hook = NULL;
+    assert_int_equal(c.status, MC_ECANCELED);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(mails_in(fx, SVC), 1);
+    /* an error reaches the callback with its message */
+    assert_int_equal(mc_message_set_body(m, "<big>", 5), MC_EPROTO);
+    assert_int_equal(mc_output_channel_close(ch), 0);
+    assert_int_equal(mc_output_channel_close(ch), MC_ECLOSED);
+    assert_int_equal(mc_output_channel_send(ch, m), MC_ECLOSED);
+    assert_int_equal(mc_output_channel_send_async(ch, m, on_sent, &c), MC_ECLOSED);
+    assert_int_equal(c.calls, 2); /* a failed call never calls back */
+    mc_output_channel_free(ch);
+    mc_message_free(m);
+}
+
+static void test_send_errors(void **state)
+{
+    fixture *fx = *state;
+    mc_output_channel *ch = NULL;
+    mc_message *m;
+    completion c = {0};
+    char *big = malloc(70000);
+    sem_init(&c.done, 0, 0);
+    assert_int_equal(mc_channel_factory_create_channel(&ch, fx->f, "net.mail://orders#"), MC_EINVAL);
+    assert_int_equal(mc_channel_factory_create_channel(&ch, fx->f, "mailto:x@y"), MC_EINVAL);
+    assert_null(ch);
+    assert_int_equal(mc_channel_factory_create_channel(&ch, fx->f, "net.mail://orders#" SVC), 0);
+    memset(big, 'x', 69999);
+    big[69999] = '\0';
+    assert_int_equal(mc_message_new_text(&m, "urn:big", big), 0);
+    assert_int_equal(mc_output_channel_send(ch, m), MC_ETOOBIG);
+    assert_non_null(strstr(mc_error_last(), "max_received_message_size"));
+    assert_int_equal(mc_output_channel_send_async(ch, m, on_sent, &c), 0);
+    sem_wait(&c.done);
+    assert_int_equal(c.status, MC_ETOOBIG);
+    assert_non_null(strstr(c.message, "max_received_message_size"));
+    assert_int_equal(mc_output_channel_send(ch, NULL), MC_EINVAL);
+    assert_int_equal(mc_output_channel_send_async(ch, m, NULL, NULL), MC_EINVAL);
+    mc_output_channel_free(ch);
+    mc_message_free(m);
+    free(big);
+    mc_output_channel_free(NULL);
+}
+
+static void test_processing_cache_bounded(void **state)
+{
+    fixture *fx = *state;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_transport_stats st;
+    mc_message *m;
+    for (int i = 0; i < 6; i++)
+        send_text(fx, "net.mail://orders#" SVC, "q");
+    open_channel(fx, "net.mail://orders#", &l, &in);
+    wait_stat(fx, offsetof(mc_transport_stats, queries), 3);
+    assert_int_equal(mc_transport_get_stats(fx->svc, &st), 0);
+    assert_true(st.cached <= 2);
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(mc_input_channel_receive(in, 5000, &m), 0);
+        mc_message_free(m);
+        assert_int_equal(mc_transport_get_stats(fx->svc, &st), 0);
+        assert_true(st.cached <= 2);
+    }
+    assert_int_equal(mc_input_channel_close(in), 0);
+    assert_int_equal(mails_in(fx, SVC), 0);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+}
+
+static void test_soap11_binding(void **state)
+{
+    fixture *fx = *state;
+    mc_transport *t11 = maildir_transport(fx->root, "old@example.org", "soap_version=1.1", NULL);
+    mc_channel_factory *f;
+    mc_output_channel *ch;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m = text_message("v11"), *r;
+    assert_int_equal(mc_channel_factory_new(&f, t11), 0);
+    assert_int_equal(mc_channel_factory_create_channel(&ch, f, "net.mail://orders#" SVC), 0);
+    assert_int_equal(mc_output_channel_send(ch, m), 0);
+    open_channel(fx, "net.mail://orders#", &l, &in);
+    assert_int_equal(mc_input_channel_receive(in, 5000, &r), 0);
+    assert_int_equal(mc_message_soap_version(r), MC_SOAP11);
+    mc_message_free(r);
+    mc_message_free(m);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+    mc_output_channel_free(ch);
+    mc_channel_factory_free(f);
+    mc_transport_free(t11);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_send_receive_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dispatch_by_channel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accept_existing_false, setup_no_existing, teardown),
+        cmocka_unit_test_setup_teardown(test_accept_existing_true, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_mail_handling, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_folder, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_receive_variants_and_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_wakes_receivers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listener_misuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_async_busy_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_processing_cache_bounded, setup_small_cache, teardown),
+        cmocka_unit_test_setup_teardown(test_soap11_binding, setup, teardown),
+    };
+    mc_init();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
