@@ -29,13 +29,17 @@ const char *mc_strerror(int code)
     }
 }
 
+/* Formats into a scratch buffer first: callers may pass mc_error_last()
+ * itself as an argument, to prefix context to a detail. */
 int mc__error_set(int code, const char *fmt, ...)
 {
+    char scratch[sizeof(last_error.message)];
     va_list ap;
-    last_error.code = code;
     va_start(ap, fmt);
-    vsnprintf(last_error.message, sizeof(last_error.message), fmt, ap);
+    vsnprintf(scratch, sizeof(scratch), fmt, ap);
     va_end(ap);
+    last_error.code = code;
+    memcpy(last_error.message, scratch, sizeof(scratch));
     return code;
 }
 

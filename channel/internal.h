@@ -39,7 +39,6 @@ char *mc__strdup(const char *s);
 char *mc__strndup(const char *s, size_t n);
 int mc__set_str(char **dst, const char *src); /* copies src (NULL clears); MC_ENOMEM */
 int mc__uuid(char out[37]);                   /* random v4 UUID text */
-int64_t mc__now_ms(void);                     /* wall clock, ms since the epoch */
 int64_t mc__mono_ms(void);                    /* monotonic clock, ms */
 void mc__format_rfc3339(int64_t unix_seconds, char out[32]);
 int mc__parse_rfc3339(const char *s, size_t n, int64_t *out);

@@ -71,6 +71,8 @@ int mc_message_new(mc_message **out, const char *action, const char *body_xml, s
 {
     mc_message *m = NULL;
     int rc;
+    if (!out)
+        return mc__error_set(MC_EINVAL, "NULL output pointer");
     if (!body_xml && len)
         return mc__error_set(MC_EINVAL, "body is NULL but its length is not 0");
     if ((rc = alloc_message(&m, action)))
@@ -167,8 +169,8 @@ int mc_message_new_text(mc_message **out, const char *action, const char *text)
 {
     mc_message *m = NULL;
     int rc;
-    if (!text)
-        return mc__error_set(MC_EINVAL, "text is NULL");
+    if (!text || !out)
+        return mc__error_set(MC_EINVAL, "NULL argument");
     if ((rc = alloc_message(&m, action)) || (rc = mc_message_set_body_text(m, text))) {
         mc_message_free(m);
         return rc;
@@ -182,8 +184,8 @@ int mc_message_new_fault(mc_message **out, const char *code, const char *reason,
 {
     mc_message *m = NULL;
     int rc;
-    if (!code || !reason)
-        return mc__error_set(MC_EINVAL, "a fault needs a code and a reason");
+    if (!code || !reason || !out)
+        return mc__error_set(MC_EINVAL, "a fault needs an output pointer, a code and a reason");
     if ((rc = alloc_message(&m, action ? action : WSA_FAULT_ACTION)) ||
         (rc = mc_message_set_fault(m, code, reason))) {
         mc_message_free(m);
@@ -217,8 +219,8 @@ int mc_message_create_reply(mc_message **out, const mc_message *request, const c
     mc_message *m = NULL;
     char *dest;
     int rc;
-    if (!request)
-        return mc__error_set(MC_EINVAL, "request is NULL");
+    if (!request || !out)
+        return mc__error_set(MC_EINVAL, "NULL argument");
     if ((rc = mc_message_new(&m, action, body_xml, len)))
         return rc;
     m->version = request->version;

@@ -1,5 +1,6 @@
 /* subject.c - the "[net.mail] <channel>;key=value" subject stamp, with
  * RFC 2047 encoded words decoded by libetpan. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <libetpan/libetpan.h>
@@ -18,6 +19,35 @@ static void unfold(mc__buf *b, const char *raw, size_t len)
     }
 }
 
+/* Every "=?" must open a well-formed encoded word: =?charset?B|Q?text?=
+ * with text in the encoding's alphabet. libetpan passes broken ones
+ * through as text, which would hide a mangled subject. */
+static bool encoded_words_ok(const char *s)
+{
+    for (const char *p = strstr(s, "=?"); p; p = strstr(p, "=?")) {
+        const char *q = p + 2, *cs = q;
+        char enc;
+        while (*q && *q != '?' && *q != ' ')
+            q++;
+        if (*q != '?' || q == cs)
+            return false;
+        enc = q[1];
+        if (!strchr("BbQq", enc) || !enc || q[2] != '?')
+            return false;
+        for (q += 3; *q && !(q[0] == '?' && q[1] == '='); q++) {
+            bool ok = (enc == 'B' || enc == 'b')
+                          ? (isalnum((unsigned char)*q) || *q == '+' || *q == '/' || *q == '=')
+                          : (*q > 0x20 && *q < 0x7f && *q != '?');
+            if (!ok)
+                return false;
+        }
+        if (!*q)
+            return false;
+        p = q + 2;
+    }
+    return true;
+}
+
 int mc__subject_decode(const char *raw, size_t len, char **utf8)
 {
     mc__buf b;
@@ -33,6 +63,10 @@ int mc__subject_decode(const char *raw, size_t len, char **utf8)
     if (!strstr(b.data, "=?")) {
         *utf8 = mc__buf_detach(&b, NULL);
         return *utf8 ? 0 : mc__error_set(MC_ENOMEM, "out of memory");
+    }
+    if (!encoded_words_ok(b.data)) {
+        mc__buf_free(&b);
+        return mc__error_set(MC_EPROTO, "the subject has a broken RFC 2047 encoded word");
     }
     r = mailmime_encoded_phrase_parse("utf-8", b.data, b.len, &idx, "utf-8", &decoded);
     mc__buf_free(&b);

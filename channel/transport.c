@@ -550,7 +550,13 @@ int mc__transport_listen(mc_transport *t, const char *channel, mc__listener_slot
         rc = mc__error_set(MC_ENOMEM, "out of memory");
         goto done;
     }
-    s->opened_ms = mc__now_ms();
+    /* file systems stamp mail with the kernel's coarse clock: compare like with like,
+     * so mail written after this instant never looks older than the listener */
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+        s->opened_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
     if (!t->thread_running) {
         if (pthread_create(&t->thread, NULL, receive_loop, t)) {
             free(s->channel);

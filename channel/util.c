@@ -42,13 +42,6 @@ int mc__uuid(char out[37])
     return 0;
 }
 
-int64_t mc__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int64_t mc__mono_ms(void)
 {
     struct timespec ts;

@@ -31,6 +31,7 @@ static const char usage_text[] =
     "  --maildir-root DIR    Maildir store root (setting \"maildir_root\")\n"
     "  --list-settings       print every setting with its default and exit\n"
     "  -v, --verbose         log to stderr (twice: debug)\n"
+    "  -h, --help            show this help and exit\n"
     "\n"
     "send options:\n"
     "  --to URI              destination, net.mail://CHANNEL#ADDR[;ADDR...]\n"
