@@ -31,6 +31,7 @@ bool mc__buf_reserve(mc__buf *b, size_t extra)
         goto fail;
     b->data = p;
     b->cap = cap;
+    b->data[b->len] = '\0'; /* always a string, even before the first byte */
     return true;
 fail:
     b->failed = true;
@@ -96,8 +97,6 @@ char *mc__buf_detach(mc__buf *b, size_t *len)
     }
     if (!b->data && !mc__buf_reserve(b, 0))
         return NULL;
-    if (b->len == 0)
-        b->data[0] = '\0';
     p = b->data;
     if (len)
         *len = b->len;

@@ -45,12 +45,12 @@ static struct mailmime_content *soap_content(const mc_message *msg)
     if (!c)
         return NULL;
     if (clist_append(c->ct_parameters,
-                     mailmime_param_new_with_data(strdup("charset"), strdup("utf-8"))) < 0)
+                     mailmime_param_new_with_data((char *)"charset", (char *)"utf-8")) < 0)
         goto fail;
-    /* libetpan quotes parameter values as needed when it writes them */
+    /* libetpan copies parameter names and values, and quotes values as needed */
     if (!v11 && action &&
         clist_append(c->ct_parameters,
-                     mailmime_param_new_with_data(strdup("action"), strdup(action))) < 0)
+                     mailmime_param_new_with_data((char *)"action", (char *)action)) < 0)
         goto fail;
     return c;
 fail:

@@ -65,7 +65,7 @@ static void test_subject_format(void **state)
     mc_free(s);
     /* a long non-ASCII name: several encoded words of at most 75 octets each */
     {
-        char name[200] = "";
+        char name[256] = "";
         for (int i = 0; i < 40; i++)
             strcat(name, "\xc3\xa9\xe2\x82\xac");
         assert_int_equal(mc_subject_format(&s, name, 0), 0);
