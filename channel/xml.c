@@ -45,6 +45,8 @@ static void bounded_start(void *ctx, const xmlChar *localname, const xmlChar *pr
                           nb_defaulted, attributes);
 }
 
+static void quiet(void *ctx, const char *msg, ...) {}
+
 int mc__xml_parse(xmlDoc **out, const char *data, size_t len, size_t max_size, const char *what)
 {
     xmlParserCtxtPtr ctxt = NULL;
@@ -57,9 +59,16 @@ int mc__xml_parse(xmlDoc **out, const char *data, size_t len, size_t max_size, c
                              max_size);
     if (len == 0)
         return mc__error_set(MC_EPROTO, "%s is empty", what);
+    /* libxml2 reports some errors (encoding) on its per-thread generic
+     * channel before our context options apply: silence it while we parse */
+    void *old_ctx = xmlGenericErrorContext;
+    xmlGenericErrorFunc old_func = xmlGenericError;
+    xmlSetGenericErrorFunc(NULL, quiet);
     ctxt = xmlCreateMemoryParserCtxt(data, (int)len);
-    if (!ctxt)
+    if (!ctxt) {
+        xmlSetGenericErrorFunc(old_ctx, old_func);
         return mc__error_set(MC_ENOMEM, "out of memory");
+    }
     xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     ctxt->sax->internalSubset = deny_subset;
     ctxt->sax->externalSubset = deny_subset;
@@ -92,6 +101,7 @@ int mc__xml_parse(xmlDoc **out, const char *data, size_t len, size_t max_size, c
                            e ? e->line : 0, detail);
     }
     xmlFreeParserCtxt(ctxt);
+    xmlSetGenericErrorFunc(old_ctx, old_func);
     if (rc) {
         xmlFreeDoc(doc);
         return rc;
