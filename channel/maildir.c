@@ -348,6 +348,42 @@ static int watch_folder(maildir *m)
     return 0;
 }
 
+/* Moves every mail in a claims directory back into the watched folder's
+ * new/ (without its ":2," info), removes the directory and its lock file.
+ * Returns how many mails were given back. */
+static unsigned give_back(maildir *m, const char *claims, const char *owner)
+{
+    char *dir = path_join(claims, owner), *lock;
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *de;
+    unsigned moved = 0;
+    mc__buf lb;
+    while (d && m->watched && (de = readdir(d))) {
+        char *src, *id, *dst;
+        if (de->d_name[0] == '.')
+            continue;
+        src = path_join(dir, de->d_name);
+        id = id_of(de->d_name);
+        dst = id ? path_join3(m->watched, "new", id) : NULL;
+        if (src && dst && !rename(src, dst))
+            moved++;
+        free(src);
+        free(id);
+        free(dst);
+    }
+    if (d)
+        closedir(d);
+    if (dir)
+        rmdir(dir);
+    mc__buf_init(&lb);
+    mc__buf_printf(&lb, "%s/%s.lock", claims, owner);
+    if ((lock = mc__buf_detach(&lb, NULL)))
+        unlink(lock);
+    free(lock);
+    free(dir);
+    return moved;
+}
+
 /* Moves the claims of dead receivers back into new/. */
 static void recover_claims(maildir *m)
 {
@@ -356,39 +392,20 @@ static void recover_claims(maildir *m)
     struct dirent *de;
     while (d && (de = readdir(d))) {
         size_t n = strlen(de->d_name);
-        char *lock, *dir, owner[256];
+        char *lock, owner[256];
         int fd;
-        if (n < 6 || strcmp(de->d_name + n - 5, ".lock") || n - 5 >= sizeof(owner))
+        /* ".<owner>.lock" is a lock being created, not yet held: never touch it */
+        if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 5, ".lock") ||
+            n - 5 >= sizeof(owner))
             continue;
         memcpy(owner, de->d_name, n - 5);
         owner[n - 5] = '\0';
         if (!strcmp(owner, m->owner))
             continue;
         lock = path_join(claims, de->d_name);
-        dir = path_join(claims, owner);
         fd = lock ? open(lock, O_RDWR | O_CLOEXEC) : -1;
         if (fd >= 0 && !flock(fd, LOCK_EX | LOCK_NB)) {
-            DIR *cd = dir ? opendir(dir) : NULL;
-            struct dirent *ce;
-            unsigned moved = 0;
-            while (cd && (ce = readdir(cd))) {
-                char *src, *id, *dst;
-                if (ce->d_name[0] == '.')
-                    continue;
-                src = path_join(dir, ce->d_name);
-                id = id_of(ce->d_name);
-                dst = id ? path_join3(m->watched, "new", id) : NULL;
-                if (src && dst && !rename(src, dst))
-                    moved++;
-                free(src);
-                free(id);
-                free(dst);
-            }
-            if (cd)
-                closedir(cd);
-            if (dir)
-                rmdir(dir);
-            unlink(lock);
+            unsigned moved = give_back(m, claims, owner);
             if (moved)
                 mc__log(MC_LOG_WARN, "maildir: recovered %u mail(s) claimed by a receiver that stopped",
                         moved);
@@ -396,7 +413,6 @@ static void recover_claims(maildir *m)
         if (fd >= 0)
             close(fd);
         free(lock);
-        free(dir);
     }
     if (d)
         closedir(d);
@@ -733,39 +749,11 @@ static void md_free(mc__backend *b)
     maildir *m = (maildir *)b;
     md_close(b);
     if (m->owner) {
-        /* give back what was claimed and not delivered, then drop the claims directory */
+        /* give back what was claimed and not delivered */
         char *claims = path_join(m->mailbox, CLAIMS);
-        char *dir = claims ? path_join(claims, m->owner) : NULL;
-        DIR *d = dir ? opendir(dir) : NULL;
-        struct dirent *de;
-        while (d && (de = readdir(d))) {
-            char *src, *id, *dst;
-            if (de->d_name[0] == '.')
-                continue;
-            src = path_join(dir, de->d_name);
-            id = id_of(de->d_name);
-            dst = id && m->watched ? path_join3(m->watched, "new", id) : NULL;
-            if (src && dst)
-                rename(src, dst);
-            free(src);
-            free(id);
-            free(dst);
-        }
-        if (d)
-            closedir(d);
-        if (dir)
-            rmdir(dir);
-        if (claims) {
-            mc__buf lb;
-            mc__buf_init(&lb);
-            mc__buf_printf(&lb, "%s/%s.lock", claims, m->owner);
-            char *lock = mc__buf_detach(&lb, NULL);
-            if (lock)
-                unlink(lock);
-            free(lock);
-        }
+        if (claims)
+            give_back(m, claims, m->owner);
         free(claims);
-        free(dir);
     }
     if (m->lock_fd >= 0)
         close(m->lock_fd);
