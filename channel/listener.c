@@ -109,9 +109,13 @@ static bool mark_closed(mc_input_channel *ch)
 
 static int receive(mc_input_channel *ch, int timeout_ms, bool take, mc_message **out)
 {
+    bool closed;
     if (!ch || (take && !out))
         return mc__error_set(MC_EINVAL, "NULL argument");
-    if (ch->closed)
+    pthread_mutex_lock(&ch->lock);
+    closed = ch->closed;
+    pthread_mutex_unlock(&ch->lock);
+    if (closed)
         return mc__error_set(MC_ECLOSED, "the input channel is closed");
     return mc__slot_receive(ch->l->t, ch->l->slot, ch->gen, timeout_ms, take, out);
 }

@@ -58,7 +58,8 @@ MC_EXTERN(int) mc_output_channel_send(mc_output_channel *ch, const mc_message *m
 /**
  * Completion callback of mc_output_channel_send_async(): @p status is 0,
  * an MC_E* code, or MC_ECANCELED; @p error_message is "" on success, valid
- * during the call. Called on a library thread.
+ * during the call. Called on the channel's worker thread. The callback may
+ * start the next send or close the channel, but must not free it.
  */
 typedef void (*mc_send_cb)(int status, const char *error_message, void *user_data);
 
