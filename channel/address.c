@@ -31,9 +31,8 @@ int mc_channel_name_validate(const char *ch)
                                  "the channel name has a forbidden character at offset %zu "
                                  "('#', '=', ';', white space and control characters are not allowed)",
                                  i);
-        /* U+0085 and U+00A0 (C2 85 / C2 A0) and U+2028/2029 are white space too */
-        if (c == 0xc2 && (unsigned char)ch[i + 1] >= 0x80 && (unsigned char)ch[i + 1] <= 0xa0 &&
-            ((unsigned char)ch[i + 1] <= 0x9f || (unsigned char)ch[i + 1] == 0xa0))
+        /* C1 controls U+0080..U+009F and NO-BREAK SPACE U+00A0 are C2 80..C2 A0 in UTF-8 */
+        if (c == 0xc2 && (unsigned char)ch[i + 1] <= 0xa0)
             return mc__error_set(MC_EINVAL, "the channel name has a control or space character");
     }
     return 0;

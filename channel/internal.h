@@ -71,9 +71,12 @@ int mc__xml_parse(struct _xmlDoc **out, const char *data, size_t len, size_t max
 int mc__xml_check_fragment(const char *xml, size_t len, bool single_element);
 
 /* message internals (message.c) */
-int mc__message_serialize_to(const mc_message *msg, const char *to_override, char **out, size_t *len);
 const char *mc__message_in_reply_to_mail(const mc_message *msg);
 int mc__message_set_in_reply_to_mail(mc_message *msg, const char *mail_message_id);
+
+/* frames an already serialized envelope of msg (mail_build.c) */
+int mc__mail_frame_envelope(char **out, size_t *len, char **mail_message_id, const mc_message *msg,
+                            const char *env, size_t env_len, const mc_mail_frame_options *o);
 
 /* mail parsing helpers (subject.c) */
 int mc__subject_decode(const char *raw, size_t len, char **utf8);

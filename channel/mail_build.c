@@ -182,12 +182,11 @@ static char *channel_header_value(const char *channel)
     return mc__buf_detach(&b, NULL);
 }
 
-int mc_mail_frame(char **out, size_t *len, char **mail_message_id, const mc_message *msg,
-                  const mc_mail_frame_options *o)
+int mc__mail_frame_envelope(char **out, size_t *len, char **mail_message_id, const mc_message *msg,
+                            const char *env, size_t env_len, const mc_mail_frame_options *o)
 {
-    char *env = NULL, *subject = NULL, *chan_hdr = NULL, *mid = NULL, *result = NULL;
+    char *subject = NULL, *chan_hdr = NULL, *mid = NULL, *result = NULL;
     char uuid[37];
-    size_t env_len = 0;
     struct mailimf_fields *fields = NULL;
     struct mailmime *message = NULL, *body = NULL;
     MMAPString *s = NULL;
@@ -198,8 +197,7 @@ int mc_mail_frame(char **out, size_t *len, char **mail_message_id, const mc_mess
         return mc__error_set(MC_EINVAL, "NULL argument");
     if ((rc = check_options(o)))
         return rc;
-    if ((rc = mc_message_serialize(msg, &env, &env_len)) ||
-        (rc = mc_subject_format(&subject, o->channel, mc_message_expiry(msg))) || (rc = mc__uuid(uuid)))
+    if ((rc = mc_subject_format(&subject, o->channel, mc_message_expiry(msg))) || (rc = mc__uuid(uuid)))
         goto done;
     mc__buf_init(&midb);
     mc__buf_printf(&midb, "%s@%s", uuid, strrchr(o->from, '@') + 1);
@@ -240,9 +238,23 @@ done:
         mailmime_free(message);
     if (fields)
         mailimf_fields_free(fields);
-    free(env);
     free(subject);
     free(chan_hdr);
     free(mid);
+    return rc;
+}
+
+int mc_mail_frame(char **out, size_t *len, char **mail_message_id, const mc_message *msg,
+                  const mc_mail_frame_options *o)
+{
+    char *env = NULL;
+    size_t env_len = 0;
+    int rc;
+    if (!out || !len || !msg)
+        return mc__error_set(MC_EINVAL, "NULL argument");
+    if ((rc = check_options(o)) || (rc = mc_message_serialize(msg, &env, &env_len)))
+        return rc;
+    rc = mc__mail_frame_envelope(out, len, mail_message_id, msg, env, env_len, o);
+    free(env);
     return rc;
 }

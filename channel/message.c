@@ -449,7 +449,7 @@ static void put_fault(mc__buf *b, const mc_message *m)
     }
 }
 
-int mc__message_serialize_to(const mc_message *m, const char *to, char **out, size_t *len)
+int mc_message_serialize(const mc_message *m, char **out, size_t *len)
 {
     mc__buf b;
     if (!m || !out)
@@ -464,7 +464,7 @@ int mc__message_serialize_to(const mc_message *m, const char *to, char **out, si
     put_epr(&b, "From", m->from);
     put_epr(&b, "ReplyTo", m->reply_to);
     put_epr(&b, "FaultTo", m->fault_to);
-    put_simple(&b, "To", to ? to : m->to, true);
+    put_simple(&b, "To", m->to, true);
     for (size_t i = 0; i < m->nheaders; i++)
         mc__buf_puts(&b, m->headers[i]);
     mc__buf_puts(&b, "</s:Header><s:Body>");
@@ -476,11 +476,6 @@ int mc__message_serialize_to(const mc_message *m, const char *to, char **out, si
     if (!(*out = mc__buf_detach(&b, len)))
         return mc__error_set(MC_ENOMEM, "out of memory");
     return 0;
-}
-
-int mc_message_serialize(const mc_message *m, char **out, size_t *len)
-{
-    return mc__message_serialize_to(m, NULL, out, len);
 }
 
 /* ---- parsing ---- */

@@ -700,16 +700,17 @@ int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_ur
     size_t env_len = 0, mail_len = 0;
     mc_message *copy = NULL;
     int rc;
-    if ((rc = mc__message_serialize_to(msg, to_uri, &env, &env_len)))
-        return rc;
-    free(env);
-    if (env_len > t->cfg.max_received_message_size)
-        return mc__error_set(MC_ETOOBIG,
-                             "the envelope is %zu bytes, over max_received_message_size (%zu)",
-                             env_len, t->cfg.max_received_message_size);
+    /* what is sent carries the channel's address and the binding's SOAP
+     * version; it is serialized once, checked against the limit, framed */
     if ((rc = mc_message_clone(&copy, msg)) || (rc = mc_message_set_to(copy, to_uri)) ||
-        (rc = mc_message_set_soap_version(copy, t->cfg.soap_version)))
+        (rc = mc_message_set_soap_version(copy, t->cfg.soap_version)) ||
+        (rc = mc_message_serialize(copy, &env, &env_len)))
         goto done;
+    if (env_len > t->cfg.max_received_message_size) {
+        rc = mc__error_set(MC_ETOOBIG, "the envelope is %zu bytes, over max_received_message_size (%zu)",
+                           env_len, t->cfg.max_received_message_size);
+        goto done;
+    }
     o.from = t->cfg.address;
     o.to = to;
     o.to_count = nto;
@@ -717,7 +718,7 @@ int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_ur
     o.in_reply_to = mc__message_in_reply_to_mail(msg);
     o.container = t->cfg.container;
     o.minimum_attachment_size = t->cfg.minimum_attachment_size;
-    if ((rc = mc_mail_frame(&mail, &mail_len, NULL, copy, &o)))
+    if ((rc = mc__mail_frame_envelope(&mail, &mail_len, NULL, copy, env, env_len, &o)))
         goto done;
     if (mc__send_hook)
         mc__send_hook();
@@ -735,6 +736,7 @@ int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_ur
     }
 done:
     mc_message_free(copy);
+    free(env);
     free(mail);
     return rc;
 }
