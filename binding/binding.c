@@ -7,6 +7,7 @@
 #include "internal.h"
 #include "transport_int.h"
 #include "maildir.h"
+#include "mailnet.h"
 #include "binding/options.h"
 
 #define NKIND 3
@@ -16,6 +17,8 @@ struct mc_binding_element {
     char *transport; /* the binding kind whose settings this element carries */
     char *name;
     char **values;   /* indexed like mc__settings; NULL for other elements' settings */
+    mc_token_cb token_cb; /* transport element: XOAUTH2 token source */
+    void *token_user_data;
 };
 
 struct mc_binding_elements {
@@ -28,7 +31,7 @@ struct mc_binding {
     mc_binding_element *el[NKIND];
 };
 
-static const char *const kinds[] = {"maildir"};
+static const char *const kinds[] = {"maildir", "mail"};
 
 static void element_free(mc_binding_element *e)
 {
@@ -75,6 +78,10 @@ static mc_binding_element *element_new(mc_binding_element_kind kind, const char 
 static mc_binding_element *element_clone(const mc_binding_element *src)
 {
     mc_binding_element *e = element_new(src->kind, src->transport);
+    if (e) {
+        e->token_cb = src->token_cb;
+        e->token_user_data = src->token_user_data;
+    }
     for (size_t i = 0; e && i < mc__settings_count; i++) {
         if (!src->values[i])
             continue;
@@ -96,7 +103,7 @@ int mc_binding_new(mc_binding **out, const char *kind)
     for (k = 0; k < MC_ARRAY_SIZE(kinds) && strcmp(kinds[k], kind); k++) {
     }
     if (k == MC_ARRAY_SIZE(kinds))
-        return mc__error_set(MC_ENOTFOUND, "unknown binding kind \"%.40s\" (known: maildir)", kind);
+        return mc__error_set(MC_ENOTFOUND, "unknown binding kind \"%.40s\" (known: maildir, mail)", kind);
     if (!(b = calloc(1, sizeof(*b))) || !(b->kind = mc__strdup(kind)) ||
         !(b->el[MC_ELEMENT_TRANSPORT] = element_new(MC_ELEMENT_TRANSPORT, kind)) ||
         !(b->el[MC_ELEMENT_ENCODING] = element_new(MC_ELEMENT_ENCODING, kind))) {
@@ -118,6 +125,19 @@ void mc_binding_free(mc_binding *b)
 }
 
 const char *mc_binding_kind(const mc_binding *b) { return b ? b->kind : NULL; }
+
+int mc_binding_set_token_callback(mc_binding *b, mc_token_cb cb, void *user_data)
+{
+    mc_binding_element *e;
+    if (!b)
+        return mc__error_set(MC_EINVAL, "NULL argument");
+    if (strcmp(b->kind, "mail"))
+        return mc__error_set(MC_EINVAL, "a token callback applies to the mail binding, not %s", b->kind);
+    e = b->el[MC_ELEMENT_TRANSPORT];
+    e->token_cb = cb;
+    e->token_user_data = cb ? user_data : NULL;
+    return 0;
+}
 
 static int element_slot(const mc_binding_element *e, const char *name, int *idx)
 {
@@ -335,6 +355,45 @@ static unsigned long long number(const mc_binding *b, const char *name)
     return mc__setting_number(value(b, name));
 }
 
+static mc__tls_mode tls_mode(const char *v)
+{
+    return !strcmp(v, "tls") ? MC__TLS_IMPLICIT : !strcmp(v, "none") ? MC__TLS_NONE : MC__TLS_STARTTLS;
+}
+
+static int mail_backend(const mc_binding *b, const char *address, mc__backend **out)
+{
+    const mc_binding_element *tr = b->el[MC_ELEMENT_TRANSPORT];
+    const char *auth = value(b, "auth_mechanism");
+    mc__mail_config c;
+    memset(&c, 0, sizeof(c));
+    c.address = address;
+    c.smtp.host = value(b, "smtp_host");
+    c.smtp.port = (unsigned)number(b, "smtp_port");
+    c.smtp.tls = tls_mode(value(b, "smtp_security"));
+    c.imap.host = value(b, "imap_host");
+    c.imap.port = (unsigned)number(b, "imap_port");
+    c.imap.tls = tls_mode(value(b, "imap_security"));
+    c.username = value(b, "username");
+    c.password = value(b, "password");
+    c.auth = !strcmp(auth, "plain") ? MC__AUTH_PLAIN : !strcmp(auth, "login") ? MC__AUTH_LOGIN
+             : !strcmp(auth, "xoauth2") ? MC__AUTH_XOAUTH2 : MC__AUTH_AUTO;
+    c.token_cb = tr ? tr->token_cb : NULL;
+    c.token_user_data = tr ? tr->token_user_data : NULL;
+    c.ca_file = value(b, "tls_ca_file");
+    c.ca_path = value(b, "tls_ca_path");
+    c.verify = mc__setting_bool(value(b, "tls_verify"));
+    c.timeout_ms = (int)number(b, "timeout");
+    c.service_folder = value(b, "service_folder");
+    c.deleted_folder = value(b, "deleted_folder");
+    c.idle = mc__setting_bool(value(b, "imap_idle"));
+    c.idle_ms = (int)number(b, "imap_idle_interval");
+    if (!*c.smtp.host || !*c.imap.host)
+        return mc__error_set(MC_EINVAL, "the mail binding needs smtp_host and imap_host");
+    if (c.auth == MC__AUTH_XOAUTH2 && !c.token_cb)
+        return mc__error_set(MC_EINVAL, "auth_mechanism xoauth2 needs a token callback");
+    return mc__mailnet_backend_new(out, &c);
+}
+
 int mc_transport_new(mc_transport **out, const mc_binding *b)
 {
     mc__transport_config cfg;
@@ -368,6 +427,8 @@ int mc_transport_new(mc_transport **out, const mc_binding *b)
                                  value(b, "deleted_folder"),
                                  mc__setting_bool(value(b, "maildir_sync_directories"))};
         rc = mc__maildir_backend_new(&backend, &mc);
+    } else if (!strcmp(b->kind, "mail")) {
+        rc = mail_backend(b, cfg.address, &backend);
     } else {
         rc = mc__error_set(MC_ENOTFOUND, "no transport for binding kind %s", b->kind);
     }

@@ -12,34 +12,58 @@
 #define EN MC_ELEMENT_ENCODING
 
 const mc__setting mc__settings[] = {
-    {{"address", TR, ALL, "", "this transport's own e-mail address (its mailbox)"}, T_STRING, 0, 0},
+    {{"address", TR, ALL, "", "this transport's own e-mail address (its mailbox)"}, T_STRING, 0, 0, NULL},
     {{"max_received_message_size", TR, ALL, "65536",
-      "largest envelope in bytes that is sent or received; larger mail is invalid"}, T_SIZE, 1024, 1ULL << 31},
+      "largest envelope in bytes that is sent or received; larger mail is invalid"}, T_SIZE, 1024, 1ULL << 31, NULL},
     {{"message_container_type", TR, ALL, "default",
-      "where the envelope goes: default (body up to minimum_attachment_size), body, attachment"}, T_CONTAINER, 0, 0},
+      "where the envelope goes: default (body up to minimum_attachment_size), body, attachment"}, T_CONTAINER, 0, 0, NULL},
     {{"minimum_attachment_size", TR, ALL, "2048",
-      "envelopes larger than this travel as an attachment (container type default)"}, T_SIZE, 0, 1ULL << 31},
+      "envelopes larger than this travel as an attachment (container type default)"}, T_SIZE, 0, 1ULL << 31, NULL},
     {{"server_query_interval", TR, ALL, "30000",
-      "milliseconds from the end of one server query to the start of the next"}, T_UINT, 10, 86400000},
+      "milliseconds from the end of one server query to the start of the next"}, T_UINT, 10, 86400000, NULL},
     {{"accept_existing_messages", TR, ALL, "true",
-      "deliver mail that was already in the mailbox when the listener opened"}, T_BOOL, 0, 0},
+      "deliver mail that was already in the mailbox when the listener opened"}, T_BOOL, 0, 0, NULL},
     {{"receive_retry_count", TR, ALL, "3",
-      "attempts at reading an invalid mail before it is deleted"}, T_UINT, 1, 1000},
+      "attempts at reading an invalid mail before it is deleted"}, T_UINT, 1, 1000, NULL},
     {{"processing_cache_count", TR, ALL, "4096",
-      "most messages held parsed in the processing cache"}, T_SIZE, 1, 1ULL << 24},
+      "most messages held parsed in the processing cache"}, T_SIZE, 1, 1ULL << 24, NULL},
     {{"processing_cache_bytes", TR, ALL, "52428800",
-      "most envelope bytes held in the processing cache"}, T_SIZE, 65536, 1ULL << 34},
+      "most envelope bytes held in the processing cache"}, T_SIZE, 65536, 1ULL << 34, NULL},
     {{"service_folder", TR, ALL, "Service E-mail",
-      "folder watched for stamped mail; the Inbox when it does not exist"}, T_STRING, 0, 0},
+      "folder watched for stamped mail; the Inbox when it does not exist"}, T_STRING, 0, 0, NULL},
     {{"deleted_folder", TR, ALL, "Deleted Items",
-      "folder malformed mail is moved to (IMAP: the \\Trash special-use folder)"}, T_STRING, 0, 0},
+      "folder malformed mail is moved to (IMAP: the \\Trash special-use folder)"}, T_STRING, 0, 0, NULL},
     {{"flush_retries", TR, ALL, "3",
-      "retries of the synchronous deletion when the last input channel closes"}, T_UINT, 0, 20},
+      "retries of the synchronous deletion when the last input channel closes"}, T_UINT, 0, 20, NULL},
     {{"maildir_root", TR, "maildir", "",
-      "directory holding one Maildir per mailbox address"}, T_STRING, 0, 0},
+      "directory holding one Maildir per mailbox address"}, T_STRING, 0, 0, NULL},
     {{"maildir_sync_directories", TR, "maildir", "false",
-      "also fsync new/ after each rename (survives power loss on any file system; halves throughput)"}, T_BOOL, 0, 0},
-    {{"soap_version", EN, ALL, "1.2", "SOAP version of the text encoder: 1.2 or 1.1"}, T_SOAP, 0, 0},
+      "also fsync new/ after each rename (survives power loss on any file system; halves throughput)"}, T_BOOL, 0, 0, NULL},
+    {{"smtp_host", TR, "mail", "", "SMTP submission server (host name or IP address)"}, T_HOST, 0, 0, NULL},
+    {{"smtp_port", TR, "mail", "0", "SMTP port; 0: 587 for starttls and none, 465 for tls"}, T_UINT, 0, 65535, NULL},
+    {{"smtp_security", TR, "mail", "starttls",
+      "starttls (required), tls (implicit, port 465) or none (plain text: only when chosen)"}, T_CHOICE, 0, 0,
+     "starttls tls none"},
+    {{"imap_host", TR, "mail", "", "IMAP server (host name or IP address)"}, T_HOST, 0, 0, NULL},
+    {{"imap_port", TR, "mail", "0", "IMAP port; 0: 143 for starttls and none, 993 for tls"}, T_UINT, 0, 65535, NULL},
+    {{"imap_security", TR, "mail", "starttls",
+      "starttls (required), tls (implicit, port 993) or none (plain text: only when chosen)"}, T_CHOICE, 0, 0,
+     "starttls tls none"},
+    {{"username", TR, "mail", "", "login name for SMTP and IMAP; the address when empty"}, T_STRING, 0, 0, NULL},
+    {{"password", TR, "mail", "", "password for SMTP and IMAP (a secret: never logged)"}, T_STRING, 0, 0, NULL},
+    {{"auth_mechanism", TR, "mail", "auto",
+      "auto (XOAUTH2 with a token callback, else the password), plain, login or xoauth2"}, T_CHOICE, 0, 0,
+     "auto plain login xoauth2"},
+    {{"tls_ca_file", TR, "mail", "", "PEM file of trusted CA certificates; the system's when empty"}, T_STRING, 0, 0, NULL},
+    {{"tls_ca_path", TR, "mail", "", "directory of hashed CA certificates; the system's when empty"}, T_STRING, 0, 0, NULL},
+    {{"tls_verify", TR, "mail", "true",
+      "verify the servers' certificates and host names (turn off only for tests)"}, T_BOOL, 0, 0, NULL},
+    {{"timeout", TR, "mail", "30000", "milliseconds to connect and for each server reply"}, T_UINT, 100, 3600000, NULL},
+    {{"imap_idle", TR, "mail", "true", "learn of new mail by IMAP IDLE when the server offers it"}, T_BOOL, 0, 0, NULL},
+    {{"imap_idle_interval", TR, "mail", "540000",
+      "milliseconds after which IDLE is re-issued (servers drop it after 30 min; NATs sooner)"}, T_UINT, 1000,
+     1740000, NULL},
+    {{"soap_version", EN, ALL, "1.2", "SOAP version of the text encoder: 1.2 or 1.1"}, T_SOAP, 0, 0, NULL},
 };
 const size_t mc__settings_count = sizeof(mc__settings) / sizeof(mc__settings[0]);
 
@@ -115,6 +139,24 @@ int mc__setting_parse(size_t i, const char *v, char **out)
         else
             return mc__error_set(MC_EINVAL, "%s: \"%.40s\" is not true or false", s->info.name, v);
         break;
+    case T_HOST:
+        for (const char *p = v; *p; p++)
+            if ((unsigned char)*p <= 0x20 || strchr("/@?#[]\\", *p))
+                return mc__error_set(MC_EINVAL, "%s: \"%.60s\" is not a host name or address", s->info.name, v);
+        break;
+    case T_CHOICE: {
+        size_t n = strlen(v);
+        const char *c = s->choices;
+        bool ok = false;
+        while (!ok && *c) {
+            size_t w = strcspn(c, " ");
+            ok = n && w == n && !strncmp(c, v, n);
+            c += w + (c[w] == ' ');
+        }
+        if (!ok)
+            return mc__error_set(MC_EINVAL, "%s: expected one of: %s", s->info.name, s->choices);
+        break;
+    }
     case T_CONTAINER:
         if (strcmp(v, "default") && strcmp(v, "body") && strcmp(v, "attachment"))
             return mc__error_set(MC_EINVAL, "%s: expected default, body or attachment", s->info.name);

@@ -4,12 +4,13 @@
 
 #include "mailchan.h"
 
-typedef enum { T_STRING, T_SIZE, T_UINT, T_BOOL, T_CONTAINER, T_SOAP } mc__setting_type;
+typedef enum { T_STRING, T_SIZE, T_UINT, T_BOOL, T_CONTAINER, T_SOAP, T_CHOICE, T_HOST } mc__setting_type;
 
 typedef struct {
     mc_setting_info info;
     mc__setting_type type;
     unsigned long long min, max; /* numbers */
+    const char *choices;         /* T_CHOICE: space-separated values */
 } mc__setting;
 
 extern const mc__setting mc__settings[];

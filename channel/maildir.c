@@ -495,6 +495,7 @@ static int push_item(mc__mail_item **items, size_t *n, size_t *cap, const char *
         return mc__error_set(MC_ENOMEM, "out of memory");
     (*items)[*n].size = loc->size;
     (*items)[*n].arrived_ms = loc->arrived_ms;
+    (*items)[*n].headers = NULL;
     (*n)++;
     return 0;
 }

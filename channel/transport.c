@@ -445,6 +445,24 @@ static void read_item(mc_transport *t, const mc__mail_item *it)
     mc_mail_info_free(info);
 }
 
+/* A backend that lists headers lets us pass over mail without the stamp
+ * without fetching it: it is not ours, and stays untouched. */
+static bool unstamped(mc_transport *t, const mc__mail_item *it)
+{
+    mc_mail_info *info = NULL;
+    bool skip;
+    if (!it->headers || mc_mail_classify(&info, it->headers, strlen(it->headers), 1, 0))
+        return false;
+    skip = info->kind == MC_MAIL_NOT_OURS;
+    mc_mail_info_free(info);
+    if (skip) {
+        pthread_mutex_lock(&t->lock);
+        known_set(t, it->id, KNOWN_IGNORED);
+        pthread_mutex_unlock(&t->lock);
+    }
+    return skip;
+}
+
 /* Forgets what is no longer on the server: entries and ids not listed. */
 static void prune(mc_transport *t)
 {
@@ -484,9 +502,10 @@ static int query(mc_transport *t)
         return rc;
     }
     for (size_t i = 0; i < n; i++) {
-        if (needs_reading(t, &items[i]))
+        if (needs_reading(t, &items[i]) && !unstamped(t, &items[i]))
             read_item(t, &items[i]);
         free(items[i].id);
+        free(items[i].headers);
     }
     free(items);
     prune(t);

@@ -16,6 +16,8 @@ typedef struct {
     char *id;           /* stable id of the mail in the watched folder */
     size_t size;        /* raw size in octets */
     int64_t arrived_ms; /* when the server received it, ms since the epoch */
+    char *headers;      /* optional: header lines including Subject, fetched
+                         * cheaply; unstamped mail is then never fetched whole */
 } mc__mail_item;
 
 typedef struct {

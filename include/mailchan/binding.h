@@ -4,8 +4,12 @@
  * A binding is a transport element + an encoding element (+ later a
  * security element). Predefined bindings are made by kind:
  *   "maildir"  the local Maildir store, the embedded default (no server)
- * (more kinds - "mail" for SMTP+IMAP, "exchange" for EWS - arrive with
- * their transports.)
+ *   "mail"     SMTP submission (libcurl) to send, IMAP (libetpan) to receive:
+ *              any standards mail server. Settings smtp_*, imap_*, username,
+ *              password or a token callback (XOAUTH2), tls_* (verification
+ *              is on by default; the system's CA store unless tls_ca_file or
+ *              tls_ca_path is set), timeout, imap_idle*.
+ * ("exchange" for EWS arrives with its transport.)
  *
  * Settings are named; every setting has one default, one parser and one
  * description, in one table (mc_binding_settings()). The same names are
@@ -52,8 +56,27 @@ typedef struct {
 MC_EXTERN(const mc_setting_info *) mc_binding_settings(size_t *count);
 
 /**
+ * Supplies an OAuth 2.0 bearer token for XOAUTH2. Called each time a
+ * connection authenticates (SMTP or IMAP), so it may return a refreshed
+ * token; it may be called from the transport's receive thread and from a
+ * sending thread at the same time.
+ * @param token receives a NUL-terminated token allocated with malloc(); the
+ *        library wipes and frees it.
+ * @return 0, or a negative MC_E* code: the connection then fails with MC_EAUTH.
+ */
+typedef int (*mc_token_cb)(char **token, void *user_data);
+
+/**
+ * Sets the XOAUTH2 token source of a "mail" binding (NULL removes it). With a
+ * callback and auth_mechanism "auto", XOAUTH2 is used instead of the password.
+ * The callback travels with the transport element (create_binding_elements).
+ * @return 0; MC_EINVAL for NULL b or a binding of another kind.
+ */
+MC_EXTERN(int) mc_binding_set_token_callback(mc_binding *b, mc_token_cb cb, void *user_data);
+
+/**
  * Creates a predefined binding with every setting at its default.
- * @param kind "maildir".
+ * @param kind "maildir" or "mail".
  * @return 0; MC_EINVAL for NULL; MC_ENOTFOUND for an unknown kind; MC_ENOMEM.
  */
 MC_EXTERN(int) mc_binding_new(mc_binding **out, const char *kind);

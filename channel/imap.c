@@ -1,0 +1,954 @@
+/* imap.c - receiving from an IMAP mailbox with libetpan.
+ *
+ * One session per transport, guarded by a mutex. The receive thread holds it
+ * through IDLE; any other call first interrupts the IDLE (a pipe the IDLE
+ * wait also polls), then takes the mutex.
+ *
+ * - TLS: STARTTLS or implicit TLS; the server's certificate chain and host
+ *   name are verified with OpenSSL (tlsverify.c) before LOGIN or
+ *   AUTHENTICATE sends anything secret. COMPRESS is never enabled.
+ * - Folder: service_folder, or the Inbox while it does not exist (checked
+ *   again at every query, so a folder made later is picked up).
+ * - Ids are "<UIDVALIDITY>.<UID>": a changed UIDVALIDITY makes every old id
+ *   unknown, so nothing is deleted or moved by a stale UID.
+ * - list: UID SEARCH UNDELETED, then one UID FETCH of RFC822.SIZE,
+ *   INTERNALDATE and the Subject header for UIDs not seen before. The core
+ *   reads bodies only of stamped mail, at most the size limit (partial fetch).
+ * - remove: UID STORE +FLAGS.SILENT (\Deleted) then UID EXPUNGE of exactly
+ *   those UIDs (UIDPLUS). Without UIDPLUS: EXPUNGE only when no other mail
+ *   carries \Deleted, else our mail stays flagged (it is excluded from every
+ *   listing, and the next EXPUNGE by any client removes it).
+ * - move_to_trash: UID MOVE to the \Trash special-use folder (or the folder
+ *   named deleted_folder), UID COPY + remove where MOVE is missing.
+ * - A broken connection drops the session; the next call reconnects. What
+ *   the core holds (cached mail, ids waiting for deletion) keeps its ids.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <libetpan/libetpan.h>
+#include "mailnet.h"
+
+typedef struct {
+    size_t size;
+    int64_t arrived_ms;
+    char *headers;
+} meta;
+
+struct mc__imap {
+    mc__mail_config cfg; /* strings below are owned copies */
+    char *host, *username, *password, *ca_file, *ca_path, *service, *deleted;
+    pthread_mutex_t lock;
+    int intr[2];
+    int pending; /* callers waiting for the session (atomic) */
+    mailimap *s; /* NULL: disconnected */
+    char *folder; /* the selected folder */
+    bool fallback;
+    char *trash;
+    uint32_t uidvalidity;
+    bool has_uidplus, has_move, has_idle;
+    bool listed_once;
+    mc__strmap meta; /* uid (decimal) -> meta */
+    int64_t last_noop_ms;
+};
+
+/* ---- small helpers ---- */
+
+static void meta_free(void *p)
+{
+    meta *m = p;
+    if (m) {
+        free(m->headers);
+        free(m);
+    }
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *server_said(const mc__imap *m)
+{
+    return m->s && m->s->imap_response ? m->s->imap_response : "";
+}
+
+/* Drops the session; the next call reconnects. */
+static void disconnect(mc__imap *m)
+{
+    if (!m->s)
+        return;
+    mailimap_free(m->s);
+    m->s = NULL;
+}
+
+/* A libetpan result as an MC_E* code; a broken stream drops the session. */
+static int imap_error(mc__imap *m, int r, const char *what)
+{
+    switch (r) {
+    case MAILIMAP_ERROR_STREAM:
+    case MAILIMAP_ERROR_PARSE:
+    case MAILIMAP_ERROR_FATAL:
+    case MAILIMAP_ERROR_BAD_STATE:
+    case MAILIMAP_ERROR_CONNECTION_REFUSED:
+    case MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION:
+        disconnect(m);
+        return mc__error_set(MC_EIO, "IMAP %s:%u: %s failed: the connection broke (%d)", m->host,
+                             m->cfg.imap.port, what, r);
+    case MAILIMAP_ERROR_MEMORY:
+        return mc__error_set(MC_ENOMEM, "out of memory in IMAP %s", what);
+    case MAILIMAP_ERROR_SSL:
+    case MAILIMAP_ERROR_STARTTLS:
+        disconnect(m);
+        return mc__error_set(MC_ETLS, "IMAP %s:%u: TLS failed during %s", m->host, m->cfg.imap.port, what);
+    default:
+        return mc__error_set(MC_EPROTO, "IMAP %s refused by the server: %.200s", what, server_said(m));
+    }
+}
+
+/* SIGPIPE on a dead socket would kill the process: block it around our calls
+ * and swallow one we caused (libcurl does the same). */
+typedef struct {
+    sigset_t old;
+    bool was_pending;
+} sigpipe_guard;
+
+static void sigpipe_block(sigpipe_guard *g)
+{
+    sigset_t set, pend;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pend);
+    g->was_pending = sigismember(&pend, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void sigpipe_restore(sigpipe_guard *g)
+{
+    sigset_t set, pend;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pend);
+    if (!g->was_pending && sigismember(&pend, SIGPIPE)) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* Takes the session, interrupting an IDLE in progress. */
+static void session_lock(mc__imap *m)
+{
+    __atomic_add_fetch(&m->pending, 1, __ATOMIC_SEQ_CST);
+    if (write(m->intr[1], "x", 1) < 0) {
+        /* a full pipe already interrupts */
+    }
+    pthread_mutex_lock(&m->lock);
+    __atomic_sub_fetch(&m->pending, 1, __ATOMIC_SEQ_CST);
+}
+
+static void drain(int fd)
+{
+    char buf[64];
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+}
+
+/* ---- connecting ---- */
+
+static void ssl_setup(struct mailstream_ssl_context *ctx, void *arg)
+{
+    mc__imap *m = arg;
+    mailstream_ssl_set_server_name(ctx, m->host); /* SNI */
+}
+
+static int verify_peer(mc__imap *m)
+{
+    carray *chain;
+    const unsigned char **der = NULL;
+    size_t *len = NULL, n;
+    int rc;
+    if (!m->cfg.verify)
+        return 0;
+    chain = mailstream_get_certificate_chain(m->s->imap_stream);
+    if (!chain)
+        return mc__error_set(MC_ETLS, "IMAP %s: no certificate from the server", m->host);
+    n = carray_count(chain);
+    der = calloc(n ? n : 1, sizeof(*der));
+    len = calloc(n ? n : 1, sizeof(*len));
+    if (!der || !len) {
+        rc = mc__error_set(MC_ENOMEM, "out of memory");
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            MMAPString *s = carray_get(chain, (unsigned)i);
+            der[i] = (const unsigned char *)s->str;
+            len[i] = s->len;
+        }
+        rc = mc__tls_verify_chain(der, len, n, m->host, m->ca_file, m->ca_path);
+    }
+    free(der);
+    free(len);
+    mailstream_certificate_chain_free(chain);
+    return rc;
+}
+
+static int authenticate(mc__imap *m)
+{
+    char *secret = NULL;
+    const char *user = m->username;
+    int r, rc;
+    bool oauth = m->cfg.auth == MC__AUTH_XOAUTH2 || (m->cfg.auth == MC__AUTH_AUTO && m->cfg.token_cb);
+    if ((rc = mc__credential(&m->cfg, &secret)))
+        return rc;
+    if (!secret)
+        return mc__error_set(MC_EAUTH, "IMAP needs a password or a token for %s", user);
+    r = oauth ? mailimap_oauth2_authenticate(m->s, user, secret) : mailimap_login(m->s, user, secret);
+    mc__secret_free(secret);
+    if (r == MAILIMAP_NO_ERROR || r == MAILIMAP_NO_ERROR_AUTHENTICATED)
+        return 0;
+    if (r == MAILIMAP_ERROR_LOGIN || r == MAILIMAP_ERROR_SASL || r == MAILIMAP_ERROR_PROTOCOL ||
+        r == MAILIMAP_ERROR_EXTENSION) {
+        /* the server's text names the reason, never our secret */
+        rc = mc__error_set(MC_EAUTH, "IMAP login as %s refused: %.200s", user, server_said(m));
+        disconnect(m);
+        return rc;
+    }
+    return imap_error(m, r, "login");
+}
+
+/* LIST "" "*": finds the service folder and the \Trash folder. */
+static int find_folders(mc__imap *m, bool *service_exists)
+{
+    clist *list = NULL;
+    char *trash = NULL, *named = NULL;
+    int r = mailimap_list(m->s, "", "*", &list);
+    *service_exists = false;
+    if (r != MAILIMAP_NO_ERROR)
+        return imap_error(m, r, "LIST");
+    for (clistiter *it = clist_begin(list); it; it = clist_next(it)) {
+        struct mailimap_mailbox_list *mb = clist_content(it);
+        if (!mb->mb_name)
+            continue;
+        if (!strcmp(mb->mb_name, m->service))
+            *service_exists = true;
+        if (!strcmp(mb->mb_name, m->deleted) && !named)
+            named = mb->mb_name;
+        if (mb->mb_flag && mb->mb_flag->mbf_oflags && !trash) {
+            for (clistiter *f = clist_begin(mb->mb_flag->mbf_oflags); f; f = clist_next(f)) {
+                struct mailimap_mbx_list_oflag *o = clist_content(f);
+                if (o->of_type == MAILIMAP_MBX_LIST_OFLAG_FLAG_EXT && o->of_flag_ext &&
+                    !strcasecmp(o->of_flag_ext, "Trash"))
+                    trash = mb->mb_name;
+            }
+        }
+    }
+    free(m->trash);
+    m->trash = mc__strdup(trash ? trash : named ? named : "");
+    mailimap_list_result_free(list);
+    return m->trash ? 0 : mc__error_set(MC_ENOMEM, "out of memory");
+}
+
+static int select_folder(mc__imap *m, const char *folder)
+{
+    int r = mailimap_select(m->s, folder);
+    uint32_t v;
+    if (r != MAILIMAP_NO_ERROR)
+        return imap_error(m, r, "SELECT");
+    v = m->s->imap_selection_info ? m->s->imap_selection_info->sel_uidvalidity : 0;
+    if (v != m->uidvalidity || !m->folder || strcmp(m->folder, folder)) {
+        if (m->uidvalidity && v != m->uidvalidity)
+            mc__log(MC_LOG_WARN, "IMAP folder %s: UIDVALIDITY changed (%u -> %u); forgetting its UIDs",
+                    folder, m->uidvalidity, v);
+        mc__strmap_free(&m->meta, meta_free);
+        mc__strmap_init(&m->meta);
+        m->uidvalidity = v;
+    }
+    if (mc__set_str(&m->folder, folder))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    m->fallback = strcmp(folder, m->service) != 0;
+    return 0;
+}
+
+static int connect_session(mc__imap *m)
+{
+    unsigned port = m->cfg.imap.port ? m->cfg.imap.port : m->cfg.imap.tls == MC__TLS_IMPLICIT ? 993 : 143;
+    bool service_exists;
+    int r, rc;
+    if (!(m->s = mailimap_new(0, NULL)))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    mailimap_set_timeout(m->s, (time_t)((m->cfg.timeout_ms + 999) / 1000));
+    if (m->cfg.imap.tls == MC__TLS_IMPLICIT)
+        r = mailimap_ssl_connect_with_callback(m->s, m->host, (uint16_t)port, ssl_setup, m);
+    else
+        r = mailimap_socket_connect(m->s, m->host, (uint16_t)port);
+    if (r != MAILIMAP_NO_ERROR && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED &&
+        r != MAILIMAP_NO_ERROR_AUTHENTICATED) {
+        rc = r == MAILIMAP_ERROR_SSL
+                 ? mc__error_set(MC_ETLS, "IMAP %s:%u: the TLS handshake failed", m->host, port)
+                 : mc__error_set(MC_EIO, "cannot connect to IMAP %s:%u (%d)", m->host, port, r);
+        disconnect(m);
+        return rc;
+    }
+    if (m->cfg.imap.tls == MC__TLS_STARTTLS) {
+        r = mailimap_socket_starttls_with_callback(m->s, ssl_setup, m);
+        if (r != MAILIMAP_NO_ERROR) {
+            rc = mc__error_set(MC_ETLS, "IMAP %s:%u: STARTTLS failed (%d): %.200s", m->host, port, r,
+                               server_said(m));
+            disconnect(m);
+            return rc;
+        }
+    }
+    /* verify before any credential leaves */
+    if (m->cfg.imap.tls != MC__TLS_NONE && (rc = verify_peer(m))) {
+        disconnect(m);
+        return rc;
+    }
+    if ((rc = authenticate(m)))
+        return rc;
+    r = mailimap_capability(m->s, &(struct mailimap_capability_data *){NULL});
+    if (r != MAILIMAP_NO_ERROR)
+        return imap_error(m, r, "CAPABILITY");
+    m->has_uidplus = mailimap_has_extension(m->s, "UIDPLUS");
+    m->has_move = mailimap_has_extension(m->s, "MOVE");
+    m->has_idle = mailimap_has_idle(m->s);
+    if ((rc = find_folders(m, &service_exists)))
+        return rc;
+    if (!service_exists)
+        mc__log(MC_LOG_INFO, "IMAP folder \"%s\" does not exist; watching INBOX", m->service);
+    if ((rc = select_folder(m, service_exists ? m->service : "INBOX")))
+        return rc;
+    mc__log(MC_LOG_DEBUG, "IMAP %s:%u: watching %s (UIDPLUS %d, MOVE %d, IDLE %d)", m->host, port,
+            m->folder, m->has_uidplus, m->has_move, m->has_idle);
+    return 0;
+}
+
+static int ensure_session(mc__imap *m)
+{
+    return m->s ? 0 : connect_session(m);
+}
+
+/* ---- ids ---- */
+
+static bool parse_id(const mc__imap *m, const char *id, uint32_t *uid)
+{
+    unsigned long v, u;
+    char *end;
+    errno = 0;
+    v = strtoul(id, &end, 10);
+    if (errno || *end != '.' || v != m->uidvalidity)
+        return false;
+    u = strtoul(end + 1, &end, 10);
+    if (errno || *end || !u || u > UINT32_MAX)
+        return false;
+    *uid = (uint32_t)u;
+    return true;
+}
+
+static char *make_id(const mc__imap *m, uint32_t uid)
+{
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%u.%u", m->uidvalidity, uid);
+    return mc__strdup(buf);
+}
+
+/* ---- the backend operations ---- */
+
+int mc__imap_open(mc__imap *m)
+{
+    sigpipe_guard g;
+    int rc;
+    session_lock(m);
+    sigpipe_block(&g);
+    rc = ensure_session(m);
+    sigpipe_restore(&g);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static int64_t internaldate_ms(const struct mailimap_date_time *d)
+{
+    struct tm tm = {0};
+    int zone = d->dt_zone, off;
+    tm.tm_year = d->dt_year - 1900;
+    tm.tm_mon = d->dt_month - 1;
+    tm.tm_mday = d->dt_day;
+    tm.tm_hour = d->dt_hour;
+    tm.tm_min = d->dt_min;
+    tm.tm_sec = d->dt_sec;
+    off = (zone / 100) * 3600 + (zone % 100) * 60;
+    /* INTERNALDATE has whole seconds: take the end of the second, so mail
+     * that arrived just after a listener opened never looks older */
+    return ((int64_t)timegm(&tm) - off) * 1000 + 999;
+}
+
+/* Records size, arrival and Subject of each FETCH response. */
+static int take_fetch(mc__imap *m, clist *result)
+{
+    for (clistiter *it = clist_begin(result); it; it = clist_next(it)) {
+        struct mailimap_msg_att *att = clist_content(it);
+        uint32_t uid = 0;
+        meta *x = calloc(1, sizeof(*x));
+        char key[16];
+        if (!x)
+            return mc__error_set(MC_ENOMEM, "out of memory");
+        x->arrived_ms = now_ms();
+        for (clistiter *i = clist_begin(att->att_list); i; i = clist_next(i)) {
+            struct mailimap_msg_att_item *item = clist_content(i);
+            struct mailimap_msg_att_static *st;
+            if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+                continue;
+            st = item->att_data.att_static;
+            switch (st->att_type) {
+            case MAILIMAP_MSG_ATT_UID:
+                uid = st->att_data.att_uid;
+                break;
+            case MAILIMAP_MSG_ATT_RFC822_SIZE:
+                x->size = st->att_data.att_rfc822_size;
+                break;
+            case MAILIMAP_MSG_ATT_INTERNALDATE:
+                /* the first listing of a session reports what was there; later
+                 * listings see new mail within moments, by our own clock */
+                if (!m->listed_once && st->att_data.att_internal_date)
+                    x->arrived_ms = internaldate_ms(st->att_data.att_internal_date);
+                break;
+            case MAILIMAP_MSG_ATT_BODY_SECTION: {
+                struct mailimap_msg_att_body_section *b = st->att_data.att_body_section;
+                if (b->sec_body_part && !x->headers)
+                    x->headers = mc__strndup(b->sec_body_part, b->sec_length);
+                break;
+            }
+            default:
+                break;
+            }
+        }
+        snprintf(key, sizeof(key), "%u", uid);
+        if (!uid || mc__strmap_put(&m->meta, key, x)) {
+            meta_free(x);
+            if (uid)
+                return mc__error_set(MC_ENOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
+static int fetch_new(mc__imap *m, struct mailimap_set *set)
+{
+    struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
+    clist *hdrs = clist_new(), *result = NULL;
+    char *subject = strdup("Subject");
+    struct mailimap_header_list *hl;
+    struct mailimap_section *sec;
+    int r, rc;
+    if (!ft || !hdrs || !subject || clist_append(hdrs, subject) < 0) {
+        free(subject);
+        if (hdrs)
+            clist_free(hdrs);
+        if (ft)
+            mailimap_fetch_type_free(ft);
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    }
+    hl = mailimap_header_list_new(hdrs);
+    sec = mailimap_section_new_header_fields(hl);
+    mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
+    mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_rfc822_size());
+    mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_internaldate());
+    mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_body_peek_section(sec));
+    r = mailimap_uid_fetch(m->s, set, ft, &result);
+    mailimap_fetch_type_free(ft);
+    if (r != MAILIMAP_NO_ERROR)
+        return imap_error(m, r, "UID FETCH");
+    rc = take_fetch(m, result);
+    mailimap_fetch_list_free(result);
+    return rc;
+}
+
+/* A query while watching the Inbox as fallback: has the service folder appeared? */
+static int recheck_folder(mc__imap *m)
+{
+    bool exists;
+    int rc;
+    if (!m->fallback)
+        return 0;
+    if ((rc = find_folders(m, &exists)))
+        return rc;
+    if (!exists)
+        return 0;
+    mc__log(MC_LOG_INFO, "IMAP folder \"%s\" exists now; watching it instead of INBOX", m->service);
+    return select_folder(m, m->service);
+}
+
+static int list_locked(mc__imap *m, mc__mail_item **items, size_t *count)
+{
+    struct mailimap_search_key *key = NULL;
+    struct mailimap_set *fresh = NULL;
+    clist *uids = NULL;
+    mc__mail_item *out = NULL;
+    mc__strmap present;
+    size_t n = 0, nfresh = 0;
+    int r, rc;
+    mc__strmap_init(&present);
+    if ((rc = ensure_session(m)) || (rc = recheck_folder(m)))
+        goto done;
+    key = mailimap_search_key_new(MAILIMAP_SEARCH_KEY_UNDELETED, NULL, NULL, NULL, NULL, NULL, NULL,
+                                  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL,
+                                  NULL, NULL, NULL, 0, NULL, NULL, NULL);
+    if (!key || !(fresh = mailimap_set_new_empty())) {
+        rc = mc__error_set(MC_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((r = mailimap_uid_search(m->s, NULL, key, &uids)) != MAILIMAP_NO_ERROR) {
+        rc = imap_error(m, r, "UID SEARCH");
+        goto done;
+    }
+    for (clistiter *it = clist_begin(uids); it; it = clist_next(it)) {
+        uint32_t uid = *(uint32_t *)clist_content(it);
+        char k[16];
+        snprintf(k, sizeof(k), "%u", uid);
+        if (mc__strmap_put(&present, k, NULL)) {
+            rc = mc__error_set(MC_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (!mc__strmap_get(&m->meta, k, NULL)) {
+            if (mailimap_set_add_single(fresh, uid) != MAILIMAP_NO_ERROR) {
+                rc = mc__error_set(MC_ENOMEM, "out of memory");
+                goto done;
+            }
+            nfresh++;
+        }
+    }
+    if (nfresh && (rc = fetch_new(m, fresh)))
+        goto done;
+    /* forget what is gone */
+    for (size_t i = 0; i < m->meta.cap; i++) {
+        void *v;
+        const char *k = mc__strmap_slot(&m->meta, i, &v);
+        bool found = false;
+        if (k)
+            mc__strmap_get(&present, k, &found);
+        if (k && !found) {
+            mc__strmap_remove(&m->meta, k, NULL);
+            meta_free(v);
+        }
+    }
+    if (!(out = calloc(m->meta.count ? m->meta.count : 1, sizeof(*out)))) {
+        rc = mc__error_set(MC_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < m->meta.cap; i++) {
+        void *v;
+        const char *k = mc__strmap_slot(&m->meta, i, &v);
+        meta *x = v;
+        if (!k)
+            continue;
+        out[n].id = make_id(m, (uint32_t)strtoul(k, NULL, 10));
+        out[n].size = x->size;
+        out[n].arrived_ms = x->arrived_ms;
+        out[n].headers = x->headers ? mc__strdup(x->headers) : NULL;
+        if (!out[n].id || (x->headers && !out[n].headers)) {
+            free(out[n].id);
+            free(out[n].headers);
+            rc = mc__error_set(MC_ENOMEM, "out of memory");
+            goto done;
+        }
+        n++;
+    }
+    m->listed_once = true;
+    *items = out;
+    *count = n;
+    out = NULL;
+    n = 0;
+done:
+    for (size_t i = 0; i < n; i++) {
+        free(out[i].id);
+        free(out[i].headers);
+    }
+    free(out);
+    if (uids)
+        mailimap_search_result_free(uids);
+    if (key)
+        mailimap_search_key_free(key);
+    if (fresh)
+        mailimap_set_free(fresh);
+    mc__strmap_free(&present, NULL);
+    return rc;
+}
+
+int mc__imap_list(mc__imap *m, mc__mail_item **items, size_t *count)
+{
+    sigpipe_guard g;
+    int rc;
+    session_lock(m);
+    sigpipe_block(&g);
+    rc = list_locked(m, items, count);
+    sigpipe_restore(&g);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static int fetch_locked(mc__imap *m, const char *id, size_t max, char **data, size_t *len,
+                        bool *truncated)
+{
+    struct mailimap_set *set = NULL;
+    struct mailimap_fetch_type *ft = NULL;
+    struct mailimap_section *sec;
+    clist *result = NULL;
+    uint32_t uid;
+    char k[16];
+    meta *x;
+    int r, rc = 0;
+    if ((rc = ensure_session(m)))
+        return rc;
+    if (!parse_id(m, id, &uid))
+        return mc__error_set(MC_ENOTFOUND, "mail %s is not in the watched folder", id);
+    snprintf(k, sizeof(k), "%u", uid);
+    x = mc__strmap_get(&m->meta, k, NULL);
+    *truncated = x && x->size > max;
+    if (!(set = mailimap_set_new_single(uid)) || !(ft = mailimap_fetch_type_new_fetch_att_list_empty()) ||
+        !(sec = mailimap_section_new(NULL))) {
+        rc = mc__error_set(MC_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* a partial fetch: the server sends at most max octets */
+    mailimap_fetch_type_new_fetch_att_list_add(
+        ft, *truncated ? mailimap_fetch_att_new_body_peek_section_partial(sec, 0, (uint32_t)max)
+                       : mailimap_fetch_att_new_body_peek_section(sec));
+    if ((r = mailimap_uid_fetch(m->s, set, ft, &result)) != MAILIMAP_NO_ERROR) {
+        rc = imap_error(m, r, "UID FETCH");
+        goto done;
+    }
+    rc = mc__error_set(MC_ENOTFOUND, "mail %s is gone", id);
+    for (clistiter *it = clist_begin(result); it; it = clist_next(it)) {
+        struct mailimap_msg_att *att = clist_content(it);
+        for (clistiter *i = clist_begin(att->att_list); i; i = clist_next(i)) {
+            struct mailimap_msg_att_item *item = clist_content(i);
+            struct mailimap_msg_att_body_section *b;
+            if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC ||
+                item->att_data.att_static->att_type != MAILIMAP_MSG_ATT_BODY_SECTION)
+                continue;
+            b = item->att_data.att_static->att_data.att_body_section;
+            if (!b->sec_body_part)
+                continue;
+            *len = b->sec_length > max ? max : b->sec_length;
+            if (!(*data = mc__strndup(b->sec_body_part, *len))) {
+                rc = mc__error_set(MC_ENOMEM, "out of memory");
+                goto done;
+            }
+            if (b->sec_length > max)
+                *truncated = true;
+            rc = 0;
+            goto done;
+        }
+    }
+done:
+    if (result)
+        mailimap_fetch_list_free(result);
+    if (ft)
+        mailimap_fetch_type_free(ft);
+    if (set)
+        mailimap_set_free(set);
+    return rc;
+}
+
+int mc__imap_fetch(mc__imap *m, const char *id, size_t max, char **data, size_t *len, bool *truncated)
+{
+    sigpipe_guard g;
+    int rc;
+    session_lock(m);
+    sigpipe_block(&g);
+    rc = fetch_locked(m, id, max, data, len, truncated);
+    sigpipe_restore(&g);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+/* Without UIDPLUS: EXPUNGE only if nothing but our mail carries \Deleted. */
+static int expunge_safely(mc__imap *m, const mc__strmap *mine)
+{
+    struct mailimap_search_key *key;
+    clist *flagged = NULL;
+    bool foreign = false;
+    int r;
+    key = mailimap_search_key_new(MAILIMAP_SEARCH_KEY_DELETED, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                                  NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL,
+                                  NULL, NULL, 0, NULL, NULL, NULL);
+    if (!key)
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    r = mailimap_uid_search(m->s, NULL, key, &flagged);
+    mailimap_search_key_free(key);
+    if (r != MAILIMAP_NO_ERROR)
+        return imap_error(m, r, "UID SEARCH DELETED");
+    for (clistiter *it = clist_begin(flagged); it && !foreign; it = clist_next(it)) {
+        char k[16];
+        bool found = false;
+        snprintf(k, sizeof(k), "%u", *(uint32_t *)clist_content(it));
+        mc__strmap_get(mine, k, &found);
+        foreign = !found;
+    }
+    mailimap_search_result_free(flagged);
+    if (foreign) {
+        mc__log(MC_LOG_INFO, "IMAP server has no UIDPLUS and other mail is flagged \\Deleted: "
+                             "leaving ours flagged for the next EXPUNGE");
+        return 0;
+    }
+    if ((r = mailimap_expunge(m->s)) != MAILIMAP_NO_ERROR)
+        return imap_error(m, r, "EXPUNGE");
+    return 0;
+}
+
+static int remove_locked(mc__imap *m, const char *const *ids, size_t count)
+{
+    struct mailimap_set *set = NULL;
+    struct mailimap_flag_list *flags = NULL;
+    struct mailimap_store_att_flags *st = NULL;
+    mc__strmap mine;
+    size_t n = 0;
+    int r, rc = 0;
+    mc__strmap_init(&mine);
+    if ((rc = ensure_session(m)))
+        return rc;
+    if (!(set = mailimap_set_new_empty())) {
+        rc = mc__error_set(MC_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < count; i++) {
+        uint32_t uid;
+        char k[16];
+        if (!parse_id(m, ids[i], &uid)) {
+            mc__log(MC_LOG_INFO, "not deleting %s: it belongs to an older UIDVALIDITY", ids[i]);
+            continue;
+        }
+        snprintf(k, sizeof(k), "%u", uid);
+        if (mailimap_set_add_single(set, uid) != MAILIMAP_NO_ERROR || mc__strmap_put(&mine, k, NULL)) {
+            rc = mc__error_set(MC_ENOMEM, "out of memory");
+            goto done;
+        }
+        n++;
+    }
+    if (!n)
+        goto done;
+    if (!(flags = mailimap_flag_list_new_empty()) ||
+        mailimap_flag_list_add(flags, mailimap_flag_new_deleted()) != MAILIMAP_NO_ERROR ||
+        !(st = mailimap_store_att_flags_new_add_flags_silent(flags))) {
+        if (flags && !st)
+            mailimap_flag_list_free(flags);
+        rc = mc__error_set(MC_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((r = mailimap_uid_store(m->s, set, st)) != MAILIMAP_NO_ERROR) {
+        rc = imap_error(m, r, "UID STORE \\Deleted");
+        goto done;
+    }
+    if (m->has_uidplus) {
+        if ((r = mailimap_uid_expunge(m->s, set)) != MAILIMAP_NO_ERROR) {
+            rc = imap_error(m, r, "UID EXPUNGE");
+            goto done;
+        }
+    } else if ((rc = expunge_safely(m, &mine))) {
+        goto done;
+    }
+    for (size_t i = 0; i < mine.cap; i++) {
+        void *v;
+        const char *k = mc__strmap_slot(&mine, i, NULL);
+        if (k && mc__strmap_remove(&m->meta, k, &v))
+            meta_free(v);
+    }
+done:
+    if (st)
+        mailimap_store_att_flags_free(st);
+    if (set)
+        mailimap_set_free(set);
+    mc__strmap_free(&mine, NULL);
+    return rc;
+}
+
+int mc__imap_remove(mc__imap *m, const char *const *ids, size_t count)
+{
+    sigpipe_guard g;
+    int rc;
+    session_lock(m);
+    sigpipe_block(&g);
+    rc = remove_locked(m, ids, count);
+    sigpipe_restore(&g);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static int trash_locked(mc__imap *m, const char *id)
+{
+    struct mailimap_set *set;
+    uint32_t uid;
+    int r, rc;
+    if ((rc = ensure_session(m)))
+        return rc;
+    if (!parse_id(m, id, &uid))
+        return mc__error_set(MC_ENOTFOUND, "mail %s is not in the watched folder", id);
+    if (!*m->trash) {
+        /* neither a \Trash folder nor one named deleted_folder: make it */
+        if ((r = mailimap_create(m->s, m->deleted)) != MAILIMAP_NO_ERROR)
+            return imap_error(m, r, "CREATE of the Deleted Items folder");
+        if (mc__set_str(&m->trash, m->deleted))
+            return mc__error_set(MC_ENOMEM, "out of memory");
+    }
+    if (!(set = mailimap_set_new_single(uid)))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    if (m->has_move) {
+        r = mailimap_uid_move(m->s, set, m->trash);
+        mailimap_set_free(set);
+        if (r != MAILIMAP_NO_ERROR)
+            return imap_error(m, r, "UID MOVE");
+        return 0;
+    }
+    r = mailimap_uid_copy(m->s, set, m->trash);
+    mailimap_set_free(set);
+    if (r != MAILIMAP_NO_ERROR)
+        return imap_error(m, r, "UID COPY");
+    return remove_locked(m, &id, 1);
+}
+
+int mc__imap_move_to_trash(mc__imap *m, const char *id)
+{
+    sigpipe_guard g;
+    int rc;
+    session_lock(m);
+    sigpipe_block(&g);
+    rc = trash_locked(m, id);
+    sigpipe_restore(&g);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static void sleep_on(int wake_fd, int intr_fd, int timeout_ms)
+{
+    struct pollfd p[2] = {{wake_fd, POLLIN, 0}, {intr_fd, POLLIN, 0}};
+    poll(p, 2, timeout_ms);
+}
+
+int mc__imap_wait(mc__imap *m, int timeout_ms, int wake_fd)
+{
+    struct pollfd p[3];
+    sigpipe_guard g;
+    int r, fd;
+    if (timeout_ms < 0 || timeout_ms > m->cfg.idle_ms)
+        timeout_ms = m->cfg.idle_ms; /* IDLE is re-issued at least this often */
+    pthread_mutex_lock(&m->lock);
+    drain(m->intr[0]);
+    if (__atomic_load_n(&m->pending, __ATOMIC_SEQ_CST)) {
+        pthread_mutex_unlock(&m->lock);
+        return 0; /* someone needs the session now */
+    }
+    if (!m->s || !m->cfg.idle || !m->has_idle) {
+        pthread_mutex_unlock(&m->lock);
+        sleep_on(wake_fd, m->intr[0], timeout_ms);
+        return 0;
+    }
+    sigpipe_block(&g);
+    if ((r = mailimap_idle(m->s)) != MAILIMAP_NO_ERROR) {
+        imap_error(m, r, "IDLE");
+        sigpipe_restore(&g);
+        pthread_mutex_unlock(&m->lock);
+        return 0;
+    }
+    fd = mailimap_idle_get_fd(m->s);
+    p[0] = (struct pollfd){fd, POLLIN, 0};
+    p[1] = (struct pollfd){wake_fd, POLLIN, 0};
+    p[2] = (struct pollfd){m->intr[0], POLLIN, 0};
+    poll(p, 3, timeout_ms);
+    /* DONE, and read up to the tagged reply. A server that stopped answering
+     * fails here within the timeout (the watchdog): the session is dropped
+     * and the next query reconnects. */
+    if ((r = mailimap_idle_done(m->s)) != MAILIMAP_NO_ERROR) {
+        imap_error(m, r, "IDLE DONE");
+        mc__log(MC_LOG_WARN, "%s", mc_error_last());
+    }
+    sigpipe_restore(&g);
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+void mc__imap_close(mc__imap *m)
+{
+    sigpipe_guard g;
+    session_lock(m);
+    sigpipe_block(&g);
+    if (m->s)
+        mailimap_logout(m->s);
+    disconnect(m);
+    sigpipe_restore(&g);
+    pthread_mutex_unlock(&m->lock);
+}
+
+void mc__imap_free(mc__imap *m)
+{
+    if (!m)
+        return;
+    mc__imap_close(m);
+    pthread_mutex_destroy(&m->lock);
+    if (m->intr[0] >= 0)
+        close(m->intr[0]);
+    if (m->intr[1] >= 0)
+        close(m->intr[1]);
+    mc__strmap_free(&m->meta, meta_free);
+    free(m->host);
+    free(m->username);
+    mc__secret_free(m->password);
+    free(m->ca_file);
+    free(m->ca_path);
+    free(m->service);
+    free(m->deleted);
+    free(m->folder);
+    free(m->trash);
+    free(m);
+}
+
+static char *copy_or_empty(const char *s) { return mc__strdup(s ? s : ""); }
+
+int mc__imap_new(mc__imap **out, const mc__mail_config *cfg)
+{
+    mc__imap *m = calloc(1, sizeof(*m));
+    if (!m)
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    m->intr[0] = m->intr[1] = -1;
+    mc__strmap_init(&m->meta);
+    pthread_mutex_init(&m->lock, NULL);
+    m->cfg = *cfg;
+    m->host = copy_or_empty(cfg->imap.host);
+    m->username = copy_or_empty(cfg->username && *cfg->username ? cfg->username : cfg->address);
+    m->password = copy_or_empty(cfg->password);
+    m->ca_file = copy_or_empty(cfg->ca_file);
+    m->ca_path = copy_or_empty(cfg->ca_path);
+    m->service = copy_or_empty(cfg->service_folder);
+    m->deleted = copy_or_empty(cfg->deleted_folder);
+    m->trash = copy_or_empty("");
+    if (!m->host || !m->username || !m->password || !m->ca_file || !m->ca_path || !m->service ||
+        !m->deleted || !m->trash) {
+        mc__imap_free(m);
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    }
+    /* the copy's pointers now refer to our own strings */
+    m->cfg.imap.host = m->host;
+    m->cfg.username = m->username;
+    m->cfg.password = m->password;
+    m->cfg.ca_file = m->ca_file;
+    m->cfg.ca_path = m->ca_path;
+    m->cfg.service_folder = m->service;
+    m->cfg.deleted_folder = m->deleted;
+    m->cfg.smtp.host = NULL;
+    if (m->cfg.idle_ms <= 0)
+        m->cfg.idle_ms = 9 * 60 * 1000;
+    if (pipe2(m->intr, O_CLOEXEC | O_NONBLOCK)) {
+        m->intr[0] = m->intr[1] = -1;
+        mc__imap_free(m);
+        return mc__error_set(MC_EIO, "cannot create a pipe: %s", strerror(errno));
+    }
+    *out = m;
+    return 0;
+}

@@ -1,0 +1,70 @@
+/* mailnet.h - the network mail transport: SMTP sending (smtp.c, libcurl),
+ * IMAP receiving (imap.c, libetpan), TLS peer verification (tlsverify.c),
+ * and the backend that joins them (mailnet.c). Used by binding/. */
+#ifndef MC_MAILNET_H
+#define MC_MAILNET_H
+
+#include "transport_int.h"
+
+typedef enum { MC__TLS_STARTTLS = 0, MC__TLS_IMPLICIT, MC__TLS_NONE } mc__tls_mode;
+typedef enum { MC__AUTH_AUTO = 0, MC__AUTH_PLAIN, MC__AUTH_LOGIN, MC__AUTH_XOAUTH2 } mc__auth_mech;
+
+typedef struct {
+    const char *host;
+    unsigned port; /* 0: the protocol's default for the TLS mode */
+    mc__tls_mode tls;
+} mc__endpoint;
+
+/* Borrowed strings; each part copies what it keeps. */
+typedef struct {
+    const char *address;     /* the account's own address */
+    mc__endpoint smtp, imap;
+    const char *username;    /* login name; the address when empty */
+    const char *password;    /* secret: never logged, never in an error */
+    mc__auth_mech auth;
+    mc_token_cb token_cb;    /* XOAUTH2 bearer token source */
+    void *token_user_data;
+    const char *ca_file, *ca_path; /* trust anchors; system default when both empty */
+    bool verify;             /* certificate + host name verification */
+    int timeout_ms;          /* connect and each network operation */
+    const char *service_folder, *deleted_folder;
+    bool idle;               /* use IMAP IDLE when the server has it */
+    int idle_ms;             /* IDLE is re-issued at least this often */
+} mc__mail_config;
+
+/* SMTP sender: one connection kept across messages, QUIT on free. */
+typedef struct mc__smtp mc__smtp;
+int mc__smtp_new(mc__smtp **out, const mc__mail_config *cfg);
+int mc__smtp_send(mc__smtp *s, const char *from, const char *const *to, size_t nto,
+                  const char *mail, size_t len, const volatile int *cancel);
+void mc__smtp_free(mc__smtp *s);
+
+/* IMAP receiver: the receive half of the backend interface (imap.c). Each
+ * call is safe from any thread; one interrupts another's IDLE. */
+typedef struct mc__imap mc__imap;
+int mc__imap_new(mc__imap **out, const mc__mail_config *cfg);
+int mc__imap_open(mc__imap *m);
+int mc__imap_list(mc__imap *m, mc__mail_item **items, size_t *count);
+int mc__imap_fetch(mc__imap *m, const char *id, size_t max, char **data, size_t *len, bool *truncated);
+int mc__imap_remove(mc__imap *m, const char *const *ids, size_t count);
+int mc__imap_move_to_trash(mc__imap *m, const char *id);
+int mc__imap_wait(mc__imap *m, int timeout_ms, int wake_fd);
+void mc__imap_close(mc__imap *m);
+void mc__imap_free(mc__imap *m);
+
+/* the joined backend */
+int mc__mailnet_backend_new(mc__backend **out, const mc__mail_config *cfg);
+
+/* Secret handling shared by both halves: the credential to present. *token
+ * is malloc'ed (token callback) or a copy of the password; the caller wipes
+ * and frees it with mc__secret_free. */
+int mc__credential(const mc__mail_config *cfg, char **secret);
+void mc__secret_free(char *secret);
+
+/* Verifies a TLS peer's DER certificate chain (leaf first) against the
+ * configured trust anchors and the host name or IP address. MC_ETLS with
+ * the reason on failure. */
+int mc__tls_verify_chain(const unsigned char *const *der, const size_t *der_len, size_t n,
+                         const char *host, const char *ca_file, const char *ca_path);
+
+#endif

@@ -1,0 +1,286 @@
+/* smtp.c - sending over SMTP submission with libcurl: STARTTLS (required)
+ * or implicit TLS, AUTH PLAIN/LOGIN/XOAUTH2, one connection kept in the easy
+ * handle across messages and closed with QUIT when the handle is cleaned up.
+ * curl speaks the protocol (dot-stuffing, SMTPUTF8 when an address needs it
+ * and the server offers it); this file maps settings and errors. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+#include "mailnet.h"
+
+struct mc__smtp {
+    CURL *curl;
+    char *url, *username, *password, *ca_file, *ca_path;
+    mc__auth_mech auth;
+    mc_token_cb token_cb;
+    void *token_user_data;
+    bool verify;
+    int timeout_ms;
+    char errbuf[CURL_ERROR_SIZE];
+    char reply[512]; /* the server's last reply line: our errors quote it */
+    int reply_code;
+};
+
+typedef struct {
+    const char *data;
+    size_t len, off;
+    const volatile int *cancel;
+    bool committed; /* the whole mail went out: too late to cancel */
+} upload;
+
+static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+    upload *u = arg;
+    size_t n = size * nitems;
+    if (u->cancel && *u->cancel && !u->committed)
+        return CURL_READFUNC_ABORT;
+    if (n > u->len - u->off)
+        n = u->len - u->off;
+    memcpy(buf, u->data + u->off, n);
+    u->off += n;
+    if (!n)
+        u->committed = true;
+    return n;
+}
+
+static int progress_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    upload *u = arg;
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return u->cancel && *u->cancel && !u->committed;
+}
+
+/* Keeps the server's replies (never what we sent: that holds AUTH secrets). */
+static int debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *arg)
+{
+    mc__smtp *s = arg;
+    size_t n = size;
+    (void)c;
+    if (type != CURLINFO_HEADER_IN)
+        return 0;
+    while (n && (data[n - 1] == '\n' || data[n - 1] == '\r'))
+        n--;
+    if (n >= sizeof(s->reply))
+        n = sizeof(s->reply) - 1;
+    for (size_t i = 0; i < n; i++) /* printable ASCII only: no control bytes in our errors */
+        s->reply[i] = (data[i] >= 0x20 && data[i] < 0x7f) ? data[i] : '?';
+    s->reply[n] = 0;
+    s->reply_code = n >= 3 ? atoi(s->reply) : 0;
+    return 0;
+}
+
+void mc__secret_free(char *secret)
+{
+    if (!secret)
+        return;
+    /* the compiler may not drop a wipe through a volatile pointer */
+    for (volatile char *p = secret; *p; p++)
+        *p = 0;
+    free(secret);
+}
+
+int mc__credential(const mc__mail_config *cfg, char **secret)
+{
+    *secret = NULL;
+    if (cfg->auth == MC__AUTH_XOAUTH2 || (cfg->auth == MC__AUTH_AUTO && cfg->token_cb)) {
+        int rc;
+        if (!cfg->token_cb)
+            return mc__error_set(MC_EINVAL, "XOAUTH2 needs a token callback (mc_binding_set_token_callback)");
+        if ((rc = cfg->token_cb(secret, cfg->token_user_data)) || !*secret) {
+            free(*secret);
+            *secret = NULL;
+            return mc__error_set(MC_EAUTH, "the token callback gave no token (%d)", rc);
+        }
+        return 0;
+    }
+    if (!cfg->password || !*cfg->password)
+        return 0; /* no credential: no AUTH */
+    if (!(*secret = mc__strdup(cfg->password)))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    return 0;
+}
+
+static char *opt_dup(const char *s) { return s && *s ? mc__strdup(s) : NULL; }
+
+int mc__smtp_new(mc__smtp **out, const mc__mail_config *cfg)
+{
+    mc__smtp *s = calloc(1, sizeof(*s));
+    mc__buf url;
+    unsigned port = cfg->smtp.port ? cfg->smtp.port : cfg->smtp.tls == MC__TLS_IMPLICIT ? 465 : 587;
+    if (!s)
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    mc__buf_init(&url);
+    /* an IPv6 literal needs brackets in a URL */
+    mc__buf_printf(&url, strchr(cfg->smtp.host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+                   cfg->smtp.tls == MC__TLS_IMPLICIT ? "smtps" : "smtp", cfg->smtp.host, port);
+    s->url = mc__buf_detach(&url, NULL);
+    s->username = mc__strdup(cfg->username && *cfg->username ? cfg->username : cfg->address);
+    s->password = opt_dup(cfg->password);
+    s->ca_file = opt_dup(cfg->ca_file);
+    s->ca_path = opt_dup(cfg->ca_path);
+    s->auth = cfg->auth;
+    s->token_cb = cfg->token_cb;
+    s->token_user_data = cfg->token_user_data;
+    s->verify = cfg->verify;
+    s->timeout_ms = cfg->timeout_ms;
+    if (!s->url || !s->username || (cfg->password && *cfg->password && !s->password) ||
+        (cfg->ca_file && *cfg->ca_file && !s->ca_file) || (cfg->ca_path && *cfg->ca_path && !s->ca_path)) {
+        mc__smtp_free(s);
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    }
+    if (!(s->curl = curl_easy_init())) {
+        mc__smtp_free(s);
+        return mc__error_set(MC_ENOMEM, "cannot create a curl handle");
+    }
+    s->verify = cfg->verify;
+    /* tls mode is fixed per transport; the rest of the options are set per send */
+    curl_easy_setopt(s->curl, CURLOPT_USE_SSL,
+                     (long)(cfg->smtp.tls == MC__TLS_NONE ? CURLUSESSL_NONE : CURLUSESSL_ALL));
+    *out = s;
+    return 0;
+}
+
+static int map_error(mc__smtp *s, CURLcode cc)
+{
+    const char *what = s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc);
+    switch (cc) {
+    case CURLE_ABORTED_BY_CALLBACK:
+    case CURLE_READ_ERROR:
+        return mc__error_set(MC_ECANCELED, "sending was cancelled");
+    case CURLE_LOGIN_DENIED:
+        return mc__error_set(MC_EAUTH, "SMTP authentication failed at %s: %s%s%s", s->url, what,
+                             s->reply[0] ? "; server said: " : "", s->reply);
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_USE_SSL_FAILED:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE:
+        return mc__error_set(MC_ETLS, "TLS with %s failed: %s", s->url, what);
+    case CURLE_OPERATION_TIMEDOUT:
+        return mc__error_set(MC_ETIMEOUT, "SMTP %s timed out: %s", s->url, what);
+    case CURLE_OUT_OF_MEMORY:
+        return mc__error_set(MC_ENOMEM, "out of memory in curl");
+    default:
+        if (s->reply_code >= 400)
+            return mc__error_set(MC_EPROTO, "the SMTP server %s refused the mail: %s", s->url, s->reply);
+        return mc__error_set(MC_EIO, "SMTP %s: %s", s->url, what);
+    }
+}
+
+static void apply_options(mc__smtp *s)
+{
+    CURL *c = s->curl;
+    curl_easy_setopt(c, CURLOPT_URL, s->url);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
+    curl_easy_setopt(c, CURLOPT_VERBOSE, 1L); /* only to feed debug_cb the replies */
+    curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, debug_cb);
+    curl_easy_setopt(c, CURLOPT_DEBUGDATA, s);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, s->verify ? 1L : 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, s->verify ? 2L : 0L);
+    if (s->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
+    if (s->ca_path)
+        curl_easy_setopt(c, CURLOPT_CAPATH, s->ca_path);
+    if (s->timeout_ms > 0) {
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)s->timeout_ms);
+        /* no progress for timeout_ms: the server is gone */
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)((s->timeout_ms + 999) / 1000));
+        curl_easy_setopt(c, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)((s->timeout_ms + 999) / 1000));
+    }
+}
+
+static int set_auth(mc__smtp *s, char **secret)
+{
+    mc__mail_config c = {0};
+    int rc;
+    c.password = s->password;
+    c.auth = s->auth;
+    c.token_cb = s->token_cb;
+    c.token_user_data = s->token_user_data;
+    if ((rc = mc__credential(&c, secret)))
+        return rc;
+    if (!*secret)
+        return 0;
+    curl_easy_setopt(s->curl, CURLOPT_USERNAME, s->username);
+    if (s->auth == MC__AUTH_XOAUTH2 || (s->auth == MC__AUTH_AUTO && s->token_cb)) {
+        curl_easy_setopt(s->curl, CURLOPT_XOAUTH2_BEARER, *secret);
+        curl_easy_setopt(s->curl, CURLOPT_LOGIN_OPTIONS, "AUTH=XOAUTH2");
+    } else {
+        curl_easy_setopt(s->curl, CURLOPT_PASSWORD, *secret);
+        curl_easy_setopt(s->curl, CURLOPT_LOGIN_OPTIONS,
+                         s->auth == MC__AUTH_PLAIN ? "AUTH=PLAIN" : s->auth == MC__AUTH_LOGIN ? "AUTH=LOGIN" : NULL);
+    }
+    return 0;
+}
+
+int mc__smtp_send(mc__smtp *s, const char *from, const char *const *to, size_t nto, const char *mail,
+                  size_t len, const volatile int *cancel)
+{
+    struct curl_slist *rcpt = NULL;
+    upload u = {mail, len, 0, cancel, false};
+    char *secret = NULL;
+    CURLcode cc;
+    int rc = 0;
+    if (!nto)
+        return mc__error_set(MC_EINVAL, "a mail needs at least one recipient");
+    for (size_t i = 0; i < nto; i++) {
+        struct curl_slist *n = curl_slist_append(rcpt, to[i]);
+        if (!n) {
+            curl_slist_free_all(rcpt);
+            return mc__error_set(MC_ENOMEM, "out of memory");
+        }
+        rcpt = n;
+    }
+    apply_options(s);
+    if ((rc = set_auth(s, &secret)))
+        goto done;
+    curl_easy_setopt(s->curl, CURLOPT_MAIL_FROM, from);
+    curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(s->curl, CURLOPT_READDATA, &u);
+    curl_easy_setopt(s->curl, CURLOPT_XFERINFODATA, &u);
+    curl_easy_setopt(s->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+    s->errbuf[0] = 0;
+    s->reply[0] = 0;
+    s->reply_code = 0;
+    cc = curl_easy_perform(s->curl);
+    if (cc != CURLE_OK) {
+        rc = map_error(s, cc);
+    } else if (s->reply_code && s->reply_code / 100 != 2) {
+        /* curl said yes but the final reply was not 2xx: never report success */
+        rc = mc__error_set(MC_EPROTO, "the SMTP server %s did not accept the mail: %s", s->url, s->reply);
+    }
+done:
+    /* forget the secret in curl's handle and in our copy */
+    curl_easy_setopt(s->curl, CURLOPT_PASSWORD, "");
+    curl_easy_setopt(s->curl, CURLOPT_XOAUTH2_BEARER, "");
+    curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, NULL);
+    curl_slist_free_all(rcpt);
+    mc__secret_free(secret);
+    return rc;
+}
+
+void mc__smtp_free(mc__smtp *s)
+{
+    if (!s)
+        return;
+    if (s->curl)
+        curl_easy_cleanup(s->curl); /* sends QUIT on a live connection */
+    free(s->url);
+    free(s->username);
+    mc__secret_free(s->password);
+    free(s->ca_file);
+    free(s->ca_path);
+    free(s);
+}
