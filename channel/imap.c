@@ -486,6 +486,13 @@ static int recheck_folder(mc__imap *m)
     return select_folder(m, m->service);
 }
 
+static int by_uid(const void *a, const void *b)
+{
+    unsigned long x = strtoul(strchr(((const mc__mail_item *)a)->id, '.') + 1, NULL, 10);
+    unsigned long y = strtoul(strchr(((const mc__mail_item *)b)->id, '.') + 1, NULL, 10);
+    return x < y ? -1 : x > y;
+}
+
 static int list_locked(mc__imap *m, mc__mail_item **items, size_t *count)
 {
     struct mailimap_search_key *key = NULL;
@@ -561,6 +568,8 @@ static int list_locked(mc__imap *m, mc__mail_item **items, size_t *count)
         }
         n++;
     }
+    /* oldest first: UIDs grow with arrival */
+    qsort(out, n, sizeof(*out), by_uid);
     m->listed_once = true;
     *items = out;
     *count = n;

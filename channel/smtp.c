@@ -18,8 +18,9 @@ struct mc__smtp {
     bool verify;
     int timeout_ms;
     char errbuf[CURL_ERROR_SIZE];
-    char reply[512]; /* the server's last reply line: our errors quote it */
+    char reply[512]; /* the server's first refusal (4xx/5xx) of a send, else its last reply */
     int reply_code;
+    bool kept; /* the last send succeeded: curl keeps its connection */
 };
 
 typedef struct {
@@ -57,8 +58,8 @@ static int debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *
     mc__smtp *s = arg;
     size_t n = size;
     (void)c;
-    if (type != CURLINFO_HEADER_IN)
-        return 0;
+    if (type != CURLINFO_HEADER_IN || s->reply_code >= 400)
+        return 0; /* keep the first refusal: curl's RSET/QUIT replies would hide it */
     while (n && (data[n - 1] == '\n' || data[n - 1] == '\r'))
         n--;
     if (n >= sizeof(s->reply))
@@ -173,6 +174,13 @@ static int map_error(mc__smtp *s, CURLcode cc)
     }
 }
 
+/* errors of a connection that broke under us (not of one never made) */
+static bool dead_connection(CURLcode cc)
+{
+    return cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING ||
+           cc == CURLE_WEIRD_SERVER_REPLY || cc == CURLE_SSL_CONNECT_ERROR;
+}
+
 static void apply_options(mc__smtp *s)
 {
     CURL *c = s->curl;
@@ -255,6 +263,18 @@ int mc__smtp_send(mc__smtp *s, const char *from, const char *const *to, size_t n
     s->reply[0] = 0;
     s->reply_code = 0;
     cc = curl_easy_perform(s->curl);
+    if (cc != CURLE_OK && s->kept && !s->reply[0] && dead_connection(cc)) {
+        /* A kept connection the server had dropped (restart, idle timeout)
+         * and no reply at all: no mail data went out (it follows a 354),
+         * so one retry on a fresh connection cannot deliver twice. */
+        mc__log(MC_LOG_DEBUG, "SMTP %s: the kept connection was dead; reconnecting", s->url);
+        u.off = 0;
+        s->errbuf[0] = 0;
+        curl_easy_setopt(s->curl, CURLOPT_FRESH_CONNECT, 1L);
+        cc = curl_easy_perform(s->curl);
+        curl_easy_setopt(s->curl, CURLOPT_FRESH_CONNECT, 0L);
+    }
+    s->kept = cc == CURLE_OK;
     if (cc != CURLE_OK) {
         rc = map_error(s, cc);
     } else if (s->reply_code && s->reply_code / 100 != 2) {
@@ -263,8 +283,8 @@ int mc__smtp_send(mc__smtp *s, const char *from, const char *const *to, size_t n
     }
 done:
     /* forget the secret in curl's handle and in our copy */
-    curl_easy_setopt(s->curl, CURLOPT_PASSWORD, "");
-    curl_easy_setopt(s->curl, CURLOPT_XOAUTH2_BEARER, "");
+    curl_easy_setopt(s->curl, CURLOPT_PASSWORD, NULL);
+    curl_easy_setopt(s->curl, CURLOPT_XOAUTH2_BEARER, NULL); /* "" would still select XOAUTH2 */
     curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, NULL);
     curl_slist_free_all(rcpt);
     mc__secret_free(secret);

@@ -558,6 +558,14 @@ int mc__transport_listen(mc_transport *t, const char *channel, mc__listener_slot
 {
     mc__listener_slot *s;
     int rc = 0;
+    /* the first listener connects here, so a wrong CA, password or server
+     * fails the open with its own error instead of only being logged later */
+    pthread_mutex_lock(&t->io);
+    if (!t->opened && !(rc = t->backend->ops->open(t->backend)))
+        t->opened = true;
+    pthread_mutex_unlock(&t->io);
+    if (rc)
+        return rc;
     pthread_mutex_lock(&t->lock);
     if (slot_for(t, channel)) {
         rc = mc__error_set(MC_EBUSY, "a listener for channel \"%s\" is already open on this transport",

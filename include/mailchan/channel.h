@@ -97,10 +97,15 @@ MC_EXTERN(void) mc_output_channel_free(mc_output_channel *ch);
 /**
  * Creates a listener for @p listen_uri ("net.mail://chan#" for the
  * transport's own mailbox, or "net.mail://chan#own@address"; the address
- * must then be the transport's). Starts the transport's receiving.
+ * must then be the transport's). Starts the transport's receiving; the
+ * first listener of a transport connects to the server here (IMAP: TLS,
+ * certificate check, login, folder), so a bad configuration fails now.
+ * Later connection losses are retried in the background with backoff.
  * @return 0; MC_EINVAL (bad address, a mailbox that is not the
  *         transport's); MC_EBUSY (another listener has this channel name on
- *         this transport); MC_ENOMEM.
+ *         this transport); MC_ETLS (TLS failed or the server's certificate is
+ *         not trusted: no credential was sent); MC_EAUTH (login refused);
+ *         MC_EIO (server unreachable); MC_ENOMEM.
  */
 MC_EXTERN(int) mc_channel_listener_new(mc_channel_listener **out, mc_transport *transport,
                                        const char *listen_uri);

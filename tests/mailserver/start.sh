@@ -5,7 +5,7 @@
 # then `. DIR/env.sh` gives the ports, users and CA paths; stop.sh DIR stops.
 #
 # What runs:
-#   Postfix: SMTP (plain, port MC_SMTP_PORT; for smtp-source and plain tests),
+#   Postfix: SMTP (plain, no AUTH: it takes mail from 127.0.0.1; port MC_SMTP_PORT),
 #            submission with STARTTLS required + AUTH (MC_SUBMISSION_PORT),
 #            submissions with implicit TLS + AUTH (MC_SUBMISSIONS_PORT);
 #            SASL through Dovecot; delivery to Dovecot over LMTP.
@@ -217,8 +217,6 @@ CONF
 for u in alice bob carol dave erin; do echo "$u@example.test ok"; done > "$pf/mailboxes"
 cat > "$pf/master.cf" <<CONF
 127.0.0.1:$smtp inet n - n - - smtpd
-  -o smtpd_sasl_auth_enable=yes
-  -o smtpd_tls_auth_only=no
 127.0.0.1:$submission inet n - n - - smtpd
   -o smtpd_tls_security_level=encrypt
   -o smtpd_sasl_auth_enable=yes
