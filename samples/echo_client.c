@@ -2,15 +2,18 @@
 /* echo_client - sends N requests to the echo service and prints each
  * reply, matched to its request by wsa:RelatesTo.
  *
- * usage: echo_client MAILDIR_ROOT [N] [SERVICE_ADDRESS]
+ * usage: echo_client MAILDIR_ROOT|CONFIG_FILE [N] [SERVICE_ADDRESS]
+ * A directory is a Maildir store (the embedded default, own address
+ * client@demo.local); a file is the configuration of a "mail" binding
+ * (SMTP + IMAP; "name = value" lines, its own address included).
  * Exit status 0 when every request got its reply within 30 s. */
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <mailchan.h>
 
 #define CLIENT "client@demo.local"
-#define REPLY_TO "net.mail://echo-client#" CLIENT
 
 static int check(int rc, const char *what)
 {
@@ -28,27 +31,35 @@ int main(int argc, char **argv)
     mc_channel_listener *l = NULL;
     mc_input_channel *in = NULL;
     int n = argc > 2 ? atoi(argv[2]) : 5, got = 0, ok = 1;
-    char **ids = NULL, to[300];
+    char **ids = NULL, to[300], reply_to[300];
+    struct stat st;
     if (argc < 2 || n <= 0 || n > 100000) {
-        fprintf(stderr, "usage: echo_client MAILDIR_ROOT [N] [SERVICE_ADDRESS]\n");
+        fprintf(stderr, "usage: echo_client MAILDIR_ROOT|CONFIG_FILE [N] [SERVICE_ADDRESS]\n");
         return 2;
     }
     snprintf(to, sizeof(to), "net.mail://echo#%s", argc > 3 ? argv[3] : "svc@demo.local");
     mc_init();
-    if (!(ids = calloc((size_t)n, sizeof(char *))) || check(mc_binding_new(&b, "maildir"), "binding") ||
-        check(mc_binding_set(b, "maildir_root", argv[1]), "maildir_root") ||
-        check(mc_binding_set(b, "address", CLIENT), "address") || check(mc_transport_new(&t, b), "transport") ||
+    if (stat(argv[1], &st) == 0 && S_ISREG(st.st_mode)) {
+        if (check(mc_binding_new(&b, "mail"), "binding") || check(mc_binding_load_config(b, argv[1]), argv[1]))
+            goto fail;
+    } else if (check(mc_binding_new(&b, "maildir"), "binding") ||
+               check(mc_binding_set(b, "maildir_root", argv[1]), "maildir_root") ||
+               check(mc_binding_set(b, "address", CLIENT), "address")) {
+        goto fail;
+    }
+    if (!(ids = calloc((size_t)n, sizeof(char *))) || check(mc_transport_new(&t, b), "transport") ||
         check(mc_channel_listener_new(&l, t, "net.mail://echo-client#"), "listener") ||
         check(mc_channel_listener_accept_channel(l, -1, &in), "accept") ||
         check(mc_channel_factory_new(&f, t), "factory") ||
         check(mc_channel_factory_create_channel(&out, f, to), "channel"))
         goto fail;
+    snprintf(reply_to, sizeof(reply_to), "net.mail://echo-client#%s", mc_transport_address(t));
     for (int i = 0; i < n; i++) {
         mc_message *m = NULL;
         char text[64];
         snprintf(text, sizeof(text), "hello #%d", i + 1);
         if (check(mc_message_new_text(&m, "urn:mailchan:demo:Echo", text), "message") ||
-            check(mc_message_set_reply_to(m, REPLY_TO), "reply-to") || check(mc_output_channel_send(out, m), "send")) {
+            check(mc_message_set_reply_to(m, reply_to), "reply-to") || check(mc_output_channel_send(out, m), "send")) {
             mc_message_free(m);
             goto fail;
         }

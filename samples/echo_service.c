@@ -3,9 +3,14 @@
  * answers every request on net.mail://echo# with a reply carrying the
  * same body, until SIGINT/SIGTERM.
  *
- * usage: echo_service MAILDIR_ROOT [ADDRESS]   (default svc@demo.local) */
+ * usage: echo_service MAILDIR_ROOT|CONFIG_FILE [ADDRESS]
+ * A directory is a Maildir store (the embedded default; own address
+ * svc@demo.local); a file is the configuration of a "mail" binding (SMTP +
+ * IMAP; "name = value" lines). ADDRESS overrides the own address. */
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 #include <mailchan.h>
 
@@ -28,17 +33,21 @@ int main(int argc, char **argv)
     mc_channel_factory *f = NULL;
     unsigned answered = 0;
     int rc;
+    struct stat st;
+    bool mail;
     if (argc < 2) {
-        fprintf(stderr, "usage: echo_service MAILDIR_ROOT [ADDRESS]\n");
+        fprintf(stderr, "usage: echo_service MAILDIR_ROOT|CONFIG_FILE [ADDRESS]\n");
         return 2;
     }
     mc_init();
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     /* a short query interval only matters where push (inotify) is missing */
-    if (check(mc_binding_new(&b, "maildir"), "binding") ||
-        check(mc_binding_set(b, "maildir_root", argv[1]), "maildir_root") ||
-        check(mc_binding_set(b, "address", argc > 2 ? argv[2] : "svc@demo.local"), "address") ||
+    mail = stat(argv[1], &st) == 0 && S_ISREG(st.st_mode);
+    if (check(mc_binding_new(&b, mail ? "mail" : "maildir"), "binding") ||
+        (mail ? check(mc_binding_load_config(b, argv[1]), argv[1])
+              : check(mc_binding_set(b, "maildir_root", argv[1]), "maildir_root")) ||
+        ((argc > 2 || !mail) && check(mc_binding_set(b, "address", argc > 2 ? argv[2] : "svc@demo.local"), "address")) ||
         check(mc_transport_new(&t, b), "transport") || check(mc_channel_factory_new(&f, t), "factory") ||
         check(mc_channel_listener_new(&l, t, "net.mail://echo#"), "listener") ||
         check(mc_channel_listener_accept_channel(l, -1, &in), "accept"))

@@ -2,9 +2,13 @@
 # Installs, from Debian 12's packages, what mailchan needs to build (and,
 # with --test, to run its test suite). Installs only what is missing.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libxml2-dev libssl-dev libetpan-dev)
+# libetpan-dev brings libcurl4-gnutls-dev; libsasl2-modules gives libetpan's
+# SASL its PLAIN/LOGIN mechanisms (only a Recommends)
+pkgs=(build-essential cmake pkg-config libxml2-dev libssl-dev libetpan-dev libsasl2-modules ca-certificates)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(libcmocka-dev clang libclang-rt-14-dev)
+  # the integration tests' mail servers (tests/mailserver/start.sh)
+  pkgs+=(postfix dovecot-imapd dovecot-lmtpd dovecot-sieve libsasl2-modules openssl)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

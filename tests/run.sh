@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds with warnings as
 # errors, runs every test; then builds again with AddressSanitizer +
-# UndefinedBehaviorSanitizer and runs every test again.
+# UndefinedBehaviorSanitizer and runs every test again; then runs each
+# libFuzzer target briefly. Integration tests run against a Postfix + Dovecot
+# started here (tests/mailserver/start.sh) and stopped on exit, always.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/install-deps.sh --test
 jobs="$(nproc)"
+# Real Postfix + Dovecot on 127.0.0.1 for the integration tests; always stopped
+mailsrv="$(mktemp -d /tmp/mcsrv.XXXXXX)"
+trap 'bash tests/mailserver/stop.sh "$mailsrv"; rm -rf "$mailsrv"' EXIT
+echo "== mail servers =="
+bash tests/mailserver/start.sh "$mailsrv"
+# shellcheck disable=SC1091
+. "$mailsrv/env.sh"
 echo "== build (warnings as errors) =="
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMC_WERROR=ON >/dev/null
 cmake --build build-test -j"$jobs" >/dev/null
