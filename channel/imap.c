@@ -40,6 +40,9 @@ typedef struct {
     size_t size;
     int64_t arrived_ms;
     char *headers;
+    char *body;       /* read ahead, until the core asks for it */
+    size_t body_len;
+    bool prefetched;
 } meta;
 
 struct mc__imap {
@@ -66,6 +69,7 @@ static void meta_free(void *p)
     meta *m = p;
     if (m) {
         free(m->headers);
+        free(m->body);
         free(m);
     }
 }
@@ -603,6 +607,29 @@ int mc__imap_list(mc__imap *m, mc__mail_item **items, size_t *count)
     return rc;
 }
 
+#define READ_AHEAD 32
+
+/* the UID and body section of one FETCH response */
+static void fetched(struct mailimap_msg_att *att, uint32_t *uid, struct mailimap_msg_att_body_section **body)
+{
+    *uid = 0;
+    *body = NULL;
+    for (clistiter *i = clist_begin(att->att_list); i; i = clist_next(i)) {
+        struct mailimap_msg_att_item *item = clist_content(i);
+        struct mailimap_msg_att_static *st;
+        if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+            continue;
+        st = item->att_data.att_static;
+        if (st->att_type == MAILIMAP_MSG_ATT_UID)
+            *uid = st->att_data.att_uid;
+        else if (st->att_type == MAILIMAP_MSG_ATT_BODY_SECTION && st->att_data.att_body_section->sec_body_part)
+            *body = st->att_data.att_body_section;
+    }
+}
+
+/* Reads one mail; with it, in the same command, up to READ_AHEAD other new
+ * mails that look stamped and fit the limit, which the core asks for next:
+ * one round trip for a batch instead of one per mail. */
 static int fetch_locked(mc__imap *m, const char *id, size_t max, char **data, size_t *len,
                         bool *truncated)
 {
@@ -613,19 +640,40 @@ static int fetch_locked(mc__imap *m, const char *id, size_t max, char **data, si
     uint32_t uid;
     char k[16];
     meta *x;
-    int r, rc = 0;
+    int r, rc = 0, ahead = 0;
     if ((rc = ensure_session(m)))
         return rc;
     if (!parse_id(m, id, &uid))
         return mc__error_set(MC_ENOTFOUND, "mail %s is not in the watched folder", id);
     snprintf(k, sizeof(k), "%u", uid);
     x = mc__strmap_get(&m->meta, k, NULL);
+    if (x && x->body && x->body_len <= max) {
+        *data = x->body;
+        *len = x->body_len;
+        *truncated = false;
+        x->body = NULL;
+        return 0;
+    }
     *truncated = x && x->size > max;
     if (!(set = mailimap_set_new_single(uid)) || !(ft = mailimap_fetch_type_new_fetch_att_list_empty()) ||
         !(sec = mailimap_section_new(NULL))) {
         rc = mc__error_set(MC_ENOMEM, "out of memory");
         goto done;
     }
+    for (size_t i = 0; !*truncated && ahead < READ_AHEAD && i < m->meta.cap; i++) {
+        void *v;
+        const char *key = mc__strmap_slot(&m->meta, i, &v);
+        meta *y = v;
+        if (!key || y == x || y->prefetched || y->size > max || !y->headers || !strstr(y->headers, "[net.mail]"))
+            continue;
+        if (mailimap_set_add_single(set, (uint32_t)strtoul(key, NULL, 10)) != MAILIMAP_NO_ERROR) {
+            rc = mc__error_set(MC_ENOMEM, "out of memory");
+            goto done;
+        }
+        y->prefetched = true;
+        ahead++;
+    }
+    mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
     /* a partial fetch: the server sends at most max octets */
     mailimap_fetch_type_new_fetch_att_list_add(
         ft, *truncated ? mailimap_fetch_att_new_body_peek_section_partial(sec, 0, (uint32_t)max)
@@ -636,26 +684,27 @@ static int fetch_locked(mc__imap *m, const char *id, size_t max, char **data, si
     }
     rc = mc__error_set(MC_ENOTFOUND, "mail %s is gone", id);
     for (clistiter *it = clist_begin(result); it; it = clist_next(it)) {
-        struct mailimap_msg_att *att = clist_content(it);
-        for (clistiter *i = clist_begin(att->att_list); i; i = clist_next(i)) {
-            struct mailimap_msg_att_item *item = clist_content(i);
-            struct mailimap_msg_att_body_section *b;
-            if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC ||
-                item->att_data.att_static->att_type != MAILIMAP_MSG_ATT_BODY_SECTION)
-                continue;
-            b = item->att_data.att_static->att_data.att_body_section;
-            if (!b->sec_body_part)
-                continue;
-            *len = b->sec_length > max ? max : b->sec_length;
-            if (!(*data = mc__strndup(b->sec_body_part, *len))) {
-                rc = mc__error_set(MC_ENOMEM, "out of memory");
-                goto done;
-            }
-            if (b->sec_length > max)
-                *truncated = true;
-            rc = 0;
+        struct mailimap_msg_att_body_section *b;
+        uint32_t u;
+        fetched(clist_content(it), &u, &b);
+        if (!b)
+            continue;
+        if (u != uid) {
+            meta *y;
+            snprintf(k, sizeof(k), "%u", u);
+            if ((y = mc__strmap_get(&m->meta, k, NULL)) && !y->body && b->sec_length <= max &&
+                (y->body = mc__strndup(b->sec_body_part, b->sec_length)))
+                y->body_len = b->sec_length;
+            continue;
+        }
+        *len = b->sec_length > max ? max : b->sec_length;
+        if (!(*data = mc__strndup(b->sec_body_part, *len))) {
+            rc = mc__error_set(MC_ENOMEM, "out of memory");
             goto done;
         }
+        if (b->sec_length > max)
+            *truncated = true;
+        rc = 0;
     }
 done:
     if (result)

@@ -29,6 +29,8 @@ static const char usage_text[] =
     "  --set NAME=VALUE      set one binding setting (repeatable); see --list-settings\n"
     "  --address ADDR        this side's own e-mail address (setting \"address\")\n"
     "  --maildir-root DIR    Maildir store root (setting \"maildir_root\")\n"
+    "                        (binding mail: --set smtp_host=H --set imap_host=H ...;\n"
+    "                        the password may come from $MAILCHAN_PASSWORD)\n"
     "  --list-settings       print every setting with its default and exit\n"
     "  -v, --verbose         log to stderr (twice: debug)\n"
     "  -h, --help            show this help and exit\n"
@@ -405,6 +407,17 @@ int main(int argc, char **argv)
             break;
         }
         }
+        if (rc) {
+            mc_binding_free(o.binding);
+            return fail(rc, "bad setting");
+        }
+    }
+    /* a password from the environment stays off the command line (ps) */
+    if (!strcmp(kind, "mail") && getenv("MAILCHAN_PASSWORD")) {
+        char *cur = NULL;
+        if (!mc_binding_get(o.binding, "password", &cur) && !*cur)
+            rc = mc_binding_set(o.binding, "password", getenv("MAILCHAN_PASSWORD"));
+        mc_free(cur);
         if (rc) {
             mc_binding_free(o.binding);
             return fail(rc, "bad setting");
