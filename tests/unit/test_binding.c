@@ -15,6 +15,11 @@ static void test_defaults_and_set(void **state)
     assert_int_equal(mc_binding_new(&b, "maildir"), 0);
     assert_string_equal(mc_binding_kind(b), "maildir");
     for (size_t i = 0; i < n; i++) {
+        if (strcmp(s[i].transports, "*") && strcmp(s[i].transports, "maildir")) {
+            /* another transport's setting does not apply here */
+            assert_int_equal(mc_binding_get(b, s[i].name, &v), MC_ENOTFOUND);
+            continue;
+        }
         assert_int_equal(mc_binding_get(b, s[i].name, &v), 0);
         assert_string_equal(v, s[i].default_value);
         mc_free(v);
@@ -144,11 +149,61 @@ static void test_transport_needs_settings(void **state)
     free(dir);
 }
 
+static int no_token(char **token, void *user_data)
+{
+    (void)token, (void)user_data;
+    return MC_EAUTH;
+}
+
+/* the mail binding's settings: defaults, choices, hosts, the token callback */
+static void test_mail_binding(void **state)
+{
+    mc_binding *b, *m;
+    mc_transport *t = NULL;
+    char *v;
+    (void)state;
+    assert_int_equal(mc_binding_new(&b, "mail"), 0);
+    assert_int_equal(mc_binding_get(b, "smtp_security", &v), 0);
+    assert_string_equal(v, "starttls");
+    mc_free(v);
+    assert_int_equal(mc_binding_get(b, "tls_verify", &v), 0);
+    assert_string_equal(v, "true");
+    mc_free(v);
+    assert_int_equal(mc_binding_set(b, "smtp_security", "tls"), 0);
+    assert_int_equal(mc_binding_set(b, "smtp_security", "ssl"), MC_EINVAL);
+    assert_int_equal(mc_binding_set(b, "smtp_security", ""), MC_EINVAL);
+    assert_int_equal(mc_binding_set(b, "imap_security", "starttl"), MC_EINVAL);
+    assert_int_equal(mc_binding_set(b, "auth_mechanism", "xoauth2"), 0);
+    assert_int_equal(mc_binding_set(b, "smtp_port", "70000"), MC_EINVAL);
+    assert_int_equal(mc_binding_set(b, "smtp_host", "bad host"), MC_EINVAL);
+    assert_int_equal(mc_binding_set(b, "smtp_host", "user@host"), MC_EINVAL);
+    assert_int_equal(mc_binding_set(b, "maildir_root", "/tmp"), MC_ENOTFOUND);
+    /* a password with a control character is refused without echoing it */
+    assert_int_equal(mc_binding_set(b, "password", "sec\nret"), MC_EINVAL);
+    assert_null(strstr(mc_error_last(), "sec"));
+    assert_int_equal(mc_binding_set(b, "address", "dev@example.org"), 0);
+    /* hosts are required; xoauth2 needs a token callback */
+    assert_int_equal(mc_transport_new(&t, b), MC_EINVAL);
+    assert_int_equal(mc_binding_set(b, "smtp_host", "127.0.0.1"), 0);
+    assert_int_equal(mc_binding_set(b, "imap_host", "::1"), 0);
+    assert_int_equal(mc_transport_new(&t, b), MC_EINVAL);
+    assert_non_null(strstr(mc_error_last(), "token callback"));
+    assert_int_equal(mc_binding_set_token_callback(b, no_token, NULL), 0);
+    assert_int_equal(mc_transport_new(&t, b), 0); /* nothing connects until used */
+    mc_transport_free(t);
+    assert_int_equal(mc_binding_set_token_callback(NULL, no_token, NULL), MC_EINVAL);
+    assert_int_equal(mc_binding_new(&m, "maildir"), 0);
+    assert_int_equal(mc_binding_set_token_callback(m, no_token, NULL), MC_EINVAL);
+    mc_binding_free(m);
+    mc_binding_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_set), cmocka_unit_test(test_elements_and_custom),
         cmocka_unit_test(test_config_file), cmocka_unit_test(test_transport_needs_settings),
+        cmocka_unit_test(test_mail_binding),
     };
     mc_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
