@@ -318,9 +318,15 @@ static int connect_session(mc__imap *m)
     }
     if ((rc = authenticate(m)))
         return rc;
-    r = mailimap_capability(m->s, &(struct mailimap_capability_data *){NULL});
-    if (r != MAILIMAP_NO_ERROR)
-        return imap_error(m, r, "CAPABILITY");
+    {
+        /* after login: servers announce more then (libetpan keeps its own copy) */
+        struct mailimap_capability_data *cap = NULL;
+        r = mailimap_capability(m->s, &cap);
+        if (cap)
+            mailimap_capability_data_free(cap);
+        if (r != MAILIMAP_NO_ERROR)
+            return imap_error(m, r, "CAPABILITY");
+    }
     m->has_uidplus = mailimap_has_extension(m->s, "UIDPLUS");
     m->has_move = mailimap_has_extension(m->s, "MOVE");
     m->has_idle = mailimap_has_idle(m->s);
