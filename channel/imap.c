@@ -59,7 +59,6 @@ struct mc__imap {
     bool has_uidplus, has_move, has_idle;
     bool listed_once;
     mc__strmap meta; /* uid (decimal) -> meta */
-    int64_t last_noop_ms;
 };
 
 /* ---- small helpers ---- */
@@ -158,6 +157,19 @@ static void session_lock(mc__imap *m)
     }
     pthread_mutex_lock(&m->lock);
     __atomic_sub_fetch(&m->pending, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Every public call runs between these: the session, SIGPIPE blocked. */
+static void session_enter(mc__imap *m, sigpipe_guard *g)
+{
+    session_lock(m);
+    sigpipe_block(g);
+}
+
+static void session_leave(mc__imap *m, sigpipe_guard *g)
+{
+    sigpipe_restore(g);
+    pthread_mutex_unlock(&m->lock);
 }
 
 static void drain(int fd)
@@ -376,11 +388,9 @@ int mc__imap_open(mc__imap *m)
 {
     sigpipe_guard g;
     int rc;
-    session_lock(m);
-    sigpipe_block(&g);
+    session_enter(m, &g);
     rc = ensure_session(m);
-    sigpipe_restore(&g);
-    pthread_mutex_unlock(&m->lock);
+    session_leave(m, &g);
     return rc;
 }
 
@@ -605,11 +615,9 @@ int mc__imap_list(mc__imap *m, mc__mail_item **items, size_t *count)
 {
     sigpipe_guard g;
     int rc;
-    session_lock(m);
-    sigpipe_block(&g);
+    session_enter(m, &g);
     rc = list_locked(m, items, count);
-    sigpipe_restore(&g);
-    pthread_mutex_unlock(&m->lock);
+    session_leave(m, &g);
     return rc;
 }
 
@@ -726,11 +734,9 @@ int mc__imap_fetch(mc__imap *m, const char *id, size_t max, char **data, size_t 
 {
     sigpipe_guard g;
     int rc;
-    session_lock(m);
-    sigpipe_block(&g);
+    session_enter(m, &g);
     rc = fetch_locked(m, id, max, data, len, truncated);
-    sigpipe_restore(&g);
-    pthread_mutex_unlock(&m->lock);
+    session_leave(m, &g);
     return rc;
 }
 
@@ -838,11 +844,9 @@ int mc__imap_remove(mc__imap *m, const char *const *ids, size_t count)
 {
     sigpipe_guard g;
     int rc;
-    session_lock(m);
-    sigpipe_block(&g);
+    session_enter(m, &g);
     rc = remove_locked(m, ids, count);
-    sigpipe_restore(&g);
-    pthread_mutex_unlock(&m->lock);
+    session_leave(m, &g);
     return rc;
 }
 
@@ -882,11 +886,9 @@ int mc__imap_move_to_trash(mc__imap *m, const char *id)
 {
     sigpipe_guard g;
     int rc;
-    session_lock(m);
-    sigpipe_block(&g);
+    session_enter(m, &g);
     rc = trash_locked(m, id);
-    sigpipe_restore(&g);
-    pthread_mutex_unlock(&m->lock);
+    session_leave(m, &g);
     return rc;
 }
 
@@ -933,21 +935,18 @@ int mc__imap_wait(mc__imap *m, int timeout_ms, int wake_fd)
         imap_error(m, r, "IDLE DONE");
         mc__log(MC_LOG_WARN, "%s", mc_error_last());
     }
-    sigpipe_restore(&g);
-    pthread_mutex_unlock(&m->lock);
+    session_leave(m, &g);
     return 0;
 }
 
 void mc__imap_close(mc__imap *m)
 {
     sigpipe_guard g;
-    session_lock(m);
-    sigpipe_block(&g);
+    session_enter(m, &g);
     if (m->s)
         mailimap_logout(m->s);
     disconnect(m);
-    sigpipe_restore(&g);
-    pthread_mutex_unlock(&m->lock);
+    session_leave(m, &g);
 }
 
 void mc__imap_free(mc__imap *m)

@@ -134,7 +134,6 @@ int mc__smtp_new(mc__smtp **out, const mc__mail_config *cfg)
         mc__smtp_free(s);
         return mc__error_set(MC_ENOMEM, "cannot create a curl handle");
     }
-    s->verify = cfg->verify;
     /* tls mode is fixed per transport; the rest of the options are set per send */
     curl_easy_setopt(s->curl, CURLOPT_USE_SSL,
                      (long)(cfg->smtp.tls == MC__TLS_NONE ? CURLUSESSL_NONE : CURLUSESSL_ALL));

@@ -7,13 +7,8 @@
 #include <string.h>
 #include <time.h>
 #include <mailchan.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#define BENCH_NAME "bench_framing"
+#include "bench_util.h"
 
 static mc_message *make(size_t envelope_bytes)
 {

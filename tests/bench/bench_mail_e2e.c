@@ -18,22 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <mailchan.h>
+#define BENCH_NAME "bench_mail_e2e"
+#include "bench_util.h"
 
 static int n = 1000;
 static double *sent_at, *latency;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "bench_mail_e2e: %s: %s\n", what, mc_error_last());
-    exit(1);
-}
 
 static const char *env(const char *k)
 {

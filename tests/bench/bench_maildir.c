@@ -13,34 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <mailchan.h>
+#define BENCH_NAME "bench_maildir"
+#include "bench_util.h"
 
 static int n = 2000;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "bench_maildir: %s: %s\n", what, mc_error_last());
-    exit(1);
-}
-
-static mc_message *payload(void)
-{
-    mc_message *m;
-    char body[1100];
-    size_t k = (size_t)sprintf(body, "<d:Data xmlns:d=\"urn:bench\">");
-    while (k < 600)
-        body[k++] = 'x';
-    strcpy(body + k, "</d:Data>");
-    if (mc_message_new(&m, "urn:bench:Act", body, strlen(body)))
-        die("message");
-    return m;
-}
 
 /* the minimal loop: the same framed bytes, written, fsynced, renamed */
 static double reference(const char *dir, const char *mail, size_t len)

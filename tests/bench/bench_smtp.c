@@ -10,32 +10,8 @@
 #include <string.h>
 #include <time.h>
 #include <mailchan.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "bench_smtp: %s: %s\n", what, mc_error_last());
-    exit(1);
-}
-
-static mc_message *payload(void)
-{
-    mc_message *m;
-    char body[1100];
-    size_t k = (size_t)sprintf(body, "<d:Data xmlns:d=\"urn:bench\">");
-    while (k < 600)
-        body[k++] = 'x';
-    strcpy(body + k, "</d:Data>");
-    if (mc_message_new(&m, "urn:bench:Act", body, strlen(body)))
-        die("message");
-    return m;
-}
+#define BENCH_NAME "bench_smtp"
+#include "bench_util.h"
 
 static size_t framed_size(mc_message *m)
 {
