@@ -9,6 +9,7 @@
 #include "maildir.h"
 #include "mailnet.h"
 #include "binding/options.h"
+#include "security/wss.h"
 
 #define NKIND 3
 
@@ -55,6 +56,8 @@ static mc_binding_element *element_new(mc_binding_element_kind kind, const char 
     mc__buf_init(&name);
     if (kind == MC_ELEMENT_TRANSPORT)
         mc__buf_printf(&name, "%s-transport", transport);
+    else if (kind == MC_ELEMENT_SECURITY)
+        mc__buf_puts(&name, "asymmetric-security");
     else
         mc__buf_puts(&name, "text-message-encoding");
     e->name = mc__buf_detach(&name, NULL);
@@ -106,7 +109,8 @@ int mc_binding_new(mc_binding **out, const char *kind)
         return mc__error_set(MC_ENOTFOUND, "unknown binding kind \"%.40s\" (known: maildir, mail)", kind);
     if (!(b = calloc(1, sizeof(*b))) || !(b->kind = mc__strdup(kind)) ||
         !(b->el[MC_ELEMENT_TRANSPORT] = element_new(MC_ELEMENT_TRANSPORT, kind)) ||
-        !(b->el[MC_ELEMENT_ENCODING] = element_new(MC_ELEMENT_ENCODING, kind))) {
+        !(b->el[MC_ELEMENT_ENCODING] = element_new(MC_ELEMENT_ENCODING, kind)) ||
+        !(b->el[MC_ELEMENT_SECURITY] = element_new(MC_ELEMENT_SECURITY, kind))) {
         mc_binding_free(b);
         return mc__error_set(MC_ENOMEM, "out of memory");
     }
@@ -355,6 +359,38 @@ static unsigned long long number(const mc_binding *b, const char *name)
     return mc__setting_number(value(b, name));
 }
 
+/* the security element's filter, or none (no element, or security_mode none) */
+int mc__binding_security_filter(const mc_binding *b, mc__envelope_filter **out)
+{
+    static const char *const suites[] = {"Basic256Rsa15", "Basic256", "Basic256Sha256", "Basic256Sha256Rsa15"};
+    const char *suite = value(b, "algorithm_suite"), *keyid = value(b, "recipient_key_identifier");
+    mc__wss_settings s;
+    *out = NULL;
+    if (!b->el[MC_ELEMENT_SECURITY] || strcmp(value(b, "security_mode"), "message"))
+        return 0;
+    memset(&s, 0, sizeof(s));
+    for (size_t i = 0; i < MC_ARRAY_SIZE(suites); i++)
+        if (!strcmp(suite, suites[i]))
+            s.suite = (mc__wss_suite_id)i;
+    s.encrypt = !strcmp(value(b, "protection_level"), "encrypt_and_sign");
+    s.encrypt_signature = s.encrypt && mc__setting_bool(value(b, "encrypt_signature"));
+    s.certificate = value(b, "certificate");
+    s.private_key = value(b, "private_key");
+    s.key_password = value(b, "private_key_password");
+    s.recipient_certificate = value(b, "recipient_certificate");
+    s.keyid = !strcmp(keyid, "issuer_serial") ? MC__KEYID_ISSUER_SERIAL
+              : !strcmp(keyid, "thumbprint") ? MC__KEYID_THUMBPRINT : MC__KEYID_SKI;
+    s.ca_file = value(b, "security_ca_file");
+    s.ca_path = value(b, "security_ca_path");
+    s.timestamp_validity_ms = (int64_t)number(b, "timestamp_validity");
+    s.max_clock_skew_ms = (int64_t)number(b, "max_clock_skew");
+    s.replay_detection = mc__setting_bool(value(b, "replay_detection"));
+    s.replay_window_ms = (int64_t)number(b, "replay_window");
+    s.replay_cache_size = (size_t)number(b, "replay_cache_size");
+    s.require_signed_addressing = mc__setting_bool(value(b, "require_signed_addressing"));
+    return mc__wss_new(out, &s);
+}
+
 static mc__tls_mode tls_mode(const char *v)
 {
     return !strcmp(v, "tls") ? MC__TLS_IMPLICIT : !strcmp(v, "none") ? MC__TLS_NONE : MC__TLS_STARTTLS;
@@ -420,8 +456,13 @@ int mc_transport_new(mc_transport **out, const mc_binding *b)
     cfg.soap_version = !strcmp(value(b, "soap_version"), "1.1") ? MC_SOAP11 : MC_SOAP12;
     if (cfg.cache_bytes < cfg.max_received_message_size)
         return mc__error_set(MC_EINVAL, "processing_cache_bytes is smaller than max_received_message_size");
-    if (!(cfg.address = mc__strdup(value(b, "address"))))
+    if ((rc = mc__binding_security_filter(b, &cfg.security)))
+        return rc;
+    if (!(cfg.address = mc__strdup(value(b, "address")))) {
+        if (cfg.security)
+            cfg.security->free(cfg.security);
         return mc__error_set(MC_ENOMEM, "out of memory");
+    }
     if (!strcmp(b->kind, "maildir")) {
         mc__maildir_config mc = {value(b, "maildir_root"), cfg.address, value(b, "service_folder"),
                                  value(b, "deleted_folder"),
@@ -434,6 +475,8 @@ int mc_transport_new(mc_transport **out, const mc_binding *b)
     }
     if (rc) {
         free(cfg.address);
+        if (cfg.security)
+            cfg.security->free(cfg.security);
         return rc;
     }
     return mc__transport_new(out, backend, &cfg);

@@ -10,6 +10,7 @@
 #define ALL "*"
 #define TR MC_ELEMENT_TRANSPORT
 #define EN MC_ELEMENT_ENCODING
+#define SE MC_ELEMENT_SECURITY
 
 const mc__setting mc__settings[] = {
     {{"address", TR, ALL, "", "this transport's own e-mail address (its mailbox)"}, T_STRING, 0, 0, NULL},
@@ -64,6 +65,42 @@ const mc__setting mc__settings[] = {
       "milliseconds after which IDLE is re-issued (servers drop it after 30 min; NATs sooner)"}, T_UINT, 1000,
      1740000, NULL},
     {{"soap_version", EN, ALL, "1.2", "SOAP version of the text encoder: 1.2 or 1.1"}, T_SOAP, 0, 0, NULL},
+    {{"security_mode", SE, ALL, "none",
+      "none, or message: WS-Security X.509 signing and encryption of every message"}, T_CHOICE, 0, 0,
+     "none message"},
+    {{"algorithm_suite", SE, ALL, "Basic256Rsa15",
+      "Basic256Rsa15, Basic256, Basic256Sha256 or Basic256Sha256Rsa15 (sent and required)"}, T_CHOICE, 0, 0,
+     "Basic256Rsa15 Basic256 Basic256Sha256 Basic256Sha256Rsa15"},
+    {{"protection_level", SE, ALL, "encrypt_and_sign",
+      "encrypt_and_sign (Body encrypted, and required so) or sign"}, T_CHOICE, 0, 0, "encrypt_and_sign sign"},
+    {{"encrypt_signature", SE, ALL, "true",
+      "encrypt the Signature too, as WCF's default protection order does"}, T_BOOL, 0, 0, NULL},
+    {{"certificate", SE, ALL, "",
+      "own certificate: PEM file (key in private_key) or PKCS#12 file holding the key"}, T_STRING, 0, 0, NULL},
+    {{"private_key", SE, ALL, "", "own private key: PEM file (may be encrypted)"}, T_STRING, 0, 0, NULL},
+    {{"private_key_password", SE, ALL, "",
+      "password of private_key or the PKCS#12 file (a secret: never logged)"}, T_STRING, 0, 0, NULL},
+    {{"recipient_certificate", SE, ALL, "",
+      "recipients' certificates: a PEM file of one or more, or a directory of .pem/.crt files; chosen by "
+      "the e-mail address in the certificate, or the only one"}, T_STRING, 0, 0, NULL},
+    {{"recipient_key_identifier", SE, ALL, "ski",
+      "how the EncryptedKey names the recipient's certificate: ski, issuer_serial or thumbprint"}, T_CHOICE, 0,
+     0, "ski issuer_serial thumbprint"},
+    {{"security_ca_file", SE, ALL, "", "PEM file of the CAs trusted to issue senders' certificates"}, T_STRING, 0,
+     0, NULL},
+    {{"security_ca_path", SE, ALL, "", "directory of hashed CA certificates trusted for senders"}, T_STRING, 0,
+     0, NULL},
+    {{"timestamp_validity", SE, ALL, "86400000",
+      "milliseconds a sent message's Timestamp stays valid"}, T_UINT, 1000, 2592000000ULL, NULL},
+    {{"max_clock_skew", SE, ALL, "300000",
+      "milliseconds of clock difference tolerated in Timestamps"}, T_UINT, 0, 86400000, NULL},
+    {{"replay_detection", SE, ALL, "true", "refuse a signature seen before within the replay window"}, T_BOOL,
+     0, 0, NULL},
+    {{"replay_window", SE, ALL, "86400000",
+      "milliseconds a signature is remembered; older messages are refused"}, T_UINT, 1000, 2592000000ULL, NULL},
+    {{"replay_cache_size", SE, ALL, "100000", "most signatures remembered"}, T_SIZE, 16, 1ULL << 26, NULL},
+    {{"require_signed_addressing", SE, ALL, "true",
+      "WS-Addressing headers (To, Action, ReplyTo...) must be signed"}, T_BOOL, 0, 0, NULL},
 };
 const size_t mc__settings_count = sizeof(mc__settings) / sizeof(mc__settings[0]);
 

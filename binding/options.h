@@ -26,4 +26,9 @@ int mc__setting_parse(size_t i, const char *value, char **out);
 unsigned long long mc__setting_number(const char *value);
 int mc__setting_bool(const char *value);
 
+/* the message-security filter a binding's settings describe, or NULL for
+ * security_mode none (binding.c; the security tests use it directly) */
+struct mc__envelope_filter;
+int mc__binding_security_filter(const mc_binding *b, struct mc__envelope_filter **out);
+
 #endif

@@ -134,8 +134,40 @@ static int fail(mc_mail_info *info, mc_mail_class kind, int code, const char *fm
     return info->reason ? 0 : MC_ENOMEM;
 }
 
+typedef struct {
+    mc__envelope_filter *filter;
+    const char *mail_id;
+} filter_use;
+
+/* Removes message security (when a filter is set), then parses. */
+static int parse_envelope(mc_mail_info *info, const char *env, size_t len, size_t max,
+                          const filter_use *f)
+{
+    char *plain = NULL, *subject = NULL;
+    size_t plain_len = 0;
+    int r, rc = 0;
+    if (f && f->filter) {
+        r = f->filter->unsecure(f->filter, env, len, max, f->mail_id, &plain, &plain_len, &subject);
+        if (r)
+            return r == MC_ENOMEM ? r : fail(info, MC_MAIL_INVALID, MC_ESECURITY, "%s", mc_error_last());
+        env = plain;
+        len = plain_len;
+    }
+    r = mc_message_parse(&info->message, env, len, max);
+    if (r == MC_ENOMEM)
+        rc = MC_ENOMEM;
+    else if (r)
+        rc = fail(info, MC_MAIL_INVALID, r, "%s", mc_error_last());
+    else if (subject && mc_message_set_property(info->message, MC_PROP_SENDER_CERTIFICATE, subject))
+        rc = MC_ENOMEM;
+    free(plain);
+    free(subject);
+    return rc;
+}
+
 /* Decodes the envelope and parses it into info->message. */
-static int read_envelope(mc_mail_info *info, const char *mail, size_t len, size_t max)
+static int read_envelope(mc_mail_info *info, const char *mail, size_t len, size_t max,
+                         const filter_use *f)
 {
     struct mailmime *mime = NULL, *part;
     struct mailmime_data *d;
@@ -169,12 +201,8 @@ static int read_envelope(mc_mail_info *info, const char *mail, size_t len, size_
         rc = fail(info, MC_MAIL_INVALID, MC_EPROTO, "the envelope's transfer encoding is corrupt%s", NULL);
         goto done;
     }
-    r = mc_message_parse(&info->message, decoded ? decoded : d->dt_data.dt_text.dt_data,
-                         decoded ? dlen : d->dt_data.dt_text.dt_length, max);
-    if (r == MC_ENOMEM)
-        rc = MC_ENOMEM;
-    else if (r)
-        rc = fail(info, MC_MAIL_INVALID, r, "%s", mc_error_last());
+    rc = parse_envelope(info, decoded ? decoded : d->dt_data.dt_text.dt_data,
+                        decoded ? dlen : d->dt_data.dt_text.dt_length, max, f);
 done:
     if (decoded)
         mailmime_decoded_part_free(decoded);
@@ -195,7 +223,8 @@ static int set_properties(mc_mail_info *info, int64_t now)
     return info->expiry ? mc_message_set_expiry(m, info->expiry) : 0;
 }
 
-static int classify(mc_mail_info *info, const char *mail, size_t len, size_t max, int64_t now)
+static int classify(mc_mail_info *info, const char *mail, size_t len, size_t max, int64_t now,
+                    const filter_use *f)
 {
     struct mailimf_fields *fields = NULL;
     const char *subject = NULL;
@@ -225,7 +254,7 @@ static int classify(mc_mail_info *info, const char *mail, size_t len, size_t max
     } else if (info->expiry && info->expiry <= now) {
         info->kind = MC_MAIL_EXPIRED;
         rc = fail(info, MC_MAIL_EXPIRED, 0, "the message expired (ttl in the past)%s", NULL);
-    } else if (!(rc = read_envelope(info, mail, len, max)) && info->message) {
+    } else if (!(rc = read_envelope(info, mail, len, max, f)) && info->message) {
         info->kind = MC_MAIL_OK;
         rc = set_properties(info, now);
     }
@@ -234,19 +263,26 @@ done:
     return rc;
 }
 
-int mc_mail_classify(mc_mail_info **out, const char *mail, size_t len, size_t max, int64_t now)
+int mc__mail_classify_filtered(mc_mail_info **out, const char *mail, size_t len, size_t max,
+                               int64_t now, mc__envelope_filter *filter, const char *mail_id)
 {
     mc_mail_info *info;
+    filter_use f = {filter, mail_id};
     int rc;
     if (!out || !mail)
         return mc__error_set(MC_EINVAL, "NULL argument");
     if (!(info = calloc(1, sizeof(*info))))
         return mc__error_set(MC_ENOMEM, "out of memory");
-    rc = classify(info, mail, len, max ? max : DEFAULT_MAX, now ? now : (int64_t)time(NULL));
+    rc = classify(info, mail, len, max ? max : DEFAULT_MAX, now ? now : (int64_t)time(NULL), &f);
     if (rc) {
         mc_mail_info_free(info);
         return mc__error_set(MC_ENOMEM, "out of memory while reading a mail");
     }
     *out = info;
     return 0;
+}
+
+int mc_mail_classify(mc_mail_info **out, const char *mail, size_t len, size_t max, int64_t now)
+{
+    return mc__mail_classify_filtered(out, mail, len, max, now, NULL, NULL);
 }

@@ -57,7 +57,12 @@ struct mc_transport {
     mc_transport_stats stats;
 };
 
-static void config_free(mc__transport_config *c) { free(c->address); }
+static void config_free(mc__transport_config *c)
+{
+    free(c->address);
+    if (c->security)
+        c->security->free(c->security);
+}
 
 const mc__transport_config *mc__transport_config_of(const mc_transport *t) { return &t->cfg; }
 
@@ -429,7 +434,8 @@ static void read_item(mc_transport *t, const mc__mail_item *it)
             mc__log(MC_LOG_WARN, "cannot read mail %s: %s", it->id, mc_error_last());
         return;
     }
-    rc = mc_mail_classify(&info, data, len, t->cfg.max_received_message_size, 0);
+    rc = mc__mail_classify_filtered(&info, data, len, t->cfg.max_received_message_size, 0,
+                                    t->cfg.security, it->id);
     free(data);
     if (rc)
         return;
@@ -733,9 +739,19 @@ int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_ur
         (rc = mc_message_set_soap_version(copy, t->cfg.soap_version)) ||
         (rc = mc_message_serialize(copy, &env, &env_len)))
         goto done;
+    if (t->cfg.security) {
+        char *plain = env;
+        rc = t->cfg.security->secure(t->cfg.security, plain, env_len, to, nto, &env, &env_len);
+        free(plain);
+        if (rc) {
+            env = NULL;
+            goto done;
+        }
+    }
     if (env_len > t->cfg.max_received_message_size) {
-        rc = mc__error_set(MC_ETOOBIG, "the envelope is %zu bytes, over max_received_message_size (%zu)",
-                           env_len, t->cfg.max_received_message_size);
+        rc = mc__error_set(MC_ETOOBIG, "the envelope is %zu bytes%s, over max_received_message_size (%zu)",
+                           env_len, t->cfg.security ? " after message security" : "",
+                           t->cfg.max_received_message_size);
         goto done;
     }
     o.from = t->cfg.address;

@@ -64,6 +64,7 @@ typedef struct {
     mc_soap_version soap_version;
     unsigned flush_retries;
     char *address;
+    mc__envelope_filter *security; /* owned; NULL: messages travel as they are */
 } mc__transport_config;
 
 /* Takes ownership of backend (freed on failure too) and of cfg's strings. */

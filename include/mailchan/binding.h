@@ -37,7 +37,7 @@ typedef struct mc_binding_elements mc_binding_elements;
 typedef enum {
     MC_ELEMENT_TRANSPORT = 0, /**< transport settings: sizes, folders, intervals, account */
     MC_ELEMENT_ENCODING = 1,  /**< text encoder: SOAP version */
-    MC_ELEMENT_SECURITY = 2   /**< message security (not yet available) */
+    MC_ELEMENT_SECURITY = 2   /**< message security: security_mode, algorithm_suite, keys, trust */
 } mc_binding_element_kind;
 
 /** Description of one setting, for help texts and tools. */

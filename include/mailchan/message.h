@@ -51,6 +51,9 @@ typedef enum {
 #define MC_PROP_RECEIVED_TIME "ReceivedTime"      /**< RFC 3339 UTC instant the transport read the mail */
 #define MC_PROP_CHANNEL "Channel"                 /**< the channel name from the subject */
 #define MC_PROP_MAIL_ID "MailId"                  /**< the transport's id of the mail (Maildir name, IMAP UID) */
+/** with security_mode message: the subject (RFC 2253) of the certificate
+ *  whose signature was verified, e.g. "CN=device-17,O=Example" */
+#define MC_PROP_SENDER_CERTIFICATE "SenderCertificateSubject"
 
 /**
  * Creates a message with @p action and an XML body fragment.

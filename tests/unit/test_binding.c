@@ -62,7 +62,9 @@ static void test_elements_and_custom(void **state)
     (void)state;
     assert_int_equal(mc_binding_new(&b, "maildir"), 0);
     assert_int_equal(mc_binding_create_binding_elements(b, &els), 0);
-    assert_int_equal(mc_binding_elements_count(els), 2);
+    assert_int_equal(mc_binding_elements_count(els), 3);
+    assert_int_equal(mc_binding_element_get_kind(mc_binding_elements_at(els, 2)), MC_ELEMENT_SECURITY);
+    assert_string_equal(mc_binding_element_name(mc_binding_elements_at(els, 2)), "asymmetric-security");
     t = mc_binding_elements_find(els, MC_ELEMENT_TRANSPORT);
     assert_non_null(t);
     assert_string_equal(mc_binding_element_name(t), "maildir-transport");
@@ -85,6 +87,11 @@ static void test_elements_and_custom(void **state)
     assert_int_equal(mc_binding_get(c, "soap_version", &v), 0);
     assert_string_equal(v, "1.2");
     mc_free(v);
+    mc_binding_free(c);
+    /* without the security element: no message security, its settings unknown */
+    assert_int_equal(mc_binding_elements_remove(els, 1), 0);
+    assert_int_equal(mc_binding_new_custom(&c, els), 0);
+    assert_int_equal(mc_binding_set(c, "security_mode", "message"), MC_ENOTFOUND);
     mc_binding_free(c);
     assert_int_equal(mc_binding_elements_remove(els, 0), 0);
     assert_int_equal(mc_binding_elements_remove(els, 0), MC_ENOTFOUND);
