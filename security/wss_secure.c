@@ -8,6 +8,7 @@
  * XML-Enc work; this file builds the templates around it. */
 #include <stdio.h>
 #include <string.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
 #include <xmlsec/templates.h>
 #include <xmlsec/xmldsig.h>
@@ -319,5 +320,6 @@ int mc__wss_secure(mc__wss *w, const char *env, size_t len, const char *const *t
         rc = mc__wss_serialize(j.doc, out, out_len);
     OPENSSL_cleanse(j.key, sizeof(j.key));
     xmlFreeDoc(j.doc);
+    ERR_clear_error();
     return rc;
 }

@@ -4,11 +4,15 @@
 set -euo pipefail
 # libetpan-dev brings libcurl4-gnutls-dev; libsasl2-modules gives libetpan's
 # SASL its PLAIN/LOGIN mechanisms (only a Recommends)
-pkgs=(build-essential cmake pkg-config libxml2-dev libssl-dev libetpan-dev libsasl2-modules ca-certificates)
+pkgs=(build-essential cmake pkg-config libxml2-dev libssl-dev libetpan-dev libsasl2-modules ca-certificates
+      libxmlsec1-dev libxmlsec1-openssl)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(libcmocka-dev clang libclang-rt-14-dev)
   # the integration tests' mail servers (tests/mailserver/start.sh)
   pkgs+=(postfix dovecot-imapd dovecot-lmtpd dovecot-sieve libsasl2-modules openssl)
+  # WS-Security peers (tests/security): WSS4J on Java, zeep + python-xmlsec, the xmlsec1 command
+  pkgs+=(libwss4j-java libslf4j-java openjdk-17-jdk-headless python3-zeep python3-xmlsec python3-lxml
+         python3-cryptography xmlsec1)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
