@@ -64,6 +64,9 @@ static void wss_free(mc__envelope_filter *f)
         mc__wss_cert_clear(&w->peers[i]);
     free(w->peers);
     X509_STORE_free(w->trust);
+    for (size_t i = 0; i < MC__WSS_CERT_CACHE; i++)
+        X509_free(w->certs[i].cert);
+    pthread_mutex_destroy(&w->cert_lock);
     mc__wss_replay_free(w->replay);
     free(w);
 }
@@ -90,6 +93,7 @@ int mc__wss_new(mc__envelope_filter **out, const mc__wss_settings *s)
         return rc;
     if (!(w = calloc(1, sizeof(*w))))
         return mc__error_set(MC_ENOMEM, "out of memory");
+    pthread_mutex_init(&w->cert_lock, NULL);
     w->parent.secure = wss_secure;
     w->parent.unsecure = wss_unsecure;
     w->parent.free = wss_free;

@@ -60,6 +60,15 @@ typedef struct {
 
 typedef struct mc__wss_replay mc__wss_replay;
 
+/* senders' certificates already verified: a chain check and DER decoding
+ * per message would cost as much as the RSA work itself */
+#define MC__WSS_CERT_CACHE 16
+typedef struct {
+    unsigned char hash[32]; /* SHA-256 of the DER */
+    X509 *cert;
+    int64_t valid_from, valid_until; /* the whole chain's validity */
+} mc__wss_known_cert;
+
 typedef struct {
     mc__envelope_filter parent;
     mc__wss_settings s; /* strings not kept */
@@ -70,6 +79,9 @@ typedef struct {
     size_t npeers;
     X509_STORE *trust;  /* for senders' certificates */
     mc__wss_replay *replay;
+    pthread_mutex_t cert_lock;
+    mc__wss_known_cert certs[MC__WSS_CERT_CACHE];
+    unsigned next_cert;
 } mc__wss;
 
 /* xmlsec, once per process */
@@ -83,8 +95,12 @@ void mc__wss_cert_clear(mc__wss_cert *c);
 int mc__wss_cert_fill(mc__wss_cert *c, X509 *cert, EVP_PKEY *pkey);
 /* the certificate for one destination address; MC_ENOTFOUND when none */
 const mc__wss_cert *mc__wss_peer_for(const mc__wss *w, const char *address);
-/* checks a sender's certificate: chain, validity at `now`, purpose */
-int mc__wss_check_sender(const mc__wss *w, X509 *cert, int64_t now);
+/* checks a sender's certificate: chain, validity at `now`, purpose; the
+ * chain's validity window goes to *from, *until */
+int mc__wss_check_sender(const mc__wss *w, X509 *cert, int64_t now, int64_t *from, int64_t *until);
+/* the verified certificate with this DER (a new reference), or NULL: a
+ * known one from the cache, else decoded and checked, then remembered */
+X509 *mc__wss_sender_cert(mc__wss *w, const unsigned char *der, size_t len, int64_t now);
 /* whether a wsse:SecurityTokenReference (or ds:KeyInfo holding one) names c */
 bool mc__wss_str_matches(xmlNodePtr keyinfo, const mc__wss_cert *c);
 

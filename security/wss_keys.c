@@ -8,9 +8,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #include <xmlsec/openssl/app.h>
 #include <xmlsec/openssl/evp.h>
@@ -337,7 +339,13 @@ static int check_purpose(X509 *cert)
     return 0;
 }
 
-int mc__wss_check_sender(const mc__wss *w, X509 *cert, int64_t now)
+static int64_t unix_time(const ASN1_TIME *t)
+{
+    struct tm tm;
+    return ASN1_TIME_to_tm(t, &tm) == 1 ? (int64_t)timegm(&tm) : 0;
+}
+
+int mc__wss_check_sender(const mc__wss *w, X509 *cert, int64_t now, int64_t *from, int64_t *until)
 {
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     int rc = 0, err;
@@ -356,6 +364,16 @@ int mc__wss_check_sender(const mc__wss *w, X509 *cert, int64_t now)
         else
             rc = mc__error_set(MC_ESECURITY, "the sender's certificate is not trusted: %s",
                                X509_verify_cert_error_string(err));
+    } else {
+        STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+        *from = INT64_MIN;
+        *until = INT64_MAX;
+        for (int i = 0; i < sk_X509_num(chain); i++) {
+            int64_t a = unix_time(X509_get0_notBefore(sk_X509_value(chain, i)));
+            int64_t b = unix_time(X509_get0_notAfter(sk_X509_value(chain, i)));
+            *from = a > *from ? a : *from;
+            *until = b < *until ? b : *until;
+        }
     }
     X509_STORE_CTX_free(ctx);
     ERR_clear_error();
@@ -426,4 +444,44 @@ bool mc__wss_str_matches(xmlNodePtr keyinfo, const mc__wss_cert *c)
                     return true;
     }
     return false;
+}
+
+X509 *mc__wss_sender_cert(mc__wss *w, const unsigned char *der, size_t len, int64_t now)
+{
+    unsigned char hash[32];
+    const unsigned char *p = der;
+    int64_t from = 0, until = 0;
+    X509 *cert = NULL;
+    mc__wss_known_cert *k;
+    SHA256(der, len, hash);
+    pthread_mutex_lock(&w->cert_lock);
+    for (size_t i = 0; i < MC__WSS_CERT_CACHE; i++) {
+        k = &w->certs[i];
+        if (k->cert && !memcmp(k->hash, hash, sizeof(hash)) && now >= k->valid_from && now <= k->valid_until) {
+            X509_up_ref(k->cert);
+            pthread_mutex_unlock(&w->cert_lock);
+            return k->cert;
+        }
+    }
+    pthread_mutex_unlock(&w->cert_lock);
+    if (!(cert = d2i_X509(NULL, &p, (long)len)) || p != der + len) {
+        X509_free(cert);
+        ERR_clear_error();
+        mc__error_set(MC_ESECURITY, "the BinarySecurityToken does not hold a readable certificate");
+        return NULL;
+    }
+    if (mc__wss_check_sender(w, cert, now, &from, &until)) {
+        X509_free(cert);
+        return NULL;
+    }
+    pthread_mutex_lock(&w->cert_lock);
+    k = &w->certs[w->next_cert++ % MC__WSS_CERT_CACHE];
+    X509_free(k->cert);
+    memcpy(k->hash, hash, sizeof(hash));
+    k->cert = cert;
+    X509_up_ref(cert);
+    k->valid_from = from;
+    k->valid_until = until;
+    pthread_mutex_unlock(&w->cert_lock);
+    return cert;
 }

@@ -286,7 +286,6 @@ static int signer_cert(vjob *j, xmlNodePtr sig)
     xmlNodePtr ref = mc__wss_child(str, NS_WSSE, "Reference"), bst;
     char *uri = ref ? mc__wss_attr(ref, "URI", NULL) : NULL, *vt;
     unsigned char *der;
-    const unsigned char *p;
     xmlChar *text;
     int n;
     bst = by_id(j, uri);
@@ -303,13 +302,13 @@ static int signer_cert(vjob *j, xmlNodePtr sig)
     text = xmlNodeGetContent(bst);
     n = mc__wss_unb64(text, der, MAX_CERT_DER);
     xmlFree(text);
-    p = der;
-    if (n > 0)
-        j->signer = d2i_X509(NULL, &p, n);
-    free(der);
-    if (!j->signer)
+    if (n <= 0) {
+        free(der);
         return reject("the BinarySecurityToken does not hold a readable certificate%s", NULL);
-    return mc__wss_check_sender(j->w, j->signer, j->now);
+    }
+    j->signer = mc__wss_sender_cert(j->w, der, (size_t)n, j->now);
+    free(der);
+    return j->signer ? 0 : MC_ESECURITY;
 }
 
 static int run_xmlsec(vjob *j, xmlNodePtr sig)
