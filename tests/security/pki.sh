@@ -71,7 +71,7 @@ for n in alice bob carol; do
 done
 openssl pkey -in bob.key -aes256 -passout pass:keypass -out bob-enc.key
 
-if command -v keytool >/dev/null; then
+if [ -z "${MC_PKI_NO_JAVA:-}" ] && command -v keytool >/dev/null; then
   rm -f alice.jks trust.jks
   keytool -importkeystore -srckeystore alice.p12 -srcstoretype PKCS12 -srcstorepass p12pass -srcalias 1 \
     -destkeystore alice.jks -deststoretype JKS -deststorepass storepass -destkeypass storepass -destalias alice
