@@ -43,5 +43,23 @@ check "send --wait-reply" 0 $?
 wait $server; check "serve" 0 $?
 grep -q 'HELLO' <<<"$reply" || { echo "FAIL: reply was: $reply"; fails=$((fails+1)); }
 
+# message security: alice signs and encrypts for bob, bob opens it with a
+# PKCS#12 file whose password comes from the environment
+pki="$root/pki"
+MC_PKI_NO_JAVA=1 bash "$(dirname "$0")/security/pki.sh" "$pki" >/dev/null
+sec=(--security message --security-ca "$pki/ca.pem" --algorithm-suite Basic256Sha256)
+echo '<p:Secret xmlns:p="urn:p">42</p:Secret>' | "$cli" send "${common[@]}" "${sec[@]}" --address alice@example.test \
+  --certificate "$pki/alice.pem" --private-key "$pki/alice.key" --recipient-certificate "$pki/bob.pem" \
+  --to 'net.mail://vault#bob@example.test' --action urn:secret 2>/dev/null
+check "send secured" 0 $?
+grep -rq 'urn:p">42' "$root/bob@example.test" && { echo "FAIL: the body is readable in the store"; fails=$((fails+1)); }
+out="$(MAILCHAN_KEY_PASSWORD=p12pass "$cli" receive "${common[@]}" "${sec[@]}" --address bob@example.test \
+  --certificate "$pki/bob.p12" --recipient-certificate "$pki/alice.pem" --listen 'net.mail://vault#' --timeout 5000)"
+check "receive secured" 0 $?
+grep -q '<p:Secret xmlns:p="urn:p">42</p:Secret>' <<<"$out" || { echo "FAIL: secured envelope: $out"; fails=$((fails+1)); }
+"$cli" send "${common[@]}" --security message --address alice@example.test --to 'net.mail://vault#bob@example.test' \
+  --action urn:secret </dev/null >/dev/null 2>&1
+check "security without a certificate is bad input" 2 $?
+
 echo "$fails failed"
 [ $fails -eq 0 ]

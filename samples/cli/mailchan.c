@@ -31,6 +31,13 @@ static const char usage_text[] =
     "  --maildir-root DIR    Maildir store root (setting \"maildir_root\")\n"
     "                        (binding mail: --set smtp_host=H --set imap_host=H ...;\n"
     "                        the password may come from $MAILCHAN_PASSWORD)\n"
+    "  --security MODE       none or message: WS-Security X.509 (setting \"security_mode\")\n"
+    "  --algorithm-suite S   Basic256Rsa15 (default), Basic256, Basic256Sha256, Basic256Sha256Rsa15\n"
+    "  --certificate FILE    own certificate: PEM, or PKCS#12 with the key (setting \"certificate\")\n"
+    "  --private-key FILE    own PEM private key; its or the PKCS#12 password may come\n"
+    "                        from $MAILCHAN_KEY_PASSWORD\n"
+    "  --recipient-certificate PATH  recipients' certificates: PEM file or directory\n"
+    "  --security-ca FILE    CAs trusted for senders' certificates (setting \"security_ca_file\")\n"
     "  --list-settings       print every setting with its default and exit\n"
     "  -v, --verbose         log to stderr (twice: debug)\n"
     "  -h, --help            show this help and exit\n"
@@ -322,6 +329,9 @@ int main(int argc, char **argv)
         {"ttl", required_argument, 0, 'l'},     {"wait-reply", required_argument, 0, 'w'},
         {"listen", required_argument, 0, 'n'},  {"count", required_argument, 0, 'N'},
         {"timeout", required_argument, 0, 'o'}, {"exec", required_argument, 0, 'e'},
+        {"security", required_argument, 0, 'S'}, {"algorithm-suite", required_argument, 0, 'U'},
+        {"certificate", required_argument, 0, 'C'}, {"private-key", required_argument, 0, 'K'},
+        {"recipient-certificate", required_argument, 0, 'P'}, {"security-ca", required_argument, 0, 'Q'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     options o = {0};
     const char *kind = "maildir";
@@ -352,7 +362,7 @@ int main(int argc, char **argv)
         char *end;
         switch (c) {
         case 'b': kind = optarg; break;
-        case 'c': case 's': case 'a': case 'r':
+        case 'c': case 's': case 'a': case 'r': case 'S': case 'U': case 'C': case 'K': case 'P': case 'Q':
             if (npending == sizeof(pending) / sizeof(pending[0]))
                 return usage_error("too many binding options");
             pending[npending].key = (char)c;
@@ -394,6 +404,12 @@ int main(int argc, char **argv)
         case 'c': rc = mc_binding_load_config(o.binding, v); break;
         case 'a': rc = mc_binding_set(o.binding, "address", v); break;
         case 'r': rc = mc_binding_set(o.binding, "maildir_root", v); break;
+        case 'S': rc = mc_binding_set(o.binding, "security_mode", v); break;
+        case 'U': rc = mc_binding_set(o.binding, "algorithm_suite", v); break;
+        case 'C': rc = mc_binding_set(o.binding, "certificate", v); break;
+        case 'K': rc = mc_binding_set(o.binding, "private_key", v); break;
+        case 'P': rc = mc_binding_set(o.binding, "recipient_certificate", v); break;
+        case 'Q': rc = mc_binding_set(o.binding, "security_ca_file", v); break;
         case 's': {
             char name[128];
             const char *eq = strchr(v, '=');
@@ -412,7 +428,17 @@ int main(int argc, char **argv)
             return fail(rc, "bad setting");
         }
     }
-    /* a password from the environment stays off the command line (ps) */
+    /* passwords from the environment stay off the command line (ps) */
+    if (getenv("MAILCHAN_KEY_PASSWORD")) {
+        char *cur = NULL;
+        if (!mc_binding_get(o.binding, "private_key_password", &cur) && !*cur)
+            rc = mc_binding_set(o.binding, "private_key_password", getenv("MAILCHAN_KEY_PASSWORD"));
+        mc_free(cur);
+        if (rc) {
+            mc_binding_free(o.binding);
+            return fail(rc, "bad setting");
+        }
+    }
     if (!strcmp(kind, "mail") && getenv("MAILCHAN_PASSWORD")) {
         char *cur = NULL;
         if (!mc_binding_get(o.binding, "password", &cur) && !*cur)
