@@ -236,7 +236,7 @@ static int add_encrypted_key(job *j, const mc__wss_cert *c, xmlNodePtr before, c
     xmlNodePtr ek, em, cd, rl, dr;
     xmlNsPtr xenc;
     xmlSecEncCtxPtr ctx = NULL;
-    char eid[48], uri[64];
+    char eid[48], uri[128];
     int rc;
     snprintf(eid, sizeof(eid), "EK-%s%u", j->idp, j->next_id++);
     if (!(ek = xmlNewDocNode(j->doc, NULL, BAD_CAST "EncryptedKey", NULL)) ||
