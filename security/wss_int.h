@@ -92,6 +92,8 @@ int mc__wss_load_self(mc__wss *w, const char *cert, const char *key, const char 
 int mc__wss_load_peers(mc__wss *w, const char *path);
 int mc__wss_load_trust(mc__wss *w, const char *ca_file, const char *ca_path);
 void mc__wss_cert_clear(mc__wss_cert *c);
+/* a name as RFC 2253 text (malloc'ed), NULL when out of memory */
+char *mc__wss_name_text(const X509_NAME *name);
 int mc__wss_cert_fill(mc__wss_cert *c, X509 *cert, EVP_PKEY *pkey);
 /* the certificate for one destination address; MC_ENOTFOUND when none */
 const mc__wss_cert *mc__wss_peer_for(const mc__wss *w, const char *address);

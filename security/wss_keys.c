@@ -36,7 +36,7 @@ void mc__wss_cert_clear(mc__wss_cert *c)
     memset(c, 0, sizeof(*c));
 }
 
-static char *name_text(const X509_NAME *name)
+char *mc__wss_name_text(const X509_NAME *name)
 {
     BIO *b = BIO_new(BIO_s_mem());
     char *out = NULL, *p;
@@ -98,7 +98,7 @@ int mc__wss_cert_fill(mc__wss_cert *c, X509 *cert, EVP_PKEY *pkey)
     }
     X509_digest(cert, EVP_sha1(), c->thumbprint, &len);
     serial = X509_get_serialNumber(cert);
-    if (!(c->issuer = name_text(X509_get_issuer_name(cert))) || !(bn = ASN1_INTEGER_to_BN(serial, NULL)) ||
+    if (!(c->issuer = mc__wss_name_text(X509_get_issuer_name(cert))) || !(bn = ASN1_INTEGER_to_BN(serial, NULL)) ||
         !(dec = BN_bn2dec(bn))) {
         BN_free(bn);
         return mc__error_set(MC_ENOMEM, "out of memory");

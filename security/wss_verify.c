@@ -63,13 +63,20 @@ static int find_parts(vjob *j)
     return mc__wss_register_ids(j->doc);
 }
 
+/* the instant in a wsu:Created or wsu:Expires element */
+static int read_instant(xmlNodePtr n, int64_t *out)
+{
+    xmlChar *t = xmlNodeGetContent(n);
+    int bad = !t || mc__parse_rfc3339((const char *)t, strlen((const char *)t), out);
+    xmlFree(t);
+    return bad;
+}
+
 static int check_timestamp(vjob *j)
 {
     const mc__wss_settings *s = &j->w->s;
     int64_t skew = s->max_clock_skew_ms / 1000;
     xmlNodePtr c, e;
-    xmlChar *t;
-    int bad;
     size_t n = mc__wss_count_children(j->security, NS_WSU, "Timestamp");
     if (n != 1)
         return reject(n ? "the Security header has more than one Timestamp%s"
@@ -79,19 +86,11 @@ static int check_timestamp(vjob *j)
         mc__wss_count_children(j->timestamp, NS_WSU, "Created") != 1 ||
         mc__wss_count_children(j->timestamp, NS_WSU, "Expires") > 1)
         return reject("the Timestamp needs one Created and at most one Expires%s", NULL);
-    t = xmlNodeGetContent(c);
-    bad = !t || mc__parse_rfc3339((const char *)t, strlen((const char *)t), &j->created);
-    xmlFree(t);
-    if (bad)
+    if (read_instant(c, &j->created))
         return reject("the Timestamp's Created is not a date and time%s", NULL);
     j->expires = j->created + s->timestamp_validity_ms / 1000;
-    if ((e = mc__wss_child(j->timestamp, NS_WSU, "Expires"))) {
-        t = xmlNodeGetContent(e);
-        bad = !t || mc__parse_rfc3339((const char *)t, strlen((const char *)t), &j->expires);
-        xmlFree(t);
-        if (bad)
-            return reject("the Timestamp's Expires is not a date and time%s", NULL);
-    }
+    if ((e = mc__wss_child(j->timestamp, NS_WSU, "Expires")) && read_instant(e, &j->expires))
+        return reject("the Timestamp's Expires is not a date and time%s", NULL);
     if (j->created > j->now + skew)
         return reject("the Timestamp is in the future, beyond max_clock_skew%s", NULL);
     if (j->expires + skew <= j->now)
@@ -398,18 +397,6 @@ static int verify(vjob *j, const char *mail_id)
     return check_replay(j, sig, mail_id);
 }
 
-static char *subject_of(X509 *cert)
-{
-    BIO *b = BIO_new(BIO_s_mem());
-    char *out = NULL, *p;
-    long n;
-    if (b && X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0 &&
-        (n = BIO_get_mem_data(b, &p)) >= 0)
-        out = mc__strndup(p, (size_t)n);
-    BIO_free(b);
-    return out;
-}
-
 static int unsecure(mc__wss *w, const char *env, size_t len, size_t max, const char *mail_id,
                     char **out, size_t *out_len, char **subject)
 {
@@ -427,7 +414,7 @@ static int unsecure(mc__wss *w, const char *env, size_t len, size_t max, const c
         !(rc = verify(&j, mail_id))) {
         xmlUnlinkNode(j.security);
         xmlFreeNode(j.security);
-        if (!(rc = mc__wss_serialize(j.doc, out, out_len)) && !(*subject = subject_of(j.signer))) {
+        if (!(rc = mc__wss_serialize(j.doc, out, out_len)) && !(*subject = mc__wss_name_text(X509_get_subject_name(j.signer)))) {
             free(*out);
             rc = mc__error_set(MC_ENOMEM, "out of memory");
         }

@@ -289,28 +289,28 @@ class Rejections(unittest.TestCase):
                 refs = [r for r in every if r != missing]
                 self.assertEqual(verify(hand_signed(refs), **SIGN_ONLY), "REJECT " + reason)
 
-    def test_wrapping_body_moved(self):
-        """the signed Body moved into a header, a forged Body in its place"""
+    @staticmethod
+    def forge_body(copy_id):
+        """a signed message whose signed Body is moved into a header wrapper,
+        with a forged Body in its place (carrying the signed Id if copy_id)"""
         doc = signed_only()
         body = doc.find("s:Body", NS)
         wrapper = etree.SubElement(doc.find("s:Header", NS), "{urn:evil}Wrapper")
         doc.remove(body)
         wrapper.append(body)
         forged = etree.SubElement(doc, "{%s}Body" % SOAP)
+        if copy_id:
+            forged.set("{%s}Id" % WSU, body.get("{%s}Id" % WSU))
         etree.SubElement(forged, "{urn:test}Echo").text = "transfer all the money"
-        self.assertEqual(verify(doc, **SIGN_ONLY), "REJECT the Body is not signed")
+        return doc
+
+    def test_wrapping_body_moved(self):
+        """the signed Body moved into a header, a forged Body in its place"""
+        self.assertEqual(verify(self.forge_body(False), **SIGN_ONLY), "REJECT the Body is not signed")
 
     def test_wrapping_duplicate_id(self):
         """the same, with the forged Body carrying the signed Body's Id"""
-        doc = signed_only()
-        body = doc.find("s:Body", NS)
-        wrapper = etree.SubElement(doc.find("s:Header", NS), "{urn:evil}Wrapper")
-        doc.remove(body)
-        wrapper.append(body)
-        forged = etree.SubElement(doc, "{%s}Body" % SOAP)
-        forged.set("{%s}Id" % WSU, body.get("{%s}Id" % WSU))
-        etree.SubElement(forged, "{urn:test}Echo").text = "transfer all the money"
-        out = verify(doc, **SIGN_ONLY)
+        out = verify(self.forge_body(True), **SIGN_ONLY)
         self.assertTrue(out.startswith("REJECT the Id \"B-") and out.endswith("appears twice (signature wrapping?)"),
                         out)
 
