@@ -156,7 +156,7 @@ static int element_slot(const mc_binding_element *e, const char *name, int *idx)
 
 int mc_binding_element_set(mc_binding_element *e, const char *name, const char *value)
 {
-    int i, rc;
+    int i = 0, rc;
     char *canon;
     if (!e || !name)
         return mc__error_set(MC_EINVAL, "NULL argument");
@@ -169,7 +169,7 @@ int mc_binding_element_set(mc_binding_element *e, const char *name, const char *
 
 int mc_binding_element_get(const mc_binding_element *e, const char *name, char **value)
 {
-    int i, rc;
+    int i = 0, rc;
     if (!e || !name || !value)
         return mc__error_set(MC_EINVAL, "NULL argument");
     if ((rc = element_slot(e, name, &i)))
