@@ -1,21 +1,29 @@
 /* wss_replay.c - the replay cache: SHA-256 of each accepted signature value,
  * kept until its message's Timestamp could no longer be accepted. Bounded:
  * when full of live entries, the one expiring first goes (and is logged),
- * so a flood can shorten protection but never exhaust memory. */
+ * so a flood can shorten protection but never exhaust memory.
+ *
+ * A hash map finds an entry; a min-heap on the expiry instant finds the
+ * entries to drop. Every check costs O(log n) however full the cache is:
+ * a busy receiver sits at capacity, and a scan of 100 000 entries per
+ * message would cost more than the RSA work. */
 #include <stdio.h>
 #include <string.h>
 #include <openssl/sha.h>
 #include "wss_int.h"
 
 typedef struct {
+    char key[2 * SHA256_DIGEST_LENGTH + 1]; /* hex, the map's key */
     char *mail_id;
     int64_t expires;
+    size_t slot; /* index in the heap */
 } seen;
 
 struct mc__wss_replay {
     pthread_mutex_t lock;
-    mc__strmap map;
-    size_t capacity;
+    mc__strmap map; /* key -> seen */
+    seen **heap;    /* ordered on expires, the first to expire at [0] */
+    size_t count, capacity;
 };
 
 static void seen_free(void *p)
@@ -31,9 +39,14 @@ int mc__wss_replay_new(mc__wss_replay **out, size_t capacity)
     mc__wss_replay *r = calloc(1, sizeof(*r));
     if (!r)
         return mc__error_set(MC_ENOMEM, "out of memory");
+    r->capacity = capacity ? capacity : 1;
+    /* the heap is sized once: the capacity bounds it */
+    if (!(r->heap = calloc(r->capacity, sizeof(*r->heap)))) {
+        free(r);
+        return mc__error_set(MC_ENOMEM, "out of memory (replay_cache_size %zu)", capacity);
+    }
     pthread_mutex_init(&r->lock, NULL);
     mc__strmap_init(&r->map);
-    r->capacity = capacity ? capacity : 1;
     *out = r;
     return 0;
 }
@@ -43,38 +56,84 @@ void mc__wss_replay_free(mc__wss_replay *r)
     if (!r)
         return;
     mc__strmap_free(&r->map, seen_free);
+    free(r->heap);
     pthread_mutex_destroy(&r->lock);
     free(r);
+}
+
+/* ---- the heap ---- */
+
+static void place(mc__wss_replay *r, size_t i, seen *s)
+{
+    r->heap[i] = s;
+    s->slot = i;
+}
+
+static void sift_up(mc__wss_replay *r, size_t i)
+{
+    seen *s = r->heap[i];
+    while (i > 0 && r->heap[(i - 1) / 2]->expires > s->expires) {
+        place(r, i, r->heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    place(r, i, s);
+}
+
+static void sift_down(mc__wss_replay *r, size_t i)
+{
+    seen *s = r->heap[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= r->count)
+            break;
+        if (c + 1 < r->count && r->heap[c + 1]->expires < r->heap[c]->expires)
+            c++;
+        if (r->heap[c]->expires >= s->expires)
+            break;
+        place(r, i, r->heap[c]);
+        i = c;
+    }
+    place(r, i, s);
+}
+
+/* takes an entry out of the heap and the map, and frees it */
+static void drop(mc__wss_replay *r, seen *s)
+{
+    size_t i = s->slot;
+    seen *last = r->heap[--r->count];
+    if (i < r->count) {
+        place(r, i, last);
+        sift_up(r, i);
+        sift_down(r, last->slot);
+    }
+    mc__strmap_remove(&r->map, s->key, NULL);
+    seen_free(s);
 }
 
 /* drops expired entries; when still full, the one expiring first */
 static void make_room(mc__wss_replay *r, int64_t now)
 {
-    char oldest[2 * SHA256_DIGEST_LENGTH + 1] = "";
-    int64_t oldest_t = INT64_MAX;
-    void *v;
-    for (size_t i = 0; i < r->map.cap; i++) {
-        const char *k = mc__strmap_slot(&r->map, i, &v);
-        if (k && ((seen *)v)->expires <= now) {
-            snprintf(oldest, sizeof(oldest), "%s", k); /* the key is freed by remove */
-            mc__strmap_remove(&r->map, oldest, &v);
-            seen_free(v);
-        }
-    }
-    if (r->map.count < r->capacity)
+    while (r->count && r->heap[0]->expires <= now)
+        drop(r, r->heap[0]);
+    if (r->count < r->capacity)
         return;
-    for (size_t i = 0; i < r->map.cap; i++) {
-        const char *k = mc__strmap_slot(&r->map, i, &v);
-        if (k && ((seen *)v)->expires < oldest_t) {
-            snprintf(oldest, sizeof(oldest), "%s", k);
-            oldest_t = ((seen *)v)->expires;
-        }
+    drop(r, r->heap[0]);
+    mc__log(MC_LOG_WARN, "replay cache full (%zu signatures): forgot one still inside the replay window",
+            r->capacity);
+}
+
+static int remember(mc__wss_replay *r, const char *key, const char *mail_id, int64_t expires)
+{
+    seen *s = calloc(1, sizeof(*s));
+    if (!s || (mail_id && !(s->mail_id = mc__strdup(mail_id))) || mc__strmap_put(&r->map, key, s)) {
+        seen_free(s);
+        return mc__error_set(MC_ENOMEM, "out of memory");
     }
-    if (*oldest && mc__strmap_remove(&r->map, oldest, &v)) {
-        seen_free(v);
-        mc__log(MC_LOG_WARN, "replay cache full (%zu signatures): forgot one still inside the replay window",
-                r->capacity);
-    }
+    memcpy(s->key, key, sizeof(s->key));
+    s->expires = expires;
+    place(r, r->count++, s);
+    sift_up(r, s->slot);
+    return 0;
 }
 
 int mc__wss_replay_check(mc__wss_replay *r, const unsigned char *value, size_t len,
@@ -83,37 +142,21 @@ int mc__wss_replay_check(mc__wss_replay *r, const unsigned char *value, size_t l
     unsigned char md[SHA256_DIGEST_LENGTH];
     char key[2 * SHA256_DIGEST_LENGTH + 1];
     seen *s;
-    bool found;
     int rc = 0;
     SHA256(value, len, md);
     for (size_t i = 0; i < sizeof(md); i++)
         snprintf(key + 2 * i, 3, "%02x", md[i]);
     pthread_mutex_lock(&r->lock);
-    s = mc__strmap_get(&r->map, key, &found);
-    if (found && s->expires > now) {
+    s = mc__strmap_get(&r->map, key, NULL);
+    if (s && s->expires > now) {
         /* the same mail read again (a restart, a full cache) is no replay */
         if (!mail_id || !s->mail_id || strcmp(mail_id, s->mail_id))
             rc = mc__error_set(MC_ESECURITY, "replayed message: this signature was accepted before "
                                              "(mail %s)", s->mail_id ? s->mail_id : "?");
         goto done;
     }
-    if (r->map.count >= r->capacity)
-        make_room(r, now);
-    if (!(s = calloc(1, sizeof(*s))) || (mail_id && !(s->mail_id = mc__strdup(mail_id)))) {
-        seen_free(s);
-        rc = mc__error_set(MC_ENOMEM, "out of memory");
-        goto done;
-    }
-    s->expires = expires;
-    if (found) {
-        void *old;
-        mc__strmap_remove(&r->map, key, &old);
-        seen_free(old);
-    }
-    if (mc__strmap_put(&r->map, key, s)) {
-        seen_free(s);
-        rc = mc__error_set(MC_ENOMEM, "out of memory");
-    }
+    make_room(r, now); /* an expired entry for this key goes here too */
+    rc = remember(r, key, mail_id, expires);
 done:
     pthread_mutex_unlock(&r->lock);
     return rc;

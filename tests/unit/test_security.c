@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "helpers.h"
+#include "security/wss_int.h"
 
 #define BOB "bob@example.test"
 #define ALICE "alice@example.test"
@@ -269,6 +270,103 @@ static void test_settings_validated(void **state)
     mc_binding_free(b);
 }
 
+/* ---- the replay cache (internal) ---- */
+
+static int replay(mc__wss_replay *r, const char *value, const char *mail, int64_t expires, int64_t now)
+{
+    return mc__wss_replay_check(r, (const unsigned char *)value, strlen(value), mail, expires, now);
+}
+
+static void count_evictions(mc_log_level level, const char *message, void *user_data)
+{
+    if (level == MC_LOG_WARN && strstr(message, "replay cache full"))
+        ++*(int *)user_data;
+}
+
+static void test_replay_cache(void **state)
+{
+    mc__wss_replay *r;
+    int evictions = 0;
+    (void)state;
+    mc_log_set_callback(count_evictions, MC_LOG_WARN, &evictions);
+    assert_int_equal(mc__wss_replay_new(&r, 3), 0);
+    assert_int_equal(replay(r, "a", "m1", 100, 10), 0);
+    assert_int_equal(replay(r, "a", "m2", 100, 20), MC_ESECURITY);
+    assert_non_null(strstr(mc_error_last(), "mail m1"));
+    assert_int_equal(replay(r, "a", "m1", 100, 20), 0); /* the same mail read again */
+    assert_int_equal(replay(r, "a", "m2", 200, 100), 0); /* expired: a new message */
+    assert_int_equal(replay(r, "a", "m3", 200, 150), MC_ESECURITY);
+    /* full of live entries: the one expiring first goes, the others stay */
+    assert_int_equal(replay(r, "b", "m4", 300, 150), 0);
+    assert_int_equal(replay(r, "c", "m5", 250, 150), 0);
+    assert_int_equal(replay(r, "d", "m6", 400, 150), 0); /* evicts "a" (200) */
+    assert_int_equal(replay(r, "a", "m7", 500, 160), 0);  /* so "a" is new; evicts "c" (250) */
+    assert_int_equal(replay(r, "b", "m8", 300, 160), MC_ESECURITY);
+    assert_int_equal(replay(r, "d", "m8", 300, 160), MC_ESECURITY);
+    assert_int_equal(replay(r, "c", "m8", 300, 160), 0);
+    assert_int_equal(evictions, 3);
+    mc_log_set_callback(NULL, MC_LOG_NONE, NULL);
+    mc__wss_replay_free(r);
+}
+
+/* the cache against a plain list doing the same by linear search, over
+ * random traffic with every expiry distinct (so the victim is unique) */
+typedef struct {
+    int value, mail;
+    int64_t expires;
+} model_entry;
+
+static int model_check(model_entry *m, size_t *n, size_t cap, int value, int mail, int64_t expires, int64_t now)
+{
+    size_t i, k = 0;
+    for (i = 0; i < *n; i++)
+        if (m[i].value == value && m[i].expires > now)
+            return m[i].mail == mail ? 0 : MC_ESECURITY;
+    for (i = 0; i < *n; i++) /* expired entries go */
+        if (m[i].expires > now)
+            m[k++] = m[i];
+    *n = k;
+    if (*n >= cap) {
+        size_t first = 0;
+        for (i = 1; i < *n; i++)
+            if (m[i].expires < m[first].expires)
+                first = i;
+        m[first] = m[--*n];
+    }
+    m[(*n)++] = (model_entry){value, mail, expires};
+    return 0;
+}
+
+static void test_replay_cache_model(void **state)
+{
+    enum { CAP = 64, OPS = 40000 };
+    static model_entry m[CAP + 1];
+    size_t n = 0;
+    mc__wss_replay *r;
+    unsigned seed = 12345;
+    int64_t now = 1000000;
+    int replays = 0;
+    (void)state;
+    assert_int_equal(mc__wss_replay_new(&r, CAP), 0);
+    for (int i = 0; i < OPS; i++) {
+        char value[16], mail[16];
+        int v = (int)(rand_r(&seed) % 150), ml = (int)(rand_r(&seed) % 3);
+        int64_t expires = (now / 100000 + 1 + rand_r(&seed) % 400) * 100000 + i;
+        int want, got;
+        now += (int64_t)(rand_r(&seed) % 3) * 100000;
+        snprintf(value, sizeof(value), "v%d", v);
+        snprintf(mail, sizeof(mail), "m%d", ml);
+        want = model_check(m, &n, CAP, v, ml, expires, now);
+        got = replay(r, value, mail, expires, now);
+        if (got != want)
+            fail_msg("operation %d (value %d, mail %d, now %lld): cache says %d, model says %d", i, v, ml,
+                     (long long)now, got, want);
+        replays += want != 0;
+    }
+    assert_true(replays > 1000); /* the traffic did exercise both outcomes */
+    mc__wss_replay_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +375,8 @@ int main(void)
         cmocka_unit_test(test_too_large_after_securing),
         cmocka_unit_test(test_configuration_errors),
         cmocka_unit_test(test_settings_validated),
+        cmocka_unit_test(test_replay_cache),
+        cmocka_unit_test(test_replay_cache_model),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
