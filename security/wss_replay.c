@@ -23,7 +23,7 @@ struct mc__wss_replay {
     pthread_mutex_t lock;
     mc__strmap map; /* key -> seen */
     seen **heap;    /* ordered on expires, the first to expire at [0] */
-    size_t count, capacity;
+    size_t count, heap_cap, capacity;
 };
 
 static void seen_free(void *p)
@@ -40,11 +40,6 @@ int mc__wss_replay_new(mc__wss_replay **out, size_t capacity)
     if (!r)
         return mc__error_set(MC_ENOMEM, "out of memory");
     r->capacity = capacity ? capacity : 1;
-    /* the heap is sized once: the capacity bounds it */
-    if (!(r->heap = calloc(r->capacity, sizeof(*r->heap)))) {
-        free(r);
-        return mc__error_set(MC_ENOMEM, "out of memory (replay_cache_size %zu)", capacity);
-    }
     pthread_mutex_init(&r->lock, NULL);
     mc__strmap_init(&r->map);
     *out = r;
@@ -122,9 +117,26 @@ static void make_room(mc__wss_replay *r, int64_t now)
             r->capacity);
 }
 
+/* room for one more in the heap: it grows with use, up to the capacity */
+static int heap_reserve(mc__wss_replay *r)
+{
+    size_t cap;
+    seen **h;
+    if (r->count < r->heap_cap)
+        return 0;
+    cap = r->heap_cap ? 2 * r->heap_cap : 64;
+    if (cap > r->capacity)
+        cap = r->capacity;
+    if (!(h = realloc(r->heap, cap * sizeof(*h))))
+        return MC_ENOMEM;
+    r->heap = h;
+    r->heap_cap = cap;
+    return 0;
+}
+
 static int remember(mc__wss_replay *r, const char *key, const char *mail_id, int64_t expires)
 {
-    seen *s = calloc(1, sizeof(*s));
+    seen *s = heap_reserve(r) ? NULL : calloc(1, sizeof(*s));
     if (!s || (mail_id && !(s->mail_id = mc__strdup(mail_id))) || mc__strmap_put(&r->map, key, s)) {
         seen_free(s);
         return mc__error_set(MC_ENOMEM, "out of memory");
