@@ -116,7 +116,7 @@ static void raw_rsa(const char *pki, int n, const EVP_MD *md, int pad, double *s
  * signature and every check. Since a message costs at least the raw RSA
  * work plus this, raw / (raw + floor) bounds the ratio. */
 
-static xmlNodePtr floor_ref(xmlNodePtr sig, xmlNodePtr target, xmlNsPtr wsu, int k, xmlSecTransformId digest)
+static void floor_ref(xmlNodePtr sig, xmlNodePtr target, xmlNsPtr wsu, int k, xmlSecTransformId digest)
 {
     char id[16], uri[17];
     xmlNodePtr ref;
@@ -126,7 +126,6 @@ static xmlNodePtr floor_ref(xmlNodePtr sig, xmlNodePtr target, xmlNsPtr wsu, int
         !(ref = xmlSecTmplSignatureAddReference(sig, digest, NULL, BAD_CAST uri, NULL)) ||
         !xmlSecTmplReferenceAddTransform(ref, xmlSecTransformExclC14NId))
         die("floor template");
-    return ref;
 }
 
 static char *floor_send(const char *env, size_t len, const unsigned char *key, bool sha256, size_t *out_len)
