@@ -453,6 +453,9 @@ int mc_transport_new(mc_transport **out, const mc_binding *b)
     cfg.cache_count = (size_t)number(b, "processing_cache_count");
     cfg.cache_bytes = (size_t)number(b, "processing_cache_bytes");
     cfg.flush_retries = (unsigned)number(b, "flush_retries");
+    cfg.delete_delay_ms = (int)number(b, "delete_delay");
+    /* closing waits at most one network timeout for the deletion */
+    cfg.close_timeout_ms = !strcmp(b->kind, "mail") ? (int)number(b, "timeout") : 30000;
     cfg.soap_version = !strcmp(value(b, "soap_version"), "1.1") ? MC_SOAP11 : MC_SOAP12;
     if (cfg.cache_bytes < cfg.max_received_message_size)
         return mc__error_set(MC_EINVAL, "processing_cache_bytes is smaller than max_received_message_size");

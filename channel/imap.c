@@ -34,6 +34,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <libetpan/libetpan.h>
+#include "imapconn.h"
 #include "mailnet.h"
 
 typedef struct {
@@ -52,6 +53,10 @@ struct mc__imap {
     int intr[2];
     int pending; /* callers waiting for the session (atomic) */
     mailimap *s; /* NULL: disconnected */
+    mc__imap_conn *conn; /* below s: socket, TLS, guard; owned by s */
+    atomic_int aborting;  /* set while closing: every wait ends at once */
+    _Atomic int64_t deadline; /* a caller's deadline for all I/O (monotonic ms); 0: none */
+    unsigned long arrivals_seen; /* the guard's EXISTS count at the last UID SEARCH */
     char *folder; /* the selected folder */
     bool fallback;
     char *trash;
@@ -80,9 +85,16 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *server_said(const mc__imap *m)
+static unsigned port_of(const mc__imap *m)
 {
-    return m->s && m->s->imap_response ? m->s->imap_response : "";
+    return m->cfg.imap.port ? m->cfg.imap.port : m->cfg.imap.tls == MC__TLS_IMPLICIT ? 993 : 143;
+}
+
+/* The server's text of its last reply, printable ASCII only. */
+static const char *server_said(const mc__imap *m, char *buf, size_t cap)
+{
+    const char *t = m->s && m->s->imap_response ? m->s->imap_response : "";
+    return mc__printable(buf, cap, t, strlen(t));
 }
 
 /* Drops the session; the next call reconnects. */
@@ -90,32 +102,60 @@ static void disconnect(mc__imap *m)
 {
     if (!m->s)
         return;
-    mailimap_free(m->s);
+    mailimap_free(m->s); /* closes the stream and frees the connection under it */
     m->s = NULL;
+    m->conn = NULL;
 }
 
-/* A libetpan result as an MC_E* code; a broken stream drops the session. */
-static int imap_error(mc__imap *m, int r, const char *what)
+/* A libetpan result as an MC_E* code naming the step and the cause; a
+ * broken stream drops the session. */
+static int imap_error(mc__imap *m, int r, const char *step)
 {
+    mc__io_cause cause = m->conn ? mc__imap_conn_cause(m->conn) : MC__IO_OK;
+    char said[201], why[200];
+    unsigned port = port_of(m);
+    int code;
+    snprintf(why, sizeof(why), "%s", m->conn ? mc__imap_conn_cause_text(m->conn) : "");
     switch (r) {
+    case MAILIMAP_ERROR_MEMORY:
+        return mc__error_set(MC_ENOMEM, "out of memory in IMAP %s", step);
     case MAILIMAP_ERROR_STREAM:
     case MAILIMAP_ERROR_PARSE:
     case MAILIMAP_ERROR_FATAL:
     case MAILIMAP_ERROR_BAD_STATE:
     case MAILIMAP_ERROR_CONNECTION_REFUSED:
     case MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION:
-        disconnect(m);
-        return mc__error_set(MC_EIO, "IMAP %s:%u: %s failed: the connection broke (%d)", m->host,
-                             m->cfg.imap.port, what, r);
-    case MAILIMAP_ERROR_MEMORY:
-        return mc__error_set(MC_ENOMEM, "out of memory in IMAP %s", what);
     case MAILIMAP_ERROR_SSL:
     case MAILIMAP_ERROR_STARTTLS:
-        disconnect(m);
-        return mc__error_set(MC_ETLS, "IMAP %s:%u: TLS failed during %s", m->host, m->cfg.imap.port, what);
+        break;
     default:
-        return mc__error_set(MC_EPROTO, "IMAP %s refused by the server: %.200s", what, server_said(m));
+        return mc__error_set(MC_EPROTO, "IMAP %s:%u: %s: refused by the server: %s", m->host, port, step,
+                             server_said(m, said, sizeof(said)));
     }
+    disconnect(m);
+    switch (cause) {
+    case MC__IO_TIMEOUT:
+        code = MC_ETIMEOUT;
+        break;
+    case MC__IO_LIMIT:
+        code = MC_EPROTO;
+        break;
+    case MC__IO_TLS:
+        code = MC_ETLS;
+        break;
+    case MC__IO_ABORTED:
+        code = MC_ECANCELED;
+        break;
+    case MC__IO_OK:
+        /* the bytes arrived but libetpan could not parse them */
+        return mc__error_set(r == MAILIMAP_ERROR_FATAL ? MC_EIO : MC_EPROTO,
+                             "IMAP %s:%u: %s: %s; dropping the connection", m->host, port, step,
+                             r == MAILIMAP_ERROR_FATAL ? "the server said BYE" : "the server's reply does not parse");
+    default:
+        code = MC_EIO;
+    }
+    return mc__error_set(code, "IMAP %s:%u: %s: %s%s", m->host, port, step,
+                         cause == MC__IO_TIMEOUT ? "timed out: " : cause == MC__IO_LIMIT ? "protocol: " : "", why);
 }
 
 /* SIGPIPE on a dead socket would kill the process: block it around our calls
@@ -181,40 +221,81 @@ static void drain(int fd)
 
 /* ---- connecting ---- */
 
-static void ssl_setup(struct mailstream_ssl_context *ctx, void *arg)
+static mc__imap_conn_options conn_options(mc__imap *m)
 {
-    mc__imap *m = arg;
-    mailstream_ssl_set_server_name(ctx, m->host); /* SNI */
+    mc__imap_conn_options o = {
+        .host = m->host,
+        .port = port_of(m),
+        .timeout_ms = m->cfg.timeout_ms,
+        .tls_min_version = m->cfg.tls_min_version,
+        .abort = &m->aborting,
+        .deadline = &m->deadline,
+    };
+    return o;
 }
 
-static int verify_peer(mc__imap *m)
+/* Test and fuzz hook: when set, connections use this socket instead of TCP. */
+int (*mc__imap_test_socket)(void);
+
+/* TCP (or the test socket), then TLS when implicit, then the greeting. */
+static int open_stream(mc__imap *m)
 {
-    carray *chain;
-    const unsigned char **der = NULL;
-    size_t *len = NULL, n;
-    int rc;
-    if (!m->cfg.verify)
-        return 0;
-    chain = mailstream_get_certificate_chain(m->s->imap_stream);
-    if (!chain)
-        return mc__error_set(MC_ETLS, "IMAP %s: no certificate from the server", m->host);
-    n = carray_count(chain);
-    der = calloc(n ? n : 1, sizeof(*der));
-    len = calloc(n ? n : 1, sizeof(*len));
-    if (!der || !len) {
-        rc = mc__error_set(MC_ENOMEM, "out of memory");
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            MMAPString *s = carray_get(chain, (unsigned)i);
-            der[i] = (const unsigned char *)s->str;
-            len[i] = s->len;
-        }
-        rc = mc__tls_verify_chain(der, len, n, m->host, m->ca_file, m->ca_path);
+    mc__imap_conn_options o = conn_options(m);
+    mc__imap_conn *c;
+    mailstream *st;
+    int rc, r;
+    if (mc__imap_test_socket)
+        rc = mc__imap_conn_from_fd(&c, mc__imap_test_socket(), &o);
+    else
+        rc = mc__imap_conn_open(&c, &o);
+    if (rc)
+        return rc;
+    if (m->cfg.imap.tls == MC__TLS_IMPLICIT && (rc = mc__imap_conn_start_tls(c, NULL))) {
+        mc__imap_conn_free(c);
+        return rc;
     }
-    free(der);
-    free(len);
-    mailstream_certificate_chain_free(chain);
-    return rc;
+    /* a STARTTLS or plain-text mode on the implicit-TLS port waits for a
+     * greeting that never comes: say so early */
+    if (m->cfg.imap.tls != MC__TLS_IMPLICIT && o.port == 993 && m->cfg.timeout_ms > 5000)
+        mc__imap_conn_set_timeout(c, 5000);
+    if (!(st = mc__imap_conn_stream(c)))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    if (!(m->s = mailimap_new(0, NULL))) {
+        mailstream_close(st);
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    }
+    m->conn = c;
+    r = mailimap_connect(m->s, st); /* the session owns the stream from here */
+    mc__imap_conn_set_timeout(c, m->cfg.timeout_ms);
+    if (r != MAILIMAP_NO_ERROR && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED &&
+        r != MAILIMAP_NO_ERROR_AUTHENTICATED) {
+        bool silent = mc__imap_conn_cause(c) == MC__IO_TIMEOUT;
+        char first[400];
+        rc = imap_error(m, r, "greeting");
+        disconnect(m);
+        if (silent && m->cfg.imap.tls != MC__TLS_IMPLICIT) {
+            snprintf(first, sizeof(first), "%s", mc_error_last());
+            rc = mc__error_set(rc, "%s (if port %u expects TLS at once, as 993 does, set imap_security = tls)",
+                               first, o.port);
+        }
+        return rc;
+    }
+    if (m->cfg.imap.tls == MC__TLS_STARTTLS) {
+        if ((r = mailimap_starttls(m->s)) != MAILIMAP_NO_ERROR) {
+            char said[201];
+            rc = r == MAILIMAP_ERROR_STARTTLS || r == MAILIMAP_ERROR_EXTENSION
+                     ? mc__error_set(MC_ETLS, "IMAP %s:%u: STARTTLS: refused by the server: %s", m->host,
+                                     o.port, server_said(m, said, sizeof(said)))
+                     : imap_error(m, r, "STARTTLS");
+            disconnect(m);
+            return rc;
+        }
+        if ((rc = mc__imap_conn_start_tls(c, m->s->imap_stream))) {
+            disconnect(m);
+            return rc;
+        }
+    }
+    return 0;
 }
 
 static int authenticate(mc__imap *m)
@@ -234,7 +315,9 @@ static int authenticate(mc__imap *m)
     if (r == MAILIMAP_ERROR_LOGIN || r == MAILIMAP_ERROR_SASL || r == MAILIMAP_ERROR_PROTOCOL ||
         r == MAILIMAP_ERROR_EXTENSION) {
         /* the server's text names the reason, never our secret */
-        rc = mc__error_set(MC_EAUTH, "IMAP login as %s refused: %.200s", user, server_said(m));
+        char said[201];
+        rc = mc__error_set(MC_EAUTH, "IMAP %s:%u: login as %s: refused by the server: %s", m->host,
+                           port_of(m), user, server_said(m, said, sizeof(said)));
         disconnect(m);
         return rc;
     }
@@ -296,35 +379,14 @@ static int select_folder(mc__imap *m, const char *folder)
 
 static int connect_session(mc__imap *m)
 {
-    unsigned port = m->cfg.imap.port ? m->cfg.imap.port : m->cfg.imap.tls == MC__TLS_IMPLICIT ? 993 : 143;
+    unsigned port = port_of(m);
     bool service_exists;
     int r, rc;
-    if (!(m->s = mailimap_new(0, NULL)))
-        return mc__error_set(MC_ENOMEM, "out of memory");
-    mailimap_set_timeout(m->s, (time_t)((m->cfg.timeout_ms + 999) / 1000));
-    if (m->cfg.imap.tls == MC__TLS_IMPLICIT)
-        r = mailimap_ssl_connect_with_callback(m->s, m->host, (uint16_t)port, ssl_setup, m);
-    else
-        r = mailimap_socket_connect(m->s, m->host, (uint16_t)port);
-    if (r != MAILIMAP_NO_ERROR && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED &&
-        r != MAILIMAP_NO_ERROR_AUTHENTICATED) {
-        rc = r == MAILIMAP_ERROR_SSL
-                 ? mc__error_set(MC_ETLS, "IMAP %s:%u: the TLS handshake failed", m->host, port)
-                 : mc__error_set(MC_EIO, "cannot connect to IMAP %s:%u (%d)", m->host, port, r);
-        disconnect(m);
+    if ((rc = open_stream(m)))
         return rc;
-    }
-    if (m->cfg.imap.tls == MC__TLS_STARTTLS) {
-        r = mailimap_socket_starttls_with_callback(m->s, ssl_setup, m);
-        if (r != MAILIMAP_NO_ERROR) {
-            rc = mc__error_set(MC_ETLS, "IMAP %s:%u: STARTTLS failed (%d): %.200s", m->host, port, r,
-                               server_said(m));
-            disconnect(m);
-            return rc;
-        }
-    }
     /* verify before any credential leaves */
-    if (m->cfg.imap.tls != MC__TLS_NONE && (rc = verify_peer(m))) {
+    if (m->cfg.imap.tls != MC__TLS_NONE && m->cfg.verify &&
+        (rc = mc__imap_conn_verify(m->conn, m->ca_file, m->ca_path))) {
         disconnect(m);
         return rc;
     }
@@ -355,7 +417,13 @@ static int connect_session(mc__imap *m)
 
 static int ensure_session(mc__imap *m)
 {
-    return m->s ? 0 : connect_session(m);
+    int rc;
+    if (m->s)
+        return 0;
+    /* a session is usable only complete: connected, logged in, a folder selected */
+    if ((rc = connect_session(m)))
+        disconnect(m);
+    return rc;
 }
 
 /* ---- ids ---- */
@@ -451,6 +519,12 @@ static int take_fetch(mc__imap *m, clist *result)
             }
         }
         snprintf(key, sizeof(key), "%u", uid);
+        if (uid) {
+            /* a server may repeat FETCH data for one UID: the last one counts */
+            void *old;
+            if (mc__strmap_remove(&m->meta, key, &old))
+                meta_free(old);
+        }
         if (!uid || mc__strmap_put(&m->meta, key, x)) {
             meta_free(x);
             if (uid)
@@ -460,7 +534,22 @@ static int take_fetch(mc__imap *m, clist *result)
     return 0;
 }
 
-static int fetch_new(mc__imap *m, struct mailimap_set *set)
+/* Sets the guard's limits for the next command's reply (0: the defaults). */
+static void expect(mc__imap *m, size_t literal, size_t reply)
+{
+    mc__imap_limits lim = MC__IMAP_LIMITS_INIT;
+    if (literal > lim.max_literal)
+        lim.max_literal = literal;
+    if (reply > lim.max_reply)
+        lim.max_reply = reply;
+    if (m->conn)
+        mc__imap_guard_begin(mc__imap_conn_guard(m->conn), &lim);
+}
+
+#define HEADER_MAX 16384u /* octets of a Subject header field read per mail */
+#define HEADER_BATCH 256  /* UIDs per header FETCH: bounds one reply */
+
+static int fetch_new(mc__imap *m, struct mailimap_set *set, size_t nuids)
 {
     struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
     clist *hdrs = clist_new(), *result = NULL;
@@ -481,8 +570,12 @@ static int fetch_new(mc__imap *m, struct mailimap_set *set)
     mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
     mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_rfc822_size());
     mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_internaldate());
-    mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_body_peek_section(sec));
+    /* at most HEADER_MAX octets of the Subject field: the server cannot send more */
+    mailimap_fetch_type_new_fetch_att_list_add(
+        ft, mailimap_fetch_att_new_body_peek_section_partial(sec, 0, HEADER_MAX));
+    expect(m, HEADER_MAX, (size_t)nuids * (HEADER_MAX + 1024) + (1u << 20));
     r = mailimap_uid_fetch(m->s, set, ft, &result);
+    expect(m, 0, 0);
     mailimap_fetch_type_free(ft);
     if (r != MAILIMAP_NO_ERROR)
         return imap_error(m, r, "UID FETCH");
@@ -532,6 +625,9 @@ static int list_locked(mc__imap *m, mc__mail_item **items, size_t *count)
         rc = mc__error_set(MC_ENOMEM, "out of memory");
         goto done;
     }
+    /* EXISTS from here on is news for the next wait (mail that lands while
+     * this query runs is not left waiting for the next interval) */
+    m->arrivals_seen = mc__imap_conn_guard(m->conn)->arrivals;
     if ((r = mailimap_uid_search(m->s, NULL, key, &uids)) != MAILIMAP_NO_ERROR) {
         rc = imap_error(m, r, "UID SEARCH");
         goto done;
@@ -549,10 +645,19 @@ static int list_locked(mc__imap *m, mc__mail_item **items, size_t *count)
                 rc = mc__error_set(MC_ENOMEM, "out of memory");
                 goto done;
             }
-            nfresh++;
+            if (++nfresh == HEADER_BATCH) {
+                if ((rc = fetch_new(m, fresh, nfresh)))
+                    goto done;
+                mailimap_set_free(fresh);
+                nfresh = 0;
+                if (!(fresh = mailimap_set_new_empty())) {
+                    rc = mc__error_set(MC_ENOMEM, "out of memory");
+                    goto done;
+                }
+            }
         }
     }
-    if (nfresh && (rc = fetch_new(m, fresh)))
+    if (nfresh && (rc = fetch_new(m, fresh, nfresh)))
         goto done;
     /* forget what is gone */
     for (size_t i = 0; i < m->meta.cap; i++) {
@@ -655,6 +760,8 @@ static int fetch_locked(mc__imap *m, const char *id, size_t max, char **data, si
     char k[16];
     meta *x;
     int r, rc = 0, ahead = 0;
+    bool got = false;
+    uint32_t ask = max >= UINT32_MAX ? UINT32_MAX : (uint32_t)max + 1; /* one more: tells truncation */
     if ((rc = ensure_session(m)))
         return rc;
     if (!parse_id(m, id, &uid))
@@ -688,11 +795,13 @@ static int fetch_locked(mc__imap *m, const char *id, size_t max, char **data, si
         ahead++;
     }
     mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
-    /* a partial fetch: the server sends at most max octets */
-    mailimap_fetch_type_new_fetch_att_list_add(
-        ft, *truncated ? mailimap_fetch_att_new_body_peek_section_partial(sec, 0, (uint32_t)max)
-                       : mailimap_fetch_att_new_body_peek_section(sec));
-    if ((r = mailimap_uid_fetch(m->s, set, ft, &result)) != MAILIMAP_NO_ERROR) {
+    /* always a partial fetch: the server may send at most what we asked for,
+     * whatever RFC822.SIZE said, and the guard holds it to that */
+    mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_body_peek_section_partial(sec, 0, ask));
+    expect(m, ask, (size_t)(ahead + 1) * ((size_t)ask + 4096) + (1u << 20));
+    r = mailimap_uid_fetch(m->s, set, ft, &result);
+    expect(m, 0, 0);
+    if (r != MAILIMAP_NO_ERROR) {
         rc = imap_error(m, r, "UID FETCH");
         goto done;
     }
@@ -703,6 +812,8 @@ static int fetch_locked(mc__imap *m, const char *id, size_t max, char **data, si
         fetched(clist_content(it), &u, &b);
         if (!b)
             continue;
+        if (u == uid && got)
+            continue; /* a repeated FETCH for this UID changes nothing */
         if (u != uid) {
             meta *y;
             snprintf(k, sizeof(k), "%u", u);
@@ -718,6 +829,7 @@ static int fetch_locked(mc__imap *m, const char *id, size_t max, char **data, si
         }
         if (b->sec_length > max)
             *truncated = true;
+        got = true;
         rc = 0;
     }
 done:
@@ -898,53 +1010,108 @@ static void sleep_on(int wake_fd, int intr_fd, int timeout_ms)
     poll(p, 2, timeout_ms);
 }
 
+/* New mail was announced (EXISTS) since the last UID SEARCH began, or a
+ * reply is already waiting in a buffer that poll() cannot see. */
+static bool news(mc__imap *m)
+{
+    return m->conn && mc__imap_conn_guard(m->conn)->arrivals != m->arrivals_seen;
+}
+
+static bool buffered(mc__imap *m)
+{
+    return m->conn && (m->s->imap_stream->read_buffer_len || mc__imap_conn_pending(m->conn));
+}
+
+/* One IDLE: until the server says something, wake_fd or intr, or the slice
+ * ends; then DONE, whose answer proves the server is alive (the watchdog).
+ * *done: stop idling (news, woken, error). */
+static int idle_once(mc__imap *m, int slice_ms, int wake_fd, bool *done)
+{
+    mc__imap_limits lim = MC__IMAP_LIMITS_INIT;
+    struct pollfd p[3];
+    bool heard = false;
+    int r, rc = 0;
+    *done = true;
+    mc__imap_guard_begin(mc__imap_conn_guard(m->conn), &lim);
+    if ((r = mailimap_idle(m->s)) != MAILIMAP_NO_ERROR)
+        return imap_error(m, r, "IDLE");
+    if (!news(m) && !buffered(m)) {
+        p[0] = (struct pollfd){mc__imap_conn_fd(m->conn), POLLIN, 0};
+        p[1] = (struct pollfd){wake_fd, POLLIN, 0};
+        p[2] = (struct pollfd){m->intr[0], POLLIN, 0};
+        if (poll(p, 3, slice_ms) > 0) {
+            heard = p[0].revents != 0;
+            *done = heard ? false : true;
+        } else {
+            *done = false; /* the slice ended: probe and idle again */
+        }
+    }
+    if ((r = mailimap_idle_done(m->s)) != MAILIMAP_NO_ERROR) {
+        *done = true;
+        return imap_error(m, r, "IDLE DONE");
+    }
+    if (news(m))
+        rc = *done = 1;
+    (void)heard; /* other untagged data (flags, keep-alives) is no reason to query */
+    return rc;
+}
+
 int mc__imap_wait(mc__imap *m, int timeout_ms, int wake_fd)
 {
-    struct pollfd p[3];
+    int64_t deadline;
     sigpipe_guard g;
-    int r, fd;
+    int rc = 0;
     if (timeout_ms < 0 || timeout_ms > m->cfg.idle_ms)
         timeout_ms = m->cfg.idle_ms; /* IDLE is re-issued at least this often */
+    deadline = mc__mono_ms() + timeout_ms;
     pthread_mutex_lock(&m->lock);
     drain(m->intr[0]);
     if (__atomic_load_n(&m->pending, __ATOMIC_SEQ_CST)) {
         pthread_mutex_unlock(&m->lock);
         return 0; /* someone needs the session now */
     }
-    if (!m->s || !m->cfg.idle || !m->has_idle) {
+    if (!m->s || !m->cfg.idle || !m->has_idle || !m->s->imap_selection_info) {
+        bool announced = news(m);
         pthread_mutex_unlock(&m->lock);
+        if (announced)
+            return 1;
         sleep_on(wake_fd, m->intr[0], timeout_ms);
         return 0;
     }
     sigpipe_block(&g);
-    if ((r = mailimap_idle(m->s)) != MAILIMAP_NO_ERROR) {
-        imap_error(m, r, "IDLE");
-        sigpipe_restore(&g);
-        pthread_mutex_unlock(&m->lock);
-        return 0;
-    }
-    fd = mailimap_idle_get_fd(m->s);
-    p[0] = (struct pollfd){fd, POLLIN, 0};
-    p[1] = (struct pollfd){wake_fd, POLLIN, 0};
-    p[2] = (struct pollfd){m->intr[0], POLLIN, 0};
-    poll(p, 3, timeout_ms);
-    /* DONE, and read up to the tagged reply. A server that stopped answering
-     * fails here within the timeout (the watchdog): the session is dropped
-     * and the next query reconnects. */
-    if ((r = mailimap_idle_done(m->s)) != MAILIMAP_NO_ERROR) {
-        imap_error(m, r, "IDLE DONE");
-        mc__log(MC_LOG_WARN, "%s", mc_error_last());
+    if (news(m)) {
+        rc = 1; /* announced during the commands since the last search */
+    } else {
+        for (bool done = false; !done;) {
+            int64_t left = deadline - mc__mono_ms();
+            /* probe at least every `timeout`: a silent server is noticed in time */
+            int slice = (int)(left < m->cfg.timeout_ms ? left : m->cfg.timeout_ms);
+            if (slice <= 0)
+                break;
+            if ((rc = idle_once(m, slice, wake_fd, &done)) < 0)
+                mc__log(MC_LOG_WARN, "%s", mc_error_last());
+            if (!m->s)
+                break;
+            if (__atomic_load_n(&m->pending, __ATOMIC_SEQ_CST))
+                break;
+        }
     }
     session_leave(m, &g);
-    return 0;
+    return rc;
 }
+
+void mc__imap_set_deadline(mc__imap *m, int64_t deadline_ms) { atomic_store(&m->deadline, deadline_ms); }
 
 void mc__imap_close(mc__imap *m)
 {
     sigpipe_guard g;
     session_enter(m, &g);
-    if (m->s)
+    if (m->s && !atomic_load(&m->aborting)) {
+        /* LOGOUT is a courtesy: it may not hold up closing beyond `timeout` */
+        if (!atomic_load(&m->deadline))
+            atomic_store(&m->deadline, mc__mono_ms() + m->cfg.timeout_ms);
         mailimap_logout(m->s);
+    }
     disconnect(m);
     session_leave(m, &g);
 }

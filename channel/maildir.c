@@ -735,9 +735,11 @@ static int md_wait(mc__backend *b, int timeout_ms, int wake_fd)
     struct pollfd p[2] = {{wake_fd, POLLIN, 0}, {m->inotify_fd, POLLIN, 0}};
     char buf[4096];
     int r = poll(p, m->inotify_fd >= 0 ? 2 : 1, timeout_ms);
-    if (r > 0 && m->inotify_fd >= 0 && (p[1].revents & POLLIN))
+    if (r > 0 && m->inotify_fd >= 0 && (p[1].revents & POLLIN)) {
         while (read(m->inotify_fd, buf, sizeof(buf)) > 0) {
         }
+        return 1; /* something changed in the folder */
+    }
     return 0;
 }
 
@@ -816,8 +818,18 @@ static int md_move_to_trash(mc__backend *b, const char *id)
 }
 
 static const mc__backend_ops maildir_ops = {
-    "maildir", md_send, md_open, md_list, md_fetch, md_claim, md_remove, md_move_to_trash,
-    md_wait, md_close, md_free,
+    .name = "maildir",
+    .send = md_send,
+    .open = md_open,
+    .list = md_list,
+    .fetch = md_fetch,
+    .claim = md_claim,
+    .remove = md_remove,
+    .move_to_trash = md_move_to_trash,
+    .wait = md_wait,
+    .close = md_close,
+    .free = md_free,
+    .set_deadline = NULL, /* local files: every call is quick */
 };
 
 int mc__maildir_backend_new(mc__backend **out, const mc__maildir_config *cfg)

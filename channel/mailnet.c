@@ -46,6 +46,8 @@ static int mn_wait(mc__backend *b, int timeout_ms, int wake_fd)
 
 static void mn_close(mc__backend *b) { mc__imap_close(MN(b)->imap); }
 
+static void mn_set_deadline(mc__backend *b, int64_t deadline_ms) { mc__imap_set_deadline(MN(b)->imap, deadline_ms); }
+
 static void mn_free(mc__backend *b)
 {
     mc__smtp_free(MN(b)->smtp);
@@ -54,8 +56,18 @@ static void mn_free(mc__backend *b)
 }
 
 static const mc__backend_ops ops = {
-    "mail", mn_send, mn_open, mn_list, mn_fetch, NULL, mn_remove, mn_move_to_trash, mn_wait,
-    mn_close, mn_free,
+    .name = "mail",
+    .send = mn_send,
+    .open = mn_open,
+    .list = mn_list,
+    .fetch = mn_fetch,
+    .claim = NULL,
+    .remove = mn_remove,
+    .move_to_trash = mn_move_to_trash,
+    .wait = mn_wait,
+    .close = mn_close,
+    .free = mn_free,
+    .set_deadline = mn_set_deadline,
 };
 
 int mc__mailnet_backend_new(mc__backend **out, const mc__mail_config *cfg)

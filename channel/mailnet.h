@@ -30,6 +30,7 @@ typedef struct {
     const char *service_folder, *deleted_folder;
     bool idle;               /* use IMAP IDLE when the server has it */
     int idle_ms;             /* IDLE is re-issued at least this often */
+    int tls_min_version;     /* 12 or 13: the lowest TLS version accepted */
 } mc__mail_config;
 
 /* SMTP sender: one connection kept across messages, QUIT on free. */
@@ -48,7 +49,12 @@ int mc__imap_list(mc__imap *m, mc__mail_item **items, size_t *count);
 int mc__imap_fetch(mc__imap *m, const char *id, size_t max, char **data, size_t *len, bool *truncated);
 int mc__imap_remove(mc__imap *m, const char *const *ids, size_t count);
 int mc__imap_move_to_trash(mc__imap *m, const char *id);
+/* > 0: the server announced new mail; 0: timeout or woken; < 0: error */
 int mc__imap_wait(mc__imap *m, int timeout_ms, int wake_fd);
+/* all I/O of the following calls ends by this monotonic instant (0: none) */
+void mc__imap_set_deadline(mc__imap *m, int64_t deadline_ms);
+/* tests and fuzzing: connections use this socket instead of TCP */
+extern int (*mc__imap_test_socket)(void);
 void mc__imap_close(mc__imap *m);
 void mc__imap_free(mc__imap *m);
 

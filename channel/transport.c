@@ -52,6 +52,8 @@ struct mc_transport {
     mc__strmap known;   /* id -> known* */
     char **deleting;    /* deleted-message cache */
     size_t ndeleting, capdeleting;
+    int64_t delete_due_ms; /* monotonic: when the deleted-message cache is flushed */
+    bool query_requested;  /* a listener opened: query without waiting */
     mc__listener_slot *slots;
     unsigned open_channels;
     mc_transport_stats stats;
@@ -231,6 +233,11 @@ static int deleting_add(mc_transport *t, const char *id)
     }
     if (!(copy = mc__strdup(id)))
         return MC_ENOMEM;
+    if (!t->ndeleting) {
+        /* the first of a batch: the receive thread flushes it within delete_delay */
+        t->delete_due_ms = mc__mono_ms() + t->cfg.delete_delay_ms;
+        wake_thread(t);
+    }
     t->deleting[t->ndeleting++] = copy;
     return known_set(t, id, KNOWN_DELETING) ? 0 : MC_ENOMEM;
 }
@@ -283,23 +290,50 @@ static int flush_deleted(mc_transport *t)
     return rc;
 }
 
+static void set_deadline(mc_transport *t, int64_t deadline_ms)
+{
+    if (t->backend->ops->set_deadline)
+        t->backend->ops->set_deadline(t->backend, deadline_ms);
+}
+
+/* The synchronous flush of close and free: retries with back-off, all of it
+ * within close_timeout_ms, even when the receive thread is stuck on a silent
+ * server (the deadline ends its wait too). */
 static int flush_with_retries(mc_transport *t)
 {
+    int64_t deadline = mc__mono_ms() + t->cfg.close_timeout_ms;
+    struct timespec until;
     int rc = 0;
     unsigned delay = 100;
-    pthread_mutex_lock(&t->io);
+    set_deadline(t, deadline);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += t->cfg.close_timeout_ms / 1000;
+    until.tv_nsec += (long)(t->cfg.close_timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    if (pthread_mutex_timedlock(&t->io, &until)) {
+        set_deadline(t, 0);
+        mc__log(MC_LOG_ERROR, "deleting received mail: the server did not answer within %d ms; the ids stay cached",
+                t->cfg.close_timeout_ms);
+        return mc__error_set(MC_ETIMEOUT, "the server did not answer within %d ms", t->cfg.close_timeout_ms);
+    }
     for (unsigned i = 0; i <= t->cfg.flush_retries; i++) {
         if (!(rc = flush_deleted(t)))
             break;
-        if (i < t->cfg.flush_retries) {
+        if (i < t->cfg.flush_retries && mc__mono_ms() + delay < deadline) {
             struct timespec ts = {delay / 1000, (long)(delay % 1000) * 1000000L};
             nanosleep(&ts, NULL);
             delay *= 2;
+        } else {
+            break;
         }
     }
     pthread_mutex_unlock(&t->io);
+    set_deadline(t, 0);
     if (rc)
-        mc__log(MC_LOG_ERROR, "giving up deleting received mail after %u retries", t->cfg.flush_retries);
+        mc__log(MC_LOG_ERROR, "giving up deleting received mail (%s); the ids stay cached", mc_error_last());
     return rc;
 }
 
@@ -528,32 +562,77 @@ static void drain_wake(mc_transport *t)
     }
 }
 
+/* back-off after n failures in a row: 500 ms doubling, at most the query interval */
+static int backoff_ms(const mc_transport *t, unsigned n)
+{
+    int64_t b = 500;
+    while (--n && b < t->cfg.server_query_interval_ms)
+        b *= 2;
+    return (int)(b < t->cfg.server_query_interval_ms ? b : t->cfg.server_query_interval_ms);
+}
+
+/* The receive thread: a query when the server announces mail, a listener
+ * opens, or the interval has passed; the deleted-message cache flushed within
+ * delete_delay of the receive that filled it (so a crash redelivers at most
+ * that much), also before going back to waiting. */
 static void *receive_loop(void *arg)
 {
     mc_transport *t = arg;
-    unsigned backoff = 0;
+    unsigned failures = 0, wait_failures = 0;
+    bool query_now = true;
+    int64_t next_query = 0;
     for (;;) {
-        int rc;
+        int rc = 0, wrc, timeout;
+        int64_t now, until, due = -1;
         pthread_mutex_lock(&t->lock);
         if (t->stopping) {
             pthread_mutex_unlock(&t->lock);
             break;
         }
+        if (t->query_requested)
+            query_now = true;
+        t->query_requested = false;
+        if (t->ndeleting)
+            due = t->delete_due_ms;
         pthread_mutex_unlock(&t->lock);
         drain_wake(t);
+        now = mc__mono_ms();
         pthread_mutex_lock(&t->io);
         rc = t->opened ? 0 : t->backend->ops->open(t->backend);
         if (!rc) {
             t->opened = true;
-            rc = query(t);
+            if (query_now || now >= next_query) {
+                rc = query(t); /* flushes first */
+                query_now = rc != 0;
+                next_query = mc__mono_ms() + t->cfg.server_query_interval_ms;
+            } else if (due >= 0 && now >= due) {
+                rc = flush_deleted(t);
+            }
         }
         pthread_mutex_unlock(&t->io);
-        /* on failure back off, doubling up to the query interval */
-        backoff = rc ? (backoff ? backoff * 2 : 500) : 0;
-        if (backoff > (unsigned)t->cfg.server_query_interval_ms)
-            backoff = (unsigned)t->cfg.server_query_interval_ms;
-        t->backend->ops->wait(t->backend, rc ? (int)backoff : t->cfg.server_query_interval_ms,
-                              t->wake[0]);
+        failures = rc ? failures + 1 : 0;
+        now = mc__mono_ms();
+        until = next_query;
+        pthread_mutex_lock(&t->lock);
+        if (t->ndeleting && t->delete_due_ms < until)
+            until = t->delete_due_ms;
+        pthread_mutex_unlock(&t->lock);
+        if (failures + wait_failures)
+            timeout = backoff_ms(t, failures + wait_failures);
+        else
+            timeout = until > now ? (int)(until - now) : 0;
+        wrc = t->backend->ops->wait(t->backend, timeout, t->wake[0]);
+        if (wrc > 0) {
+            query_now = true;
+            wait_failures = 0;
+        } else if (wrc < 0) {
+            /* the connection failed while waiting: back off, then reconnect */
+            query_now = true;
+            wait_failures++;
+            t->backend->ops->wait(t->backend, backoff_ms(t, failures + wait_failures), t->wake[0]);
+        } else if (!failures) {
+            wait_failures = 0;
+        }
     }
     return NULL;
 }
@@ -602,6 +681,7 @@ int mc__transport_listen(mc_transport *t, const char *channel, mc__listener_slot
     s->next = t->slots;
     t->slots = s;
     *out = s;
+    t->query_requested = true;
     wake_thread(t);
 done:
     pthread_mutex_unlock(&t->lock);

@@ -41,10 +41,15 @@ typedef struct {
     int (*remove)(mc__backend *b, const char *const *ids, size_t count);
     /* Moves a mail into the Deleted Items folder. */
     int (*move_to_trash)(mc__backend *b, const char *id);
-    /* Blocks until new mail may have arrived, wake_fd is readable, or the timeout. */
+    /* Blocks until new mail may have arrived, wake_fd is readable, or the
+     * timeout. > 0: the server announced new mail (query now); 0: timeout or
+     * woken; < 0: the connection failed (the core backs off). */
     int (*wait)(mc__backend *b, int timeout_ms, int wake_fd);
     void (*close)(mc__backend *b);
     void (*free)(mc__backend *b);
+    /* Optional: every I/O of the receive path ends by this monotonic instant
+     * (0: no deadline). Set from any thread; in-flight waits honour it. */
+    void (*set_deadline)(mc__backend *b, int64_t deadline_ms);
 } mc__backend_ops;
 
 struct mc__backend {
@@ -63,6 +68,8 @@ typedef struct {
     size_t cache_bytes;
     mc_soap_version soap_version;
     unsigned flush_retries;
+    int delete_delay_ms;  /* received ids are deleted within this of a receive */
+    int close_timeout_ms; /* the synchronous deletion on close ends within this */
     char *address;
     mc__envelope_filter *security; /* owned; NULL: messages travel as they are */
 } mc__transport_config;
