@@ -1,0 +1,458 @@
+/* test_imap_hostile.c - the IMAP receiver against a scripted server
+ * (tests/imapscript/scripted_imap.py on 127.0.0.1) that misbehaves the way a
+ * hostile, broken or silent server would: mail announced in the window
+ * between a query and IDLE is received at once; replies that would make
+ * libetpan allocate without bound or recurse too deep are cut by the guard
+ * with MC_EPROTO naming the limit, memory stays bounded and closing stays
+ * prompt; a silent server is noticed within the timeout; errors name the
+ * step and the cause and carry no control bytes. */
+
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "../unit/helpers.h"
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[1 << 16];
+
+static void log_cb(mc_log_level level, const char *msg, void *ud)
+{
+    (void)level;
+    (void)ud;
+    pthread_mutex_lock(&log_lock);
+    if (strlen(log_text) + strlen(msg) + 2 < sizeof(log_text)) {
+        strcat(log_text, msg);
+        strcat(log_text, "\n");
+    }
+    pthread_mutex_unlock(&log_lock);
+}
+
+static bool log_has(const char *s)
+{
+    bool r;
+    pthread_mutex_lock(&log_lock);
+    r = strstr(log_text, s) != NULL;
+    pthread_mutex_unlock(&log_lock);
+    return r;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* waits (bounded) until the log holds s; the time it took, or -1 */
+static int64_t await_log(const char *s, int limit_ms)
+{
+    int64_t t0 = now_ms();
+    while (now_ms() - t0 < limit_ms) {
+        if (log_has(s))
+            return now_ms() - t0;
+        sleep_ms(20);
+    }
+    return -1;
+}
+
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (!strncmp(line, "VmRSS:", 6))
+            kb = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+static unsigned free_port(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+typedef struct {
+    pid_t pid;
+    unsigned port;
+    char dir[256];
+} server;
+
+/* a real stamped mail, framed by the library itself (through a Maildir store) */
+static void make_mail(const char *dir, const char *name, const char *text)
+{
+    char *root = make_tmpdir(), path[512], dst[512];
+    mc_transport *t = maildir_transport(root, "alice@example.test", NULL);
+    mc_channel_factory *f;
+    mc_output_channel *ch;
+    mc_message *m;
+    DIR *d;
+    struct dirent *e;
+    assert_int_equal(mc_channel_factory_new(&f, t), 0);
+    assert_int_equal(mc_channel_factory_create_channel(&ch, f, "net.mail://hostile#bob@example.test"), 0);
+    assert_int_equal(mc_message_new_text(&m, "urn:test", text), 0);
+    assert_int_equal(mc_output_channel_send(ch, m), 0);
+    mc_message_free(m);
+    mc_output_channel_free(ch);
+    mc_channel_factory_free(f);
+    mc_transport_free(t);
+    snprintf(path, sizeof(path), "%s/bob@example.test/new", root);
+    assert_non_null(d = opendir(path));
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            break;
+    assert_non_null(e);
+    snprintf(path, sizeof(path), "%s/bob@example.test/new/%s", root, e->d_name);
+    snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+    assert_int_equal(rename(path, dst), 0);
+    closedir(d);
+    rm_rf(root);
+    free(root);
+}
+
+/* starts the script; extra arguments (NULL-terminated) follow the scenario */
+static void start(server *s, const char *scenario, ...)
+{
+    const char *argv[32];
+    char port[16], line[64];
+    int n = 0, out[2];
+    va_list ap;
+    FILE *f;
+    s->port = free_port();
+    snprintf(port, sizeof(port), "%u", s->port);
+    argv[n++] = "python3";
+    argv[n++] = MC_SCRIPTED_IMAP;
+    argv[n++] = "--port";
+    argv[n++] = port;
+    argv[n++] = "--scenario";
+    argv[n++] = scenario;
+    argv[n++] = "--lifetime";
+    argv[n++] = "40";
+    va_start(ap, scenario);
+    while (n < 30 && (argv[n] = va_arg(ap, const char *)))
+        n++;
+    va_end(ap);
+    argv[n] = NULL;
+    assert_int_equal(pipe(out), 0);
+    s->pid = fork();
+    if (!s->pid) {
+        dup2(out[1], 1);
+        close(out[0]);
+        execvp("python3", (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    f = fdopen(out[0], "r");
+    assert_non_null(fgets(line, sizeof(line), f)); /* "listening" */
+    fclose(f);
+    pthread_mutex_lock(&log_lock);
+    log_text[0] = 0;
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void stop(server *s)
+{
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, NULL, 0);
+}
+
+static mc_transport *imap_transport(const server *s, const char *timeout_ms)
+{
+    mc_binding *b;
+    mc_transport *t;
+    char port[16];
+    snprintf(port, sizeof(port), "%u", s->port);
+    assert_int_equal(mc_binding_new(&b, "mail"), 0);
+    assert_int_equal(mc_binding_set(b, "address", "bob@example.test"), 0);
+    assert_int_equal(mc_binding_set(b, "smtp_host", "127.0.0.1"), 0);
+    assert_int_equal(mc_binding_set(b, "imap_host", "127.0.0.1"), 0);
+    assert_int_equal(mc_binding_set(b, "imap_port", port), 0);
+    assert_int_equal(mc_binding_set(b, "imap_security", "none"), 0);
+    assert_int_equal(mc_binding_set(b, "password", "not-a-real-secret-42"), 0);
+    assert_int_equal(mc_binding_set(b, "timeout", timeout_ms), 0);
+    /* only IDLE (or the guard's findings) can act in time: the interval is long */
+    assert_int_equal(mc_binding_set(b, "server_query_interval", "60000"), 0);
+    assert_int_equal(mc_transport_new(&t, b), 0);
+    mc_binding_free(b);
+    return t;
+}
+
+static void open_in(mc_transport *t, mc_channel_listener **l, mc_input_channel **in)
+{
+    if (mc_channel_listener_new(l, t, "net.mail://hostile#"))
+        fail_msg("listener: %s", mc_error_last());
+    assert_int_equal(mc_channel_listener_accept_channel(*l, 5000, in), 0);
+}
+
+static char *receive_text(mc_input_channel *in, int timeout_ms)
+{
+    mc_message *m = NULL;
+    char *text = NULL;
+    int rc = mc_input_channel_receive(in, timeout_ms, &m);
+    if (rc)
+        fail_msg("receive: %s: %s\nlog:\n%s", mc_strerror(rc), mc_error_last(), log_text);
+    assert_int_equal(mc_message_body_text(m, &text), 0);
+    mc_message_free(m);
+    return text;
+}
+
+/* closing the channel and freeing everything, each bounded */
+static void close_all(mc_transport *t, mc_channel_listener *l, mc_input_channel *in, int limit_ms)
+{
+    int64_t t0 = now_ms();
+    mc_input_channel_close(in);
+    assert_true(now_ms() - t0 <= limit_ms);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+    t0 = now_ms();
+    mc_transport_free(t);
+    assert_true(now_ms() - t0 <= limit_ms);
+}
+
+/* mail that lands while the receiver runs its header FETCH: the EXISTS is
+ * consumed inside that reply and never repeated; it must not wait for the
+ * next query interval (60 s here) */
+static void lost_wakeup(const char *scenario)
+{
+    char *dir = make_tmpdir(), m1[512], m2[512], *a, *b;
+    server s;
+    mc_transport *t;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    make_mail(dir, "1.eml", "first");
+    make_mail(dir, "2.eml", "second");
+    snprintf(m1, sizeof(m1), "%s/1.eml", dir);
+    snprintf(m2, sizeof(m2), "%s/2.eml", dir);
+    start(&s, scenario, "--mail", m1, "--late", m2, NULL);
+    t = imap_transport(&s, "5000");
+    open_in(t, &l, &in);
+    a = receive_text(in, 10000);
+    b = receive_text(in, 10000); /* today: only at the next interval, 60 s */
+    assert_string_equal(a, "first");
+    assert_string_equal(b, "second");
+    free(a);
+    free(b);
+    close_all(t, l, in, 7000);
+    stop(&s);
+    rm_rf(dir);
+    free(dir);
+}
+
+static void test_exists_in_fetch(void **state)
+{
+    (void)state;
+    lost_wakeup("exists_in_fetch");
+}
+
+static void test_exists_in_idle(void **state)
+{
+    (void)state;
+    lost_wakeup("exists_in_idle");
+}
+
+/* a hostile reply: cut by the guard, named in the log, memory bounded,
+ * closing prompt */
+static void hostile(const char *scenario, const char *limit_text)
+{
+    char *dir = make_tmpdir(), m1[512];
+    server s;
+    mc_transport *t;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    long before;
+    make_mail(dir, "1.eml", "first");
+    snprintf(m1, sizeof(m1), "%s/1.eml", dir);
+    start(&s, scenario, "--mail", m1, NULL);
+    before = rss_kb();
+    t = imap_transport(&s, "3000");
+    open_in(t, &l, &in);
+    if (await_log(limit_text, 15000) < 0)
+        fail_msg("%s: no \"%s\" in the log:\n%s", scenario, limit_text, log_text);
+    /* a few more rounds of reconnecting into the same reply */
+    sleep_ms(1500);
+    {
+        long grown = rss_kb() - before;
+        printf("%s: detected; RSS grew by %ld KiB\n", scenario, grown);
+        assert_true(grown < 256 * 1024);
+    }
+    close_all(t, l, in, 5000);
+    stop(&s);
+    rm_rf(dir);
+    free(dir);
+}
+
+static void test_literal_huge(void **state)
+{
+    (void)state;
+    hostile("literal_huge", "a literal over the limit");
+}
+
+static void test_endless_line(void **state)
+{
+    (void)state;
+    hostile("endless_line", "a line over the limit");
+}
+
+static void test_exists_flood(void **state)
+{
+    (void)state;
+    hostile("exists_flood", "over the limit");
+}
+
+static void test_deep_parens(void **state)
+{
+    (void)state;
+    hostile("deep_parens", "parentheses nested deeper over the limit of 64");
+}
+
+/* FETCH data repeated for one UID: delivered once, nothing leaks (ASan) */
+static void test_repeat_fetch(void **state)
+{
+    char *dir = make_tmpdir(), m1[512], *a;
+    server s;
+    mc_transport *t;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m = NULL;
+    (void)state;
+    make_mail(dir, "1.eml", "first");
+    snprintf(m1, sizeof(m1), "%s/1.eml", dir);
+    start(&s, "repeat_fetch", "--mail", m1, NULL);
+    t = imap_transport(&s, "3000");
+    open_in(t, &l, &in);
+    a = receive_text(in, 10000);
+    assert_string_equal(a, "first");
+    free(a);
+    assert_int_equal(mc_input_channel_receive(in, 1000, &m), MC_ETIMEOUT);
+    close_all(t, l, in, 5000);
+    stop(&s);
+    rm_rf(dir);
+    free(dir);
+}
+
+/* the server goes silent during IDLE: the DONE probe (at least every
+ * `timeout`) is not answered, which is noticed within `timeout` of it */
+static void test_silent_idle(void **state)
+{
+    server s;
+    mc_transport *t;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    int64_t took;
+    (void)state;
+    start(&s, "silent_idle", NULL);
+    t = imap_transport(&s, "1000");
+    open_in(t, &l, &in);
+    took = await_log("IDLE DONE: timed out", 10000);
+    if (took < 0)
+        fail_msg("silence not noticed:\n%s", log_text);
+    printf("silent server noticed %lld ms after the listener opened (timeout 1000 ms)\n", (long long)took);
+    assert_true(took <= 2 * 1000 + 1500); /* IDLE, <= timeout, DONE, <= timeout */
+    close_all(t, l, in, 1000 + 1500);
+    stop(&s);
+}
+
+/* a server that accepts and never greets: the open fails within timeout,
+ * saying so */
+static void test_silent_greeting(void **state)
+{
+    server s;
+    mc_transport *t;
+    mc_channel_listener *l = NULL;
+    int64_t t0;
+    int rc;
+    (void)state;
+    start(&s, "silent_greeting", NULL);
+    t = imap_transport(&s, "1000");
+    t0 = now_ms();
+    rc = mc_channel_listener_new(&l, t, "net.mail://hostile#");
+    assert_true(now_ms() - t0 <= 1000 + 1500);
+    assert_int_equal(rc, MC_ETIMEOUT);
+    assert_non_null(strstr(mc_error_last(), "greeting: timed out"));
+    mc_transport_free(t);
+    stop(&s);
+}
+
+/* the server's text is quoted without control bytes; the secret never */
+static void test_escape_text(void **state)
+{
+    server s;
+    mc_transport *t;
+    mc_channel_listener *l = NULL;
+    const char *e;
+    (void)state;
+    start(&s, "escape_text", NULL);
+    t = imap_transport(&s, "3000");
+    assert_int_equal(mc_channel_listener_new(&l, t, "net.mail://hostile#"), MC_EAUTH);
+    e = mc_error_last();
+    assert_non_null(strstr(e, "login refused"));
+    for (const char *p = e; *p; p++)
+        assert_true((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
+    assert_null(strstr(e, "not-a-real-secret-42"));
+    mc_transport_free(t);
+    stop(&s);
+}
+
+/* connecting: the step and the cause, not a number */
+static void test_connect_errors(void **state)
+{
+    server s = {.port = free_port()}; /* nobody listens there */
+    mc_transport *t;
+    mc_channel_listener *l = NULL;
+    mc_binding *b;
+    (void)state;
+    t = imap_transport(&s, "2000");
+    assert_int_equal(mc_channel_listener_new(&l, t, "net.mail://hostile#"), MC_EIO);
+    assert_non_null(strstr(mc_error_last(), "connect: connection refused"));
+    mc_transport_free(t);
+    assert_int_equal(mc_binding_new(&b, "mail"), 0);
+    assert_int_equal(mc_binding_set(b, "address", "bob@example.test"), 0);
+    assert_int_equal(mc_binding_set(b, "smtp_host", "127.0.0.1"), 0);
+    assert_int_equal(mc_binding_set(b, "imap_host", "no-such-host.invalid"), 0);
+    assert_int_equal(mc_binding_set(b, "password", "x"), 0);
+    assert_int_equal(mc_transport_new(&t, b), 0);
+    mc_binding_free(b);
+    assert_int_equal(mc_channel_listener_new(&l, t, "net.mail://hostile#"), MC_EIO);
+    assert_non_null(strstr(mc_error_last(), "resolve: cannot resolve"));
+    mc_transport_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exists_in_fetch), cmocka_unit_test(test_exists_in_idle),
+        cmocka_unit_test(test_literal_huge),    cmocka_unit_test(test_endless_line),
+        cmocka_unit_test(test_exists_flood),    cmocka_unit_test(test_deep_parens),
+        cmocka_unit_test(test_repeat_fetch),    cmocka_unit_test(test_silent_idle),
+        cmocka_unit_test(test_silent_greeting), cmocka_unit_test(test_escape_text),
+        cmocka_unit_test(test_connect_errors),
+    };
+    signal(SIGPIPE, SIG_IGN);
+    mc_init();
+    mc_log_set_callback(log_cb, MC_LOG_DEBUG, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
