@@ -537,7 +537,7 @@ static int take_fetch(mc__imap *m, clist *result)
 /* Sets the guard's limits for the next command's reply (0: the defaults). */
 static void expect(mc__imap *m, size_t literal, size_t reply)
 {
-    mc__imap_limits lim = MC__IMAP_LIMITS_INIT;
+    mc__imap_limits lim = mc__imap_default_limits;
     if (literal > lim.max_literal)
         lim.max_literal = literal;
     if (reply > lim.max_reply)
@@ -1027,7 +1027,7 @@ static bool buffered(mc__imap *m)
  * *done: stop idling (news, woken, error). */
 static int idle_once(mc__imap *m, int slice_ms, int wake_fd, bool *done)
 {
-    mc__imap_limits lim = MC__IMAP_LIMITS_INIT;
+    mc__imap_limits lim = mc__imap_default_limits;
     struct pollfd p[3];
     bool heard = false;
     int r, rc = 0;

@@ -34,6 +34,8 @@ struct mc__imap_conn {
 
 /* ---- the guard ---- */
 
+mc__imap_limits mc__imap_default_limits = MC__IMAP_LIMITS_INIT;
+
 void mc__imap_guard_init(mc__imap_guard *g, const mc__imap_limits *lim)
 {
     memset(g, 0, sizeof(*g));
@@ -383,7 +385,7 @@ static mailstream_low_driver guard_driver = {
 static int conn_new(mc__imap_conn **out, int fd, const mc__imap_conn_options *o)
 {
     mc__imap_conn *c = calloc(1, sizeof(*c));
-    mc__imap_limits lim = MC__IMAP_LIMITS_INIT;
+    mc__imap_limits lim = mc__imap_default_limits;
     if (!c || !(c->host = mc__strdup(o->host ? o->host : ""))) {
         free(c);
         return mc__error_set(MC_ENOMEM, "out of memory");

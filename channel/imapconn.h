@@ -29,6 +29,10 @@ typedef struct {
 /* the defaults for a command that reads no message text */
 #define MC__IMAP_LIMITS_INIT {4u << 20, 64u << 10, 16u << 20, 100000, 64}
 
+/* The limits every command starts from (MC__IMAP_LIMITS_INIT); the fuzz
+ * target lowers them so that small inputs reach them. */
+extern mc__imap_limits mc__imap_default_limits;
+
 /* The scanner, on its own so that the fuzz target and unit tests reach it. */
 typedef struct {
     mc__imap_limits lim;

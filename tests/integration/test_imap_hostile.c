@@ -144,7 +144,7 @@ static void start(server *s, const char *scenario, ...)
     FILE *f;
     s->port = free_port();
     snprintf(port, sizeof(port), "%u", s->port);
-    argv[n++] = "python3";
+    argv[n++] = "/usr/bin/python3";
     argv[n++] = MC_SCRIPTED_IMAP;
     argv[n++] = "--port";
     argv[n++] = port;
@@ -162,7 +162,7 @@ static void start(server *s, const char *scenario, ...)
     if (!s->pid) {
         dup2(out[1], 1);
         close(out[0]);
-        execvp("python3", (char *const *)argv);
+        execv("/usr/bin/python3", (char *const *)argv);
         _exit(127);
     }
     close(out[1]);
