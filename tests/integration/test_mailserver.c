@@ -5,12 +5,14 @@
  * Each test uses its own channel name, so mail of one test never reaches
  * another; the server's state is read back with doveadm. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <curl/curl.h>
 #include "../unit/helpers.h"
 
@@ -537,6 +539,75 @@ static void test_server_restart(void **state)
     mc_transport_free(a);
 }
 
+/* A receiver killed (-9) after receiving: what it received more than
+ * delete_delay (1 s) before the kill was deleted already, so a new receiver
+ * gets none of it again (before: everything since the last query, 60 s
+ * here); what it received just before the kill may come again, never lost. */
+static void test_crash_redelivery(void **state)
+{
+    mc_transport *a = transport(mail_binding("alice", env("MC_ALICE_PW"), NULL));
+    int pipefd[2], n = 0, again = 0, late = 0;
+    bool recent[8] = {0}; /* received after the pause, within a second of the kill */
+    pid_t pid;
+    char c;
+    (void)state;
+    for (int i = 0; i < 8; i++) {
+        char text[16];
+        snprintf(text, sizeof(text), "crash-%d", i);
+        assert_int_equal(send_text(a, "net.mail://crash#bob@example.test", text), 0);
+    }
+    assert_int_equal(await_count("bob", "Service E-mail", "all", 8), 8);
+    assert_int_equal(pipe(pipefd), 0);
+    if (!(pid = fork())) {
+        /* the receiver: 6 received, then 2.5 s, then 2 more, then it is killed */
+        mc_transport *b = transport(mail_binding("bob", env("MC_BOB_PW"), NULL));
+        mc_channel_listener *l;
+        mc_input_channel *in;
+        open_in(b, "net.mail://crash#", &l, &in);
+        for (int i = 0; i < 8; i++) {
+            char *t = receive_text(in, 10000);
+            if (write(pipefd[1], t + 6, 1) != 1)
+                _exit(3);
+            free(t);
+            if (i == 5)
+                sleep_ms(2500);
+        }
+        for (;;)
+            pause();
+    }
+    close(pipefd[1]);
+    while (n < 8 && read(pipefd[0], &c, 1) == 1)
+        recent[c - '0'] = n++ >= 6;
+    assert_int_equal(n, 8);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(pipefd[0]);
+    {
+        mc_transport *b = transport(mail_binding("bob", env("MC_BOB_PW"), NULL));
+        mc_channel_listener *l;
+        mc_input_channel *in;
+        mc_message *m = NULL;
+        open_in(b, "net.mail://crash#", &l, &in);
+        while (mc_input_channel_receive(in, 3000, &m) == 0) {
+            char *t = NULL;
+            assert_int_equal(mc_message_body_text(m, &t), 0);
+            again++;
+            late += recent[t[6] - '0'];
+            free(t);
+            mc_message_free(m);
+        }
+        printf("redelivered after the kill: %d (at most the 2 received in its last second)\n", again);
+        assert_true(again <= 2);
+        assert_int_equal(late, again); /* only what it received in its last second */
+        assert_int_equal(mc_input_channel_close(in), 0);
+        mc_input_channel_free(in);
+        mc_channel_listener_free(l);
+        mc_transport_free(b);
+    }
+    assert_int_equal(server_count("bob", "Service E-mail", "all"), 0);
+    mc_transport_free(a);
+}
+
 /* after the restart test, pass or fail: both servers run again */
 static int servers_running(void **state)
 {
@@ -576,6 +647,7 @@ int main(void)
         cmocka_unit_test_setup(test_wrong_password, empty_mailboxes),
         cmocka_unit_test_setup(test_rejected_and_unreachable, empty_mailboxes),
         cmocka_unit_test_setup(test_xoauth2, empty_mailboxes),
+        cmocka_unit_test_setup(test_crash_redelivery, empty_mailboxes),
         cmocka_unit_test_setup_teardown(test_server_restart, empty_mailboxes, servers_running),
     };
     if (!(dir = getenv("MC_MAILDIR_TEST"))) {
