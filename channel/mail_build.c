@@ -1,4 +1,4 @@
-/* mail_build.c - frames a message as one mail (DESIGN.md section 2),
+/* mail_build.c - frames a message as one mail (docs/wire-format.md sections 2-4),
  * building the MIME structure with libetpan and letting it encode. */
 #include <stdlib.h>
 #include <string.h>

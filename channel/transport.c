@@ -1,4 +1,4 @@
-/* transport.c - the machinery of DESIGN.md section 3, written once above
+/* transport.c - the machinery of docs/semantics.md section 2, written once above
  * the backend interface: the background query loop, the bounded processing
  * cache, dispatch by channel name, accept_existing_messages, the
  * deleted-message cache and its batch flush, receive_retry_count for

@@ -1,5 +1,6 @@
-/* wss.h - WS-Security 1.0 X.509 message security (DESIGN.md section 5), as
- * an envelope filter the core applies to every message of a transport.
+/* wss.h - WS-Security 1.0 X.509 message security (docs/wire-format.md section 7,
+ * docs/semantics.md section 5), as an envelope filter the core applies to
+ * every message of a transport.
  * binding/ fills the settings; nothing else includes this file. */
 #ifndef MC_WSS_H
 #define MC_WSS_H

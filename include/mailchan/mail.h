@@ -1,5 +1,5 @@
 /*
- * mailchan/mail.h - the mail framing of DESIGN.md section 2: one mail, one
+ * mailchan/mail.h - the mail framing of docs/wire-format.md: one mail, one
  * SOAP message. Transports use these functions; they are public so that
  * tools, gateways and tests can frame and classify mail themselves.
  *
@@ -108,7 +108,7 @@ typedef struct {
 } mc_mail_info;
 
 /**
- * Parses and classifies a raw mail (a receiver's view, DESIGN.md section 2).
+ * Parses and classifies a raw mail (a receiver's view, docs/wire-format.md section 6).
  * @param max_envelope_size the largest envelope accepted (0: 65 536); a
  *        larger one makes the mail INVALID with MC_ETOOBIG.
  * @param now current time in Unix seconds for the ttl check (0: the clock).

@@ -1,4 +1,4 @@
-/* test_mail.c - the mail framing of DESIGN.md section 2, both directions. */
+/* test_mail.c - the mail framing of docs/wire-format.md, both directions. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
