@@ -375,6 +375,28 @@ static void test_wrong_ca(void **state)
     assert_false(log_mentions("postfix.log", plog, "sasl_username"));
 }
 
+/* the security mode that does not match the port: each error says which
+ * setting to change instead of a bare failure (implicit TLS against the
+ * STARTTLS port; STARTTLS against the implicit-TLS port, which never greets
+ * in plain text: bounded by the timeout) */
+static void test_wrong_security_mode(void **state)
+{
+    mc_transport *e;
+    mc_channel_listener *l = NULL;
+    char kv[64];
+    (void)state;
+    e = transport(mail_binding("erin", env("MC_ERIN_PW"), "imap_security=tls", NULL));
+    assert_int_equal(mc_channel_listener_new(&l, e, "net.mail://sec#"), MC_ETLS);
+    assert_non_null(strstr(mc_error_last(), "imap_security = starttls"));
+    mc_transport_free(e);
+    snprintf(kv, sizeof(kv), "imap_port=%s", env("MC_IMAPS_PORT"));
+    e = transport(mail_binding("erin", env("MC_ERIN_PW"), kv, "timeout=1000", NULL));
+    assert_int_equal(mc_channel_listener_new(&l, e, "net.mail://sec#"), MC_ETIMEOUT);
+    assert_non_null(strstr(mc_error_last(), "greeting: timed out"));
+    assert_non_null(strstr(mc_error_last(), "imap_security = tls"));
+    mc_transport_free(e);
+}
+
 static void test_wrong_password(void **state)
 {
     mc_transport *e = transport(mail_binding("erin", "not-erins-password", NULL));
@@ -644,6 +666,7 @@ int main(void)
         cmocka_unit_test_setup(test_forms_recipients_tls, empty_mailboxes),
         cmocka_unit_test_setup(test_bad_mail, empty_mailboxes),
         cmocka_unit_test_setup(test_wrong_ca, empty_mailboxes),
+        cmocka_unit_test_setup(test_wrong_security_mode, empty_mailboxes),
         cmocka_unit_test_setup(test_wrong_password, empty_mailboxes),
         cmocka_unit_test_setup(test_rejected_and_unreachable, empty_mailboxes),
         cmocka_unit_test_setup(test_xoauth2, empty_mailboxes),
