@@ -201,25 +201,6 @@ static mc_transport *imap_transport(const server *s, const char *timeout_ms)
     return t;
 }
 
-static void open_in(mc_transport *t, mc_channel_listener **l, mc_input_channel **in)
-{
-    if (mc_channel_listener_new(l, t, "net.mail://hostile#"))
-        fail_msg("listener: %s", mc_error_last());
-    assert_int_equal(mc_channel_listener_accept_channel(*l, 5000, in), 0);
-}
-
-static char *receive_text(mc_input_channel *in, int timeout_ms)
-{
-    mc_message *m = NULL;
-    char *text = NULL;
-    int rc = mc_input_channel_receive(in, timeout_ms, &m);
-    if (rc)
-        fail_msg("receive: %s: %s\nlog:\n%s", mc_strerror(rc), mc_error_last(), log_text);
-    assert_int_equal(mc_message_body_text(m, &text), 0);
-    mc_message_free(m);
-    return text;
-}
-
 /* closing the channel and freeing everything, each bounded */
 static void close_all(mc_transport *t, mc_channel_listener *l, mc_input_channel *in, int limit_ms)
 {
@@ -249,7 +230,7 @@ static void lost_wakeup(const char *scenario)
     snprintf(m2, sizeof(m2), "%s/2.eml", dir);
     start(&s, scenario, "--mail", m1, "--late", m2, NULL);
     t = imap_transport(&s, "5000");
-    open_in(t, &l, &in);
+    open_in(t, "net.mail://hostile#", &l, &in);
     a = receive_text(in, 10000);
     b = receive_text(in, 10000); /* today: only at the next interval, 60 s */
     assert_string_equal(a, "first");
@@ -289,7 +270,7 @@ static void hostile(const char *scenario, const char *limit_text)
     start(&s, scenario, "--mail", m1, NULL);
     before = rss_kb();
     t = imap_transport(&s, "3000");
-    open_in(t, &l, &in);
+    open_in(t, "net.mail://hostile#", &l, &in);
     if (await_log(limit_text, 15000) < 0)
         fail_msg("%s: no \"%s\" in the log:\n%s", scenario, limit_text, log_text);
     /* a few more rounds of reconnecting into the same reply */
@@ -343,7 +324,7 @@ static void test_repeat_fetch(void **state)
     snprintf(m1, sizeof(m1), "%s/1.eml", dir);
     start(&s, "repeat_fetch", "--mail", m1, NULL);
     t = imap_transport(&s, "3000");
-    open_in(t, &l, &in);
+    open_in(t, "net.mail://hostile#", &l, &in);
     a = receive_text(in, 10000);
     assert_string_equal(a, "first");
     free(a);
@@ -366,7 +347,7 @@ static void test_silent_idle(void **state)
     (void)state;
     start(&s, "silent_idle", NULL);
     t = imap_transport(&s, "1000");
-    open_in(t, &l, &in);
+    open_in(t, "net.mail://hostile#", &l, &in);
     took = await_log("IDLE DONE: timed out", 10000);
     if (took < 0)
         fail_msg("silence not noticed:\n%s", log_text);

@@ -91,26 +91,6 @@ static int send_text(mc_transport *t, const char *to, const char *text)
     return rc;
 }
 
-static void open_in(mc_transport *t, const char *uri, mc_channel_listener **l, mc_input_channel **in)
-{
-    if (mc_channel_listener_new(l, t, uri))
-        fail_msg("listener: %s", mc_error_last());
-    assert_int_equal(mc_channel_listener_accept_channel(*l, 5000, in), 0);
-}
-
-static char *receive_text(mc_input_channel *in, int timeout_ms)
-{
-    mc_message *m = NULL;
-    char *text = NULL;
-    int rc = mc_input_channel_receive(in, timeout_ms, &m);
-    if (rc)
-        fail_msg("receive: %s (%s)", mc_strerror(rc), mc_error_last());
-    assert_int_equal(mc_message_body_text(m, &text), 0);
-    mc_message_free(m);
-    return text;
-}
-
-/* mails in user's folder matching a doveadm search query */
 static int server_count(const char *user, const char *folder, const char *query)
 {
     char cmd[1024], line[512];

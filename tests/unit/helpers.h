@@ -19,4 +19,8 @@ void deliver_raw(const char *root, const char *addr, const char *folder, const c
 mc_transport *maildir_transport(const char *root, const char *addr, ...);
 /* path helper: <root>/<addr>/<sub> in a static buffer per call slot */
 const char *mbox_path(char *buf, size_t cap, const char *root, const char *addr, const char *sub);
+/* a listener on uri and its input channel (fails the test on error) */
+void open_in(mc_transport *t, const char *uri, mc_channel_listener **l, mc_input_channel **in);
+/* the text body of the next message (fails the test on timeout); the caller frees it */
+char *receive_text(mc_input_channel *in, int timeout_ms);
 #endif
