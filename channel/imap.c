@@ -54,7 +54,6 @@ struct mc__imap {
     int pending; /* callers waiting for the session (atomic) */
     mailimap *s; /* NULL: disconnected */
     mc__imap_conn *conn; /* below s: socket, TLS, guard; owned by s */
-    atomic_int aborting;  /* set while closing: every wait ends at once */
     _Atomic int64_t deadline; /* a caller's deadline for all I/O (monotonic ms); 0: none */
     unsigned long arrivals_seen; /* the guard's EXISTS count at the last UID SEARCH */
     char *folder; /* the selected folder */
@@ -143,9 +142,6 @@ static int imap_error(mc__imap *m, int r, const char *step)
     case MC__IO_TLS:
         code = MC_ETLS;
         break;
-    case MC__IO_ABORTED:
-        code = MC_ECANCELED;
-        break;
     case MC__IO_OK:
         /* the bytes arrived but libetpan could not parse them */
         return mc__error_set(r == MAILIMAP_ERROR_FATAL ? MC_EIO : MC_EPROTO,
@@ -228,7 +224,6 @@ static mc__imap_conn_options conn_options(mc__imap *m)
         .port = port_of(m),
         .timeout_ms = m->cfg.timeout_ms,
         .tls_min_version = m->cfg.tls_min_version,
-        .abort = &m->aborting,
         .deadline = &m->deadline,
     };
     return o;
@@ -1106,11 +1101,13 @@ void mc__imap_close(mc__imap *m)
 {
     sigpipe_guard g;
     session_enter(m, &g);
-    if (m->s && !atomic_load(&m->aborting)) {
+    if (m->s) {
         /* LOGOUT is a courtesy: it may not hold up closing beyond `timeout` */
-        if (!atomic_load(&m->deadline))
+        int64_t before = atomic_load(&m->deadline);
+        if (!before)
             atomic_store(&m->deadline, mc__mono_ms() + m->cfg.timeout_ms);
         mailimap_logout(m->s);
+        atomic_store(&m->deadline, before);
     }
     disconnect(m);
     session_leave(m, &g);

@@ -25,7 +25,6 @@ struct mc__imap_conn {
     char *host;
     unsigned port;
     int timeout_ms, tls_min_version;
-    const atomic_int *abort;
     const _Atomic int64_t *deadline;
     mc__io_cause cause;
     char cause_text[200];
@@ -204,8 +203,6 @@ static void set_cause(mc__imap_conn *c, mc__io_cause cause, const char *fmt, ...
     va_end(ap);
 }
 
-static bool aborted(const mc__imap_conn *c) { return c->abort && atomic_load(c->abort); }
-
 /* the earlier of an operation's deadline and the caller's */
 static int64_t cap_deadline(const _Atomic int64_t *caller, int64_t op)
 {
@@ -213,22 +210,18 @@ static int64_t cap_deadline(const _Atomic int64_t *caller, int64_t op)
     return d > 0 && d < op ? d : op;
 }
 
-/* Waits for the socket; false (cause set) on timeout, abort or error. */
+/* Waits for the socket; false (cause set) on timeout (its own or the caller's deadline) or error. */
 static bool wait_fd(mc__imap_conn *c, short events, int64_t deadline)
 {
     for (;;) {
         struct pollfd p = {c->fd, events, 0};
         int64_t left = cap_deadline(c->deadline, deadline) - mc__mono_ms();
         int r;
-        if (aborted(c)) {
-            set_cause(c, MC__IO_ABORTED, "aborted (the channel is closing)");
-            return false;
-        }
         if (left <= 0) {
             set_cause(c, MC__IO_TIMEOUT, "no answer within %d ms", c->timeout_ms);
             return false;
         }
-        r = poll(&p, 1, left < 200 ? (int)left : 200); /* slices: abort is seen promptly */
+        r = poll(&p, 1, left < 200 ? (int)left : 200); /* slices: a caller's new deadline is seen promptly */
         if (r > 0)
             return true;
         if (r < 0 && errno != EINTR) {
@@ -255,10 +248,6 @@ static ssize_t io(mc__imap_conn *c, void *buf, size_t n, bool writing)
     for (;;) {
         short want = writing ? POLLOUT : POLLIN;
         ssize_t r;
-        if (aborted(c)) {
-            set_cause(c, MC__IO_ABORTED, "aborted (the channel is closing)");
-            return -1;
-        }
         if (c->ssl) {
             int k = (int)(n > INT32_MAX ? INT32_MAX : n), e;
             ERR_clear_error();
@@ -394,7 +383,6 @@ static int conn_new(mc__imap_conn **out, int fd, const mc__imap_conn_options *o)
     c->port = o->port;
     c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
     c->tls_min_version = o->tls_min_version == 13 ? 13 : 12;
-    c->abort = o->abort;
     c->deadline = o->deadline;
     mc__imap_guard_init(&c->guard, &lim);
     *out = c;
@@ -428,7 +416,7 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline, const mc__im
     for (;;) {
         struct pollfd p = {fd, POLLOUT, 0};
         int64_t left = cap_deadline(o->deadline, deadline) - mc__mono_ms();
-        if (left <= 0 || (o->abort && atomic_load(o->abort))) {
+        if (left <= 0) {
             *err = ETIMEDOUT;
             close(fd);
             return -1;

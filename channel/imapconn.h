@@ -62,8 +62,7 @@ typedef enum {
     MC__IO_CLOSED,   /* the server closed the connection */
     MC__IO_RESET,    /* a socket error (reset, ...) */
     MC__IO_TLS,      /* a TLS error */
-    MC__IO_LIMIT,    /* the guard: the reply crossed a limit */
-    MC__IO_ABORTED   /* mc__imap_conn_abort */
+    MC__IO_LIMIT     /* the guard: the reply crossed a limit */
 } mc__io_cause;
 
 typedef struct mc__imap_conn mc__imap_conn;
@@ -73,7 +72,6 @@ typedef struct {
     unsigned port;
     int timeout_ms;       /* connecting, the handshake, each read and write */
     int tls_min_version;  /* 12 or 13 */
-    const atomic_int *abort; /* non-zero: every wait ends at once (MC__IO_ABORTED) */
     const _Atomic int64_t *deadline; /* non-zero: no wait goes past it (monotonic ms) */
 } mc__imap_conn_options;
 
