@@ -16,6 +16,7 @@ struct mc__smtp {
     mc_token_cb token_cb;
     void *token_user_data;
     bool verify;
+    int tls_min; /* 12 or 13: the TLS floor */
     int timeout_ms;
     char errbuf[CURL_ERROR_SIZE];
     char reply[512]; /* the server's first refusal (4xx/5xx) of a send, else its last reply */
@@ -124,6 +125,7 @@ int mc__smtp_new(mc__smtp **out, const mc__mail_config *cfg)
     s->token_cb = cfg->token_cb;
     s->token_user_data = cfg->token_user_data;
     s->verify = cfg->verify;
+    s->tls_min = cfg->tls_min_version == 13 ? 13 : 12;
     s->timeout_ms = cfg->timeout_ms;
     if (!s->url || !s->username || (cfg->password && *cfg->password && !s->password) ||
         (cfg->ca_file && *cfg->ca_file && !s->ca_file) || (cfg->ca_path && *cfg->ca_path && !s->ca_path)) {
@@ -141,6 +143,16 @@ int mc__smtp_new(mc__smtp **out, const mc__mail_config *cfg)
     return 0;
 }
 
+/* whether curl's handshake error says the versions did not meet: GnuTLS
+ * names the alert ("Error in protocol version") or the server's choice
+ * ("illegal or unsupported version"); OpenSSL says "alert protocol version"
+ * or "unsupported protocol". curl has no code of its own for this. */
+static bool version_refused(const char *what)
+{
+    return strstr(what, "protocol version") || strstr(what, "unsupported version") ||
+           strstr(what, "unsupported protocol");
+}
+
 static int map_error(mc__smtp *s, CURLcode cc)
 {
     const char *what = s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc);
@@ -152,6 +164,12 @@ static int map_error(mc__smtp *s, CURLcode cc)
         return mc__error_set(MC_EAUTH, "SMTP authentication failed at %s: %s%s%s", s->url, what,
                              s->reply[0] ? "; server said: " : "", s->reply);
     case CURLE_SSL_CONNECT_ERROR:
+        if (version_refused(what))
+            return mc__error_set(MC_ETLS,
+                                 "TLS with %s failed: the server offered only versions older than TLS 1.%d, "
+                                 "the floor set by tls_min_version (%s)",
+                                 s->url, s->tls_min - 10, what);
+        return mc__error_set(MC_ETLS, "TLS with %s failed: %s", s->url, what);
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_USE_SSL_FAILED:
@@ -195,6 +213,9 @@ static void apply_options(mc__smtp *s)
     curl_easy_setopt(c, CURLOPT_DEBUGDATA, s);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, s->verify ? 1L : 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, s->verify ? 2L : 0L);
+    /* the floor holds for the handshake, so nothing (AUTH included) goes out below it */
+    curl_easy_setopt(c, CURLOPT_SSLVERSION,
+                     s->tls_min == 13 ? (long)CURL_SSLVERSION_TLSv1_3 : (long)CURL_SSLVERSION_TLSv1_2);
     if (s->ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
     if (s->ca_path)

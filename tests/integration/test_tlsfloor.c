@@ -5,7 +5,8 @@
  * (TLS 1.2/1.3) the same settings work. Needs those servers' env.sh (their
  * CA signs the old server's certificate too); skipped (77) without it.
  *
- * The IMAP half is skipped when MC_SKIP_IMAP_TLSFLOOR is set. */
+ * "test_tlsfloor smtp" runs the setting's and SMTP's tests, "test_tlsfloor
+ * imap" the IMAP half (skipped, 77, when MC_SKIP_IMAP_TLSFLOOR is set). */
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -229,6 +230,36 @@ static void test_smtp_implicit_old(void **state)
     smtp_old("tls", "tls", "1.1");
 }
 
+/* tls_min_version 1.3 against a server offering up to TLS 1.2: refused
+ * before AUTH; the default floor (1.2) shakes hands with the same server
+ * and sends AUTH (which it refuses): so the server is fine, the floor differs */
+static void test_smtp_floor13(void **state)
+{
+    old_server s;
+    mc_transport *t;
+    int rc;
+    (void)state;
+    old_start(&s, "smtp", "starttls", "1.2");
+    t = alice(s.port, env("MC_IMAP_PORT"), "tls_min_version=1.3", NULL);
+    rc = send_text(t, "net.mail://floor#bob@example.test", "must not leave");
+    mc_transport_free(t);
+    old_stop(&s);
+    assert_int_equal(rc, MC_ETLS);
+    assert_non_null(strstr(mc_error_last(), "older than TLS 1.3"));
+    assert_refused_before_credentials(&s);
+    unlink(s.record);
+
+    old_start(&s, "smtp", "starttls", "1.2");
+    t = alice(s.port, env("MC_IMAP_PORT"), NULL);
+    rc = send_text(t, "net.mail://floor#bob@example.test", "x");
+    mc_transport_free(t);
+    old_stop(&s);
+    assert_int_equal(rc, MC_EAUTH); /* the server's 535 */
+    assert_true(recorded(&s, "handshake TLSv1.2"));
+    assert_true(recorded(&s, "credential AUTH"));
+    unlink(s.record);
+}
+
 /* Postfix offers TLS 1.2 and 1.3: the default floor and 1.3 both send */
 static void test_smtp_postfix(void **state)
 {
@@ -301,17 +332,23 @@ static void test_imap_dovecot(void **state)
     }
 }
 
-int main(void)
+/* argv[1]: "smtp" (the setting and SMTP) or "imap"; both when absent */
+int main(int argc, char **argv)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest smtp[] = {
         cmocka_unit_test(test_setting),
         cmocka_unit_test(test_smtp_starttls_old),
         cmocka_unit_test(test_smtp_implicit_old),
+        cmocka_unit_test(test_smtp_floor13),
         cmocka_unit_test(test_smtp_postfix),
+    };
+    const struct CMUnitTest imap[] = {
         cmocka_unit_test(test_imap_starttls_old),
         cmocka_unit_test(test_imap_implicit_old),
         cmocka_unit_test(test_imap_dovecot),
     };
+    const char *which = argc > 1 ? argv[1] : "";
+    int failed = 0;
     if (!(dir = getenv("MC_MAILDIR_TEST"))) {
         fprintf(stderr, "mail servers not running (tests/mailserver/start.sh): skipped\n");
         return 77;
@@ -324,5 +361,14 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (getenv("MC_TEST_VERBOSE"))
         mc_log_set_callback(mc_log_stderr, MC_LOG_DEBUG, NULL);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    if (strcmp(which, "imap"))
+        failed += cmocka_run_group_tests_name("tlsfloor_smtp", smtp, NULL, NULL);
+    if (strcmp(which, "smtp")) {
+        if (getenv("MC_SKIP_IMAP_TLSFLOOR") && !strcmp(which, "imap")) {
+            fprintf(stderr, "MC_SKIP_IMAP_TLSFLOOR is set: the IMAP half is skipped\n");
+            return 77;
+        }
+        failed += cmocka_run_group_tests_name("tlsfloor_imap", imap, NULL, NULL);
+    }
+    return failed ? 1 : 0;
 }

@@ -4,13 +4,13 @@ only TLS 1.0 and 1.1, for mailchan's TLS-floor tests.
 
     old_tls_server.py --proto smtp|imap --mode starttls|tls --port N
                       --cert PEM --key PEM --record FILE [--timeout S]
-                      [--tls-max 1.0|1.1]
+                      [--tls-max 1.0|1.1|1.2]
 
 It speaks just enough of the protocol to reach the TLS handshake (SMTP:
 greeting, EHLO offering STARTTLS and AUTH PLAIN LOGIN, STARTTLS; IMAP: a
 greeting with STARTTLS and LOGINDISABLED, CAPABILITY, STARTTLS; or implicit
 TLS for either), then shakes hands with TLS 1.0/1.1 only (--tls-max 1.0:
-TLS 1.0 only). Should a client
+TLS 1.0 only; --tls-max 1.2, for tests of a TLS 1.3 floor: up to TLS 1.2). Should a client
 accept that, the dialogue goes on inside TLS so that the client would send
 its credentials (which are refused).
 
@@ -184,13 +184,14 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--record", required=True)
     p.add_argument("--timeout", type=float, default=30.0, help="seconds until the server exits")
-    p.add_argument("--tls-max", choices=("1.0", "1.1"), default="1.1", help="highest TLS version offered")
+    p.add_argument("--tls-max", choices=("1.0", "1.1", "1.2"), default="1.1", help="highest TLS version offered")
     a = p.parse_args()
 
     warnings.simplefilter("ignore", DeprecationWarning)  # TLSv1/TLSv1_1: deprecated, and the point
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1
-    ctx.maximum_version = ssl.TLSVersion.TLSv1 if a.tls_max == "1.0" else ssl.TLSVersion.TLSv1_1
+    ctx.maximum_version = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
+                           "1.2": ssl.TLSVersion.TLSv1_2}[a.tls_max]
     ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 refuses TLS 1.0/1.1 above level 0
     ctx.load_cert_chain(a.cert, a.key)
 
