@@ -357,7 +357,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "no /usr/bin/python3 for the old-TLS server: skipped\n");
         return 77;
     }
-    signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (getenv("MC_TEST_VERBOSE"))
         mc_log_set_callback(mc_log_stderr, MC_LOG_DEBUG, NULL);
