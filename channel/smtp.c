@@ -1,6 +1,8 @@
 /* smtp.c - sending over SMTP submission with libcurl: STARTTLS (required)
  * or implicit TLS, AUTH PLAIN/LOGIN/XOAUTH2, one connection kept in the easy
  * handle across messages and closed with QUIT when the handle is cleaned up.
+ * A failed send drops the handle, and with it whatever connection curl kept:
+ * curl may keep a connection the server reset while it waited for a reply.
  * curl speaks the protocol (dot-stuffing, SMTPUTF8 when an address needs it
  * and the server offers it); this file maps settings and errors. */
 #include <stdio.h>
@@ -16,18 +18,19 @@ struct mc__smtp {
     mc_token_cb token_cb;
     void *token_user_data;
     bool verify;
-    int tls_min; /* 12 or 13: the TLS floor */
+    long use_ssl; /* CURLOPT_USE_SSL: fixed per transport */
+    int tls_min;  /* 12 or 13: the TLS floor */
     int timeout_ms;
     char errbuf[CURL_ERROR_SIZE];
     char reply[512]; /* the server's first refusal (4xx/5xx) of a send, else its last reply */
     int reply_code;
-    bool kept; /* the last send succeeded: curl keeps its connection */
 };
 
 typedef struct {
     const char *data;
     size_t len, off;
     const volatile int *cancel;
+    bool started;   /* curl asked for the mail: some of it may have reached the server */
     bool committed; /* the whole mail went out: too late to cancel */
 } upload;
 
@@ -35,6 +38,7 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
 {
     upload *u = arg;
     size_t n = size * nitems;
+    u->started = true;
     if (u->cancel && *u->cancel && !u->committed)
         return CURL_READFUNC_ABORT;
     if (n > u->len - u->off)
@@ -125,6 +129,7 @@ int mc__smtp_new(mc__smtp **out, const mc__mail_config *cfg)
     s->token_cb = cfg->token_cb;
     s->token_user_data = cfg->token_user_data;
     s->verify = cfg->verify;
+    s->use_ssl = cfg->smtp.tls == MC__TLS_NONE ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL;
     s->tls_min = cfg->tls_min_version == 13 ? 13 : 12;
     s->timeout_ms = cfg->timeout_ms;
     if (!s->url || !s->username || (cfg->password && *cfg->password && !s->password) ||
@@ -136,11 +141,18 @@ int mc__smtp_new(mc__smtp **out, const mc__mail_config *cfg)
         mc__smtp_free(s);
         return mc__error_set(MC_ENOMEM, "cannot create a curl handle");
     }
-    /* tls mode is fixed per transport; the rest of the options are set per send */
-    curl_easy_setopt(s->curl, CURLOPT_USE_SSL,
-                     (long)(cfg->smtp.tls == MC__TLS_NONE ? CURLUSESSL_NONE : CURLUSESSL_ALL));
     *out = s;
     return 0;
+}
+
+/* Forgets the kept connection after a failed send: a new handle has none.
+ * Cleaning up the old one sends QUIT if its connection still works; on a
+ * dead one the write fails at once. */
+static void drop_connection(mc__smtp *s)
+{
+    if (s->curl)
+        curl_easy_cleanup(s->curl);
+    s->curl = curl_easy_init(); /* NULL (no memory): the next send tries again */
 }
 
 /* whether curl's handshake error says the versions did not meet: GnuTLS
@@ -191,17 +203,28 @@ static int map_error(mc__smtp *s, CURLcode cc)
     }
 }
 
-/* errors of a connection that broke under us (not of one never made) */
-static bool dead_connection(CURLcode cc)
+/* Whether a failed attempt may be made again on a new connection: only when
+ * none of the mail can have reached the server, which cannot deliver what it
+ * never had. curl asks for the mail only after the server's 354 to DATA, so
+ * an attempt that never asked cannot have sent a byte of it; once it has
+ * asked, the body (even its final dot) may be there, and a second attempt
+ * could deliver twice. And only when the connection broke under us: curl
+ * reports a server's refusal of MAIL/RCPT/DATA as CURLE_SEND_ERROR too, but
+ * then there was a 4xx/5xx reply (a retry would meet the same refusal),
+ * except 421, the server closing the connection. A failed TLS handshake is
+ * not retried: its causes (certificate, version) do not go away. */
+static bool retryable(const mc__smtp *s, CURLcode cc, const upload *u)
 {
-    return cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING ||
-           cc == CURLE_WEIRD_SERVER_REPLY || cc == CURLE_SSL_CONNECT_ERROR;
+    bool broke = cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING ||
+                 cc == CURLE_WEIRD_SERVER_REPLY;
+    return broke && !u->started && (s->reply_code < 400 || s->reply_code == 421);
 }
 
 static void apply_options(mc__smtp *s)
 {
     CURL *c = s->curl;
     curl_easy_setopt(c, CURLOPT_URL, s->url);
+    curl_easy_setopt(c, CURLOPT_USE_SSL, s->use_ssl);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
@@ -229,40 +252,75 @@ static void apply_options(mc__smtp *s)
     }
 }
 
-static int set_auth(mc__smtp *s, char **secret)
+/* the credential for this send (asked once, even when the send is retried) */
+static int get_secret(mc__smtp *s, char **secret)
 {
     mc__mail_config c = {0};
-    int rc;
     c.password = s->password;
     c.auth = s->auth;
     c.token_cb = s->token_cb;
     c.token_user_data = s->token_user_data;
-    if ((rc = mc__credential(&c, secret)))
-        return rc;
-    if (!*secret)
-        return 0;
+    return mc__credential(&c, secret);
+}
+
+static void set_auth(mc__smtp *s, const char *secret)
+{
+    if (!secret)
+        return;
     curl_easy_setopt(s->curl, CURLOPT_USERNAME, s->username);
     if (s->auth == MC__AUTH_XOAUTH2 || (s->auth == MC__AUTH_AUTO && s->token_cb)) {
-        curl_easy_setopt(s->curl, CURLOPT_XOAUTH2_BEARER, *secret);
+        curl_easy_setopt(s->curl, CURLOPT_XOAUTH2_BEARER, secret);
         curl_easy_setopt(s->curl, CURLOPT_LOGIN_OPTIONS, "AUTH=XOAUTH2");
     } else {
-        curl_easy_setopt(s->curl, CURLOPT_PASSWORD, *secret);
+        curl_easy_setopt(s->curl, CURLOPT_PASSWORD, secret);
         curl_easy_setopt(s->curl, CURLOPT_LOGIN_OPTIONS,
                          s->auth == MC__AUTH_PLAIN ? "AUTH=PLAIN" : s->auth == MC__AUTH_LOGIN ? "AUTH=LOGIN" : NULL);
     }
-    return 0;
+}
+
+/* forgets the secret in curl's handle (our copy is the caller's to wipe) */
+static void clear_auth(mc__smtp *s)
+{
+    if (!s->curl)
+        return;
+    curl_easy_setopt(s->curl, CURLOPT_PASSWORD, NULL);
+    curl_easy_setopt(s->curl, CURLOPT_XOAUTH2_BEARER, NULL); /* "" would still select XOAUTH2 */
+    curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, NULL);
+}
+
+/* one attempt at a send on the handle's kept connection or a new one */
+static CURLcode attempt(mc__smtp *s, upload *u, const char *from, struct curl_slist *rcpt, const char *secret)
+{
+    CURLcode cc;
+    apply_options(s);
+    set_auth(s, secret);
+    curl_easy_setopt(s->curl, CURLOPT_MAIL_FROM, from);
+    curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(s->curl, CURLOPT_READDATA, u);
+    curl_easy_setopt(s->curl, CURLOPT_XFERINFODATA, u);
+    curl_easy_setopt(s->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)u->len);
+    u->off = 0;
+    u->started = u->committed = false;
+    s->errbuf[0] = 0;
+    s->reply[0] = 0;
+    s->reply_code = 0;
+    cc = curl_easy_perform(s->curl);
+    clear_auth(s);
+    return cc;
 }
 
 int mc__smtp_send(mc__smtp *s, const char *from, const char *const *to, size_t nto, const char *mail,
                   size_t len, const volatile int *cancel)
 {
     struct curl_slist *rcpt = NULL;
-    upload u = {mail, len, 0, cancel, false};
+    upload u = {mail, len, 0, cancel, false, false};
     char *secret = NULL;
     CURLcode cc;
     int rc = 0;
     if (!nto)
         return mc__error_set(MC_EINVAL, "a mail needs at least one recipient");
+    if (!s->curl && !(s->curl = curl_easy_init()))
+        return mc__error_set(MC_ENOMEM, "cannot create a curl handle");
     for (size_t i = 0; i < nto; i++) {
         struct curl_slist *n = curl_slist_append(rcpt, to[i]);
         if (!n) {
@@ -271,41 +329,30 @@ int mc__smtp_send(mc__smtp *s, const char *from, const char *const *to, size_t n
         }
         rcpt = n;
     }
-    apply_options(s);
-    if ((rc = set_auth(s, &secret)))
+    if ((rc = get_secret(s, &secret)))
         goto done;
-    curl_easy_setopt(s->curl, CURLOPT_MAIL_FROM, from);
-    curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, rcpt);
-    curl_easy_setopt(s->curl, CURLOPT_READDATA, &u);
-    curl_easy_setopt(s->curl, CURLOPT_XFERINFODATA, &u);
-    curl_easy_setopt(s->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
-    s->errbuf[0] = 0;
-    s->reply[0] = 0;
-    s->reply_code = 0;
-    cc = curl_easy_perform(s->curl);
-    if (cc != CURLE_OK && s->kept && !s->reply[0] && dead_connection(cc)) {
-        /* A kept connection the server had dropped (restart, idle timeout)
-         * and no reply at all: no mail data went out (it follows a 354),
-         * so one retry on a fresh connection cannot deliver twice. */
-        mc__log(MC_LOG_DEBUG, "SMTP %s: the kept connection was dead; reconnecting", s->url);
-        u.off = 0;
-        s->errbuf[0] = 0;
-        curl_easy_setopt(s->curl, CURLOPT_FRESH_CONNECT, 1L);
-        cc = curl_easy_perform(s->curl);
-        curl_easy_setopt(s->curl, CURLOPT_FRESH_CONNECT, 0L);
+    cc = attempt(s, &u, from, rcpt, secret);
+    if (cc != CURLE_OK && retryable(s, cc, &u)) {
+        /* the connection broke (a server restart, an idle timeout, a reset)
+         * before any of the mail went out: once more, on a new connection */
+        mc__log(MC_LOG_DEBUG, "SMTP %s: %s before the mail was sent; retrying on a new connection", s->url,
+                s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc));
+        drop_connection(s);
+        if (!s->curl) {
+            rc = mc__error_set(MC_ENOMEM, "cannot create a curl handle");
+            goto done;
+        }
+        cc = attempt(s, &u, from, rcpt, secret);
     }
-    s->kept = cc == CURLE_OK;
     if (cc != CURLE_OK) {
         rc = map_error(s, cc);
     } else if (s->reply_code && s->reply_code / 100 != 2) {
         /* curl said yes but the final reply was not 2xx: never report success */
         rc = mc__error_set(MC_EPROTO, "the SMTP server %s did not accept the mail: %s", s->url, s->reply);
     }
+    if (rc)
+        drop_connection(s); /* after the error is taken from errbuf and reply */
 done:
-    /* forget the secret in curl's handle and in our copy */
-    curl_easy_setopt(s->curl, CURLOPT_PASSWORD, NULL);
-    curl_easy_setopt(s->curl, CURLOPT_XOAUTH2_BEARER, NULL); /* "" would still select XOAUTH2 */
-    curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, NULL);
     curl_slist_free_all(rcpt);
     mc__secret_free(secret);
     return rc;
