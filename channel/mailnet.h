@@ -68,4 +68,19 @@ void mc__secret_free(char *secret);
 int mc__tls_verify_chain(const unsigned char *const *der, const size_t *der_len, size_t n,
                          const char *host, const char *ca_file, const char *ca_path);
 
+/* The server's replies to one SMTP send as smtp.c keeps them for its errors
+ * (every reply is untrusted input; tests/fuzz/fuzz_smtp_reply.c). */
+typedef struct {
+    char text[512]; /* printable ASCII, NUL-terminated; the lines of one reply joined by spaces */
+    int code;       /* its code (100-599), or 0 when the line had none */
+    bool more;      /* the last line was "NNN-": more lines of that reply follow */
+} mc__smtp_reply;
+/* Notes one reply line as curl hands it over (CR/LF at the end or not; any
+ * bytes): the first refusal (4xx/5xx) of a send is kept with all its lines,
+ * otherwise the last reply replaces what was kept. */
+void mc__smtp_reply_note(mc__smtp_reply *r, const char *line, size_t len);
+/* Copies up to cap-1 bytes of in into out, each byte outside printable ASCII
+ * as '?', and NUL-terminates (cap > 0); returns the length written. */
+size_t mc__smtp_sanitize(char *out, size_t cap, const char *in, size_t len);
+
 #endif

@@ -22,8 +22,7 @@ struct mc__smtp {
     int tls_min;  /* 12 or 13: the TLS floor */
     int timeout_ms;
     char errbuf[CURL_ERROR_SIZE];
-    char reply[512]; /* the server's first refusal (4xx/5xx) of a send, else its last reply */
-    int reply_code;
+    mc__smtp_reply reply; /* the server's first refusal (4xx/5xx) of a send, else its last reply */
 };
 
 typedef struct {
@@ -57,22 +56,61 @@ static int progress_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
     return u->cancel && *u->cancel && !u->committed;
 }
 
+size_t mc__smtp_sanitize(char *out, size_t cap, const char *in, size_t len)
+{
+    size_t n = 0;
+    if (!cap)
+        return 0;
+    for (; n < len && n < cap - 1; n++) /* printable ASCII only: no control bytes in our errors */
+        out[n] = (in[n] >= 0x20 && in[n] < 0x7f) ? in[n] : '?';
+    out[n] = 0;
+    return n;
+}
+
+/* an SMTP reply line's code: three digits, the first 1-5, then a space, a
+ * hyphen (more lines follow) or the end; else 0 */
+static int reply_code(const char *line, size_t len, bool *more)
+{
+    *more = false;
+    if (len < 3 || line[0] < '1' || line[0] > '5' || line[1] < '0' || line[1] > '9' || line[2] < '0' ||
+        line[2] > '9' || (len > 3 && line[3] != ' ' && line[3] != '-'))
+        return 0;
+    *more = len > 3 && line[3] == '-';
+    return (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+}
+
+void mc__smtp_reply_note(mc__smtp_reply *r, const char *line, size_t len)
+{
+    bool more;
+    int code;
+    size_t used;
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        len--;
+    code = reply_code(line, len, &more);
+    if (r->more && code && code == r->code) {
+        /* the next line of the same reply: its text after "NNN-", joined */
+        used = strlen(r->text);
+        if (len > 4 && used + 2 < sizeof(r->text)) {
+            r->text[used++] = ' ';
+            mc__smtp_sanitize(r->text + used, sizeof(r->text) - used, line + 4, len - 4);
+        }
+        r->more = more;
+        return;
+    }
+    if (r->code >= 400)
+        return; /* keep the first refusal: curl's RSET/QUIT replies would hide it */
+    mc__smtp_sanitize(r->text, sizeof(r->text), line, len);
+    r->code = code;
+    r->more = more;
+}
+
 /* Keeps the server's replies (never what we sent: that holds AUTH secrets). */
 static int debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *arg)
 {
     mc__smtp *s = arg;
-    size_t n = size;
     (void)c;
-    if (type != CURLINFO_HEADER_IN || s->reply_code >= 400)
-        return 0; /* keep the first refusal: curl's RSET/QUIT replies would hide it */
-    while (n && (data[n - 1] == '\n' || data[n - 1] == '\r'))
-        n--;
-    if (n >= sizeof(s->reply))
-        n = sizeof(s->reply) - 1;
-    for (size_t i = 0; i < n; i++) /* printable ASCII only: no control bytes in our errors */
-        s->reply[i] = (data[i] >= 0x20 && data[i] < 0x7f) ? data[i] : '?';
-    s->reply[n] = 0;
-    s->reply_code = n >= 3 ? atoi(s->reply) : 0;
+    if (type == CURLINFO_HEADER_IN)
+        mc__smtp_reply_note(&s->reply, data, size);
     return 0;
 }
 
@@ -167,14 +205,16 @@ static bool version_refused(const char *what)
 
 static int map_error(mc__smtp *s, CURLcode cc)
 {
-    const char *what = s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc);
+    char what[CURL_ERROR_SIZE]; /* curl's text may quote the server: made printable too */
+    const char *text = s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc);
+    mc__smtp_sanitize(what, sizeof(what), text, strnlen(text, sizeof(what) - 1));
     switch (cc) {
     case CURLE_ABORTED_BY_CALLBACK:
     case CURLE_READ_ERROR:
         return mc__error_set(MC_ECANCELED, "sending was cancelled");
     case CURLE_LOGIN_DENIED:
         return mc__error_set(MC_EAUTH, "SMTP authentication failed at %s: %s%s%s", s->url, what,
-                             s->reply[0] ? "; server said: " : "", s->reply);
+                             s->reply.text[0] ? "; server said: " : "", s->reply.text);
     case CURLE_SSL_CONNECT_ERROR:
         if (version_refused(what))
             return mc__error_set(MC_ETLS,
@@ -197,8 +237,8 @@ static int map_error(mc__smtp *s, CURLcode cc)
     case CURLE_OUT_OF_MEMORY:
         return mc__error_set(MC_ENOMEM, "out of memory in curl");
     default:
-        if (s->reply_code >= 400)
-            return mc__error_set(MC_EPROTO, "the SMTP server %s refused the mail: %s", s->url, s->reply);
+        if (s->reply.code >= 400)
+            return mc__error_set(MC_EPROTO, "the SMTP server %s refused the mail: %s", s->url, s->reply.text);
         return mc__error_set(MC_EIO, "SMTP %s: %s", s->url, what);
     }
 }
@@ -217,7 +257,7 @@ static bool retryable(const mc__smtp *s, CURLcode cc, const upload *u)
 {
     bool broke = cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING ||
                  cc == CURLE_WEIRD_SERVER_REPLY;
-    return broke && !u->started && (s->reply_code < 400 || s->reply_code == 421);
+    return broke && !u->started && (s->reply.code < 400 || s->reply.code == 421);
 }
 
 static void apply_options(mc__smtp *s)
@@ -302,8 +342,7 @@ static CURLcode attempt(mc__smtp *s, upload *u, const char *from, struct curl_sl
     u->off = 0;
     u->started = u->committed = false;
     s->errbuf[0] = 0;
-    s->reply[0] = 0;
-    s->reply_code = 0;
+    memset(&s->reply, 0, sizeof(s->reply));
     cc = curl_easy_perform(s->curl);
     clear_auth(s);
     return cc;
@@ -346,9 +385,9 @@ int mc__smtp_send(mc__smtp *s, const char *from, const char *const *to, size_t n
     }
     if (cc != CURLE_OK) {
         rc = map_error(s, cc);
-    } else if (s->reply_code && s->reply_code / 100 != 2) {
+    } else if (s->reply.code && s->reply.code / 100 != 2) {
         /* curl said yes but the final reply was not 2xx: never report success */
-        rc = mc__error_set(MC_EPROTO, "the SMTP server %s did not accept the mail: %s", s->url, s->reply);
+        rc = mc__error_set(MC_EPROTO, "the SMTP server %s did not accept the mail: %s", s->url, s->reply.text);
     }
     if (rc)
         drop_connection(s); /* after the error is taken from errbuf and reply */

@@ -29,8 +29,8 @@ echo "== tests under ASan + UBSan =="
 if command -v clang >/dev/null; then
   echo "== libFuzzer targets (clang), short runs over their corpora =="
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DMC_FUZZ=ON -DMC_BUILD_SAMPLES=OFF >/dev/null
-  cmake --build build-fuzz -j"$jobs" --target fuzz_subject fuzz_classify fuzz_soap fuzz_wss >/dev/null
-  for t in subject classify soap wss; do
+  cmake --build build-fuzz -j"$jobs" --target fuzz_subject fuzz_classify fuzz_soap fuzz_wss fuzz_smtp_reply >/dev/null
+  for t in subject classify soap wss smtp_reply; do
     mkdir -p build-fuzz/corpus-$t && cp tests/corpus/$t/* build-fuzz/corpus-$t/
     build-fuzz/tests/fuzz_$t -max_total_time=20 -timeout=5 -rss_limit_mb=2048 build-fuzz/corpus-$t >build-fuzz/fuzz-$t.log 2>&1 \
       || { tail -40 build-fuzz/fuzz-$t.log; exit 1; }

@@ -16,6 +16,9 @@ follow "ok". Plans:
     after-dot          the whole body read (accepted), then a reset instead of 250
     one-then-reset     one mail accepted (250), then a reset at once
     one-then-reset-on-command   one mail accepted, then a reset at the next command
+    421-at-mail        MAIL FROM answered "421 ... closing", then the connection closed
+    refuse-rcpt        RCPT TO refused with a two-line 550 (an ESC byte in it), then
+                       a normal server
 A reset is a close with SO_LINGER 0: the client sees "Connection reset by peer".
 With --cert/--key, EHLO offers STARTTLS (TLS 1.2+) and the plan runs on
 inside TLS. No AUTH is offered (the tests send without a password).
@@ -129,10 +132,18 @@ class Session:
             elif verb == b"MAIL":
                 if self.plan == "after-mail":
                     self.reset("after-mail")
+                if self.plan == "421-at-mail":
+                    self.rec("reset", self.n, "421-at-mail")
+                    self.send("421 4.3.2 reset.example.test Service shutting down, closing channel")
+                    return
                 self.send("250 2.1.0 Ok")
             elif verb == b"RCPT":
                 if self.plan == "after-rcpt":
                     self.reset("after-rcpt")
+                if self.plan == "refuse-rcpt":
+                    self.rec("refused", self.n, "rcpt")
+                    self.send("550-5.7.1 first line of the refusal\r\n550 5.7.1 second \x1b[1mline")
+                    continue
                 self.send("250 2.1.5 Ok")
             elif verb == b"DATA":
                 self.send("354 End data with <CR><LF>.<CR><LF>")

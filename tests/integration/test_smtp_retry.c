@@ -305,6 +305,41 @@ static void test_one_then_reset_on_command(void **state)
     dropped_kept("one-then-reset-on-command", false);
 }
 
+/* The server says 421 (closing) to MAIL FROM: nothing of the mail went out,
+ * so the send is made again on a new connection. */
+static void test_421_at_mail_from(void **state)
+{
+    (void)state;
+    broken_before_body("421-at-mail", false);
+}
+
+/* A refusal is an answer, not a broken connection: the send fails with the
+ * server's whole reply (both lines, made printable), is not retried, and the
+ * next send works. */
+static void test_refusal_not_retried(void **state)
+{
+    server s;
+    mc_transport *t;
+    int rc1, rc2;
+    char err[1024];
+    (void)state;
+    start(&s, "refuse-rcpt", false);
+    t = transport(&s);
+    rc1 = send_mark(t, "mark-first");
+    snprintf(err, sizeof(err), "%s", mc_error_last());
+    rc2 = send_mark(t, "mark-second");
+    mc_transport_free(t);
+    stop(&s);
+    assert_int_equal(rc1, MC_EPROTO);
+    assert_non_null(strstr(err, "550-5.7.1 first line of the refusal 5.7.1 second ?[1mline"));
+    assert_int_equal(count(&s, "refused 1 "), 1);
+    assert_int_equal(count(&s, "conn 2 "), 1); /* mark-second, on a new connection */
+    assert_int_equal(count(&s, "conn 3 "), 0);
+    assert_int_equal(count_mark(&s, "accepted", "mark-first"), 0);
+    assert_int_equal(rc2, 0);
+    assert_int_equal(count_mark(&s, "delivered", "mark-second"), 1);
+}
+
 /* the same inside STARTTLS (skipped without the openssl command) */
 static void test_tls_reset_after_mail_from(void **state)
 {
@@ -372,6 +407,8 @@ int main(void)
         cmocka_unit_test(test_reset_after_dot),
         cmocka_unit_test(test_one_then_reset),
         cmocka_unit_test(test_one_then_reset_on_command),
+        cmocka_unit_test(test_421_at_mail_from),
+        cmocka_unit_test(test_refusal_not_retried),
         cmocka_unit_test(test_tls_reset_after_mail_from),
         cmocka_unit_test(test_tls_reset_during_data),
         cmocka_unit_test(test_tls_reset_after_dot),
