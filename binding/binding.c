@@ -418,6 +418,7 @@ static int mail_backend(const mc_binding *b, const char *address, mc__backend **
     c.ca_file = value(b, "tls_ca_file");
     c.ca_path = value(b, "tls_ca_path");
     c.verify = mc__setting_bool(value(b, "tls_verify"));
+    c.tls_min_version = !strcmp(value(b, "tls_min_version"), "1.3") ? 13 : 12;
     c.timeout_ms = (int)number(b, "timeout");
     c.service_folder = value(b, "service_folder");
     c.deleted_folder = value(b, "deleted_folder");

@@ -93,7 +93,8 @@ static unsigned port_of(const mc__imap *m)
 static const char *server_said(const mc__imap *m, char *buf, size_t cap)
 {
     const char *t = m->s && m->s->imap_response ? m->s->imap_response : "";
-    return mc__printable(buf, cap, t, strlen(t));
+    mc__printable(buf, cap, t, strlen(t));
+    return buf;
 }
 
 /* Drops the session; the next call reconnects. */

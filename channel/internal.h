@@ -40,10 +40,10 @@ char *mc__strndup(const char *s, size_t n);
 int mc__set_str(char **dst, const char *src); /* copies src (NULL clears); MC_ENOMEM */
 int mc__uuid(char out[37]);                   /* random v4 UUID text */
 int64_t mc__mono_ms(void);                    /* monotonic clock, ms */
-/* Copies at most n octets of untrusted text (a server's reply) into dst
- * (cap > 0), printable ASCII only: control bytes and escape sequences
- * become '?'. Returns dst. */
-char *mc__printable(char *dst, size_t cap, const char *src, size_t n);
+/* Copies at most n octets of untrusted text (a server's reply) into dst,
+ * NUL-terminated within cap, printable ASCII only: control bytes and escape
+ * sequences become '?'. Returns the octets written (without the NUL). */
+size_t mc__printable(char *dst, size_t cap, const char *src, size_t n);
 void mc__format_rfc3339(int64_t unix_seconds, char out[32]);
 int mc__parse_rfc3339(const char *s, size_t n, int64_t *out);
 bool mc__utf8_valid(const char *s, size_t n);

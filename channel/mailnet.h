@@ -30,7 +30,7 @@ typedef struct {
     const char *service_folder, *deleted_folder;
     bool idle;               /* use IMAP IDLE when the server has it */
     int idle_ms;             /* IDLE is re-issued at least this often */
-    int tls_min_version;     /* 12 or 13: the lowest TLS version accepted */
+    int tls_min_version;     /* lowest TLS version: 12 (TLS 1.2; also when 0) or 13 */
 } mc__mail_config;
 
 /* SMTP sender: one connection kept across messages, QUIT on free. */
@@ -72,5 +72,17 @@ void mc__secret_free(char *secret);
  * the reason on failure. */
 int mc__tls_verify_chain(const unsigned char *const *der, const size_t *der_len, size_t n,
                          const char *host, const char *ca_file, const char *ca_path);
+
+/* The server's replies to one SMTP send as smtp.c keeps them for its errors
+ * (every reply is untrusted input; tests/fuzz/fuzz_smtp_reply.c). */
+typedef struct {
+    char text[512]; /* printable ASCII, NUL-terminated; the lines of one reply joined by spaces */
+    int code;       /* its code (100-599), or 0 when the line had none */
+    bool more;      /* the last line was "NNN-": more lines of that reply follow */
+} mc__smtp_reply;
+/* Notes one reply line as curl hands it over (CR/LF at the end or not; any
+ * bytes): the first refusal (4xx/5xx) of a send is kept with all its lines,
+ * otherwise the last reply replaces what was kept. */
+void mc__smtp_reply_note(mc__smtp_reply *r, const char *line, size_t len);
 
 #endif

@@ -1,6 +1,8 @@
 /* smtp.c - sending over SMTP submission with libcurl: STARTTLS (required)
  * or implicit TLS, AUTH PLAIN/LOGIN/XOAUTH2, one connection kept in the easy
  * handle across messages and closed with QUIT when the handle is cleaned up.
+ * A failed send drops the handle, and with it whatever connection curl kept:
+ * curl may keep a connection the server reset while it waited for a reply.
  * curl speaks the protocol (dot-stuffing, SMTPUTF8 when an address needs it
  * and the server offers it); this file maps settings and errors. */
 #include <stdio.h>
@@ -16,17 +18,18 @@ struct mc__smtp {
     mc_token_cb token_cb;
     void *token_user_data;
     bool verify;
+    long use_ssl; /* CURLOPT_USE_SSL: fixed per transport */
+    int tls_min;  /* 12 or 13: the TLS floor */
     int timeout_ms;
     char errbuf[CURL_ERROR_SIZE];
-    char reply[512]; /* the server's first refusal (4xx/5xx) of a send, else its last reply */
-    int reply_code;
-    bool kept; /* the last send succeeded: curl keeps its connection */
+    mc__smtp_reply reply; /* the server's first refusal (4xx/5xx) of a send, else its last reply */
 };
 
 typedef struct {
     const char *data;
     size_t len, off;
     const volatile int *cancel;
+    bool started;   /* curl asked for the mail: some of it may have reached the server */
     bool committed; /* the whole mail went out: too late to cancel */
 } upload;
 
@@ -34,6 +37,7 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
 {
     upload *u = arg;
     size_t n = size * nitems;
+    u->started = true;
     if (u->cancel && *u->cancel && !u->committed)
         return CURL_READFUNC_ABORT;
     if (n > u->len - u->off)
@@ -52,22 +56,50 @@ static int progress_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
     return u->cancel && *u->cancel && !u->committed;
 }
 
+/* an SMTP reply line's code: three digits, the first 1-5, then a space, a
+ * hyphen (more lines follow) or the end; else 0 */
+static int reply_code(const char *line, size_t len, bool *more)
+{
+    *more = false;
+    if (len < 3 || line[0] < '1' || line[0] > '5' || line[1] < '0' || line[1] > '9' || line[2] < '0' ||
+        line[2] > '9' || (len > 3 && line[3] != ' ' && line[3] != '-'))
+        return 0;
+    *more = len > 3 && line[3] == '-';
+    return (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+}
+
+void mc__smtp_reply_note(mc__smtp_reply *r, const char *line, size_t len)
+{
+    bool more;
+    int code;
+    size_t used;
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        len--;
+    code = reply_code(line, len, &more);
+    if (r->more && code && code == r->code) {
+        /* the next line of the same reply: its text after "NNN-", joined */
+        used = strlen(r->text);
+        if (len > 4 && used + 2 < sizeof(r->text)) {
+            r->text[used++] = ' ';
+            mc__printable(r->text + used, sizeof(r->text) - used, line + 4, len - 4);
+        }
+        r->more = more;
+        return;
+    }
+    if (r->code >= 400)
+        return; /* keep the first refusal: curl's RSET/QUIT replies would hide it */
+    mc__printable(r->text, sizeof(r->text), line, len);
+    r->code = code;
+    r->more = more;
+}
+
 /* Keeps the server's replies (never what we sent: that holds AUTH secrets). */
 static int debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *arg)
 {
     mc__smtp *s = arg;
-    size_t n = size;
     (void)c;
-    if (type != CURLINFO_HEADER_IN || s->reply_code >= 400)
-        return 0; /* keep the first refusal: curl's RSET/QUIT replies would hide it */
-    while (n && (data[n - 1] == '\n' || data[n - 1] == '\r'))
-        n--;
-    if (n >= sizeof(s->reply))
-        n = sizeof(s->reply) - 1;
-    for (size_t i = 0; i < n; i++) /* printable ASCII only: no control bytes in our errors */
-        s->reply[i] = (data[i] >= 0x20 && data[i] < 0x7f) ? data[i] : '?';
-    s->reply[n] = 0;
-    s->reply_code = n >= 3 ? atoi(s->reply) : 0;
+    if (type == CURLINFO_HEADER_IN)
+        mc__smtp_reply_note(&s->reply, data, size);
     return 0;
 }
 
@@ -124,6 +156,8 @@ int mc__smtp_new(mc__smtp **out, const mc__mail_config *cfg)
     s->token_cb = cfg->token_cb;
     s->token_user_data = cfg->token_user_data;
     s->verify = cfg->verify;
+    s->use_ssl = cfg->smtp.tls == MC__TLS_NONE ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL;
+    s->tls_min = cfg->tls_min_version == 13 ? 13 : 12;
     s->timeout_ms = cfg->timeout_ms;
     if (!s->url || !s->username || (cfg->password && *cfg->password && !s->password) ||
         (cfg->ca_file && *cfg->ca_file && !s->ca_file) || (cfg->ca_path && *cfg->ca_path && !s->ca_path)) {
@@ -134,24 +168,49 @@ int mc__smtp_new(mc__smtp **out, const mc__mail_config *cfg)
         mc__smtp_free(s);
         return mc__error_set(MC_ENOMEM, "cannot create a curl handle");
     }
-    /* tls mode is fixed per transport; the rest of the options are set per send */
-    curl_easy_setopt(s->curl, CURLOPT_USE_SSL,
-                     (long)(cfg->smtp.tls == MC__TLS_NONE ? CURLUSESSL_NONE : CURLUSESSL_ALL));
     *out = s;
     return 0;
 }
 
+/* Forgets the kept connection after a failed send: a new handle has none.
+ * Cleaning up the old one sends QUIT if its connection still works; on a
+ * dead one the write fails at once. */
+static void drop_connection(mc__smtp *s)
+{
+    if (s->curl)
+        curl_easy_cleanup(s->curl);
+    s->curl = curl_easy_init(); /* NULL (no memory): the next send tries again */
+}
+
+/* whether curl's handshake error says the versions did not meet: GnuTLS
+ * names the alert ("Error in protocol version") or the server's choice
+ * ("illegal or unsupported version"); OpenSSL says "alert protocol version"
+ * or "unsupported protocol". curl has no code of its own for this. */
+static bool version_refused(const char *what)
+{
+    return strstr(what, "protocol version") || strstr(what, "unsupported version") ||
+           strstr(what, "unsupported protocol");
+}
+
 static int map_error(mc__smtp *s, CURLcode cc)
 {
-    const char *what = s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc);
+    char what[CURL_ERROR_SIZE]; /* curl's text may quote the server: made printable too */
+    const char *text = s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc);
+    mc__printable(what, sizeof(what), text, strnlen(text, sizeof(what) - 1));
     switch (cc) {
     case CURLE_ABORTED_BY_CALLBACK:
     case CURLE_READ_ERROR:
         return mc__error_set(MC_ECANCELED, "sending was cancelled");
     case CURLE_LOGIN_DENIED:
         return mc__error_set(MC_EAUTH, "SMTP authentication failed at %s: %s%s%s", s->url, what,
-                             s->reply[0] ? "; server said: " : "", s->reply);
+                             s->reply.text[0] ? "; server said: " : "", s->reply.text);
     case CURLE_SSL_CONNECT_ERROR:
+        if (version_refused(what))
+            return mc__error_set(MC_ETLS,
+                                 "TLS with %s failed: the server offered only versions older than TLS 1.%d, "
+                                 "the floor set by tls_min_version (%s)",
+                                 s->url, s->tls_min - 10, what);
+        return mc__error_set(MC_ETLS, "TLS with %s failed: %s", s->url, what);
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_USE_SSL_FAILED:
@@ -167,23 +226,34 @@ static int map_error(mc__smtp *s, CURLcode cc)
     case CURLE_OUT_OF_MEMORY:
         return mc__error_set(MC_ENOMEM, "out of memory in curl");
     default:
-        if (s->reply_code >= 400)
-            return mc__error_set(MC_EPROTO, "the SMTP server %s refused the mail: %s", s->url, s->reply);
+        if (s->reply.code >= 400)
+            return mc__error_set(MC_EPROTO, "the SMTP server %s refused the mail: %s", s->url, s->reply.text);
         return mc__error_set(MC_EIO, "SMTP %s: %s", s->url, what);
     }
 }
 
-/* errors of a connection that broke under us (not of one never made) */
-static bool dead_connection(CURLcode cc)
+/* Whether a failed attempt may be made again on a new connection: only when
+ * none of the mail can have reached the server, which cannot deliver what it
+ * never had. curl asks for the mail only after the server's 354 to DATA, so
+ * an attempt that never asked cannot have sent a byte of it; once it has
+ * asked, the body (even its final dot) may be there, and a second attempt
+ * could deliver twice. And only when the connection broke under us: curl
+ * reports a server's refusal of MAIL/RCPT/DATA as CURLE_SEND_ERROR too, but
+ * then there was a 4xx/5xx reply (a retry would meet the same refusal),
+ * except 421, the server closing the connection. A failed TLS handshake is
+ * not retried: its causes (certificate, version) do not go away. */
+static bool retryable(const mc__smtp *s, CURLcode cc, const upload *u)
 {
-    return cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING ||
-           cc == CURLE_WEIRD_SERVER_REPLY || cc == CURLE_SSL_CONNECT_ERROR;
+    bool broke = cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING ||
+                 cc == CURLE_WEIRD_SERVER_REPLY;
+    return broke && !u->started && (s->reply.code < 400 || s->reply.code == 421);
 }
 
 static void apply_options(mc__smtp *s)
 {
     CURL *c = s->curl;
     curl_easy_setopt(c, CURLOPT_URL, s->url);
+    curl_easy_setopt(c, CURLOPT_USE_SSL, s->use_ssl);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
@@ -195,6 +265,9 @@ static void apply_options(mc__smtp *s)
     curl_easy_setopt(c, CURLOPT_DEBUGDATA, s);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, s->verify ? 1L : 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, s->verify ? 2L : 0L);
+    /* the floor holds for the handshake, so nothing (AUTH included) goes out below it */
+    curl_easy_setopt(c, CURLOPT_SSLVERSION,
+                     s->tls_min == 13 ? (long)CURL_SSLVERSION_TLSv1_3 : (long)CURL_SSLVERSION_TLSv1_2);
     if (s->ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
     if (s->ca_path)
@@ -208,40 +281,74 @@ static void apply_options(mc__smtp *s)
     }
 }
 
-static int set_auth(mc__smtp *s, char **secret)
+/* the credential for this send (asked once, even when the send is retried) */
+static int get_secret(mc__smtp *s, char **secret)
 {
     mc__mail_config c = {0};
-    int rc;
     c.password = s->password;
     c.auth = s->auth;
     c.token_cb = s->token_cb;
     c.token_user_data = s->token_user_data;
-    if ((rc = mc__credential(&c, secret)))
-        return rc;
-    if (!*secret)
-        return 0;
+    return mc__credential(&c, secret);
+}
+
+static void set_auth(mc__smtp *s, const char *secret)
+{
+    if (!secret)
+        return;
     curl_easy_setopt(s->curl, CURLOPT_USERNAME, s->username);
     if (s->auth == MC__AUTH_XOAUTH2 || (s->auth == MC__AUTH_AUTO && s->token_cb)) {
-        curl_easy_setopt(s->curl, CURLOPT_XOAUTH2_BEARER, *secret);
+        curl_easy_setopt(s->curl, CURLOPT_XOAUTH2_BEARER, secret);
         curl_easy_setopt(s->curl, CURLOPT_LOGIN_OPTIONS, "AUTH=XOAUTH2");
     } else {
-        curl_easy_setopt(s->curl, CURLOPT_PASSWORD, *secret);
+        curl_easy_setopt(s->curl, CURLOPT_PASSWORD, secret);
         curl_easy_setopt(s->curl, CURLOPT_LOGIN_OPTIONS,
                          s->auth == MC__AUTH_PLAIN ? "AUTH=PLAIN" : s->auth == MC__AUTH_LOGIN ? "AUTH=LOGIN" : NULL);
     }
-    return 0;
+}
+
+/* forgets the secret in curl's handle (our copy is the caller's to wipe) */
+static void clear_auth(mc__smtp *s)
+{
+    if (!s->curl)
+        return;
+    curl_easy_setopt(s->curl, CURLOPT_PASSWORD, NULL);
+    curl_easy_setopt(s->curl, CURLOPT_XOAUTH2_BEARER, NULL); /* "" would still select XOAUTH2 */
+    curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, NULL);
+}
+
+/* one attempt at a send on the handle's kept connection or a new one */
+static CURLcode attempt(mc__smtp *s, upload *u, const char *from, struct curl_slist *rcpt, const char *secret)
+{
+    CURLcode cc;
+    apply_options(s);
+    set_auth(s, secret);
+    curl_easy_setopt(s->curl, CURLOPT_MAIL_FROM, from);
+    curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(s->curl, CURLOPT_READDATA, u);
+    curl_easy_setopt(s->curl, CURLOPT_XFERINFODATA, u);
+    curl_easy_setopt(s->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)u->len);
+    u->off = 0;
+    u->started = u->committed = false;
+    s->errbuf[0] = 0;
+    memset(&s->reply, 0, sizeof(s->reply));
+    cc = curl_easy_perform(s->curl);
+    clear_auth(s);
+    return cc;
 }
 
 int mc__smtp_send(mc__smtp *s, const char *from, const char *const *to, size_t nto, const char *mail,
                   size_t len, const volatile int *cancel)
 {
     struct curl_slist *rcpt = NULL;
-    upload u = {mail, len, 0, cancel, false};
+    upload u = {mail, len, 0, cancel, false, false};
     char *secret = NULL;
     CURLcode cc;
     int rc = 0;
     if (!nto)
         return mc__error_set(MC_EINVAL, "a mail needs at least one recipient");
+    if (!s->curl && !(s->curl = curl_easy_init()))
+        return mc__error_set(MC_ENOMEM, "cannot create a curl handle");
     for (size_t i = 0; i < nto; i++) {
         struct curl_slist *n = curl_slist_append(rcpt, to[i]);
         if (!n) {
@@ -250,41 +357,30 @@ int mc__smtp_send(mc__smtp *s, const char *from, const char *const *to, size_t n
         }
         rcpt = n;
     }
-    apply_options(s);
-    if ((rc = set_auth(s, &secret)))
+    if ((rc = get_secret(s, &secret)))
         goto done;
-    curl_easy_setopt(s->curl, CURLOPT_MAIL_FROM, from);
-    curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, rcpt);
-    curl_easy_setopt(s->curl, CURLOPT_READDATA, &u);
-    curl_easy_setopt(s->curl, CURLOPT_XFERINFODATA, &u);
-    curl_easy_setopt(s->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
-    s->errbuf[0] = 0;
-    s->reply[0] = 0;
-    s->reply_code = 0;
-    cc = curl_easy_perform(s->curl);
-    if (cc != CURLE_OK && s->kept && !s->reply[0] && dead_connection(cc)) {
-        /* A kept connection the server had dropped (restart, idle timeout)
-         * and no reply at all: no mail data went out (it follows a 354),
-         * so one retry on a fresh connection cannot deliver twice. */
-        mc__log(MC_LOG_DEBUG, "SMTP %s: the kept connection was dead; reconnecting", s->url);
-        u.off = 0;
-        s->errbuf[0] = 0;
-        curl_easy_setopt(s->curl, CURLOPT_FRESH_CONNECT, 1L);
-        cc = curl_easy_perform(s->curl);
-        curl_easy_setopt(s->curl, CURLOPT_FRESH_CONNECT, 0L);
+    cc = attempt(s, &u, from, rcpt, secret);
+    if (cc != CURLE_OK && retryable(s, cc, &u)) {
+        /* the connection broke (a server restart, an idle timeout, a reset)
+         * before any of the mail went out: once more, on a new connection */
+        mc__log(MC_LOG_DEBUG, "SMTP %s: %s before the mail was sent; retrying on a new connection", s->url,
+                s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc));
+        drop_connection(s);
+        if (!s->curl) {
+            rc = mc__error_set(MC_ENOMEM, "cannot create a curl handle");
+            goto done;
+        }
+        cc = attempt(s, &u, from, rcpt, secret);
     }
-    s->kept = cc == CURLE_OK;
     if (cc != CURLE_OK) {
         rc = map_error(s, cc);
-    } else if (s->reply_code && s->reply_code / 100 != 2) {
+    } else if (s->reply.code && s->reply.code / 100 != 2) {
         /* curl said yes but the final reply was not 2xx: never report success */
-        rc = mc__error_set(MC_EPROTO, "the SMTP server %s did not accept the mail: %s", s->url, s->reply);
+        rc = mc__error_set(MC_EPROTO, "the SMTP server %s did not accept the mail: %s", s->url, s->reply.text);
     }
+    if (rc)
+        drop_connection(s); /* after the error is taken from errbuf and reply */
 done:
-    /* forget the secret in curl's handle and in our copy */
-    curl_easy_setopt(s->curl, CURLOPT_PASSWORD, NULL);
-    curl_easy_setopt(s->curl, CURLOPT_XOAUTH2_BEARER, NULL); /* "" would still select XOAUTH2 */
-    curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, NULL);
     curl_slist_free_all(rcpt);
     mc__secret_free(secret);
     return rc;

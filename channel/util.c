@@ -159,11 +159,13 @@ bool mc__utf8_valid(const char *str, size_t n)
     return true;
 }
 
-char *mc__printable(char *dst, size_t cap, const char *src, size_t n)
+size_t mc__printable(char *dst, size_t cap, const char *src, size_t n)
 {
     size_t i = 0;
-    for (; src && i < n && i + 1 < cap && src[i]; i++)
+    if (!cap)
+        return 0;
+    for (; i < n && i + 1 < cap; i++) /* printable ASCII only: no control bytes in our errors */
         dst[i] = ((unsigned char)src[i] >= 0x20 && (unsigned char)src[i] < 0x7f) ? src[i] : '?';
     dst[i] = 0;
-    return dst;
+    return i;
 }

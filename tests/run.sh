@@ -29,8 +29,8 @@ echo "== tests under ASan + UBSan =="
 if command -v clang >/dev/null; then
   echo "== libFuzzer targets (clang), short runs over their corpora =="
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DMC_FUZZ=ON -DMC_BUILD_SAMPLES=OFF >/dev/null
-  cmake --build build-fuzz -j"$jobs" --target fuzz_subject fuzz_classify fuzz_soap fuzz_wss fuzz_imap >/dev/null
-  for t in subject classify soap wss imap; do
+  cmake --build build-fuzz -j"$jobs" --target fuzz_subject fuzz_classify fuzz_soap fuzz_wss fuzz_imap fuzz_smtp_reply >/dev/null
+  for t in subject classify soap wss imap smtp_reply; do
     mkdir -p build-fuzz/corpus-$t && cp tests/corpus/$t/* build-fuzz/corpus-$t/
     # libetpan's parser leaks on its own error paths: suppressed (fuzz runs only)
     LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp" \
