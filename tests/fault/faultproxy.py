@@ -45,7 +45,8 @@ Run alone, e.g. in front of the servers of `. /tmp/srv-d/env.sh`:
   python3 tests/fault/faultproxy.py --route smtp=$MC_SUBMISSION_PORT \
       --route imap=$MC_IMAP_PORT --control /tmp/fp.ctl --log /tmp/fp.log \
       --ready /tmp/fp.ready
-  echo 'mode reset' | socat - UNIX-CONNECT:/tmp/fp.ctl
+  python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.connect("/tmp/fp.ctl");
+      s.sendall(b"mode reset\n"); print(s.recv(4096).decode())'
 Every loop is bounded by the sockets' own state and 0.2 s select timeouts;
 the proxy exits when told to, on SIGTERM, or when its parent dies
 (--parent PID).
