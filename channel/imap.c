@@ -56,6 +56,7 @@ struct mc__imap {
     mc__imap_conn *conn; /* below s: socket, TLS, guard; owned by s */
     _Atomic int64_t deadline; /* a caller's deadline for all I/O (monotonic ms); 0: none */
     unsigned long arrivals_seen; /* the guard's EXISTS count at the last UID SEARCH */
+    bool greeted; /* this server has sent a greeting before */
     char *folder; /* the selected folder */
     bool fallback;
     char *trash;
@@ -263,9 +264,12 @@ static int open_stream(mc__imap *m)
     m->conn = c;
     r = mailimap_connect(m->s, st); /* the session owns the stream from here */
     mc__imap_conn_set_timeout(c, m->cfg.timeout_ms);
-    if (r != MAILIMAP_NO_ERROR && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED &&
-        r != MAILIMAP_NO_ERROR_AUTHENTICATED) {
-        bool silent = mc__imap_conn_cause(c) == MC__IO_TIMEOUT;
+    if (r == MAILIMAP_NO_ERROR || r == MAILIMAP_NO_ERROR_NON_AUTHENTICATED || r == MAILIMAP_NO_ERROR_AUTHENTICATED)
+        m->greeted = true;
+    else {
+        /* a hint only for a server that never greeted us: one that did
+         * and went silent is not on the wrong port */
+        bool silent = mc__imap_conn_cause(c) == MC__IO_TIMEOUT && !m->greeted;
         char first[400];
         rc = imap_error(m, r, "greeting");
         disconnect(m);

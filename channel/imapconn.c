@@ -476,6 +476,12 @@ static int handshake(mc__imap_conn *c)
                 return mc__error_set(MC_ETLS, "IMAP %s:%u: TLS handshake: %s", c->host, c->port, c->cause_text);
             continue;
         }
+        if ((e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN) && !ERR_peek_error()) {
+            /* no TLS error: the connection broke under the handshake */
+            set_cause(c, MC__IO_CLOSED, "%s", errno ? strerror(errno) : "the server closed the connection");
+            return mc__error_set(MC_EIO, "IMAP %s:%u: TLS handshake: the connection broke (%s)", c->host, c->port,
+                                 c->cause_text);
+        }
         {
             unsigned long err = ERR_peek_error();
             int reason = ERR_GET_REASON(err);

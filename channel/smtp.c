@@ -192,6 +192,16 @@ static bool version_refused(const char *what)
            strstr(what, "unsupported protocol");
 }
 
+/* A TLS handshake that failed because the connection broke under it (a
+ * reset or a close mid-handshake), not because of a certificate or a
+ * version: GnuTLS's words for a transport failure, as libcurl passes them on. */
+static bool tls_cut(const char *what)
+{
+    return strstr(what, "pull function") || strstr(what, "push function") ||
+           strstr(what, "non-properly terminated") || strstr(what, "Connection reset") ||
+           strstr(what, "Broken pipe") || strstr(what, "unexpected EOF");
+}
+
 static int map_error(mc__smtp *s, CURLcode cc)
 {
     char what[CURL_ERROR_SIZE]; /* curl's text may quote the server: made printable too */
@@ -210,6 +220,9 @@ static int map_error(mc__smtp *s, CURLcode cc)
                                  "TLS with %s failed: the server offered only versions older than TLS 1.%d, "
                                  "the floor set by tls_min_version (%s)",
                                  s->url, s->tls_min - 10, what);
+        if (tls_cut(what))
+            return mc__error_set(MC_EIO, "SMTP %s: the connection broke during the TLS handshake (%s)", s->url,
+                                 what);
         return mc__error_set(MC_ETLS, "TLS with %s failed: %s", s->url, what);
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
@@ -240,12 +253,13 @@ static int map_error(mc__smtp *s, CURLcode cc)
  * could deliver twice. And only when the connection broke under us: curl
  * reports a server's refusal of MAIL/RCPT/DATA as CURLE_SEND_ERROR too, but
  * then there was a 4xx/5xx reply (a retry would meet the same refusal),
- * except 421, the server closing the connection. A failed TLS handshake is
- * not retried: its causes (certificate, version) do not go away. */
+ * except 421, the server closing the connection. A TLS handshake that
+ * failed is retried only when the connection broke under it: its other
+ * causes (certificate, version) do not go away. */
 static bool retryable(const mc__smtp *s, CURLcode cc, const upload *u)
 {
     bool broke = cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING ||
-                 cc == CURLE_WEIRD_SERVER_REPLY;
+                 cc == CURLE_WEIRD_SERVER_REPLY || (cc == CURLE_SSL_CONNECT_ERROR && tls_cut(s->errbuf));
     return broke && !u->started && (s->reply.code < 400 || s->reply.code == 421);
 }
 
