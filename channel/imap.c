@@ -57,6 +57,7 @@ struct mc__imap {
     _Atomic int64_t deadline; /* a caller's deadline for all I/O (monotonic ms); 0: none */
     unsigned long arrivals_seen; /* the guard's EXISTS count at the last UID SEARCH */
     bool greeted; /* this server has sent a greeting before */
+    bool swept;   /* this session looked for mail a dead receiver left flagged */
     char *folder; /* the selected folder */
     bool fallback;
     char *trash;
@@ -404,6 +405,7 @@ static int connect_session(mc__imap *m)
     m->has_uidplus = mailimap_has_extension(m->s, "UIDPLUS");
     m->has_move = mailimap_has_extension(m->s, "MOVE");
     m->has_idle = mailimap_has_idle(m->s);
+    m->swept = false;
     if ((rc = find_folders(m, &service_exists)))
         return rc;
     if (!service_exists)
@@ -549,14 +551,16 @@ static void expect(mc__imap *m, size_t literal, size_t reply)
 #define HEADER_MAX 16384u /* octets of a Subject header field read per mail */
 #define HEADER_BATCH 256  /* UIDs per header FETCH: bounds one reply */
 
-static int fetch_new(mc__imap *m, struct mailimap_set *set, size_t nuids)
+/* UID FETCH of size, arrival and (at most HEADER_MAX octets of) the Subject
+ * field of nuids UIDs. */
+static int fetch_headers(mc__imap *m, struct mailimap_set *set, size_t nuids, clist **result)
 {
     struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
-    clist *hdrs = clist_new(), *result = NULL;
+    clist *hdrs = clist_new();
     char *subject = strdup("Subject");
     struct mailimap_header_list *hl;
     struct mailimap_section *sec;
-    int r, rc;
+    int r;
     if (!ft || !hdrs || !subject || clist_append(hdrs, subject) < 0) {
         free(subject);
         if (hdrs)
@@ -574,13 +578,20 @@ static int fetch_new(mc__imap *m, struct mailimap_set *set, size_t nuids)
     mailimap_fetch_type_new_fetch_att_list_add(
         ft, mailimap_fetch_att_new_body_peek_section_partial(sec, 0, HEADER_MAX));
     expect(m, HEADER_MAX, (size_t)nuids * (HEADER_MAX + 1024) + (1u << 20));
-    r = mailimap_uid_fetch(m->s, set, ft, &result);
+    r = mailimap_uid_fetch(m->s, set, ft, result);
     expect(m, 0, 0);
     mailimap_fetch_type_free(ft);
-    if (r != MAILIMAP_NO_ERROR)
-        return imap_error(m, r, "UID FETCH");
-    rc = take_fetch(m, result);
-    mailimap_fetch_list_free(result);
+    return r == MAILIMAP_NO_ERROR ? 0 : imap_error(m, r, "UID FETCH");
+}
+
+static int fetch_new(mc__imap *m, struct mailimap_set *set, size_t nuids)
+{
+    clist *result = NULL;
+    int rc = fetch_headers(m, set, nuids, &result);
+    if (!rc)
+        rc = take_fetch(m, result);
+    if (result)
+        mailimap_fetch_list_free(result);
     return rc;
 }
 
@@ -606,6 +617,88 @@ static int by_uid(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* the UID and body section of one FETCH response */
+static void fetched(struct mailimap_msg_att *att, uint32_t *uid, struct mailimap_msg_att_body_section **body)
+{
+    *uid = 0;
+    *body = NULL;
+    for (clistiter *i = clist_begin(att->att_list); i; i = clist_next(i)) {
+        struct mailimap_msg_att_item *item = clist_content(i);
+        struct mailimap_msg_att_static *st;
+        if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+            continue;
+        st = item->att_data.att_static;
+        if (st->att_type == MAILIMAP_MSG_ATT_UID)
+            *uid = st->att_data.att_uid;
+        else if (st->att_type == MAILIMAP_MSG_ATT_BODY_SECTION && st->att_data.att_body_section->sec_body_part)
+            *body = st->att_data.att_body_section;
+    }
+}
+
+static struct mailimap_search_key *search_key(int type)
+{
+    return mailimap_search_key_new(type, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                                   NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL);
+}
+
+/* A receiver killed between its UID STORE \Deleted and its UID EXPUNGE
+ * leaves that batch flagged: no listing shows it again, so no receiver would
+ * ever expunge it. Once per session, stamped mail flagged \Deleted in the
+ * watched folder is expunged (UIDPLUS only: never anyone else's mail). */
+static int sweep_leftovers(mc__imap *m)
+{
+    struct mailimap_search_key *key = search_key(MAILIMAP_SEARCH_KEY_DELETED);
+    struct mailimap_set *flagged = NULL, *ours = NULL;
+    clist *uids = NULL, *result = NULL;
+    size_t n = 0;
+    int r, rc = 0;
+    m->swept = true;
+    if (!m->has_uidplus)
+        goto done;
+    if (!key || !(flagged = mailimap_set_new_empty()) || !(ours = mailimap_set_new_empty())) {
+        rc = mc__error_set(MC_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((r = mailimap_uid_search(m->s, NULL, key, &uids)) != MAILIMAP_NO_ERROR) {
+        rc = imap_error(m, r, "UID SEARCH DELETED");
+        goto done;
+    }
+    for (clistiter *it = clist_begin(uids); it && n < HEADER_BATCH; it = clist_next(it), n++)
+        if (mailimap_set_add_single(flagged, *(uint32_t *)clist_content(it)) != MAILIMAP_NO_ERROR) {
+            rc = mc__error_set(MC_ENOMEM, "out of memory");
+            goto done;
+        }
+    if (!n || (rc = fetch_headers(m, flagged, n, &result)))
+        goto done;
+    n = 0;
+    for (clistiter *it = clist_begin(result); it; it = clist_next(it)) {
+        struct mailimap_msg_att_body_section *b;
+        uint32_t uid;
+        fetched(clist_content(it), &uid, &b);
+        if (uid && b && memmem(b->sec_body_part, b->sec_length, "[net.mail]", 10) &&
+            mailimap_set_add_single(ours, uid) == MAILIMAP_NO_ERROR)
+            n++;
+    }
+    if (n) {
+        mc__log(MC_LOG_INFO, "IMAP folder %s: expunging %zu received mail(s) a stopped receiver left flagged "
+                             "\\Deleted", m->folder, n);
+        if ((r = mailimap_uid_expunge(m->s, ours)) != MAILIMAP_NO_ERROR)
+            rc = imap_error(m, r, "UID EXPUNGE");
+    }
+done:
+    if (result)
+        mailimap_fetch_list_free(result);
+    if (uids)
+        mailimap_search_result_free(uids);
+    if (key)
+        mailimap_search_key_free(key);
+    if (flagged)
+        mailimap_set_free(flagged);
+    if (ours)
+        mailimap_set_free(ours);
+    return rc;
+}
+
 static int list_locked(mc__imap *m, mc__mail_item **items, size_t *count)
 {
     struct mailimap_search_key *key = NULL;
@@ -616,11 +709,9 @@ static int list_locked(mc__imap *m, mc__mail_item **items, size_t *count)
     size_t n = 0, nfresh = 0;
     int r, rc;
     mc__strmap_init(&present);
-    if ((rc = ensure_session(m)) || (rc = recheck_folder(m)))
+    if ((rc = ensure_session(m)) || (rc = recheck_folder(m)) || (!m->swept && (rc = sweep_leftovers(m))))
         goto done;
-    key = mailimap_search_key_new(MAILIMAP_SEARCH_KEY_UNDELETED, NULL, NULL, NULL, NULL, NULL, NULL,
-                                  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL,
-                                  NULL, NULL, NULL, 0, NULL, NULL, NULL);
+    key = search_key(MAILIMAP_SEARCH_KEY_UNDELETED);
     if (!key || !(fresh = mailimap_set_new_empty())) {
         rc = mc__error_set(MC_ENOMEM, "out of memory");
         goto done;
@@ -727,24 +818,6 @@ int mc__imap_list(mc__imap *m, mc__mail_item **items, size_t *count)
 }
 
 #define READ_AHEAD 32
-
-/* the UID and body section of one FETCH response */
-static void fetched(struct mailimap_msg_att *att, uint32_t *uid, struct mailimap_msg_att_body_section **body)
-{
-    *uid = 0;
-    *body = NULL;
-    for (clistiter *i = clist_begin(att->att_list); i; i = clist_next(i)) {
-        struct mailimap_msg_att_item *item = clist_content(i);
-        struct mailimap_msg_att_static *st;
-        if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
-            continue;
-        st = item->att_data.att_static;
-        if (st->att_type == MAILIMAP_MSG_ATT_UID)
-            *uid = st->att_data.att_uid;
-        else if (st->att_type == MAILIMAP_MSG_ATT_BODY_SECTION && st->att_data.att_body_section->sec_body_part)
-            *body = st->att_data.att_body_section;
-    }
-}
 
 /* Reads one mail; with it, in the same command, up to READ_AHEAD other new
  * mails that look stamped and fit the limit, which the core asks for next:
@@ -859,9 +932,7 @@ static int expunge_safely(mc__imap *m, const mc__strmap *mine)
     clist *flagged = NULL;
     bool foreign = false;
     int r;
-    key = mailimap_search_key_new(MAILIMAP_SEARCH_KEY_DELETED, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                                  NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL,
-                                  NULL, NULL, 0, NULL, NULL, NULL);
+    key = search_key(MAILIMAP_SEARCH_KEY_DELETED);
     if (!key)
         return mc__error_set(MC_ENOMEM, "out of memory");
     r = mailimap_uid_search(m->s, NULL, key, &flagged);

@@ -41,6 +41,7 @@ p.add_argument("--port", type=int, required=True)
 p.add_argument("--scenario", default="normal")
 p.add_argument("--mail", action="append", default=[])
 p.add_argument("--late", action="append", default=[])
+p.add_argument("--flagged", action="append", default=[], help="mail already flagged \\Deleted")
 p.add_argument("--record")
 p.add_argument("--lifetime", type=float, default=60)
 a = p.parse_args()
@@ -51,6 +52,8 @@ late = [open(f, "rb").read() for f in a.late]
 box = []  # [uid, data, deleted]
 for m in mails:
     box.append([len(box) + 1, m, False])
+for f in a.flagged:
+    box.append([len(box) + 1, open(f, "rb").read(), True])
 next_uid = len(box) + 1
 
 
@@ -171,7 +174,8 @@ def serve(c):
                 c.sendall(b"* SEARCH")
                 stream_forever(c, b" 1" * 4096)
                 return
-            c.sendall(b"* SEARCH %s\r\n" % b" ".join(b"%d" % m[0] for m in box if not m[2]))
+            deleted = " DELETED" in cmd
+            c.sendall(b"* SEARCH %s\r\n" % b" ".join(b"%d" % m[0] for m in box if m[2] == deleted))
             ok()
         elif cmd.startswith("UID FETCH"):
             spec, _, items = rest[len("UID FETCH "):].partition(" ")
@@ -199,14 +203,15 @@ def serve(c):
                         m[2] = True
             ok()
         elif cmd.startswith("UID EXPUNGE") or cmd.startswith("EXPUNGE"):
-            keep, out = [], b""
+            only = set(uids_of(rest.split(" ")[2])) if cmd.startswith("UID") else None
+            gone = lambda m: m[2] and (only is None or m[0] in only)
+            out = b""
             # from the highest sequence number down: each stays valid
             for seq in range(len(box), 0, -1):
-                if box[seq - 1][2]:
+                if gone(box[seq - 1]):
                     out += b"* %d EXPUNGE\r\n" % seq
-            keep = [m for m in box if not m[2]]
             c.sendall(out)
-            box = keep
+            box = [m for m in box if not gone(m)]
             ok()
         elif cmd.startswith("UID MOVE") or cmd.startswith("UID COPY"):
             ok()

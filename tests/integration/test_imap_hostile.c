@@ -335,6 +335,54 @@ static void test_repeat_fetch(void **state)
     free(dir);
 }
 
+/* mail a killed receiver left flagged \\Deleted (between its STORE and its
+ * EXPUNGE) is expunged by the next session; unstamped flagged mail is not
+ * ours and stays */
+static void test_sweep_leftovers(void **state)
+{
+    char *dir = make_tmpdir(), m1[512], m2[512], m3[512], rec[512], *a;
+    server s;
+    mc_transport *t;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    FILE *f;
+    char line[256];
+    bool swept = false, foreign = false;
+    (void)state;
+    make_mail(dir, "1.eml", "first");
+    make_mail(dir, "2.eml", "left flagged");
+    snprintf(m1, sizeof(m1), "%s/1.eml", dir);
+    snprintf(m2, sizeof(m2), "%s/2.eml", dir);
+    snprintf(m3, sizeof(m3), "%s/3.eml", dir);
+    snprintf(rec, sizeof(rec), "%s/record", dir);
+    f = fopen(m3, "w");
+    fputs("From: a@b\r\nSubject: a user's mail\r\n\r\nhi\r\n", f);
+    fclose(f);
+    /* UIDs: 1 first, 2 left flagged (ours), 3 flagged (not ours) */
+    start(&s, "normal", "--mail", m1, "--flagged", m2, "--flagged", m3, "--record", rec, NULL);
+    t = imap_transport(&s, "3000");
+    open_in(t, "net.mail://hostile#", &l, &in);
+    a = receive_text(in, 10000);
+    assert_string_equal(a, "first");
+    free(a);
+    assert_true(await_log("expunging 1 received mail(s) a stopped receiver left", 5000) >= 0);
+    close_all(t, l, in, 5000);
+    stop(&s);
+    assert_non_null(f = fopen(rec, "r"));
+    while (fgets(line, sizeof(line), f)) {
+        char *x = strstr(line, "UID EXPUNGE ");
+        if (x) {
+            swept |= !strncmp(x + 12, "2\n", 2);
+            foreign |= strchr(x + 12, '3') != NULL;
+        }
+    }
+    fclose(f);
+    assert_true(swept);
+    assert_false(foreign);
+    rm_rf(dir);
+    free(dir);
+}
+
 /* the server goes silent during IDLE: the DONE probe (at least every
  * `timeout`) is not answered, which is noticed within `timeout` of it */
 static void test_silent_idle(void **state)
@@ -428,7 +476,8 @@ int main(void)
         cmocka_unit_test(test_exists_in_fetch), cmocka_unit_test(test_exists_in_idle),
         cmocka_unit_test(test_literal_huge),    cmocka_unit_test(test_endless_line),
         cmocka_unit_test(test_exists_flood),    cmocka_unit_test(test_deep_parens),
-        cmocka_unit_test(test_repeat_fetch),    cmocka_unit_test(test_silent_idle),
+        cmocka_unit_test(test_repeat_fetch),    cmocka_unit_test(test_sweep_leftovers),
+        cmocka_unit_test(test_silent_idle),
         cmocka_unit_test(test_silent_greeting), cmocka_unit_test(test_escape_text),
         cmocka_unit_test(test_connect_errors),
     };
