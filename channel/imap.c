@@ -1138,8 +1138,10 @@ int mc__imap_wait(mc__imap *m, int timeout_ms, int wake_fd)
     pthread_mutex_lock(&m->lock);
     drain(m->intr[0]);
     if (__atomic_load_n(&m->pending, __ATOMIC_SEQ_CST)) {
+        /* someone needs the session now: let them have it before waiting again */
         pthread_mutex_unlock(&m->lock);
-        return 0; /* someone needs the session now */
+        sleep_on(wake_fd, m->intr[0], 5);
+        return 0;
     }
     if (!m->s || !m->cfg.idle || !m->has_idle || !m->s->imap_selection_info) {
         bool announced = news(m);
