@@ -31,10 +31,10 @@ if command -v clang >/dev/null; then
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DMC_FUZZ=ON -DMC_BUILD_SAMPLES=OFF >/dev/null
   cmake --build build-fuzz -j"$jobs" --target fuzz_subject fuzz_classify fuzz_soap fuzz_wss >/dev/null
   for t in subject classify soap wss; do
-    # -max_len: past the largest input each parser gets at the default limit
-    # (a subject is refused past 4 KiB, an envelope past 64 KiB; a mail is read
+    # -max_len: past the largest input each target parses at the default limit
+    # (an envelope is refused past 64 KiB, a subject past 4 KiB; a mail is read
     # whole up to 1.5 x 64 KiB + 64 KiB), so that the large seeds are used
-    case $t in subject) len=70000 ;; *) len=200000 ;; esac
+    case $t in classify) len=200000 ;; *) len=70000 ;; esac
     mkdir -p build-fuzz/corpus-$t && cp tests/corpus/$t/* build-fuzz/corpus-$t/
     build-fuzz/tests/fuzz_$t -max_total_time=20 -timeout=5 -rss_limit_mb=2048 -max_len=$len \
       build-fuzz/corpus-$t >build-fuzz/fuzz-$t.log 2>&1 \
