@@ -2,7 +2,9 @@
  *
  * Size is checked before the parser sees a byte; so are attributes per
  * element, by a linear pre-scan (libxml2 2.9 checks an element's attributes
- * for duplicates in O(n^2), before any callback of ours can run). Any DTD
+ * for duplicates in O(n^2), before any callback of ours can run), which
+ * needs the input in UTF-8 (anything else would hide the markup from it:
+ * the encoding declaration is ignored, UTF-16 and the like refused). Any DTD
  * (internal or external subset) stops the parser, so no entity can be
  * declared and none expanded; the parser never loads anything from the
  * network or disk; nesting and the namespace declarations in scope (every
@@ -14,6 +16,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <libxml/encoding.h>
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 #include <libxml/SAX2.h>
@@ -126,6 +129,8 @@ static void first_error(void *ctx, mc__xml_error *e)
     l = strlen(st->detail);
     while (l && (st->detail[l - 1] == '\n' || st->detail[l - 1] == ' '))
         st->detail[--l] = '\0'; /* libxml2 ends its messages with a newline */
+    for (char *nl = st->detail; (nl = strchr(nl, '\n'));)
+        *nl = ' '; /* and some have two lines */
 }
 
 static void quiet(void *ctx, const char *msg, ...) {}
@@ -135,6 +140,7 @@ int mc__xml_parse(xmlDoc **out, const char *data, size_t len, size_t max_size, c
     xmlParserCtxtPtr ctxt = NULL;
     xmlDocPtr doc = NULL;
     parse_state st = {0};
+    xmlCharEncoding enc;
     int rc = 0;
     if (!data)
         return mc__error_set(MC_EINVAL, "%s: no data", what);
@@ -143,6 +149,13 @@ int mc__xml_parse(xmlDoc **out, const char *data, size_t len, size_t max_size, c
                              max_size);
     if (len == 0)
         return mc__error_set(MC_EPROTO, "%s is empty", what);
+    /* the pre-scan reads bytes as ASCII, so the parser must too: no UTF-16,
+     * UCS-4 or EBCDIC (detected from the first bytes), and the encoding
+     * declaration is ignored (XML_PARSE_IGNORE_ENC): the input is UTF-8 */
+    enc = xmlDetectCharEncoding((const unsigned char *)data, len < 4 ? (int)len : 4);
+    if (enc != XML_CHAR_ENCODING_NONE && enc != XML_CHAR_ENCODING_UTF8)
+        return mc__error_set(MC_EPROTO, "%s is not UTF-8 (%s)", what,
+                             xmlGetCharEncodingName(enc) ? xmlGetCharEncodingName(enc) : "?");
     if (too_many_attributes(data, len))
         return mc__error_set(MC_EPROTO,
                              "%s: an element has more than %d attributes (namespace declarations "
@@ -159,7 +172,7 @@ int mc__xml_parse(xmlDoc **out, const char *data, size_t len, size_t max_size, c
         return mc__error_set(MC_ENOMEM, "out of memory");
     }
     xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                                XML_PARSE_RECOVER);
+                                XML_PARSE_RECOVER | XML_PARSE_IGNORE_ENC);
     ctxt->sax->internalSubset = deny_subset;
     ctxt->sax->externalSubset = deny_subset;
     ctxt->sax->entityDecl = deny_entity;

@@ -317,6 +317,20 @@ static void test_hostile_envelopes(void **state)
     expect_parse_error("<?xml version=\"1.0\" bogus?><!DOCTYPE s [<!ATTLIST d a CDATA \"x\">]>" ENV_OPEN
                        "<s:Body/></s:Envelope>",
                        MC_EPROTO, "DTD");
+    /* the pre-scan reads UTF-8, so the parser does too: an encoding
+     * declaration cannot hide the markup (UTF-7 here), UTF-16 is refused */
+    expect_parse_error("<?xml version=\"1.0\" encoding=\"UTF-7\"?>+ADw-s:Envelope xmlns:s=+ACI-" MC_NS_SOAP12
+                       "+ACI- xmlns:a=+ACI-" MC_NS_WSA "+ACI-+AD4APA-s:Header+AD4APA-a:Action+AD4-x+ADw-/a:Action+AD4-"
+                       "+ADw-/s:Header+AD4APA-s:Body/+AD4APA-/s:Envelope+AD4-",
+                       MC_EPROTO, "well-formed");
+    {
+        static const char utf16[] = "\xff\xfe<\0s\0:\0E\0"; /* BOM, then "<s:E" in UTF-16LE */
+        mc_message *m = NULL;
+        assert_int_equal(mc_message_parse(&m, utf16, sizeof(utf16) - 1, 0), MC_EPROTO);
+        assert_non_null(strstr(mc_error_last(), "not UTF-8"));
+    }
+    expect_parse_ok("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>" ENV_OPEN
+                    "<s:Header><a:Action>x</a:Action></s:Header><s:Body/></s:Envelope>");
     /* and the first error is the one reported */
     expect_parse_error(ENV_OPEN "<s:Header><a:Action>x</a:Action></s:Header><s:Body><d a=\"1\"b=\"2\"/>"
                        "<e></f></s:Body></s:Envelope>",
