@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <mailchan.h>
 #define BENCH_NAME "bench_hostile"
 #include "bench_util.h"
@@ -171,9 +173,20 @@ int main(int argc, char **argv)
     printf("# limit %zu, mails up to %zu bytes; best of several runs, milliseconds\n", limit,
            limit + limit / 2 + 65536);
     printf("%-28s %7s %9s %9s   %s\n", "input", "bytes", "cpu ms", "wall ms", "outcome");
+    fflush(stdout);
+    /* each input in a fresh process, so that no run inherits a heap the
+     * previous inputs fragmented */
     for (size_t i = 0; i < n; i++) {
-        measure(&all[i], limit);
-        free(all[i].data);
+        pid_t pid = fork();
+        int status;
+        if (pid == 0) {
+            measure(&all[i], limit);
+            _exit(0);
+        }
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+            die("child");
     }
+    for (size_t i = 0; i < n; i++)
+        free(all[i].data);
     return 0;
 }

@@ -260,6 +260,27 @@ static void test_hostile_envelopes(void **state)
     x = hi_env_worst_accepted(65536, &len);
     expect_big(x, len, NULL);
 
+    /* thousands of header blocks: each kept, in order, and cloned */
+    {
+        mc_message *m = NULL, *c = NULL;
+        char last[32];
+        size_t blocks = 0;
+        x = hi_env_header_blocks(65536, &len);
+        for (const char *p = x; (p = strstr(p, "<h")); p++)
+            blocks++;
+        assert_true(blocks > 3000);
+        assert_int_equal(mc_message_parse(&m, x, len, 65536), 0);
+        assert_int_equal(mc_message_header_count(m), blocks);
+        assert_string_equal(mc_message_header(m, 0), "<h0 xmlns=\"urn:h\"/>");
+        snprintf(last, sizeof(last), "<h%zx xmlns=\"urn:h\"/>", blocks - 1);
+        assert_string_equal(mc_message_header(m, blocks - 1), last);
+        assert_int_equal(mc_message_clone(&c, m), 0);
+        assert_int_equal(mc_message_header_count(c), blocks);
+        assert_string_equal(mc_message_header(c, blocks - 1), last);
+        mc_message_free(c);
+        mc_message_free(m);
+        free(x);
+    }
     /* exactly at the attribute limit, namespace declarations included */
     x = element_with(64, 0, "v");
     expect_parse_ok(x);
