@@ -33,9 +33,9 @@ typedef struct {
 } parse_state;
 
 #if LIBXML_VERSION >= 21200
-typedef const xmlError mc__xml_error;
+typedef const xmlError lib_error;
 #else
-typedef xmlError mc__xml_error;
+typedef xmlError lib_error;
 #endif
 
 /* True if a start tag of data has more than MC_XML_MAX_ATTRIBUTES
@@ -116,7 +116,7 @@ static void bounded_start(void *ctx, const xmlChar *localname, const xmlChar *pr
 }
 
 /* Keeps the first error (recovery mode goes on to report its sequels). */
-static void first_error(void *ctx, mc__xml_error *e)
+static void first_error(void *ctx, lib_error *e)
 {
     xmlParserCtxtPtr ctxt = ctx;
     parse_state *st = ctxt ? ctxt->_private : NULL;
