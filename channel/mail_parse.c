@@ -9,6 +9,8 @@
 
 #define DEFAULT_MAX 65536
 #define MAX_MIME_DEPTH 8
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 const char *mc_mail_class_name(mc_mail_class k)
 {
@@ -123,6 +125,49 @@ static struct mailmime *find_soap_part(struct mailmime *m, int depth)
     return NULL;
 }
 
+/* True if s starts with the lower-case word w, in any case. */
+static bool starts_ci(const char *s, const char *end, const char *w)
+{
+    for (; *w; s++, w++)
+        if (s >= end || (*s | 0x20) != *w)
+            return false;
+    return true;
+}
+
+/* The Content-Type fields that declare a container (multipart/..., or
+ * message/rfc822), counted in one pass over the raw mail: a bound on how
+ * deep libetpan would go, since every level needs one (a multipart/digest
+ * part without a header is message/rfc822 by default: one level more per
+ * digest). libetpan parses each level whole, looking for its boundary
+ * through everything inside, so nesting costs depth x size (0.1 - 0.2 s at 160
+ * KiB), and its recursion uses the stack. A field starts at "Content-Type"
+ * anywhere in a line (a part's header may start right after a boundary
+ * that is a prefix of its line) and runs to the end of its last folded
+ * continuation line; any "multipart" or "rfc822" in it counts. Bodies in
+ * base64 never match ('-' is not in its alphabet); other text can only
+ * raise the count. */
+static size_t mime_containers(const char *s, size_t len)
+{
+    const char *p, *end = s + len;
+    size_t n = 0;
+    bool in_field = false;
+    for (p = s; p < end; p++) {
+        char c = (char)(*p | 0x20);
+        if (*p == '\n') {
+            if (p + 1 < end && p[1] != ' ' && p[1] != '\t')
+                in_field = false; /* the next line is not a continuation */
+        } else if (c == 'c' && starts_ci(p, end, "content-type")) {
+            in_field = true;
+            p += 11;
+        } else if (in_field && ((c == 'm' && starts_ci(p, end, "multipart")) ||
+                                (c == 'r' && starts_ci(p, end, "rfc822")))) {
+            n++;
+            in_field = false;
+        }
+    }
+    return n;
+}
+
 static int fail(mc_mail_info *info, mc_mail_class kind, int code, const char *fmt, const char *arg)
 {
     mc__buf b;
@@ -174,6 +219,11 @@ static int read_envelope(mc_mail_info *info, const char *mail, size_t len, size_
     char *decoded = NULL;
     size_t idx = 0, dlen = 0;
     int r, rc = 0;
+    if (mime_containers(mail, len) > MC_MAIL_MAX_MIME_CONTAINERS)
+        return fail(info, MC_MAIL_INVALID, MC_EPROTO,
+                    "the mail declares more than " STR(MC_MAIL_MAX_MIME_CONTAINERS)
+                    " multipart or message/rfc822 parts%s",
+                    NULL);
     r = mailmime_parse(mail, len, &idx, &mime);
     if (r == MAILIMF_ERROR_MEMORY)
         return MC_ENOMEM;

@@ -13,7 +13,7 @@ struct mc_message {
     mc_soap_version version;
     char *action, *to, *from, *reply_to, *fault_to, *message_id, *relates_to;
     char **headers;
-    size_t nheaders;
+    size_t nheaders, headers_cap;
     char *body;
     size_t body_len;
     bool is_fault;
@@ -308,9 +308,25 @@ int mc_message_set_expiry(mc_message *m, int64_t t)
 
 int64_t mc_message_expiry(const mc_message *m) { return m ? m->expiry : 0; }
 
+/* Appends h (taken over); the array grows by doubling, so that n headers
+ * cost O(n) however many a received envelope holds. */
+static int push_header(mc_message *m, char *h)
+{
+    if (m->nheaders == m->headers_cap) {
+        size_t cap = m->headers_cap ? m->headers_cap * 2 : 4;
+        char **grown = realloc(m->headers, cap * sizeof(char *));
+        if (!grown)
+            return MC_ENOMEM;
+        m->headers = grown;
+        m->headers_cap = cap;
+    }
+    m->headers[m->nheaders++] = h;
+    return 0;
+}
+
 int mc_message_add_header(mc_message *m, const char *xml, size_t len)
 {
-    char **grown, *copy;
+    char *copy;
     int rc;
     if (!m || !xml || !len)
         return mc__error_set(MC_EINVAL, "a header block needs a message and XML text");
@@ -320,12 +336,10 @@ int mc_message_add_header(mc_message *m, const char *xml, size_t len)
         return rc;
     if (!(copy = mc__strndup(xml, len)))
         return mc__error_set(MC_ENOMEM, "out of memory");
-    if (!(grown = realloc(m->headers, (m->nheaders + 1) * sizeof(char *)))) {
+    if (push_header(m, copy)) {
         free(copy);
         return mc__error_set(MC_ENOMEM, "out of memory");
     }
-    m->headers = grown;
-    m->headers[m->nheaders++] = copy;
     return 0;
 }
 
@@ -572,15 +586,16 @@ static int parse_header_block(mc_message *m, xmlNodePtr h)
     }
     {
         mc__buf b;
-        char **grown;
+        char *text;
         mc__buf_init(&b);
-        if (dump_standalone(h, &b) || b.failed ||
-            !(grown = realloc(m->headers, (m->nheaders + 1) * sizeof(char *)))) {
+        if (dump_standalone(h, &b) || b.failed || !(text = mc__buf_detach(&b, NULL))) {
             mc__buf_free(&b);
             return mc__error_set(MC_ENOMEM, "out of memory");
         }
-        m->headers = grown;
-        m->headers[m->nheaders++] = mc__buf_detach(&b, NULL);
+        if (push_header(m, text)) {
+            free(text);
+            return mc__error_set(MC_ENOMEM, "out of memory");
+        }
     }
     return 0;
 }
@@ -714,15 +729,11 @@ int mc_message_clone(mc_message **out, const mc_message *src)
         !(m->body = mc__strndup(src->body ? src->body : "", src->body_len)))
         rc = mc__error_set(MC_ENOMEM, "out of memory");
     for (size_t i = 0; i < src->nheaders && !rc; i++) {
-        char **grown = realloc(m->headers, (m->nheaders + 1) * sizeof(char *));
-        if (!grown || !(grown[m->nheaders] = mc__strdup(src->headers[i]))) {
-            if (grown)
-                m->headers = grown;
+        char *h = mc__strdup(src->headers[i]);
+        if (!h || push_header(m, h)) {
+            free(h);
             rc = mc__error_set(MC_ENOMEM, "out of memory");
-            break;
         }
-        m->headers = grown;
-        m->nheaders++;
     }
     for (size_t i = 0; i < src->props.cap && !rc; i++) {
         void *v;

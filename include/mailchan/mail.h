@@ -108,6 +108,14 @@ typedef struct {
 } mc_mail_info;
 
 /**
+ * Most Content-Type fields declaring a container (multipart/..., or
+ * message/rfc822) that a mail may have: more make it INVALID before its MIME
+ * structure is parsed, since each can nest another level (the MIME parser
+ * rescans every level whole). Counted in one linear pass over the raw mail.
+ */
+#define MC_MAIL_MAX_MIME_CONTAINERS 16
+
+/**
  * Parses and classifies a raw mail (a receiver's view, docs/wire-format.md section 6).
  * @param max_envelope_size the largest envelope accepted (0: 65 536); a
  *        larger one makes the mail INVALID with MC_ETOOBIG.

@@ -14,8 +14,12 @@
  * Parsing goes through one hardened path: the size is checked before any
  * parsing, DTDs are refused (so no entity can be declared or expanded),
  * the parser never touches the network, and nesting deeper than
- * MC_XML_MAX_DEPTH is refused. Bad input gives MC_EPROTO (or MC_ETOOBIG)
- * with a reason in mc_error_last().
+ * MC_XML_MAX_DEPTH, an element with more than MC_XML_MAX_ATTRIBUTES
+ * attributes, or more than MC_XML_MAX_NAMESPACES namespace declarations in
+ * scope are refused - each in time linear in the input. Bad input gives
+ * MC_EPROTO (or MC_ETOOBIG) with a reason in mc_error_last(). The same
+ * limits apply to bodies and header blocks given to mc_message_new() and
+ * friends.
  *
  * Threads: a message may be used from one thread at a time; distinct
  * messages are independent.
@@ -44,6 +48,10 @@ typedef enum {
 #define MC_NS_SERIALIZATION "http://schemas.microsoft.com/2003/10/Serialization/"
 /** Maximum element nesting accepted when parsing. */
 #define MC_XML_MAX_DEPTH 64
+/** Maximum attributes of one element, namespace declarations included. */
+#define MC_XML_MAX_ATTRIBUTES 64
+/** Maximum namespace declarations in scope at any element. */
+#define MC_XML_MAX_NAMESPACES 128
 
 /** Property names found on received messages. */
 #define MC_PROP_FROM_EMAIL "FromEmailAddress"     /**< the mail's sender address */

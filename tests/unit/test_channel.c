@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "helpers.h"
 #include "transport_int.h"
+#include "tests/bench/hostile_inputs.h"
 
 #define SVC "svc@example.org"
 #define CLI "cli@example.org"
@@ -229,6 +230,60 @@ static void test_bad_mail_handling(void **state)
     /* only the unstamped mail is left; the malformed one is in Deleted Items */
     assert_int_equal(mails_in(fx, SVC), 1);
     assert_int_equal(count_files(mbox_path(path, sizeof(path), fx->root, SVC, ".Deleted Items/new")), 1);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+}
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char logged[8192];
+
+static void capture(mc_log_level level, const char *message, void *user_data)
+{
+    (void)level, (void)user_data;
+    pthread_mutex_lock(&log_lock);
+    strncat(logged, message, sizeof(logged) - strlen(logged) - 2);
+    strcat(logged, "\n");
+    pthread_mutex_unlock(&log_lock);
+}
+
+/* Mail that would make a parser take quadratic time, at the largest size
+ * read whole, is invalid mail: never delivered, deleted after the retry
+ * count, the reason logged; a good message beside it still arrives. */
+static void test_hostile_mail_is_invalid(void **state)
+{
+    fixture *fx = *state;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m;
+    size_t len, elen;
+    char *env = hi_env_attributes(65536, 0, &elen), *mail = hi_mail_with_envelope(env, elen, &len);
+    deliver_raw(fx->root, SVC, NULL, mail);
+    free(mail);
+    free(env);
+    mail = hi_mail_nested(163840, 70, 0, 100000, &len);
+    deliver_raw(fx->root, SVC, NULL, mail);
+    free(mail);
+    logged[0] = '\0';
+    mc_log_set_callback(capture, MC_LOG_INFO, NULL);
+    open_channel(fx, "net.mail://c#", &l, &in);
+    send_text(fx, "net.mail://c#" SVC, "still here");
+    assert_int_equal(mc_input_channel_receive(in, 5000, &m), 0);
+    {
+        char *t = body_text(m);
+        assert_string_equal(t, "still here");
+        mc_free(t);
+    }
+    mc_message_free(m);
+    wait_stat(fx, offsetof(mc_transport_stats, invalid), 2);
+    mc_log_set_callback(NULL, MC_LOG_NONE, NULL);
+    assert_int_equal(mc_input_channel_receive(in, 100, &m), MC_ETIMEOUT);
+    for (int i = 0; i < 200 && mails_in(fx, SVC); i++)
+        usleep(10000); /* the good one is deleted at the next query */
+    assert_int_equal(mails_in(fx, SVC), 0);
+    pthread_mutex_lock(&log_lock);
+    assert_non_null(strstr(logged, "an element has more than 64 attributes"));
+    assert_non_null(strstr(logged, "more than 16 multipart or message/rfc822 parts"));
+    pthread_mutex_unlock(&log_lock);
     mc_input_channel_free(in);
     mc_channel_listener_free(l);
 }
@@ -481,6 +536,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_accept_existing_false, setup_no_existing, teardown),
         cmocka_unit_test_setup_teardown(test_accept_existing_true, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_mail_handling, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_mail_is_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service_folder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_receive_variants_and_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_wakes_receivers, setup, teardown),

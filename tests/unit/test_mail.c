@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 #include "helpers.h"
+#include "tests/bench/hostile_inputs.h"
 
 static void test_subject_parse(void **state)
 {
@@ -301,6 +302,108 @@ static void test_classify_bad_mail(void **state)
     assert_int_equal(mc_mail_classify(NULL, "x", 1, 0, 0), MC_EINVAL);
 }
 
+/* a mail at the largest size read whole at the default limit (1.5 x 65536
+ * + 64 KiB), classified with the default limit */
+static mc_mail_info *classify_big(char *mail, size_t len)
+{
+    mc_mail_info *i = NULL;
+    assert_true(len > 150000 && len <= 163840);
+    assert_int_equal(mc_mail_classify(&i, mail, len, 65536, 0), 0);
+    free(mail);
+    return i;
+}
+
+static void expect_invalid(mc_mail_info *i, int code, const char *fragment)
+{
+    assert_int_equal(i->kind, MC_MAIL_INVALID);
+    assert_int_equal(i->error, code);
+    assert_string_equal(i->channel, "c");
+    if (!strstr(i->reason, fragment))
+        fail_msg("reason \"%s\" does not mention \"%s\"", i->reason, fragment);
+    mc_mail_info_free(i);
+}
+
+/* a stamped mail: a multipart/mixed of `alternatives` multipart/alternative
+ * parts and then the envelope (containers: alternatives + 1) */
+static char *mail_with_containers(unsigned alternatives)
+{
+    hi_buf b = {0};
+    size_t len;
+    hi_puts(&b, HI_MAIL_HEAD "Content-Type: multipart/mixed; boundary=\"out\"\r\n\r\n");
+    for (unsigned i = 0; i < alternatives; i++)
+        hi_puts(&b, "--out\r\nContent-Type: multipart/alternative; boundary=\"in\"\r\n\r\n"
+                    "--in\r\nContent-Type: text/plain\r\n\r\nhello\r\n--in--\r\n");
+    hi_puts(&b, "--out\r\nContent-Type: application/soap+xml\r\n\r\n"
+                "<s:Envelope xmlns:s=\"" MC_NS_SOAP12 "\" xmlns:a=\"" MC_NS_WSA "\">"
+                "<s:Header><a:Action>urn:x</a:Action></s:Header><s:Body/></s:Envelope>\r\n--out--\r\n");
+    return hi_done(&b, &len);
+}
+
+/* Mails on which libetpan or libxml2 would take time quadratic in their
+ * size are invalid before either parses them, with the reason; the
+ * largest legitimate ones still pass. */
+static void test_classify_hostile_mail(void **state)
+{
+    size_t len, elen;
+    char *env, *mail;
+    mc_mail_info *i;
+    (void)state;
+    /* multiparts or message/rfc822 parts nested as deep as fit */
+    mail = hi_mail_nested(163840, 10, 0, 100000, &len);
+    i = classify_big(mail, len);
+    expect_invalid(i, MC_EPROTO, "more than 16 multipart or message/rfc822 parts");
+    mail = hi_mail_nested(163840, 70, 0, 100000, &len);
+    i = classify_big(mail, len);
+    expect_invalid(i, MC_EPROTO, "more than 16 multipart or message/rfc822 parts");
+    mail = hi_mail_nested(163840, 10, 1, 100000, &len);
+    i = classify_big(mail, len);
+    expect_invalid(i, MC_EPROTO, "more than 16 multipart or message/rfc822 parts");
+    /* 16 nested: past the limit of the MIME depth searched, but parsed */
+    mail = hi_mail_nested(163840, 70, 0, 16, &len);
+    i = classify_big(mail, len);
+    expect_invalid(i, MC_EPROTO, "no SOAP envelope part");
+    /* an envelope at the limit with one element of thousands of attributes */
+    env = hi_env_attributes(65536, 0, &elen);
+    mail = hi_mail_with_envelope(env, elen, &len);
+    free(env);
+    assert_int_equal(mc_mail_classify(&i, mail, len, 65536, 0), 0);
+    free(mail);
+    expect_invalid(i, MC_EPROTO, "more than 64 attributes");
+    /* the costliest envelope that passes, in a mail filled up with recipients */
+    env = hi_env_worst_accepted(65536, &elen);
+    mail = hi_mail_with_envelope_and_recipients(env, elen, 163840, &len);
+    i = classify_big(mail, len);
+    free(env);
+    if (i->kind != MC_MAIL_OK)
+        fail_msg("%s: %s", mc_mail_class_name(i->kind), i->reason);
+    mc_mail_info_free(i);
+    /* 16 containers pass, 17 do not */
+    mail = mail_with_containers(15);
+    i = classify(mail);
+    free(mail);
+    if (i->kind != MC_MAIL_OK)
+        fail_msg("%s: %s", mc_mail_class_name(i->kind), i->reason);
+    mc_mail_info_free(i);
+    mail = mail_with_containers(16);
+    i = classify(mail);
+    free(mail);
+    expect_invalid(i, MC_EPROTO, "more than 16 multipart or message/rfc822 parts");
+    /* what the count sees: any case, folded, right after a boundary */
+    {
+        const char *m = HI_MAIL_HEAD "content-TYPE:\r\n\tMultiPart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n";
+        hi_buf b = {0};
+        for (int k = 0; k < 16; k++) /* and the folded one makes 17 */
+            hi_puts(&b, "--bContent-Type: message/rfc822\r\n\r\n\r\n");
+        mail = malloc(strlen(m) + b.len + 1);
+        strcpy(mail, m);
+        strcpy(strstr(mail, "--b\r\n\r\nx"), b.data);
+        i = classify(mail);
+        expect_invalid(i, MC_EPROTO, "more than 16");
+        free(mail);
+        free(b.data);
+    }
+}
+
 static void test_frame_misuse(void **state)
 {
     mc_message *m = sample(10);
@@ -338,7 +441,8 @@ int main(void)
         cmocka_unit_test(test_subject_parse), cmocka_unit_test(test_subject_malformed),
         cmocka_unit_test(test_subject_format), cmocka_unit_test(test_frame_body_and_attachment),
         cmocka_unit_test(test_reply_headers_and_utf8_channel), cmocka_unit_test(test_expiry),
-        cmocka_unit_test(test_classify_bad_mail), cmocka_unit_test(test_frame_misuse),
+        cmocka_unit_test(test_classify_bad_mail), cmocka_unit_test(test_classify_hostile_mail),
+        cmocka_unit_test(test_frame_misuse),
     };
     mc_init();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "helpers.h"
+#include "tests/bench/hostile_inputs.h"
 
 #define BODY "<e:Echo xmlns:e=\"urn:e\"><e:Text>a &amp; b</e:Text></e:Echo>"
 
@@ -192,6 +193,171 @@ static void test_bad_envelopes(void **state)
     free(big);
 }
 
+/* an envelope at the default limit, expected refused for `fragment`, or
+ * accepted with its body intact when fragment is NULL */
+static void expect_big(char *env, size_t len, const char *fragment)
+{
+    mc_message *m = NULL;
+    int rc = mc_message_parse(&m, env, len, 65536);
+    assert_true(len > 60000 && len <= 65536);
+    if (!fragment) {
+        if (rc)
+            fail_msg("refused: %s", mc_error_last());
+        assert_non_null(strstr(env, mc_message_body(m, NULL))); /* the body, unchanged */
+        mc_message_free(m);
+    } else {
+        assert_int_equal(rc, MC_EPROTO);
+        assert_null(m);
+        if (!strstr(mc_error_last(), fragment))
+            fail_msg("error \"%s\" does not mention \"%s\"", mc_error_last(), fragment);
+    }
+    free(env);
+}
+
+static void expect_parse_ok(const char *xml)
+{
+    mc_message *m = NULL;
+    if (mc_message_parse(&m, xml, strlen(xml), 65536))
+        fail_msg("refused: %s", mc_error_last());
+    mc_message_free(m);
+}
+
+/* an element with n attributes, `ns` of them namespace declarations, each
+ * value `value` */
+static char *element_with(unsigned n, unsigned ns, const char *value)
+{
+    hi_buf b = {0};
+    size_t len;
+    hi_puts(&b, ENV_OPEN "<s:Header><a:Action>x</a:Action></s:Header><s:Body><d");
+    for (unsigned i = 0; i < n; i++)
+        hi_printf(&b, i < ns ? " xmlns:p%u=\"%s\"" : " a%u=\"%s\"", i, value);
+    hi_puts(&b, "/></s:Body></s:Envelope>");
+    return hi_done(&b, &len);
+}
+
+/* Inputs on which libxml2 2.9 is quadratic are refused before it sees them,
+ * with the reason; the largest legitimate ones pass. */
+static void test_hostile_envelopes(void **state)
+{
+    size_t len;
+    char *x;
+    (void)state;
+    /* one element with thousands of attributes, declarations, prefixed attributes */
+    x = hi_env_attributes(65536, 0, &len);
+    expect_big(x, len, "more than 64 attributes");
+    x = hi_env_ns_declarations(65536, &len);
+    expect_big(x, len, "more than 64 attributes");
+    x = hi_env_prefixed_attributes(65536, &len);
+    expect_big(x, len, "more than 64 attributes");
+    /* namespaces piling up in scope, 64 or 8 per level */
+    x = hi_env_ns_scope(65536, 60, 64, &len);
+    expect_big(x, len, "more than 128 namespace declarations in scope");
+    x = hi_env_ns_scope(65536, 60, 8, &len);
+    expect_big(x, len, "more than 128 namespace declarations in scope");
+    /* at the limits: elements of 64 attributes; 128 namespaces in scope */
+    x = hi_env_attributes(65536, 64, &len);
+    expect_big(x, len, NULL);
+    x = hi_env_worst_accepted(65536, &len);
+    expect_big(x, len, NULL);
+
+    /* thousands of header blocks: each kept, in order, and cloned */
+    {
+        mc_message *m = NULL, *c = NULL;
+        char last[32];
+        size_t blocks = 0;
+        x = hi_env_header_blocks(65536, &len);
+        for (const char *p = x; (p = strstr(p, "<h")); p++)
+            blocks++;
+        assert_true(blocks > 3000);
+        assert_int_equal(mc_message_parse(&m, x, len, 65536), 0);
+        assert_int_equal(mc_message_header_count(m), blocks);
+        assert_string_equal(mc_message_header(m, 0), "<h0 xmlns=\"urn:h\"/>");
+        snprintf(last, sizeof(last), "<h%zx xmlns=\"urn:h\"/>", blocks - 1);
+        assert_string_equal(mc_message_header(m, blocks - 1), last);
+        assert_int_equal(mc_message_clone(&c, m), 0);
+        assert_int_equal(mc_message_header_count(c), blocks);
+        assert_string_equal(mc_message_header(c, blocks - 1), last);
+        mc_message_free(c);
+        mc_message_free(m);
+        free(x);
+    }
+    /* exactly at the attribute limit, namespace declarations included */
+    x = element_with(64, 0, "v");
+    expect_parse_ok(x);
+    free(x);
+    x = element_with(64, 10, "urn:v");
+    expect_parse_ok(x);
+    free(x);
+    x = element_with(65, 0, "v");
+    expect_parse_error(x, MC_EPROTO, "more than 64 attributes");
+    free(x);
+    x = element_with(65, 1, "urn:v");
+    expect_parse_error(x, MC_EPROTO, "more than 64 attributes");
+    free(x);
+    /* '=', '>' and the other quote inside values are not attributes */
+    x = element_with(64, 0, "a=b>c=d'e=f");
+    expect_parse_ok(x);
+    free(x);
+    /* exactly 128 namespaces in scope (the Envelope declares s and a) */
+    {
+        hi_buf b = {0};
+        hi_puts(&b, ENV_OPEN "<s:Header><a:Action>x</a:Action></s:Header><s:Body><d");
+        for (unsigned i = 0; i < 63; i++)
+            hi_printf(&b, " xmlns:p%u=\"urn:p%u\"", i, i);
+        hi_puts(&b, "><e");
+        for (unsigned i = 0; i < 63; i++)
+            hi_printf(&b, " xmlns:q%u=\"urn:q%u\"", i, i);
+        hi_puts(&b, "><p0:f/></e></d></s:Body></s:Envelope>");
+        expect_parse_ok(hi_done(&b, &len));
+        /* one more, on a child */
+        strcpy(strstr(b.data, "<p0:f/>"), "<p0:f xmlns:r=\"urn:r\"/></e></d></s:Body></s:Envelope>");
+        expect_parse_error(b.data, MC_EPROTO, "more than 128 namespace declarations in scope");
+        free(b.data);
+    }
+    /* a tag hidden in what a well-formed parser would read as a comment,
+     * a CDATA section or a processing instruction still counts: libxml2
+     * goes on after a broken one */
+    {
+        const char *wrap[][2] = {{"<!-- \x01 ", " -->"}, {"<![CDATA[ ", " ]]>"}, {"<? ", " ?>"}};
+        for (size_t w = 0; w < 3; w++) {
+            hi_buf b = {0};
+            hi_puts(&b, ENV_OPEN "<s:Header><a:Action>x</a:Action></s:Header><s:Body>");
+            hi_puts(&b, wrap[w][0]);
+            hi_puts(&b, "<d");
+            for (unsigned i = 0; i < 65; i++)
+                hi_printf(&b, " a%u=\"\"", i);
+            hi_puts(&b, "/>");
+            hi_puts(&b, wrap[w][1]);
+            hi_puts(&b, "</s:Body></s:Envelope>");
+            expect_parse_error(hi_done(&b, &len), MC_EPROTO, "more than 64 attributes");
+            free(b.data);
+        }
+    }
+    /* after a well-formedness error the limits still hold: a DTD after a
+     * broken XML declaration is still refused as a DTD */
+    expect_parse_error("<?xml version=\"1.0\" bogus?><!DOCTYPE s [<!ATTLIST d a CDATA \"x\">]>" ENV_OPEN
+                       "<s:Body/></s:Envelope>",
+                       MC_EPROTO, "DTD");
+    /* the pre-scan reads UTF-8, so the parser does too: an encoding
+     * declaration cannot hide the markup (UTF-7 here), UTF-16 is refused */
+    expect_parse_error("<?xml version=\"1.0\" encoding=\"UTF-7\"?>+ADw-s:Envelope xmlns:s=+ACI-" MC_NS_SOAP12
+                       "+ACI- xmlns:a=+ACI-" MC_NS_WSA "+ACI-+AD4APA-s:Header+AD4APA-a:Action+AD4-x+ADw-/a:Action+AD4-"
+                       "+ADw-/s:Header+AD4APA-s:Body/+AD4APA-/s:Envelope+AD4-",
+                       MC_EPROTO, "well-formed");
+    {
+        static const char utf16[] = "\xff\xfe<\0s\0:\0E\0"; /* BOM, then "<s:E" in UTF-16LE */
+        mc_message *m = NULL;
+        assert_int_equal(mc_message_parse(&m, utf16, sizeof(utf16) - 1, 0), MC_EPROTO);
+        assert_non_null(strstr(mc_error_last(), "not UTF-8"));
+    }
+    expect_parse_ok("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>" ENV_OPEN
+                    "<s:Header><a:Action>x</a:Action></s:Header><s:Body/></s:Envelope>");
+    /* and the first error is the one reported */
+    expect_parse_error(ENV_OPEN "<s:Header><a:Action>x</a:Action></s:Header><s:Body><d a=\"1\"b=\"2\"/>"
+                       "<e></f></s:Body></s:Envelope>",
+                       MC_EPROTO, "attributes construct error");
+}
+
 static void test_bad_fragments_and_misuse(void **state)
 {
     mc_message *m = NULL;
@@ -250,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_soap12), cmocka_unit_test(test_roundtrip_soap11_text),
         cmocka_unit_test(test_body_namespaces_from_envelope), cmocka_unit_test(test_faults),
         cmocka_unit_test(test_reply), cmocka_unit_test(test_bad_envelopes),
+        cmocka_unit_test(test_hostile_envelopes),
         cmocka_unit_test(test_bad_fragments_and_misuse), cmocka_unit_test(test_clone),
     };
     mc_init();
