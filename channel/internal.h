@@ -73,6 +73,10 @@ const char *mc__strmap_slot(const mc__strmap *m, size_t i, void **value);
 struct _xmlDoc;
 int mc__xml_parse(struct _xmlDoc **out, const char *data, size_t len, size_t max_size, const char *what);
 int mc__xml_check_fragment(const char *xml, size_t len, bool single_element);
+/* The linear pre-scan of mc__xml_parse for XML that reaches libxml2 another
+ * way (xmlsec parses decrypted content itself): NULL if data is within the
+ * limits on attributes per element and namespace declarations, else why not. */
+const char *mc__xml_prescan(const char *data, size_t len);
 
 /* message internals (message.c) */
 const char *mc__message_in_reply_to_mail(const mc_message *msg);

@@ -46,6 +46,9 @@ typedef xmlError lib_error;
  * its own '=' outside quotes, and a value opens with a quote after '='.
  * Comments, CDATA sections and processing instructions are scanned alike:
  * what they hold can only raise the count, never hide a tag. */
+#define MC__STR2(x) #x
+#define MC__STR(x) MC__STR2(x)
+
 static bool too_many_attributes(const char *data, size_t len)
 {
     const char *p = data, *end = data + len;
@@ -73,6 +76,25 @@ static bool too_many_attributes(const char *data, size_t len)
         }
     }
     return false;
+}
+
+/* Declarations of namespaces in data (an upper bound of those in scope at
+ * any element), counted without parsing. */
+static size_t namespace_declarations(const char *data, size_t len)
+{
+    size_t n = 0;
+    for (const char *p = data, *end = data + len; (p = memmem(p, (size_t)(end - p), "xmlns", 5)); p += 5)
+        n++;
+    return n;
+}
+
+const char *mc__xml_prescan(const char *data, size_t len)
+{
+    if (too_many_attributes(data, len))
+        return "an element has more than " MC__STR(MC_XML_MAX_ATTRIBUTES) " attributes";
+    if (namespace_declarations(data, len) > MC_XML_MAX_NAMESPACES)
+        return "more than " MC__STR(MC_XML_MAX_NAMESPACES) " namespace declarations";
+    return NULL;
 }
 
 static void refuse(xmlParserCtxtPtr ctxt, int why)

@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 #include <xmlsec/xmldsig.h>
 #include <xmlsec/xmlenc.h>
+#include <xmlsec/xmltree.h>
 #include <xmlsec/openssl/crypto.h>
 #include <xmlsec/openssl/evp.h>
 #include "wss_int.h"
@@ -176,7 +177,19 @@ static int decrypt_data(vjob *j, xmlNodePtr ed)
         return mc__error_set(MC_ENOMEM, "out of memory");
     }
     ctx->transformCtx.enabledUris = xmlSecTransformUriTypeNone;
-    rc = xmlSecEncCtxDecrypt(ctx, ed) < 0 || !ctx->resultReplaced ? reject(UNDECRYPTABLE "%s", NULL) : 0;
+    {
+        /* decrypted content reaches libxml2 through xmlsec, not through
+         * mc__xml_parse: the same linear pre-scan first (its quadratic
+         * attribute and namespace checks). A refusal ends in the one
+         * decryption error, so that it tells an attacker nothing more. */
+        xmlSecBufferPtr out = xmlSecEncCtxDecryptToBuffer(ctx, ed);
+        const char *why = out ? mc__xml_prescan((const char *)xmlSecBufferGetData(out), xmlSecBufferGetSize(out)) : NULL;
+        if (why)
+            mc__log(MC_LOG_WARN, "decrypted content refused: %s", why);
+        rc = !out || why || xmlSecReplaceNodeBuffer(ed, xmlSecBufferGetData(out), xmlSecBufferGetSize(out)) < 0
+                 ? reject(UNDECRYPTABLE "%s", NULL)
+                 : 0;
+    }
     xmlSecEncCtxDestroy(ctx);
     if (!rc && content && parent == j->body)
         j->body_encrypted = true;

@@ -191,6 +191,20 @@ class Interop(unittest.TestCase):
                         self.assertIn(b"the quick brown fox", open_plain(r.stdout, suite=suite))
                         self.assertNotIn(b"the quick brown fox", r.stdout)  # it was encrypted
 
+    def test_decrypted_content_is_prescanned(self):
+        """decrypted content reaches libxml2 through xmlsec: it gets the same
+        linear pre-scan (libxml2 checks duplicate attributes in O(n^2)); a
+        refusal is the one decryption error"""
+        def body(n):
+            attrs = " ".join('a%d="v"' % i for i in range(n))
+            return PLAIN.replace(b"<Echo xmlns=\"urn:test\">", ('<Echo xmlns="urn:test" %s>' % attrs).encode())
+        for n, verdict in ((60, "OK CN=alice,O=mailchan tests"), (3000, UNDECRYPTABLE)):
+            with self.subTest(attributes=n):
+                r = java("build", PKI + "/alice.jks", "Basic256Rsa15", "issuer_serial", "inside", stdin=body(n))
+                self.assertEqual(r.returncode, 0, r.stderr.decode()[-800:])
+                self.assertNotIn(b'a59="v"', r.stdout)  # encrypted
+                self.assertEqual(verify(r.stdout), verdict)
+
     def test_we_accept_zeep(self):
         for digest, suite in (("sha1", "Basic256Rsa15"), ("sha256", "Basic256Sha256")):
             with self.subTest(digest=digest):
