@@ -6,8 +6,8 @@
 #include <string.h>
 #include "internal.h"
 #include "transport_int.h"
-#include "maildir.h"
-#include "mailnet.h"
+#include "channel/mail/mailnet.h"
+#include "channel/maildir/maildir.h"
 #include "binding/options.h"
 #include "security/wss.h"
 

@@ -15,8 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <mailchan.h>
-#include "imapconn.h"
-#include "mailnet.h"
+#include "channel/mail/imapconn.h"
+#include "channel/mail/mailnet.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* fuzz_smtp_reply.c - SMTP server replies as channel/smtp.c handles them:
+/* fuzz_smtp_reply.c - SMTP server replies as channel/mail/smtp.c handles them:
  * the reply kept for errors (mc__smtp_reply_note: code parsing, multi-line
  * joining, first refusal kept) and the sanitising of text quoted into errors
  * (mc__printable). The input is cut into lines at '\n' and fed as curl
@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "mailnet.h"
+#include "channel/mail/mailnet.h"
 
 static void check(const mc__smtp_reply *r)
 {
