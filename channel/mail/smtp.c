@@ -103,37 +103,6 @@ static int debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *
     return 0;
 }
 
-void mc__secret_free(char *secret)
-{
-    if (!secret)
-        return;
-    /* the compiler may not drop a wipe through a volatile pointer */
-    for (volatile char *p = secret; *p; p++)
-        *p = 0;
-    free(secret);
-}
-
-int mc__credential(const mc__mail_config *cfg, char **secret)
-{
-    *secret = NULL;
-    if (cfg->auth == MC__AUTH_XOAUTH2 || (cfg->auth == MC__AUTH_AUTO && cfg->token_cb)) {
-        int rc;
-        if (!cfg->token_cb)
-            return mc__error_set(MC_EINVAL, "XOAUTH2 needs a token callback (mc_binding_set_token_callback)");
-        if ((rc = cfg->token_cb(secret, cfg->token_user_data)) || !*secret) {
-            free(*secret);
-            *secret = NULL;
-            return mc__error_set(MC_EAUTH, "the token callback gave no token (%d)", rc);
-        }
-        return 0;
-    }
-    if (!cfg->password || !*cfg->password)
-        return 0; /* no credential: no AUTH */
-    if (!(*secret = mc__strdup(cfg->password)))
-        return mc__error_set(MC_ENOMEM, "out of memory");
-    return 0;
-}
-
 static char *opt_dup(const char *s) { return s && *s ? mc__strdup(s) : NULL; }
 
 int mc__smtp_new(mc__smtp **out, const mc__mail_config *cfg)
