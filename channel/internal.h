@@ -73,6 +73,10 @@ const char *mc__strmap_slot(const mc__strmap *m, size_t i, void **value);
 struct _xmlDoc;
 int mc__xml_parse(struct _xmlDoc **out, const char *data, size_t len, size_t max_size, const char *what);
 int mc__xml_check_fragment(const char *xml, size_t len, bool single_element);
+/* True when these header lines (at least the Subject) carry the mailchan
+ * stamp: the core's decision (RFC 2047 decoding included), which a transport
+ * asks for instead of looking for the stamp itself. */
+bool mc__mail_stamped(const char *headers, size_t len);
 /* The linear pre-scan of mc__xml_parse for XML that reaches libxml2 another
  * way (xmlsec parses decrypted content itself): NULL if data is within the
  * limits on attributes per element and namespace declarations, else why not. */

@@ -336,3 +336,14 @@ int mc_mail_classify(mc_mail_info **out, const char *mail, size_t len, size_t ma
 {
     return mc__mail_classify_filtered(out, mail, len, max, now, NULL, NULL);
 }
+
+bool mc__mail_stamped(const char *headers, size_t len)
+{
+    mc_mail_info *info = NULL;
+    bool stamped;
+    if (!headers || mc_mail_classify(&info, headers, len, 1, 0))
+        return false;
+    stamped = info->kind != MC_MAIL_NOT_OURS;
+    mc_mail_info_free(info);
+    return stamped;
+}

@@ -489,12 +489,7 @@ static void read_item(mc_transport *t, const mc__mail_item *it)
  * without fetching it: it is not ours, and stays untouched. */
 static bool unstamped(mc_transport *t, const mc__mail_item *it)
 {
-    mc_mail_info *info = NULL;
-    bool skip;
-    if (!it->headers || mc_mail_classify(&info, it->headers, strlen(it->headers), 1, 0))
-        return false;
-    skip = info->kind == MC_MAIL_NOT_OURS;
-    mc_mail_info_free(info);
+    bool skip = it->headers && !mc__mail_stamped(it->headers, strlen(it->headers));
     if (skip) {
         pthread_mutex_lock(&t->lock);
         known_set(t, it->id, KNOWN_IGNORED);

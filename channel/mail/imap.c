@@ -44,6 +44,7 @@ typedef struct {
     char *body;       /* read ahead, until the core asks for it */
     size_t body_len;
     bool prefetched;
+    bool stamped;     /* the core says its Subject carries the stamp */
 } meta;
 
 struct mc__imap {
@@ -512,8 +513,10 @@ static int take_fetch(mc__imap *m, clist *result)
                 break;
             case MAILIMAP_MSG_ATT_BODY_SECTION: {
                 struct mailimap_msg_att_body_section *b = st->att_data.att_body_section;
-                if (b->sec_body_part && !x->headers)
+                if (b->sec_body_part && !x->headers) {
                     x->headers = mc__strndup(b->sec_body_part, b->sec_length);
+                    x->stamped = mc__mail_stamped(b->sec_body_part, b->sec_length);
+                }
                 break;
             }
             default:
@@ -675,7 +678,7 @@ static int sweep_leftovers(mc__imap *m)
         struct mailimap_msg_att_body_section *b;
         uint32_t uid;
         fetched(clist_content(it), &uid, &b);
-        if (uid && b && memmem(b->sec_body_part, b->sec_length, "[net.mail]", 10) &&
+        if (uid && b && mc__mail_stamped(b->sec_body_part, b->sec_length) &&
             mailimap_set_add_single(ours, uid) == MAILIMAP_NO_ERROR)
             n++;
     }
@@ -858,7 +861,7 @@ static int fetch_locked(mc__imap *m, const char *id, size_t max, char **data, si
         void *v;
         const char *key = mc__strmap_slot(&m->meta, i, &v);
         meta *y = v;
-        if (!key || y == x || y->prefetched || y->size > max || !y->headers || !strstr(y->headers, "[net.mail]"))
+        if (!key || y == x || y->prefetched || y->size > max || !y->stamped)
             continue;
         if (mailimap_set_add_single(set, (uint32_t)strtoul(key, NULL, 10)) != MAILIMAP_NO_ERROR) {
             rc = mc__error_set(MC_ENOMEM, "out of memory");
