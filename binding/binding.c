@@ -6,8 +6,7 @@
 #include <string.h>
 #include "internal.h"
 #include "transport_int.h"
-#include "channel/mail/mailnet.h"
-#include "channel/maildir/maildir.h"
+#include "binding/kinds.h"
 #include "binding/options.h"
 #include "security/wss.h"
 
@@ -31,8 +30,6 @@ struct mc_binding {
     char *kind;
     mc_binding_element *el[NKIND];
 };
-
-static const char *const kinds[] = {"maildir", "mail"};
 
 static void element_free(mc_binding_element *e)
 {
@@ -100,13 +97,11 @@ static mc_binding_element *element_clone(const mc_binding_element *src)
 int mc_binding_new(mc_binding **out, const char *kind)
 {
     mc_binding *b;
-    size_t k;
     if (!out || !kind)
         return mc__error_set(MC_EINVAL, "NULL argument");
-    for (k = 0; k < MC_ARRAY_SIZE(kinds) && strcmp(kinds[k], kind); k++) {
-    }
-    if (k == MC_ARRAY_SIZE(kinds))
-        return mc__error_set(MC_ENOTFOUND, "unknown binding kind \"%.40s\" (known: maildir, mail)", kind);
+    if (!mc__binding_kind_find(kind))
+        return mc__error_set(MC_ENOTFOUND, "unknown binding kind \"%.40s\" (known: %s)", kind,
+                             mc__binding_kind_names());
     if (!(b = calloc(1, sizeof(*b))) || !(b->kind = mc__strdup(kind)) ||
         !(b->el[MC_ELEMENT_TRANSPORT] = element_new(MC_ELEMENT_TRANSPORT, kind)) ||
         !(b->el[MC_ELEMENT_ENCODING] = element_new(MC_ELEMENT_ENCODING, kind)) ||
@@ -135,8 +130,8 @@ int mc_binding_set_token_callback(mc_binding *b, mc_token_cb cb, void *user_data
     mc_binding_element *e;
     if (!b)
         return mc__error_set(MC_EINVAL, "NULL argument");
-    if (strcmp(b->kind, "mail"))
-        return mc__error_set(MC_EINVAL, "a token callback applies to the mail binding, not %s", b->kind);
+    if (!mc__binding_kind_find(b->kind)->token_callback)
+        return mc__error_set(MC_EINVAL, "the %s binding takes no token callback", b->kind);
     e = b->el[MC_ELEMENT_TRANSPORT];
     e->token_cb = cb;
     e->token_user_data = cb ? user_data : NULL;
@@ -347,136 +342,97 @@ int mc_binding_new_custom(mc_binding **out, const mc_binding_elements *els)
 
 /* ---- building the transport ---- */
 
-static const char *value(const mc_binding *b, const char *name)
+const char *mc__binding_value(const mc_binding *b, const char *name)
 {
     int i = mc__setting_find(name);
     mc_binding_element *e = b->el[mc__settings[i].info.element];
     return e && e->values[i] ? e->values[i] : mc__settings[i].info.default_value;
 }
 
-static unsigned long long number(const mc_binding *b, const char *name)
+unsigned long long mc__binding_number(const mc_binding *b, const char *name)
 {
-    return mc__setting_number(value(b, name));
+    return mc__setting_number(mc__binding_value(b, name));
 }
+
+mc_token_cb mc__binding_token_cb(const mc_binding *b, void **user_data)
+{
+    const mc_binding_element *tr = b->el[MC_ELEMENT_TRANSPORT];
+    *user_data = tr ? tr->token_user_data : NULL;
+    return tr ? tr->token_cb : NULL;
+}
+
 
 /* the security element's filter, or none (no element, or security_mode none) */
 int mc__binding_security_filter(const mc_binding *b, mc__envelope_filter **out)
 {
     static const char *const suites[] = {"Basic256Rsa15", "Basic256", "Basic256Sha256", "Basic256Sha256Rsa15"};
-    const char *suite = value(b, "algorithm_suite"), *keyid = value(b, "recipient_key_identifier");
+    const char *suite = mc__binding_value(b, "algorithm_suite"), *keyid = mc__binding_value(b, "recipient_key_identifier");
     mc__wss_settings s;
     *out = NULL;
-    if (!b->el[MC_ELEMENT_SECURITY] || strcmp(value(b, "security_mode"), "message"))
+    if (!b->el[MC_ELEMENT_SECURITY] || strcmp(mc__binding_value(b, "security_mode"), "message"))
         return 0;
     memset(&s, 0, sizeof(s));
     for (size_t i = 0; i < MC_ARRAY_SIZE(suites); i++)
         if (!strcmp(suite, suites[i]))
             s.suite = (mc__wss_suite_id)i;
-    s.encrypt = !strcmp(value(b, "protection_level"), "encrypt_and_sign");
-    s.encrypt_signature = s.encrypt && mc__setting_bool(value(b, "encrypt_signature"));
-    s.certificate = value(b, "certificate");
-    s.private_key = value(b, "private_key");
-    s.key_password = value(b, "private_key_password");
-    s.recipient_certificate = value(b, "recipient_certificate");
+    s.encrypt = !strcmp(mc__binding_value(b, "protection_level"), "encrypt_and_sign");
+    s.encrypt_signature = s.encrypt && mc__setting_bool(mc__binding_value(b, "encrypt_signature"));
+    s.certificate = mc__binding_value(b, "certificate");
+    s.private_key = mc__binding_value(b, "private_key");
+    s.key_password = mc__binding_value(b, "private_key_password");
+    s.recipient_certificate = mc__binding_value(b, "recipient_certificate");
     s.keyid = !strcmp(keyid, "issuer_serial") ? MC__KEYID_ISSUER_SERIAL
               : !strcmp(keyid, "thumbprint") ? MC__KEYID_THUMBPRINT : MC__KEYID_SKI;
-    s.ca_file = value(b, "security_ca_file");
-    s.ca_path = value(b, "security_ca_path");
-    s.timestamp_validity_ms = (int64_t)number(b, "timestamp_validity");
-    s.max_clock_skew_ms = (int64_t)number(b, "max_clock_skew");
-    s.replay_detection = mc__setting_bool(value(b, "replay_detection"));
-    s.replay_window_ms = (int64_t)number(b, "replay_window");
-    s.replay_cache_size = (size_t)number(b, "replay_cache_size");
-    s.require_signed_addressing = mc__setting_bool(value(b, "require_signed_addressing"));
+    s.ca_file = mc__binding_value(b, "security_ca_file");
+    s.ca_path = mc__binding_value(b, "security_ca_path");
+    s.timestamp_validity_ms = (int64_t)mc__binding_number(b, "timestamp_validity");
+    s.max_clock_skew_ms = (int64_t)mc__binding_number(b, "max_clock_skew");
+    s.replay_detection = mc__setting_bool(mc__binding_value(b, "replay_detection"));
+    s.replay_window_ms = (int64_t)mc__binding_number(b, "replay_window");
+    s.replay_cache_size = (size_t)mc__binding_number(b, "replay_cache_size");
+    s.require_signed_addressing = mc__setting_bool(mc__binding_value(b, "require_signed_addressing"));
     return mc__wss_new(out, &s);
-}
-
-static mc__tls_mode tls_mode(const char *v)
-{
-    return !strcmp(v, "tls") ? MC__TLS_IMPLICIT : !strcmp(v, "none") ? MC__TLS_NONE : MC__TLS_STARTTLS;
-}
-
-static int mail_backend(const mc_binding *b, const char *address, mc__backend **out)
-{
-    const mc_binding_element *tr = b->el[MC_ELEMENT_TRANSPORT];
-    const char *auth = value(b, "auth_mechanism");
-    mc__mail_config c;
-    memset(&c, 0, sizeof(c));
-    c.address = address;
-    c.smtp.host = value(b, "smtp_host");
-    c.smtp.port = (unsigned)number(b, "smtp_port");
-    c.smtp.tls = tls_mode(value(b, "smtp_security"));
-    c.imap.host = value(b, "imap_host");
-    c.imap.port = (unsigned)number(b, "imap_port");
-    c.imap.tls = tls_mode(value(b, "imap_security"));
-    c.username = value(b, "username");
-    c.password = value(b, "password");
-    c.auth = !strcmp(auth, "plain") ? MC__AUTH_PLAIN : !strcmp(auth, "login") ? MC__AUTH_LOGIN
-             : !strcmp(auth, "xoauth2") ? MC__AUTH_XOAUTH2 : MC__AUTH_AUTO;
-    c.token_cb = tr ? tr->token_cb : NULL;
-    c.token_user_data = tr ? tr->token_user_data : NULL;
-    c.ca_file = value(b, "tls_ca_file");
-    c.ca_path = value(b, "tls_ca_path");
-    c.verify = mc__setting_bool(value(b, "tls_verify"));
-    c.tls_min_version = !strcmp(value(b, "tls_min_version"), "1.3") ? 13 : 12;
-    c.timeout_ms = (int)number(b, "timeout");
-    c.service_folder = value(b, "service_folder");
-    c.deleted_folder = value(b, "deleted_folder");
-    c.idle = mc__setting_bool(value(b, "imap_idle"));
-    c.idle_ms = (int)number(b, "imap_idle_interval");
-    if (!*c.smtp.host || !*c.imap.host)
-        return mc__error_set(MC_EINVAL, "the mail binding needs smtp_host and imap_host");
-    if (c.auth == MC__AUTH_XOAUTH2 && !c.token_cb)
-        return mc__error_set(MC_EINVAL, "auth_mechanism xoauth2 needs a token callback");
-    return mc__mailnet_backend_new(out, &c);
 }
 
 int mc_transport_new(mc_transport **out, const mc_binding *b)
 {
     mc__transport_config cfg;
     mc__backend *backend = NULL;
+    const mc__binding_kind *kind;
     const char *container;
     int rc;
     if (!out || !b)
         return mc__error_set(MC_EINVAL, "NULL argument");
-    if (!*value(b, "address"))
+    if (!*mc__binding_value(b, "address"))
         return mc__error_set(MC_EINVAL, "the binding needs address (its own mailbox)");
     memset(&cfg, 0, sizeof(cfg));
-    cfg.max_received_message_size = (size_t)number(b, "max_received_message_size");
-    container = value(b, "message_container_type");
+    cfg.max_received_message_size = (size_t)mc__binding_number(b, "max_received_message_size");
+    container = mc__binding_value(b, "message_container_type");
     cfg.container = !strcmp(container, "body") ? MC_CONTAINER_BODY
                     : !strcmp(container, "attachment") ? MC_CONTAINER_ATTACHMENT
                                                         : MC_CONTAINER_DEFAULT;
-    cfg.minimum_attachment_size = (size_t)number(b, "minimum_attachment_size");
-    cfg.server_query_interval_ms = (int)number(b, "server_query_interval");
-    cfg.accept_existing_messages = mc__setting_bool(value(b, "accept_existing_messages"));
-    cfg.receive_retry_count = (unsigned)number(b, "receive_retry_count");
-    cfg.cache_count = (size_t)number(b, "processing_cache_count");
-    cfg.cache_bytes = (size_t)number(b, "processing_cache_bytes");
-    cfg.flush_retries = (unsigned)number(b, "flush_retries");
-    cfg.delete_delay_ms = (int)number(b, "delete_delay");
+    cfg.minimum_attachment_size = (size_t)mc__binding_number(b, "minimum_attachment_size");
+    cfg.server_query_interval_ms = (int)mc__binding_number(b, "server_query_interval");
+    cfg.accept_existing_messages = mc__setting_bool(mc__binding_value(b, "accept_existing_messages"));
+    cfg.receive_retry_count = (unsigned)mc__binding_number(b, "receive_retry_count");
+    cfg.cache_count = (size_t)mc__binding_number(b, "processing_cache_count");
+    cfg.cache_bytes = (size_t)mc__binding_number(b, "processing_cache_bytes");
+    cfg.flush_retries = (unsigned)mc__binding_number(b, "flush_retries");
+    cfg.delete_delay_ms = (int)mc__binding_number(b, "delete_delay");
     /* closing waits at most one network timeout for the deletion */
-    cfg.close_timeout_ms = !strcmp(b->kind, "mail") ? (int)number(b, "timeout") : 30000;
-    cfg.soap_version = !strcmp(value(b, "soap_version"), "1.1") ? MC_SOAP11 : MC_SOAP12;
+    kind = mc__binding_kind_find(b->kind);
+    cfg.close_timeout_ms = kind->timeout ? (int)mc__binding_number(b, kind->timeout) : 30000;
+    cfg.soap_version = !strcmp(mc__binding_value(b, "soap_version"), "1.1") ? MC_SOAP11 : MC_SOAP12;
     if (cfg.cache_bytes < cfg.max_received_message_size)
         return mc__error_set(MC_EINVAL, "processing_cache_bytes is smaller than max_received_message_size");
     if ((rc = mc__binding_security_filter(b, &cfg.security)))
         return rc;
-    if (!(cfg.address = mc__strdup(value(b, "address")))) {
+    if (!(cfg.address = mc__strdup(mc__binding_value(b, "address")))) {
         if (cfg.security)
             cfg.security->free(cfg.security);
         return mc__error_set(MC_ENOMEM, "out of memory");
     }
-    if (!strcmp(b->kind, "maildir")) {
-        mc__maildir_config mc = {value(b, "maildir_root"), cfg.address, value(b, "service_folder"),
-                                 value(b, "deleted_folder"),
-                                 mc__setting_bool(value(b, "maildir_sync_directories"))};
-        rc = mc__maildir_backend_new(&backend, &mc);
-    } else if (!strcmp(b->kind, "mail")) {
-        rc = mail_backend(b, cfg.address, &backend);
-    } else {
-        rc = mc__error_set(MC_ENOTFOUND, "no transport for binding kind %s", b->kind);
-    }
+    rc = kind->backend(b, cfg.address, &backend);
     if (rc) {
         free(cfg.address);
         if (cfg.security)

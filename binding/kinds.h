@@ -1,0 +1,35 @@
+/* kinds.h - the one registry of binding kinds (kinds.c): a row per kind,
+ * read by mc_binding_new, mc_binding_set_token_callback and
+ * mc_transport_new. Adding a kind is its transport's folder, one row here,
+ * its construction (binding/kind_<name>.c) and its settings rows
+ * (options.c). */
+#ifndef MC_BINDING_KINDS_H
+#define MC_BINDING_KINDS_H
+
+#include <stdbool.h>
+#include "mailchan.h"
+#include "transport_int.h"
+
+typedef struct {
+    const char *name;          /* as in mc_binding_new and the settings rows */
+    bool token_callback;       /* accepts mc_binding_set_token_callback */
+    const char *timeout;       /* the setting bounding its network operations, or NULL */
+    /* Builds the kind's backend from the binding's settings. */
+    int (*backend)(const mc_binding *b, const char *address, mc__backend **out);
+} mc__binding_kind;
+
+const mc__binding_kind *mc__binding_kind_find(const char *name);
+/* "maildir, mail": the known kinds, for error texts */
+const char *mc__binding_kind_names(void);
+
+/* the kinds' constructions (binding/kind_<name>.c) */
+int mc__kind_maildir_backend(const mc_binding *b, const char *address, mc__backend **out);
+int mc__kind_mail_backend(const mc_binding *b, const char *address, mc__backend **out);
+
+/* a binding's setting as text (its canonical value or default) and as a number */
+const char *mc__binding_value(const mc_binding *b, const char *name);
+unsigned long long mc__binding_number(const mc_binding *b, const char *name);
+/* the token callback set on the binding's transport element */
+mc_token_cb mc__binding_token_cb(const mc_binding *b, void **user_data);
+
+#endif
