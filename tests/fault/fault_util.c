@@ -61,6 +61,21 @@ const char *fault_env(const char *name)
     return v;
 }
 
+bool fault_servers_running(void)
+{
+    if (getenv("MC_MAILDIR_TEST"))
+        return true;
+    fprintf(stderr, "mail servers not running (tests/mailserver/start.sh): skipped\n");
+    return false;
+}
+
+void fault_begin(mc_log_level min_level)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    mc_init();
+    fault_log_capture(min_level);
+}
+
 long fault_env_long(const char *name, long def)
 {
     const char *v = getenv(name);
@@ -250,18 +265,35 @@ static void set(mc_binding *b, const char *name, const char *value)
         fault_die("setting %s: %s", name, mc_error_last());
 }
 
+static mc_binding *binding_new(const char *kind)
+{
+    mc_binding *b;
+    if (mc_binding_new(&b, kind))
+        fault_die("mc_binding_new: %s", mc_error_last());
+    return b;
+}
+
+/* the transport of b with the settings of ap applied; b is freed */
+static mc_transport *transport_of(mc_binding *b, va_list ap)
+{
+    mc_transport *t;
+    apply_settings(b, ap);
+    if (mc_transport_new(&t, b))
+        fault_die("mc_transport_new: %s", mc_error_last());
+    mc_binding_free(b);
+    return t;
+}
+
 mc_transport *fault_mail_transport(const char *user, int smtp_port, int imap_port, ...)
 {
     char addr[128], pwvar[64], port[16];
-    mc_binding *b;
+    mc_binding *b = binding_new("mail");
     mc_transport *t;
     va_list ap;
     snprintf(addr, sizeof(addr), "%s@example.test", user);
     snprintf(pwvar, sizeof(pwvar), "MC_%s_PW", user);
     for (char *c = pwvar; *c; c++)
         *c = (char)toupper((unsigned char)*c);
-    if (mc_binding_new(&b, "mail"))
-        fault_die("mc_binding_new: %s", mc_error_last());
     set(b, "address", addr);
     set(b, "password", fault_env(pwvar));
     set(b, "tls_ca_file", fault_env("MC_CA"));
@@ -272,30 +304,34 @@ mc_transport *fault_mail_transport(const char *user, int smtp_port, int imap_por
     snprintf(port, sizeof(port), "%d", imap_port);
     set(b, "imap_port", port);
     va_start(ap, imap_port);
-    apply_settings(b, ap);
+    t = transport_of(b, ap);
     va_end(ap);
-    if (mc_transport_new(&t, b))
-        fault_die("mc_transport_new: %s", mc_error_last());
-    mc_binding_free(b);
     return t;
 }
 
 mc_transport *fault_maildir_transport(const char *root, const char *addr, ...)
 {
-    mc_binding *b;
+    mc_binding *b = binding_new("maildir");
     mc_transport *t;
     va_list ap;
-    if (mc_binding_new(&b, "maildir"))
-        fault_die("mc_binding_new: %s", mc_error_last());
     set(b, "maildir_root", root);
     set(b, "address", addr);
     va_start(ap, addr);
-    apply_settings(b, ap);
+    t = transport_of(b, ap);
     va_end(ap);
-    if (mc_transport_new(&t, b))
-        fault_die("mc_transport_new: %s", mc_error_last());
-    mc_binding_free(b);
     return t;
+}
+
+void fault_listen(mc_transport *t, const char *uri, mc_channel_listener **l, mc_input_channel **in, const char *who)
+{
+    if (mc_channel_listener_new(l, t, uri) || mc_channel_listener_accept_channel(*l, 5000, in))
+        fault_die("%s: %s", who, mc_error_last());
+}
+
+void fault_output(mc_transport *t, const char *to, mc_channel_factory **f, mc_output_channel **out, const char *who)
+{
+    if (mc_channel_factory_new(f, t) || mc_channel_factory_create_channel(out, *f, to))
+        fault_die("%s: %s", who, mc_error_last());
 }
 
 void fault_expunge_all(const char *user)
@@ -445,6 +481,14 @@ size_t fault_log_count(int64_t since_ms, mc_log_level level)
 }
 
 /* ---- the ledger ---- */
+
+bool fault_any_between(const int64_t *t, size_t n, int64_t from_ms, int64_t to_ms)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i] >= from_ms && t[i] <= to_ms)
+            return true;
+    return false;
+}
 
 void fault_ledger_init(fault_ledger *l, int n)
 {

@@ -27,6 +27,12 @@ void fault_sleep_ms(int ms);
 void fault_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* an environment variable, or exits (2) when it is missing */
 const char *fault_env(const char *name);
+/* whether the test mail servers run (their env.sh exported); else says on
+ * stderr that the test is skipped */
+bool fault_servers_running(void);
+/* a test program's start: stdout line-buffered, the library initialised, its
+ * log kept from min_level on (fault_log_capture) */
+void fault_begin(mc_log_level min_level);
 /* an integer from the environment, else def */
 long fault_env_long(const char *name, long def);
 /* a fresh temporary directory (short: unix sockets live in it) */
@@ -61,6 +67,10 @@ int64_t *fault_proxy_cut_times(const fault_proxy *p, const char *route, size_t *
 mc_transport *fault_mail_transport(const char *user, int smtp_port, int imap_port, ...);
 /* A Maildir transport for addr under root, extra "name=value" settings, NULL-terminated. */
 mc_transport *fault_maildir_transport(const char *root, const char *addr, ...);
+/* A listener on uri and its first input channel; exits (2) naming who when either fails. */
+void fault_listen(mc_transport *t, const char *uri, mc_channel_listener **l, mc_input_channel **in, const char *who);
+/* A factory and its output channel to the URI to; exits (2) naming who when either fails. */
+void fault_output(mc_transport *t, const char *to, mc_channel_factory **f, mc_output_channel **out, const char *who);
 /* Expunges every mail of user on the test IMAP server. */
 void fault_expunge_all(const char *user);
 /* Mails in user's folder on the test IMAP server matching a doveadm search
@@ -84,6 +94,10 @@ void fault_log_print(int64_t since_ms, mc_log_level level, size_t max, int64_t t
 size_t fault_log_count(int64_t since_ms, mc_log_level level);
 
 /* ---- the ledger ---- */
+
+/* whether any of the times t[0..n) lies in [from_ms, to_ms] (a cut or a kill
+ * between two deliveries of the same mail) */
+bool fault_any_between(const int64_t *t, size_t n, int64_t from_ms, int64_t to_ms);
 
 typedef struct {
     int seq;

@@ -72,10 +72,7 @@ typedef struct {
 static bool cut_between(int64_t first_ms, int64_t again_ms, void *ud)
 {
     const cuts *c = ud;
-    for (size_t i = 0; i < c->n; i++)
-        if (c->t[i] >= first_ms && c->t[i] <= again_ms)
-            return true;
-    return false;
+    return fault_any_between(c->t, c->n, first_ms, again_ms);
 }
 
 /* waits (bounded) until every seq that was sent is delivered */
@@ -112,13 +109,9 @@ int main(void)
     mc_channel_listener *lis;
     pthread_t th;
     cuts imap_cuts;
-    if (!getenv("MC_MAILDIR_TEST")) {
-        fprintf(stderr, "mail servers not running (tests/mailserver/start.sh): skipped\n");
+    if (!fault_servers_running())
         return 77;
-    }
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    mc_init();
-    fault_log_capture(MC_LOG_WARN);
+    fault_begin(MC_LOG_WARN);
     fault_ledger_init(&ledger, n);
     fault_expunge_all("bob");
     fault_tmpdir(dir, sizeof(dir), "e2e");
@@ -132,15 +125,13 @@ int main(void)
      * connection is made here and must succeed) */
     bob = fault_mail_transport("bob", proxy.smtp_port, proxy.imap_port, "timeout=5000",
                                "server_query_interval=5000", "accept_existing_messages=true", NULL);
-    if (mc_channel_listener_new(&lis, bob, CHANNEL) || mc_channel_listener_accept_channel(lis, 5000, &r.in))
-        fault_die("bob's listener: %s", mc_error_last());
+    fault_listen(bob, CHANNEL, &lis, &r.in, "bob's listener");
     r.ledger = &ledger;
     pthread_create(&th, NULL, receive_loop, &r);
 
     alice = fault_mail_transport("alice", proxy.smtp_port, proxy.imap_port, "timeout=5000", NULL);
     snprintf(smtp_to, sizeof(smtp_to), "%sbob@example.test", CHANNEL);
-    if (mc_channel_factory_new(&f, alice) || mc_channel_factory_create_channel(&out, f, smtp_to))
-        fault_die("alice's channel: %s", mc_error_last());
+    fault_output(alice, smtp_to, &f, &out, "alice's channel");
 
     fault_proxy_cmd(&proxy, NULL, 0, "mode reset");
     for (int s = 0; s < n; s++) {

@@ -170,10 +170,7 @@ static void tend(rig *r, bool killing)
 static bool killed_between(int64_t first_ms, int64_t again_ms, void *ud)
 {
     const rig *r = ud;
-    for (size_t i = 0; i < r->nkill_ms; i++)
-        if (r->kill_ms[i] >= first_ms && r->kill_ms[i] <= again_ms)
-            return true;
-    return false;
+    return fault_any_between(r->kill_ms, r->nkill_ms, first_ms, again_ms);
 }
 
 /* distinct seqs in the record file now */
@@ -265,11 +262,9 @@ int main(int argc, char **argv)
     if (argc != 2 || (strcmp(argv[1], "imap") && strcmp(argv[1], "maildir")))
         fault_die("usage: fault_kill imap|maildir");
     imap = !strcmp(argv[1], "imap");
-    if (imap && !getenv("MC_MAILDIR_TEST")) {
-        fprintf(stderr, "mail servers not running (tests/mailserver/start.sh): skipped\n");
+    if (imap && !fault_servers_running())
         return 77;
-    }
-    setvbuf(stdout, NULL, _IOLBF, 0);
+    fault_begin(MC_LOG_WARN);
     seed = (unsigned)fault_env_long("FAULT_SEED", (long)(time(NULL) ^ getpid()));
     r.kind = argv[1];
     r.rng = seed;
@@ -284,8 +279,6 @@ int main(int argc, char **argv)
     if (!(rec = fopen(r.record, "w")))
         fault_die("cannot create %s", r.record);
     fclose(rec);
-    mc_init();
-    fault_log_capture(MC_LOG_WARN);
     s.n = (int)fault_env_long("FAULT_N", imap ? 300 : 500);
     s.pace_ms = imap ? 40 : 15;
     fault_ledger_init(&ledger, s.n);
@@ -299,8 +292,7 @@ int main(int argc, char **argv)
         t = fault_maildir_transport(r.root, "cli@example.org", NULL);
         snprintf(to, sizeof(to), "%s" SVC, CHANNEL);
     }
-    if (mc_channel_factory_new(&f, t) || mc_channel_factory_create_channel(&s.out, f, to))
-        fault_die("sender: %s", mc_error_last());
+    fault_output(t, to, &f, &s.out, "sender");
     printf("fault_kill %s: %d messages, %d receiver(s), seed %u, record %s\n", r.kind, s.n, r.nkids, seed, r.record);
     for (int k = 0; k < r.nkids; k++)
         spawn(&r, k);

@@ -111,13 +111,9 @@ int main(void)
     closer c = {0};
     pthread_t th;
     char *text;
-    if (!getenv("MC_MAILDIR_TEST")) {
-        fprintf(stderr, "mail servers not running (tests/mailserver/start.sh): skipped\n");
+    if (!fault_servers_running())
         return 77;
-    }
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    mc_init();
-    fault_log_capture(MC_LOG_INFO);
+    fault_begin(MC_LOG_INFO);
     fault_expunge_all("bob");
     fault_tmpdir(dir, sizeof(dir), "silent");
     fault_proxy_start(&proxy, dir, (unsigned)time(NULL), 0, atoi(fault_env("MC_IMAP_PORT")));
@@ -126,10 +122,8 @@ int main(void)
                                "server_query_interval=60000", NULL);
     alice = fault_mail_transport("alice", atoi(fault_env("MC_SUBMISSION_PORT")), atoi(fault_env("MC_IMAP_PORT")),
                                  "timeout=5000", NULL);
-    if (mc_channel_listener_new(&lis, bob, CHANNEL) || mc_channel_listener_accept_channel(lis, 5000, &in))
-        fault_die("bob's listener: %s", mc_error_last());
-    if (mc_channel_factory_new(&f, alice) || mc_channel_factory_create_channel(&out, f, TO))
-        fault_die("alice's channel: %s", mc_error_last());
+    fault_listen(bob, CHANNEL, &lis, &in, "bob's listener");
+    fault_output(alice, TO, &f, &out, "alice's channel");
     printf("fault_silent: timeout %d ms, server_query_interval 60000 ms, proxy imap :%d, log %s\n", TIMEOUT_MS,
            proxy.imap_port, proxy.log);
 

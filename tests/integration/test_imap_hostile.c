@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "../unit/helpers.h"
+#include "net_helpers.h"
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char log_text[1 << 16];
@@ -44,19 +44,6 @@ static bool log_has(const char *s)
     r = strstr(log_text, s) != NULL;
     pthread_mutex_unlock(&log_lock);
     return r;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* waits (bounded) until the log holds s; the time it took, or -1 */
@@ -107,18 +94,9 @@ static void make_mail(const char *dir, const char *name, const char *text)
 {
     char *root = make_tmpdir(), path[512], dst[512];
     mc_transport *t = maildir_transport(root, "alice@example.test", NULL);
-    mc_channel_factory *f;
-    mc_output_channel *ch;
-    mc_message *m;
     DIR *d;
     struct dirent *e;
-    assert_int_equal(mc_channel_factory_new(&f, t), 0);
-    assert_int_equal(mc_channel_factory_create_channel(&ch, f, "net.mail://hostile#bob@example.test"), 0);
-    assert_int_equal(mc_message_new_text(&m, "urn:test", text), 0);
-    assert_int_equal(mc_output_channel_send(ch, m), 0);
-    mc_message_free(m);
-    mc_output_channel_free(ch);
-    mc_channel_factory_free(f);
+    assert_int_equal(send_text(t, "net.mail://hostile#bob@example.test", text), 0);
     mc_transport_free(t);
     snprintf(path, sizeof(path), "%s/bob@example.test/new", root);
     assert_non_null(d = opendir(path));
@@ -183,22 +161,15 @@ static void stop(server *s)
 static mc_transport *imap_transport(const server *s, const char *timeout_ms)
 {
     mc_binding *b;
-    mc_transport *t;
     char port[16];
     snprintf(port, sizeof(port), "%u", s->port);
-    assert_int_equal(mc_binding_new(&b, "mail"), 0);
-    assert_int_equal(mc_binding_set(b, "address", "bob@example.test"), 0);
-    assert_int_equal(mc_binding_set(b, "smtp_host", "127.0.0.1"), 0);
-    assert_int_equal(mc_binding_set(b, "imap_host", "127.0.0.1"), 0);
-    assert_int_equal(mc_binding_set(b, "imap_port", port), 0);
-    assert_int_equal(mc_binding_set(b, "imap_security", "none"), 0);
-    assert_int_equal(mc_binding_set(b, "password", "not-a-real-secret-42"), 0);
-    assert_int_equal(mc_binding_set(b, "timeout", timeout_ms), 0);
+    b = mail_binding_new("bob", NULL, port);
+    binding_set(b, "imap_security", "none");
+    binding_set(b, "password", "not-a-real-secret-42");
+    binding_set(b, "timeout", timeout_ms);
     /* only IDLE (or the guard's findings) can act in time: the interval is long */
-    assert_int_equal(mc_binding_set(b, "server_query_interval", "60000"), 0);
-    assert_int_equal(mc_transport_new(&t, b), 0);
-    mc_binding_free(b);
-    return t;
+    binding_set(b, "server_query_interval", "60000");
+    return transport_of(b);
 }
 
 /* closing the channel and freeing everything, each bounded */
@@ -458,13 +429,10 @@ static void test_connect_errors(void **state)
     assert_int_equal(mc_channel_listener_new(&l, t, "net.mail://hostile#"), MC_EIO);
     assert_non_null(strstr(mc_error_last(), "connect: connection refused"));
     mc_transport_free(t);
-    assert_int_equal(mc_binding_new(&b, "mail"), 0);
-    assert_int_equal(mc_binding_set(b, "address", "bob@example.test"), 0);
-    assert_int_equal(mc_binding_set(b, "smtp_host", "127.0.0.1"), 0);
-    assert_int_equal(mc_binding_set(b, "imap_host", "no-such-host.invalid"), 0);
-    assert_int_equal(mc_binding_set(b, "password", "x"), 0);
-    assert_int_equal(mc_transport_new(&t, b), 0);
-    mc_binding_free(b);
+    b = mail_binding_new("bob", NULL, NULL);
+    binding_set(b, "imap_host", "no-such-host.invalid");
+    binding_set(b, "password", "x");
+    t = transport_of(b);
     assert_int_equal(mc_channel_listener_new(&l, t, "net.mail://hostile#"), MC_EIO);
     assert_non_null(strstr(mc_error_last(), "resolve: cannot resolve"));
     mc_transport_free(t);

@@ -14,81 +14,27 @@
 #include <unistd.h>
 #include <sys/wait.h>
 #include <curl/curl.h>
-#include "../unit/helpers.h"
+#include "net_helpers.h"
 
 static const char *dir; /* the servers' directory */
 
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    if (!v)
-        fail_msg("environment variable %s missing", name);
-    return v;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* A mail binding for user (alice, bob, ...) with password pw; extra "k=v"... NULL */
+/* A mail binding for user (alice, bob, ...) of the servers with password pw
+ * (NULL: none); extra "k=v"... NULL */
 static mc_binding *mail_binding(const char *user, const char *pw, ...)
 {
-    mc_binding *b;
-    char addr[128], v[32];
+    mc_binding *b = mail_binding_new(user, test_env("MC_SUBMISSION_PORT"), test_env("MC_IMAP_PORT"));
+    char v[32];
     va_list ap;
-    const char *kv;
-    snprintf(addr, sizeof(addr), "%s@example.test", user);
-    assert_int_equal(mc_binding_new(&b, "mail"), 0);
-    assert_int_equal(mc_binding_set(b, "address", addr), 0);
-    assert_int_equal(mc_binding_set(b, "smtp_host", "127.0.0.1"), 0);
-    assert_int_equal(mc_binding_set(b, "smtp_port", env("MC_SUBMISSION_PORT")), 0);
-    assert_int_equal(mc_binding_set(b, "imap_host", "127.0.0.1"), 0);
-    assert_int_equal(mc_binding_set(b, "imap_port", env("MC_IMAP_PORT")), 0);
-    assert_int_equal(mc_binding_set(b, "tls_ca_file", env("MC_CA")), 0);
-    assert_int_equal(mc_binding_set(b, "timeout", "5000"), 0);
+    binding_set(b, "tls_ca_file", test_env("MC_CA"));
+    binding_set(b, "timeout", "5000");
     if (pw)
-        assert_int_equal(mc_binding_set(b, "password", pw), 0);
+        binding_set(b, "password", pw);
     snprintf(v, sizeof(v), "%d", 60000); /* new mail must come by IDLE, not by polling */
-    assert_int_equal(mc_binding_set(b, "server_query_interval", v), 0);
+    binding_set(b, "server_query_interval", v);
     va_start(ap, pw);
-    while ((kv = va_arg(ap, const char *))) {
-        char *k = strdup(kv), *eq = strchr(k, '=');
-        *eq = 0;
-        if (mc_binding_set(b, k, eq + 1))
-            fail_msg("setting %s: %s", k, mc_error_last());
-        free(k);
-    }
+    binding_set_list(b, ap);
     va_end(ap);
     return b;
-}
-
-static mc_transport *transport(mc_binding *b)
-{
-    mc_transport *t;
-    if (mc_transport_new(&t, b))
-        fail_msg("mc_transport_new: %s", mc_error_last());
-    mc_binding_free(b);
-    return t;
-}
-
-static int send_text(mc_transport *t, const char *to, const char *text)
-{
-    mc_channel_factory *f;
-    mc_output_channel *ch;
-    mc_message *m;
-    int rc;
-    assert_int_equal(mc_channel_factory_new(&f, t), 0);
-    assert_int_equal(mc_channel_factory_create_channel(&ch, f, to), 0);
-    assert_int_equal(mc_message_new_text(&m, "urn:test", text), 0);
-    rc = mc_output_channel_send(ch, m);
-    if (rc)
-        fprintf(stderr, "send to %s: %s: %s\n", to, mc_strerror(rc), mc_error_last());
-    mc_message_free(m);
-    mc_output_channel_free(ch);
-    mc_channel_factory_free(f);
-    return rc;
 }
 
 static int server_count(const char *user, const char *folder, const char *query)
@@ -136,7 +82,7 @@ static void inject(const char *rcpt, const char *mail)
     struct curl_slist *to = curl_slist_append(NULL, rcpt);
     char url[64];
     rd r = {mail, 0, strlen(mail)};
-    snprintf(url, sizeof(url), "smtp://127.0.0.1:%s", env("MC_SMTP_PORT"));
+    snprintf(url, sizeof(url), "smtp://127.0.0.1:%s", test_env("MC_SMTP_PORT"));
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_MAIL_FROM, "someone@example.test");
     curl_easy_setopt(c, CURLOPT_MAIL_RCPT, to);
@@ -161,8 +107,8 @@ static void raw_mail(char *buf, size_t cap, const char *to, const char *subject,
 /* send -> Sieve files it into "Service E-mail" -> IDLE -> received; deleted at the next query */
 static void test_idle_roundtrip(void **state)
 {
-    mc_transport *a = transport(mail_binding("alice", env("MC_ALICE_PW"), NULL));
-    mc_transport *b = transport(mail_binding("bob", env("MC_BOB_PW"), NULL));
+    mc_transport *a = transport_of(mail_binding("alice", test_env("MC_ALICE_PW"), NULL));
+    mc_transport *b = transport_of(mail_binding("bob", test_env("MC_BOB_PW"), NULL));
     mc_channel_listener *l;
     mc_input_channel *in;
     mc_transport_stats st;
@@ -196,8 +142,8 @@ static void test_idle_roundtrip(void **state)
 /* no "Service E-mail" folder (carol): the Inbox is watched */
 static void test_inbox_fallback(void **state)
 {
-    mc_transport *a = transport(mail_binding("alice", env("MC_ALICE_PW"), NULL));
-    mc_transport *c = transport(mail_binding("carol", env("MC_CAROL_PW"), "server_query_interval=60000", NULL));
+    mc_transport *a = transport_of(mail_binding("alice", test_env("MC_ALICE_PW"), NULL));
+    mc_transport *c = transport_of(mail_binding("carol", test_env("MC_CAROL_PW"), "server_query_interval=60000", NULL));
     mc_channel_listener *l;
     mc_input_channel *in;
     char *t;
@@ -226,13 +172,13 @@ static void test_forms_recipients_tls(void **state)
     (void)state;
     {
         char kv[64], kv2[64];
-        snprintf(kv, sizeof(kv), "smtp_port=%s", env("MC_SUBMISSIONS_PORT"));
-        snprintf(kv2, sizeof(kv2), "imap_port=%s", env("MC_IMAPS_PORT"));
-        a = transport(mail_binding("alice", env("MC_ALICE_PW"), "smtp_security=tls", kv,
+        snprintf(kv, sizeof(kv), "smtp_port=%s", test_env("MC_SUBMISSIONS_PORT"));
+        snprintf(kv2, sizeof(kv2), "imap_port=%s", test_env("MC_IMAPS_PORT"));
+        a = transport_of(mail_binding("alice", test_env("MC_ALICE_PW"), "smtp_security=tls", kv,
                                    "message_container_type=attachment", NULL));
-        b = transport(mail_binding("bob", env("MC_BOB_PW"), "imap_security=tls", kv2, NULL));
+        b = transport_of(mail_binding("bob", test_env("MC_BOB_PW"), "imap_security=tls", kv2, NULL));
     }
-    e = transport(mail_binding("erin", env("MC_ERIN_PW"), NULL));
+    e = transport_of(mail_binding("erin", test_env("MC_ERIN_PW"), NULL));
     open_in(b, "net.mail://forms#", &lb, &ib);
     open_in(e, "net.mail://forms#", &le, &ie);
     assert_int_equal(send_text(a, "net.mail://forms#bob@example.test;erin@example.test", "in an attachment"), 0);
@@ -266,7 +212,7 @@ static void test_forms_recipients_tls(void **state)
 static void test_bad_mail(void **state)
 {
     char mail[2048];
-    mc_transport *c = transport(mail_binding("carol", env("MC_CAROL_PW"), "server_query_interval=200",
+    mc_transport *c = transport_of(mail_binding("carol", test_env("MC_CAROL_PW"), "server_query_interval=200",
                                              "receive_retry_count=2", NULL));
     mc_channel_listener *l;
     mc_input_channel *in;
@@ -342,8 +288,8 @@ static void test_wrong_ca(void **state)
     mc_channel_listener *l = NULL;
     char kv[512];
     (void)state;
-    snprintf(kv, sizeof(kv), "tls_ca_file=%s", env("MC_OTHER_CA"));
-    e = transport(mail_binding("erin", env("MC_ERIN_PW"), kv, NULL));
+    snprintf(kv, sizeof(kv), "tls_ca_file=%s", test_env("MC_OTHER_CA"));
+    e = transport_of(mail_binding("erin", test_env("MC_ERIN_PW"), kv, NULL));
     assert_int_equal(mc_channel_listener_new(&l, e, "net.mail://ca#"), MC_ETLS);
     assert_non_null(strstr(mc_error_last(), "not trusted"));
     assert_int_equal(send_text(e, "net.mail://ca#bob@example.test", "x"), MC_ETLS);
@@ -365,12 +311,12 @@ static void test_wrong_security_mode(void **state)
     mc_channel_listener *l = NULL;
     char kv[64];
     (void)state;
-    e = transport(mail_binding("erin", env("MC_ERIN_PW"), "imap_security=tls", NULL));
+    e = transport_of(mail_binding("erin", test_env("MC_ERIN_PW"), "imap_security=tls", NULL));
     assert_int_equal(mc_channel_listener_new(&l, e, "net.mail://sec#"), MC_ETLS);
     assert_non_null(strstr(mc_error_last(), "imap_security = starttls"));
     mc_transport_free(e);
-    snprintf(kv, sizeof(kv), "imap_port=%s", env("MC_IMAPS_PORT"));
-    e = transport(mail_binding("erin", env("MC_ERIN_PW"), kv, "timeout=1000", NULL));
+    snprintf(kv, sizeof(kv), "imap_port=%s", test_env("MC_IMAPS_PORT"));
+    e = transport_of(mail_binding("erin", test_env("MC_ERIN_PW"), kv, "timeout=1000", NULL));
     assert_int_equal(mc_channel_listener_new(&l, e, "net.mail://sec#"), MC_ETIMEOUT);
     assert_non_null(strstr(mc_error_last(), "greeting: timed out"));
     assert_non_null(strstr(mc_error_last(), "imap_security = tls"));
@@ -379,7 +325,7 @@ static void test_wrong_security_mode(void **state)
 
 static void test_wrong_password(void **state)
 {
-    mc_transport *e = transport(mail_binding("erin", "not-erins-password", NULL));
+    mc_transport *e = transport_of(mail_binding("erin", "not-erins-password", NULL));
     mc_channel_listener *l = NULL;
     int rc;
     (void)state;
@@ -395,18 +341,18 @@ static void test_wrong_password(void **state)
 /* a recipient the server refuses: MC_EPROTO with its reply; unreachable: MC_EIO */
 static void test_rejected_and_unreachable(void **state)
 {
-    mc_transport *a = transport(mail_binding("alice", env("MC_ALICE_PW"), NULL));
+    mc_transport *a = transport_of(mail_binding("alice", test_env("MC_ALICE_PW"), NULL));
     mc_transport *u;
     int rc;
     (void)state;
     rc = send_text(a, "net.mail://r#nobody@example.test", "x");
     assert_int_equal(rc, MC_EPROTO);
     assert_non_null(strstr(mc_error_last(), "550"));
-    assert_null(strstr(mc_error_last(), env("MC_ALICE_PW")));
+    assert_null(strstr(mc_error_last(), test_env("MC_ALICE_PW")));
     /* a good send after a refused one still works on the same transport */
     assert_int_equal(send_text(a, "net.mail://r#bob@example.test", "after"), 0);
     mc_transport_free(a);
-    u = transport(mail_binding("alice", env("MC_ALICE_PW"), "smtp_port=1", "imap_port=1", NULL));
+    u = transport_of(mail_binding("alice", test_env("MC_ALICE_PW"), "smtp_port=1", "imap_port=1", NULL));
     assert_int_equal(send_text(u, "net.mail://r#bob@example.test", "x"), MC_EIO);
     mc_transport_free(u);
     assert_int_equal(await_count("bob", "Service E-mail", "subject r", 1), 1);
@@ -437,7 +383,7 @@ static void test_xoauth2(void **state)
     char *t;
     (void)state;
     assert_int_equal(mc_binding_set_token_callback(bd, token_cb, &calls), 0);
-    d = transport(bd);
+    d = transport_of(bd);
     open_in(d, "net.mail://oauth#", &l, &in);
     assert_int_equal(send_text(d, "net.mail://oauth#dave@example.test", "bearer"), 0);
     t = receive_text(in, 10000);
@@ -453,7 +399,7 @@ static void test_xoauth2(void **state)
 static void smtp_ready(void)
 {
     char url[64];
-    snprintf(url, sizeof(url), "smtp://127.0.0.1:%s", env("MC_SMTP_PORT"));
+    snprintf(url, sizeof(url), "smtp://127.0.0.1:%s", test_env("MC_SMTP_PORT"));
     for (int i = 0; i < 50; i++) {
         CURL *c = curl_easy_init();
         CURLcode cc;
@@ -490,8 +436,8 @@ static void servers(const char *what)
  * receives what was sent meanwhile; what it had received is not delivered again */
 static void test_server_restart(void **state)
 {
-    mc_transport *a = transport(mail_binding("alice", env("MC_ALICE_PW"), NULL));
-    mc_transport *b = transport(mail_binding("bob", env("MC_BOB_PW"), "server_query_interval=1000", NULL));
+    mc_transport *a = transport_of(mail_binding("alice", test_env("MC_ALICE_PW"), NULL));
+    mc_transport *b = transport_of(mail_binding("bob", test_env("MC_BOB_PW"), "server_query_interval=1000", NULL));
     mc_channel_listener *l;
     mc_input_channel *in;
     mc_message *m = NULL;
@@ -513,8 +459,8 @@ static void test_server_restart(void **state)
          * plain port, which takes mail from 127.0.0.1 - plain text chosen explicitly */
         char kv[64];
         mc_transport *p;
-        snprintf(kv, sizeof(kv), "smtp_port=%s", env("MC_SMTP_PORT"));
-        p = transport(mail_binding("alice", NULL, "smtp_security=none", kv, NULL));
+        snprintf(kv, sizeof(kv), "smtp_port=%s", test_env("MC_SMTP_PORT"));
+        p = transport_of(mail_binding("alice", NULL, "smtp_security=none", kv, NULL));
         assert_int_equal(send_text(p, "net.mail://restart#bob@example.test", "three"), 0); /* queued */
         mc_transport_free(p);
     }
@@ -547,7 +493,7 @@ static void test_server_restart(void **state)
  * here); what it received just before the kill may come again, never lost. */
 static void test_crash_redelivery(void **state)
 {
-    mc_transport *a = transport(mail_binding("alice", env("MC_ALICE_PW"), NULL));
+    mc_transport *a = transport_of(mail_binding("alice", test_env("MC_ALICE_PW"), NULL));
     int pipefd[2], n = 0, again = 0, late = 0;
     bool recent[8] = {0}; /* received after the pause, within a second of the kill */
     pid_t pid;
@@ -562,7 +508,7 @@ static void test_crash_redelivery(void **state)
     assert_int_equal(pipe(pipefd), 0);
     if (!(pid = fork())) {
         /* the receiver: 6 received, then 2.5 s, then 2 more, then it is killed */
-        mc_transport *b = transport(mail_binding("bob", env("MC_BOB_PW"), NULL));
+        mc_transport *b = transport_of(mail_binding("bob", test_env("MC_BOB_PW"), NULL));
         mc_channel_listener *l;
         mc_input_channel *in;
         open_in(b, "net.mail://crash#", &l, &in);
@@ -585,7 +531,7 @@ static void test_crash_redelivery(void **state)
     waitpid(pid, NULL, 0);
     close(pipefd[0]);
     {
-        mc_transport *b = transport(mail_binding("bob", env("MC_BOB_PW"), NULL));
+        mc_transport *b = transport_of(mail_binding("bob", test_env("MC_BOB_PW"), NULL));
         mc_channel_listener *l;
         mc_input_channel *in;
         mc_message *m = NULL;
@@ -653,13 +599,9 @@ int main(void)
         cmocka_unit_test_setup(test_crash_redelivery, empty_mailboxes),
         cmocka_unit_test_setup_teardown(test_server_restart, empty_mailboxes, servers_running),
     };
-    if (!(dir = getenv("MC_MAILDIR_TEST"))) {
-        fprintf(stderr, "mail servers not running (tests/mailserver/start.sh): skipped\n");
+    if (!(dir = mail_servers_dir()))
         return 77;
-    }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (getenv("MC_TEST_VERBOSE"))
-        mc_log_set_callback(mc_log_stderr, MC_LOG_DEBUG, NULL);
+    net_test_init();
     srand((unsigned)time(NULL));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
