@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -557,6 +558,17 @@ static void drain_wake(mc_transport *t)
     }
 }
 
+void mc__backend_retry_after(mc__backend *b, int ms) { atomic_store(&b->retry_after_ms, ms > 0 ? ms : 0); }
+
+/* what the server asked for, once (0: nothing) */
+static int server_wait(mc_transport *t)
+{
+    int ms = atomic_exchange(&t->backend->retry_after_ms, 0);
+    if (ms > 0)
+        mc__log(MC_LOG_INFO, "the server asked to wait %d ms before the next request", ms);
+    return ms;
+}
+
 /* back-off after n failures in a row: 500 ms doubling, at most the query interval */
 static int backoff_ms(const mc_transport *t, unsigned n)
 {
@@ -612,19 +624,22 @@ static void *receive_loop(void *arg)
         if (t->ndeleting && t->delete_due_ms < until)
             until = t->delete_due_ms;
         pthread_mutex_unlock(&t->lock);
-        if (failures + wait_failures)
-            timeout = backoff_ms(t, failures + wait_failures);
-        else
+        if (failures + wait_failures) {
+            int asked = server_wait(t);
+            timeout = asked ? asked : backoff_ms(t, failures + wait_failures);
+        } else {
             timeout = until > now ? (int)(until - now) : 0;
+        }
         wrc = t->backend->ops->wait(t->backend, timeout, t->wake[0]);
         if (wrc > 0) {
             query_now = true;
             wait_failures = 0;
         } else if (wrc < 0) {
             /* the connection failed while waiting: back off, then reconnect */
+            int asked = server_wait(t);
             query_now = true;
             wait_failures++;
-            t->backend->ops->wait(t->backend, backoff_ms(t, failures + wait_failures), t->wake[0]);
+            t->backend->ops->wait(t->backend, asked ? asked : backoff_ms(t, failures + wait_failures), t->wake[0]);
         } else if (!failures) {
             wait_failures = 0;
         }

@@ -54,7 +54,16 @@ typedef struct {
 
 struct mc__backend {
     const mc__backend_ops *ops;
+    /* Set by the backend through mc__backend_retry_after before it returns
+     * an error: the server asked for this wait (ms); read and cleared by the
+     * core's query loop. */
+    _Atomic int retry_after_ms;
 };
+
+/* A backend tells the core that the server asked it to wait ms before the
+ * next request (EWS ErrorServerBusy/BackOffMilliseconds, HTTP 429/503
+ * Retry-After): the query loop waits that long instead of its own backoff. */
+void mc__backend_retry_after(mc__backend *b, int ms);
 
 /* Settings of the common machinery; binding/ fills it. Strings are owned. */
 typedef struct {

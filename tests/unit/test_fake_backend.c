@@ -1,0 +1,361 @@
+/* test_fake_backend.c - the core's query loop and caches driven by a
+ * programmable backend, for the paths no real server reaches on demand:
+ * backoff after failed listings, a wait the server asked for, the retried
+ * flush on close, a lost claim race, deletion within delete_delay. */
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "helpers.h"
+#include "transport_int.h"
+
+#define MAX_MAIL 8
+#define MAX_CALLS 64
+
+typedef struct {
+    mc__backend base;
+    pthread_mutex_t lock;
+    struct {
+        char id[16];
+        char *data;
+        size_t len;
+        bool present;
+    } mail[MAX_MAIL];
+    int nmail;
+    int list_fail, list_retry_after; /* the next list_fail listings fail, asking for this wait */
+    int remove_fail;                 /* the next remove_fail removals fail */
+    int claim_lose;                  /* the next claim_lose claims are lost to "another receiver" */
+    int64_t list_at[MAX_CALLS];
+    int nlist;
+    int64_t remove_at[MAX_CALLS];
+    int nremove;
+} fake;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define F(b) ((fake *)(b))
+
+static int f_open(mc__backend *b)
+{
+    (void)b;
+    return 0;
+}
+
+static int f_list(mc__backend *b, mc__mail_item **items, size_t *count)
+{
+    fake *f = F(b);
+    int rc = 0;
+    size_t n = 0;
+    pthread_mutex_lock(&f->lock);
+    if (f->nlist < MAX_CALLS)
+        f->list_at[f->nlist++] = mono_ms();
+    if (f->list_fail) {
+        f->list_fail--;
+        if (f->list_retry_after)
+            mc__backend_retry_after(b, f->list_retry_after);
+        rc = MC_EIO;
+        goto done;
+    }
+    *items = calloc(MAX_MAIL, sizeof(**items));
+    for (int i = 0; i < f->nmail; i++) {
+        if (!f->mail[i].present)
+            continue;
+        (*items)[n].id = strdup(f->mail[i].id);
+        (*items)[n].size = f->mail[i].len;
+        (*items)[n].arrived_ms = (int64_t)time(NULL) * 1000;
+        n++;
+    }
+    *count = n;
+done:
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int f_fetch(mc__backend *b, const char *id, size_t max, char **data, size_t *len, bool *truncated)
+{
+    fake *f = F(b);
+    int rc = MC_ENOTFOUND;
+    pthread_mutex_lock(&f->lock);
+    for (int i = 0; i < f->nmail; i++) {
+        if (f->mail[i].present && !strcmp(f->mail[i].id, id)) {
+            *len = f->mail[i].len < max ? f->mail[i].len : max;
+            *truncated = f->mail[i].len > max;
+            *data = malloc(*len + 1);
+            memcpy(*data, f->mail[i].data, *len);
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int f_claim(mc__backend *b, const char *id)
+{
+    fake *f = F(b);
+    int rc = 0;
+    (void)id;
+    pthread_mutex_lock(&f->lock);
+    if (f->claim_lose) {
+        f->claim_lose--;
+        rc = MC_ENOTFOUND;
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int f_remove(mc__backend *b, const char *const *ids, size_t count)
+{
+    fake *f = F(b);
+    int rc = 0;
+    pthread_mutex_lock(&f->lock);
+    if (f->nremove < MAX_CALLS)
+        f->remove_at[f->nremove++] = mono_ms();
+    if (f->remove_fail) {
+        f->remove_fail--;
+        rc = MC_EIO;
+    } else {
+        for (size_t k = 0; k < count; k++)
+            for (int i = 0; i < f->nmail; i++)
+                if (!strcmp(f->mail[i].id, ids[k]))
+                    f->mail[i].present = false;
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int f_trash(mc__backend *b, const char *id)
+{
+    return f_remove(b, &id, 1);
+}
+
+static int f_wait(mc__backend *b, int timeout_ms, int wake_fd)
+{
+    struct pollfd p = {wake_fd, POLLIN, 0};
+    (void)b;
+    poll(&p, 1, timeout_ms);
+    return 0;
+}
+
+static void f_close(mc__backend *b) { (void)b; }
+
+static void f_free(mc__backend *b)
+{
+    fake *f = F(b);
+    for (int i = 0; i < f->nmail; i++)
+        free(f->mail[i].data);
+    pthread_mutex_destroy(&f->lock);
+    free(f);
+}
+
+static const mc__backend_ops fake_ops = {
+    .name = "fake",
+    .send = NULL,
+    .open = f_open,
+    .list = f_list,
+    .fetch = f_fetch,
+    .claim = f_claim,
+    .remove = f_remove,
+    .move_to_trash = f_trash,
+    .wait = f_wait,
+    .close = f_close,
+    .free = f_free,
+    .set_deadline = NULL,
+};
+
+/* a stamped mail for channel c, framed by the library */
+static void add_mail(fake *f, const char *text)
+{
+    mc_mail_frame_options o = MC_MAIL_FRAME_OPTIONS_INIT;
+    const char *to[] = {"bob@example.test"};
+    mc_message *m;
+    int i = f->nmail++;
+    assert_true(i < MAX_MAIL);
+    o.from = "alice@example.test";
+    o.to = to;
+    o.to_count = 1;
+    o.channel = "c";
+    assert_int_equal(mc_message_new_text(&m, "urn:test", text), 0);
+    assert_int_equal(mc_message_set_to(m, "net.mail://c#bob@example.test"), 0);
+    assert_int_equal(mc_mail_frame(&f->mail[i].data, &f->mail[i].len, NULL, m, &o), 0);
+    mc_message_free(m);
+    snprintf(f->mail[i].id, sizeof(f->mail[i].id), "m%d", i);
+    f->mail[i].present = true;
+}
+
+static mc_transport *fake_transport(fake **out, int query_interval_ms, int delete_delay_ms)
+{
+    fake *f = calloc(1, sizeof(*f));
+    mc__transport_config cfg = {
+        .max_received_message_size = 65536,
+        .container = MC_CONTAINER_DEFAULT,
+        .minimum_attachment_size = 2048,
+        .server_query_interval_ms = query_interval_ms,
+        .accept_existing_messages = true,
+        .receive_retry_count = 3,
+        .cache_count = 64,
+        .cache_bytes = 1 << 20,
+        .soap_version = MC_SOAP12,
+        .flush_retries = 3,
+        .delete_delay_ms = delete_delay_ms,
+        .close_timeout_ms = 5000,
+        .address = strdup("bob@example.test"),
+    };
+    mc_transport *t;
+    f->base.ops = &fake_ops;
+    pthread_mutex_init(&f->lock, NULL);
+    assert_int_equal(mc__transport_new(&t, &f->base, &cfg), 0);
+    *out = f;
+    return t;
+}
+
+/* a failing listing is retried after 0.5 s, then 1 s, then 2 s */
+static void test_backoff_after_failed_list(void **state)
+{
+    fake *f;
+    mc_transport *t = fake_transport(&f, 60000, 1000);
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    char *text;
+    (void)state;
+    add_mail(f, "after three failures");
+    f->list_fail = 3;
+    open_in(t, "net.mail://c#", &l, &in);
+    text = receive_text(in, 10000);
+    assert_string_equal(text, "after three failures");
+    free(text);
+    pthread_mutex_lock(&f->lock);
+    assert_true(f->nlist >= 4);
+    printf("gaps between listings: %lld, %lld, %lld ms\n", (long long)(f->list_at[1] - f->list_at[0]),
+           (long long)(f->list_at[2] - f->list_at[1]), (long long)(f->list_at[3] - f->list_at[2]));
+    assert_true(f->list_at[1] - f->list_at[0] >= 450);
+    assert_true(f->list_at[2] - f->list_at[1] >= 950);
+    assert_true(f->list_at[3] - f->list_at[2] >= 1900);
+    pthread_mutex_unlock(&f->lock);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+    mc_transport_free(t);
+}
+
+/* the server asked for 1.5 s: the loop waits that, not its own 0.5 s */
+static void test_server_requested_wait(void **state)
+{
+    fake *f;
+    mc_transport *t = fake_transport(&f, 60000, 1000);
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    char *text;
+    (void)state;
+    add_mail(f, "after the wait");
+    f->list_fail = 1;
+    f->list_retry_after = 1500;
+    open_in(t, "net.mail://c#", &l, &in);
+    text = receive_text(in, 10000);
+    free(text);
+    pthread_mutex_lock(&f->lock);
+    printf("gap after the server's request: %lld ms\n", (long long)(f->list_at[1] - f->list_at[0]));
+    assert_true(f->list_at[1] - f->list_at[0] >= 1450);
+    pthread_mutex_unlock(&f->lock);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+    mc_transport_free(t);
+}
+
+/* closing the last channel retries a failing deletion until it works */
+static void test_retried_flush_on_close(void **state)
+{
+    fake *f;
+    mc_transport *t = fake_transport(&f, 60000, 60000); /* only the close flushes */
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    char *text;
+    (void)state;
+    add_mail(f, "received");
+    open_in(t, "net.mail://c#", &l, &in);
+    text = receive_text(in, 10000);
+    free(text);
+    pthread_mutex_lock(&f->lock);
+    f->remove_fail = 2;
+    f->nremove = 0;
+    pthread_mutex_unlock(&f->lock);
+    assert_int_equal(mc_input_channel_close(in), 0);
+    pthread_mutex_lock(&f->lock);
+    assert_int_equal(f->nremove, 3);
+    assert_false(f->mail[0].present);
+    pthread_mutex_unlock(&f->lock);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+    mc_transport_free(t);
+}
+
+/* a claim lost to another receiver: that mail is not delivered here */
+static void test_lost_claim_race(void **state)
+{
+    fake *f;
+    mc_transport *t = fake_transport(&f, 60000, 1000);
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m = NULL;
+    char *text;
+    (void)state;
+    add_mail(f, "taken by the other");
+    add_mail(f, "ours");
+    f->claim_lose = 1;
+    open_in(t, "net.mail://c#", &l, &in);
+    text = receive_text(in, 10000);
+    assert_string_equal(text, "ours");
+    free(text);
+    assert_int_equal(mc_input_channel_receive(in, 500, &m), MC_ETIMEOUT);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+    mc_transport_free(t);
+}
+
+/* received mail is deleted within delete_delay, not at the next query */
+static void test_delete_delay(void **state)
+{
+    fake *f;
+    mc_transport *t = fake_transport(&f, 60000, 300);
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    int64_t received, waited = 0;
+    char *text;
+    (void)state;
+    add_mail(f, "one");
+    open_in(t, "net.mail://c#", &l, &in);
+    text = receive_text(in, 10000);
+    received = mono_ms();
+    free(text);
+    for (bool gone = false; !gone && waited < 5000; waited += 20) {
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&f->lock);
+        gone = !f->mail[0].present;
+        pthread_mutex_unlock(&f->lock);
+    }
+    pthread_mutex_lock(&f->lock);
+    assert_false(f->mail[0].present);
+    printf("deleted %lld ms after the receive (delete_delay 300 ms)\n", (long long)(f->remove_at[0] - received));
+    assert_true(f->remove_at[0] - received <= 300 + 1500);
+    pthread_mutex_unlock(&f->lock);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+    mc_transport_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backoff_after_failed_list), cmocka_unit_test(test_server_requested_wait),
+        cmocka_unit_test(test_retried_flush_on_close),    cmocka_unit_test(test_lost_claim_race),
+        cmocka_unit_test(test_delete_delay),
+    };
+    mc_init();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
