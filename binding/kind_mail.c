@@ -37,6 +37,7 @@ int mc__kind_mail_backend(const mc_binding *b, const char *address, mc__backend 
     c.deleted_folder = mc__binding_value(b, "deleted_folder");
     c.idle = mc__setting_bool(mc__binding_value(b, "imap_idle"));
     c.idle_ms = (int)mc__binding_number(b, "imap_idle_interval");
+    c.search_stamp = mc__setting_bool(mc__binding_value(b, "imap_search_stamp"));
     if (!*c.smtp.host || !*c.imap.host)
         return mc__error_set(MC_EINVAL, "the mail binding needs smtp_host and imap_host");
     if (c.auth == MC__AUTH_XOAUTH2 && !c.token_cb)

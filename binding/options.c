@@ -67,6 +67,10 @@ const mc__setting mc__settings[] = {
      T_CHOICE, 0, 0, "1.2 1.3"},
     {{"timeout", TR, "mail", "30000", "milliseconds to connect and for each server reply"}, T_UINT, 100, 3600000, NULL},
     {{"imap_idle", TR, "mail", "true", "learn of new mail by IMAP IDLE when the server offers it"}, T_BOOL, 0, 0, NULL},
+    {{"imap_search_stamp", TR, "mail", "true",
+      "list only mail whose Subject has the stamp or that has an X-Net-Mail-Channel header, by a server-side "
+      "SEARCH (false: list every mail and read each Subject; for servers whose SEARCH does not decode RFC 2047)"},
+     T_BOOL, 0, 0, NULL},
     {{"imap_idle_interval", TR, "mail", "540000",
       "milliseconds after which IDLE is re-issued (servers drop it after 30 min; NATs sooner)"}, T_UINT, 1000,
      1740000, NULL},

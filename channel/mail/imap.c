@@ -644,6 +644,52 @@ static struct mailimap_search_key *search_key(int type)
                                    NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL);
 }
 
+/* UNDELETED (OR SUBJECT "[net.mail]" HEADER X-Net-Mail-Channel ""): the
+ * server filters, so mail without the stamp costs the receiver nothing per
+ * query however much of it the folder holds (servers decode RFC 2047 for
+ * SUBJECT; the header, present on every mail mailchan frames, matches
+ * whatever its encoding). What the server finds is still classified by the
+ * core, which alone decides what is stamped. */
+static struct mailimap_search_key *stamped_key(void)
+{
+    struct mailimap_search_key *all = mailimap_search_key_new_multiple_empty(), *undeleted, *subject = NULL,
+                               *header = NULL, *either = NULL;
+    char *stamp = strdup(MC_SUBJECT_STAMP), *name = strdup("X-Net-Mail-Channel"), *any = strdup("");
+    if (!all || !stamp || !name || !any)
+        goto fail;
+    if (!(subject = mailimap_search_key_new_subject(stamp)))
+        goto fail;
+    stamp = NULL;
+    if (!(header = mailimap_search_key_new_header(name, any)))
+        goto fail;
+    name = any = NULL;
+    if (!(either = mailimap_search_key_new_or(subject, header)))
+        goto fail;
+    subject = header = NULL;
+    if (!(undeleted = search_key(MAILIMAP_SEARCH_KEY_UNDELETED)) ||
+        mailimap_search_key_multiple_add(all, undeleted) != MAILIMAP_NO_ERROR) {
+        if (undeleted)
+            mailimap_search_key_free(undeleted);
+        goto fail;
+    }
+    if (mailimap_search_key_multiple_add(all, either) != MAILIMAP_NO_ERROR)
+        goto fail;
+    return all;
+fail:
+    free(stamp);
+    free(name);
+    free(any);
+    if (subject)
+        mailimap_search_key_free(subject);
+    if (header)
+        mailimap_search_key_free(header);
+    if (either)
+        mailimap_search_key_free(either);
+    if (all)
+        mailimap_search_key_free(all);
+    return NULL;
+}
+
 /* A receiver killed between its UID STORE \Deleted and its UID EXPUNGE
  * leaves that batch flagged: no listing shows it again, so no receiver would
  * ever expunge it. Once per session, stamped mail flagged \Deleted in the
@@ -714,7 +760,7 @@ static int list_locked(mc__imap *m, mc__mail_item **items, size_t *count)
     mc__strmap_init(&present);
     if ((rc = ensure_session(m)) || (rc = recheck_folder(m)) || (!m->swept && (rc = sweep_leftovers(m))))
         goto done;
-    key = search_key(MAILIMAP_SEARCH_KEY_UNDELETED);
+    key = m->cfg.search_stamp ? stamped_key() : search_key(MAILIMAP_SEARCH_KEY_UNDELETED);
     if (!key || !(fresh = mailimap_set_new_empty())) {
         rc = mc__error_set(MC_ENOMEM, "out of memory");
         goto done;

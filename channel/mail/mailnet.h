@@ -31,6 +31,7 @@ typedef struct {
     bool idle;               /* use IMAP IDLE when the server has it */
     int idle_ms;             /* IDLE is re-issued at least this often */
     int tls_min_version;     /* lowest TLS version: 12 (TLS 1.2; also when 0) or 13 */
+    bool search_stamp;       /* list only what a server-side SEARCH finds stamped */
 } mc__mail_config;
 
 /* SMTP sender: one connection kept across messages, QUIT on free. */

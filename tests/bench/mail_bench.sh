@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the mail benchmarks: starts smtp-sink and the test Postfix + Dovecot,
-# runs bench_smtp and bench_mail_e2e, and stops everything.
+# runs bench_smtp, bench_mail_e2e and bench_imap_folder, and stops everything.
 # usage: tests/bench/mail_bench.sh BUILD_DIR [N]
 set -euo pipefail
 build="$(cd "${1:?usage: mail_bench.sh BUILD_DIR [N]}" && pwd)"
@@ -17,3 +17,4 @@ sink=$!
 sleep 0.3
 "$build/tests/bench/bench_smtp" "$MC_SINK_PORT" "$n"
 "$build/tests/bench/bench_mail_e2e" "$n"
+"$build/tests/bench/bench_imap_folder" 10000 3
