@@ -20,6 +20,10 @@ static const char *dir; /* the servers' directory */
 
 /* A mail binding for user (alice, bob, ...) of the servers with password pw
  * (NULL: none); extra "k=v"... NULL */
+/* the IMAP listing mode every binding here uses (test_listing_every_mail
+ * runs some tests again with the other) */
+static const char *listing = "true";
+
 static mc_binding *mail_binding(const char *user, const char *pw, ...)
 {
     mc_binding *b = mail_binding_new(user, test_env("MC_SUBMISSION_PORT"), test_env("MC_IMAP_PORT"));
@@ -31,6 +35,7 @@ static mc_binding *mail_binding(const char *user, const char *pw, ...)
         binding_set(b, "password", pw);
     snprintf(v, sizeof(v), "%d", 60000); /* new mail must come by IDLE, not by polling */
     binding_set(b, "server_query_interval", v);
+    binding_set(b, "imap_search_stamp", listing);
     va_start(ap, pw);
     binding_set_list(b, ap);
     va_end(ap);
@@ -584,6 +589,18 @@ static int empty_mailboxes(void **state)
     return 0;
 }
 
+/* the same outcomes when the server does not filter (imap_search_stamp =
+ * false: every mail listed, each Subject read): unstamped mail still never
+ * fetched whole, flagged or seen */
+static void test_listing_every_mail(void **state)
+{
+    listing = "false";
+    test_inbox_fallback(state);
+    empty_mailboxes(state);
+    test_bad_mail(state);
+    listing = "true";
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -591,6 +608,7 @@ int main(void)
         cmocka_unit_test_setup(test_inbox_fallback, empty_mailboxes),
         cmocka_unit_test_setup(test_forms_recipients_tls, empty_mailboxes),
         cmocka_unit_test_setup(test_bad_mail, empty_mailboxes),
+        cmocka_unit_test_setup(test_listing_every_mail, empty_mailboxes),
         cmocka_unit_test_setup(test_wrong_ca, empty_mailboxes),
         cmocka_unit_test_setup(test_wrong_security_mode, empty_mailboxes),
         cmocka_unit_test_setup(test_wrong_password, empty_mailboxes),
