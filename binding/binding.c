@@ -397,7 +397,8 @@ int mc__binding_security_filter(const mc_binding *b, mc__envelope_filter **out)
 int mc_transport_new(mc_transport **out, const mc_binding *b)
 {
     mc__transport_config cfg;
-    mc__backend *backend = NULL;
+    mc__sender *sender = NULL;
+    mc__receiver *receiver = NULL;
     const mc__binding_kind *kind;
     const char *container;
     int rc;
@@ -432,12 +433,12 @@ int mc_transport_new(mc_transport **out, const mc_binding *b)
             cfg.security->free(cfg.security);
         return mc__error_set(MC_ENOMEM, "out of memory");
     }
-    rc = kind->backend(b, cfg.address, &backend);
+    rc = kind->build(b, cfg.address, &sender, &receiver);
     if (rc) {
         free(cfg.address);
         if (cfg.security)
             cfg.security->free(cfg.security);
         return rc;
     }
-    return mc__transport_new(out, backend, &cfg);
+    return mc__transport_new(out, sender, receiver, &cfg);
 }

@@ -11,10 +11,11 @@ static mc__tls_mode tls_mode(const char *v)
     return !strcmp(v, "tls") ? MC__TLS_IMPLICIT : !strcmp(v, "none") ? MC__TLS_NONE : MC__TLS_STARTTLS;
 }
 
-int mc__kind_mail_backend(const mc_binding *b, const char *address, mc__backend **out)
+int mc__kind_mail_build(const mc_binding *b, const char *address, mc__sender **s, mc__receiver **r)
 {
     const char *auth = mc__binding_value(b, "auth_mechanism");
     mc__mail_config c;
+    int rc;
     memset(&c, 0, sizeof(c));
     c.address = address;
     c.smtp.host = mc__binding_value(b, "smtp_host");
@@ -42,5 +43,11 @@ int mc__kind_mail_backend(const mc_binding *b, const char *address, mc__backend 
         return mc__error_set(MC_EINVAL, "the mail binding needs smtp_host and imap_host");
     if (c.auth == MC__AUTH_XOAUTH2 && !c.token_cb)
         return mc__error_set(MC_EINVAL, "auth_mechanism xoauth2 needs a token callback");
-    return mc__mailnet_backend_new(out, &c);
+    if ((rc = mc__smtp_new(s, &c)))
+        return rc;
+    if ((rc = mc__imap_new(r, &c))) {
+        (*s)->ops->free(*s);
+        return rc;
+    }
+    return 0;
 }

@@ -4,10 +4,10 @@
 #include "binding/options.h"
 #include "channel/maildir/maildir.h"
 
-int mc__kind_maildir_backend(const mc_binding *b, const char *address, mc__backend **out)
+int mc__kind_maildir_build(const mc_binding *b, const char *address, mc__sender **s, mc__receiver **r)
 {
     mc__maildir_config c = {mc__binding_value(b, "maildir_root"), address, mc__binding_value(b, "service_folder"),
                             mc__binding_value(b, "deleted_folder"),
                             mc__setting_bool(mc__binding_value(b, "maildir_sync_directories"))};
-    return mc__maildir_backend_new(out, &c);
+    return mc__maildir_new(s, r, &c);
 }

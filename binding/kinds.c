@@ -5,8 +5,8 @@
 #include "binding/kinds.h"
 
 static const mc__binding_kind kinds[] = {
-    {.name = "maildir", .token_callback = false, .timeout = NULL, .backend = mc__kind_maildir_backend},
-    {.name = "mail", .token_callback = true, .timeout = "timeout", .backend = mc__kind_mail_backend},
+    {.name = "maildir", .token_callback = false, .timeout = NULL, .build = mc__kind_maildir_build},
+    {.name = "mail", .token_callback = true, .timeout = "timeout", .build = mc__kind_mail_build},
 };
 
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))

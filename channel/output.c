@@ -22,7 +22,7 @@ struct mc_output_channel {
     mc_message *job;
     mc_send_cb cb;
     void *ud;
-    volatile int cancel;
+    mc__cancel_token cancel;
 };
 
 int mc_channel_factory_new(mc_channel_factory **out, mc_transport *t)
@@ -74,7 +74,7 @@ const char *mc_output_channel_address(const mc_output_channel *ch)
     return ch ? mc_address_uri(ch->addr) : NULL;
 }
 
-static int do_send(mc_output_channel *ch, const mc_message *msg, const volatile int *cancel)
+static int do_send(mc_output_channel *ch, const mc_message *msg, const mc__cancel_token *cancel)
 {
     return mc__transport_send(ch->t, msg, mc_address_uri(ch->addr), mc_address_channel(ch->addr),
                               ch->to, mc_address_email_count(ch->addr), cancel);
@@ -127,7 +127,7 @@ static void *worker(void *arg)
         cb = ch->cb;
         ud = ch->ud;
         pthread_mutex_unlock(&ch->lock);
-        rc = ch->cancel ? mc__error_set(MC_ECANCELED, "the send was cancelled")
+        rc = atomic_load(&ch->cancel) ? mc__error_set(MC_ECANCELED, "the send was cancelled")
                         : do_send(ch, job, &ch->cancel);
         snprintf(message, sizeof(message), "%s", rc ? mc_error_last() : "");
         mc_message_free(job);
@@ -169,7 +169,7 @@ int mc_output_channel_send_async(mc_output_channel *ch, const mc_message *msg, m
     copy = NULL;
     ch->cb = cb;
     ch->ud = user_data;
-    ch->cancel = 0;
+    atomic_store(&ch->cancel, 0);
     pthread_cond_broadcast(&ch->cv);
 done:
     pthread_mutex_unlock(&ch->lock);
@@ -184,7 +184,7 @@ int mc_output_channel_send_async_cancel(mc_output_channel *ch)
         return mc__error_set(MC_EINVAL, "NULL argument");
     pthread_mutex_lock(&ch->lock);
     if (ch->job)
-        ch->cancel = 1;
+        atomic_store(&ch->cancel, 1);
     else
         rc = mc__error_set(MC_ENOTFOUND, "no send is in flight");
     pthread_mutex_unlock(&ch->lock);

@@ -1,5 +1,5 @@
 /* transport.c - the machinery of docs/semantics.md section 2, written once above
- * the backend interface: the background query loop, the bounded processing
+ * the receiver interface: the background query loop, the bounded processing
  * cache, dispatch by channel name, accept_existing_messages, the
  * deleted-message cache and its batch flush, receive_retry_count for
  * invalid mail, malformed mail to Deleted Items, ttl expiry. */
@@ -40,11 +40,12 @@ struct mc__listener_slot {
 };
 
 struct mc_transport {
-    mc__backend *backend;
+    mc__sender *sender;     /* NULL: this transport does not send */
+    mc__receiver *receiver; /* NULL: this transport does not receive */
     mc__transport_config cfg;
     pthread_mutex_t lock; /* caches, slots, stats */
     pthread_cond_t cv;    /* cache or slot changed */
-    pthread_mutex_t io;   /* the backend's receive path */
+    pthread_mutex_t io;   /* the receiver's receive path */
     pthread_mutex_t send_lock;
     pthread_t thread;
     bool thread_running, stopping, opened;
@@ -94,15 +95,30 @@ static bool wait_until(pthread_cond_t *cv, pthread_mutex_t *m, int64_t deadline_
     return pthread_cond_timedwait(cv, m, &ts) != ETIMEDOUT;
 }
 
-int mc__transport_new(mc_transport **out, mc__backend *backend, mc__transport_config *cfg)
+static void halves_free(mc__sender *s, mc__receiver *r)
 {
-    mc_transport *t = calloc(1, sizeof(*t));
-    if (!t) {
-        backend->ops->free(backend);
+    if (s)
+        s->ops->free(s);
+    if (r)
+        r->ops->free(r);
+}
+
+int mc__transport_new(mc_transport **out, mc__sender *sender, mc__receiver *receiver, mc__transport_config *cfg)
+{
+    mc_transport *t;
+    if ((sender && sender->ops->version != MC__SENDER_VERSION) ||
+        (receiver && receiver->ops->version != MC__RECEIVER_VERSION)) {
+        halves_free(sender, receiver);
+        config_free(cfg);
+        return mc__error_set(MC_EINVAL, "a transport half of another interface version");
+    }
+    if (!(t = calloc(1, sizeof(*t)))) {
+        halves_free(sender, receiver);
         config_free(cfg);
         return mc__error_set(MC_ENOMEM, "out of memory");
     }
-    t->backend = backend;
+    t->sender = sender;
+    t->receiver = receiver;
     t->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg));
     mc__strmap_init(&t->known);
@@ -260,7 +276,7 @@ static int flush_deleted(mc_transport *t)
         free(ids);
         return 0;
     }
-    rc = t->backend->ops->remove(t->backend, (const char *const *)ids, n);
+    rc = t->receiver->ops->remove(t->receiver, (const char *const *)ids, n);
     pthread_mutex_lock(&t->lock);
     if (rc) {
         /* keep them for the next try, ahead of what was added meanwhile */
@@ -293,8 +309,8 @@ static int flush_deleted(mc_transport *t)
 
 static void set_deadline(mc_transport *t, int64_t deadline_ms)
 {
-    if (t->backend->ops->set_deadline)
-        t->backend->ops->set_deadline(t->backend, deadline_ms);
+    if (t->receiver && t->receiver->ops->set_deadline)
+        t->receiver->ops->set_deadline(t->receiver, deadline_ms);
 }
 
 /* The synchronous flush of close and free: retries with back-off, all of it
@@ -359,7 +375,7 @@ static void act_invalid(mc_transport *t, const char *id, const mc_mail_info *inf
                 t->cfg.receive_retry_count, info->reason);
         return;
     }
-    if (t->backend->ops->remove(t->backend, &id, 1)) {
+    if (t->receiver->ops->remove(t->receiver, &id, 1)) {
         mc__log(MC_LOG_WARN, "cannot delete invalid mail %s: %s", id, mc_error_last());
         return;
     }
@@ -381,7 +397,7 @@ static void act(mc_transport *t, const mc__mail_item *it, mc_mail_info *info)
         pthread_mutex_unlock(&t->lock);
         break;
     case MC_MAIL_MALFORMED:
-        if (t->backend->ops->move_to_trash(t->backend, id)) {
+        if (t->receiver->ops->move_to_trash(t->receiver, id)) {
             mc__log(MC_LOG_WARN, "cannot move malformed mail %s to Deleted Items: %s", id,
                     mc_error_last());
             break;
@@ -392,7 +408,7 @@ static void act(mc_transport *t, const mc__mail_item *it, mc_mail_info *info)
         pthread_mutex_unlock(&t->lock);
         break;
     case MC_MAIL_EXPIRED:
-        if (t->backend->ops->remove(t->backend, &id, 1)) {
+        if (t->receiver->ops->remove(t->receiver, &id, 1)) {
             mc__log(MC_LOG_WARN, "cannot delete expired mail %s: %s", id, mc_error_last());
             break;
         }
@@ -462,7 +478,7 @@ static void read_item(mc_transport *t, const mc__mail_item *it)
     mc_mail_info *info = NULL;
     size_t limit = raw_limit(t);
     /* a mail over the limit is read only far enough to see its headers */
-    int rc = t->backend->ops->fetch(t->backend, it->id, it->size > limit ? 65536 : limit, &data,
+    int rc = t->receiver->ops->fetch(t->receiver, it->id, it->size > limit ? 65536 : limit, &data,
                                     &len, &truncated);
     if (rc) {
         if (rc != MC_ENOTFOUND)
@@ -486,7 +502,7 @@ static void read_item(mc_transport *t, const mc__mail_item *it)
     mc_mail_info_free(info);
 }
 
-/* A backend that lists headers lets us pass over mail without the stamp
+/* A receiver that lists headers lets us pass over mail without the stamp
  * without fetching it: it is not ours, and stays untouched. */
 static bool unstamped(mc_transport *t, const mc__mail_item *it)
 {
@@ -533,7 +549,7 @@ static int query(mc_transport *t)
     size_t n = 0;
     int rc;
     flush_deleted(t);
-    if ((rc = t->backend->ops->list(t->backend, &items, &n))) {
+    if ((rc = t->receiver->ops->list(t->receiver, &items, &n))) {
         mc__log(MC_LOG_WARN, "listing the mailbox failed: %s", mc_error_last());
         return rc;
     }
@@ -558,12 +574,12 @@ static void drain_wake(mc_transport *t)
     }
 }
 
-void mc__backend_retry_after(mc__backend *b, int ms) { atomic_store(&b->retry_after_ms, ms > 0 ? ms : 0); }
+void mc__receiver_retry_after(mc__receiver *r, int ms) { atomic_store(&r->retry_after_ms, ms > 0 ? ms : 0); }
 
 /* what the server asked for, once (0: nothing) */
 static int server_wait(mc_transport *t)
 {
-    int ms = atomic_exchange(&t->backend->retry_after_ms, 0);
+    int ms = atomic_exchange(&t->receiver->retry_after_ms, 0);
     if (ms > 0)
         mc__log(MC_LOG_INFO, "the server asked to wait %d ms before the next request", ms);
     return ms;
@@ -605,7 +621,7 @@ static void *receive_loop(void *arg)
         drain_wake(t);
         now = mc__mono_ms();
         pthread_mutex_lock(&t->io);
-        rc = t->opened ? 0 : t->backend->ops->open(t->backend);
+        rc = t->opened ? 0 : t->receiver->ops->open(t->receiver);
         if (!rc) {
             t->opened = true;
             if (query_now || now >= next_query) {
@@ -630,7 +646,7 @@ static void *receive_loop(void *arg)
         } else {
             timeout = until > now ? (int)(until - now) : 0;
         }
-        wrc = t->backend->ops->wait(t->backend, timeout, t->wake[0]);
+        wrc = t->receiver->ops->wait(t->receiver, timeout, t->wake[0]);
         if (wrc > 0) {
             query_now = true;
             wait_failures = 0;
@@ -639,7 +655,7 @@ static void *receive_loop(void *arg)
             int asked = server_wait(t);
             query_now = true;
             wait_failures++;
-            t->backend->ops->wait(t->backend, asked ? asked : backoff_ms(t, failures + wait_failures), t->wake[0]);
+            t->receiver->ops->wait(t->receiver, asked ? asked : backoff_ms(t, failures + wait_failures), t->wake[0]);
         } else if (!failures) {
             wait_failures = 0;
         }
@@ -653,10 +669,12 @@ int mc__transport_listen(mc_transport *t, const char *channel, mc__listener_slot
 {
     mc__listener_slot *s;
     int rc = 0;
+    if (!t->receiver)
+        return mc__error_set(MC_EINVAL, "this transport only sends");
     /* the first listener connects here, so a wrong CA, password or server
      * fails the open with its own error instead of only being logged later */
     pthread_mutex_lock(&t->io);
-    if (!t->opened && !(rc = t->backend->ops->open(t->backend)))
+    if (!t->opened && !(rc = t->receiver->ops->open(t->receiver)))
         t->opened = true;
     pthread_mutex_unlock(&t->io);
     if (rc)
@@ -778,10 +796,10 @@ int mc__slot_receive(mc_transport *t, mc__listener_slot *slot, unsigned gen, int
         }
         if (e) {
             cache_unlink(t, e);
-            if (t->backend->ops->claim) {
+            if (t->receiver->ops->claim) {
                 /* claim outside the lock: it is file-system or network work */
                 pthread_mutex_unlock(&t->lock);
-                rc = t->backend->ops->claim(t->backend, e->id);
+                rc = t->receiver->ops->claim(t->receiver, e->id);
                 pthread_mutex_lock(&t->lock);
                 if (rc) {
                     known_forget(t, e->id);
@@ -816,13 +834,15 @@ void (*mc__send_hook)(void);
 
 int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_uri,
                        const char *channel, const char *const *to, size_t nto,
-                       const volatile int *cancel)
+                       const mc__cancel_token *cancel)
 {
     mc_mail_frame_options o = MC_MAIL_FRAME_OPTIONS_INIT;
     char *env = NULL, *mail = NULL;
     size_t env_len = 0, mail_len = 0;
     mc_message *copy = NULL;
     int rc;
+    if (!t->sender)
+        return mc__error_set(MC_EINVAL, "this transport only receives");
     /* what is sent carries the channel's address and the binding's SOAP
      * version; it is serialized once, checked against the limit, framed */
     if ((rc = mc_message_clone(&copy, msg)) || (rc = mc_message_set_to(copy, to_uri)) ||
@@ -860,7 +880,7 @@ int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_ur
         goto done;
     }
     pthread_mutex_lock(&t->send_lock);
-    rc = t->backend->ops->send(t->backend, t->cfg.address, to, nto, mail, mail_len, cancel);
+    rc = t->sender->ops->send(t->sender, t->cfg.address, to, nto, mail, mail_len, cancel);
     pthread_mutex_unlock(&t->send_lock);
     if (!rc) {
         pthread_mutex_lock(&t->lock);
@@ -895,8 +915,8 @@ void mc_transport_free(mc_transport *t)
     if (t->ndeleting)
         flush_with_retries(t);
     if (t->opened)
-        t->backend->ops->close(t->backend);
-    t->backend->ops->free(t->backend);
+        t->receiver->ops->close(t->receiver);
+    halves_free(t->sender, t->receiver);
     while (t->head) {
         entry *e = t->head;
         cache_unlink(t, e);

@@ -1,16 +1,42 @@
-/* transport_int.h - the one internal interface every transport implements,
- * and the configuration the common machinery (transport.c) runs on.
+/* transport_int.h - the two internal interfaces a transport implements, a
+ * sender and a receiver (docs/layout.md), and the configuration the common
+ * machinery (transport.c) runs on.
  *
- * A backend embeds mc__backend as its first member. The core calls the
- * send path (send) under its send lock, and the receive path (open, list,
- * fetch, remove, move_to_trash, close) under its I/O lock, so each path is
- * single-threaded. `claim` and `wait` may run concurrently with the others. */
+ * A sender embeds mc__sender as its first member, a receiver mc__receiver;
+ * each table carries a version and is filled with designated initializers
+ * (`.claim = NULL` says "none"). A binding may combine halves of different
+ * transports, and a wrapper (the outbox) wraps one half without forwarding
+ * the other. The core calls `send` under its send lock, and the receive path
+ * (open, list, fetch, remove, move_to_trash, close) under its I/O lock, so
+ * each path is single-threaded; `claim`, `wait` and `set_deadline` may run
+ * concurrently with the others. */
 #ifndef MC_TRANSPORT_INT_H
 #define MC_TRANSPORT_INT_H
 
+#include <stdatomic.h>
 #include "internal.h"
 
-typedef struct mc__backend mc__backend;
+/* set by the caller to ask a send in progress to stop (until it commits) */
+typedef atomic_int mc__cancel_token;
+
+typedef struct mc__sender mc__sender;
+typedef struct mc__receiver mc__receiver;
+
+#define MC__SENDER_VERSION 1
+
+typedef struct {
+    unsigned version; /* MC__SENDER_VERSION */
+    const char *name;
+    /* Hands one framed mail to the server. A backend honours `cancel` until
+     * it commits. */
+    int (*send)(mc__sender *s, const char *from, const char *const *to, size_t nto, const char *mail,
+                size_t len, const mc__cancel_token *cancel);
+    void (*free)(mc__sender *s);
+} mc__sender_ops;
+
+struct mc__sender {
+    const mc__sender_ops *ops;
+};
 
 typedef struct {
     char *id;           /* stable id of the mail in the watched folder */
@@ -20,50 +46,47 @@ typedef struct {
                          * cheaply; unstamped mail is then never fetched whole */
 } mc__mail_item;
 
+#define MC__RECEIVER_VERSION 1
+
 typedef struct {
+    unsigned version; /* MC__RECEIVER_VERSION */
     const char *name;
-    /* Hands one framed mail to the server. `cancel` becomes non-zero when
-     * the caller cancels; a backend honours it until it commits. */
-    int (*send)(mc__backend *b, const char *from, const char *const *to, size_t nto,
-                const char *mail, size_t len, const volatile int *cancel);
     /* Prepares receiving (connect, find folders). */
-    int (*open)(mc__backend *b);
+    int (*open)(mc__receiver *r);
     /* The mails now in the watched folder. Items are freed by the core. */
-    int (*list)(mc__backend *b, mc__mail_item **items, size_t *count);
+    int (*list)(mc__receiver *r, mc__mail_item **items, size_t *count);
     /* Reads at most `max` octets of a mail; *truncated tells if there was more. */
-    int (*fetch)(mc__backend *b, const char *id, size_t max, char **data, size_t *len,
-                 bool *truncated);
+    int (*fetch)(mc__receiver *r, const char *id, size_t max, char **data, size_t *len, bool *truncated);
     /* Optional: takes exclusive ownership of a mail before delivery, so that
      * two receivers on one mailbox never both deliver it. MC_ENOTFOUND if
      * another receiver took it. */
-    int (*claim)(mc__backend *b, const char *id);
+    int (*claim)(mc__receiver *r, const char *id);
     /* Deletes these mails permanently, in one batch. Missing ones are not an error. */
-    int (*remove)(mc__backend *b, const char *const *ids, size_t count);
+    int (*remove)(mc__receiver *r, const char *const *ids, size_t count);
     /* Moves a mail into the Deleted Items folder. */
-    int (*move_to_trash)(mc__backend *b, const char *id);
+    int (*move_to_trash)(mc__receiver *r, const char *id);
     /* Blocks until new mail may have arrived, wake_fd is readable, or the
      * timeout. > 0: the server announced new mail (query now); 0: timeout or
      * woken; < 0: the connection failed (the core backs off). */
-    int (*wait)(mc__backend *b, int timeout_ms, int wake_fd);
-    void (*close)(mc__backend *b);
-    void (*free)(mc__backend *b);
+    int (*wait)(mc__receiver *r, int timeout_ms, int wake_fd);
+    void (*close)(mc__receiver *r);
+    void (*free)(mc__receiver *r);
     /* Optional: every I/O of the receive path ends by this monotonic instant
      * (0: no deadline). Set from any thread; in-flight waits honour it. */
-    void (*set_deadline)(mc__backend *b, int64_t deadline_ms);
-} mc__backend_ops;
+    void (*set_deadline)(mc__receiver *r, int64_t deadline_ms);
+} mc__receiver_ops;
 
-struct mc__backend {
-    const mc__backend_ops *ops;
-    /* Set by the backend through mc__backend_retry_after before it returns
-     * an error: the server asked for this wait (ms); read and cleared by the
-     * core's query loop. */
+struct mc__receiver {
+    const mc__receiver_ops *ops;
+    /* Set through mc__receiver_retry_after before an error return: the
+     * server asked for this wait (ms); read and cleared by the query loop. */
     _Atomic int retry_after_ms;
 };
 
-/* A backend tells the core that the server asked it to wait ms before the
+/* A receiver tells the core that the server asked it to wait ms before the
  * next request (EWS ErrorServerBusy/BackOffMilliseconds, HTTP 429/503
  * Retry-After): the query loop waits that long instead of its own backoff. */
-void mc__backend_retry_after(mc__backend *b, int ms);
+void mc__receiver_retry_after(mc__receiver *r, int ms);
 
 /* Settings of the common machinery; binding/ fills it. Strings are owned. */
 typedef struct {
@@ -83,14 +106,15 @@ typedef struct {
     mc__envelope_filter *security; /* owned; NULL: messages travel as they are */
 } mc__transport_config;
 
-/* Takes ownership of backend (freed on failure too) and of cfg's strings. */
-int mc__transport_new(mc_transport **out, mc__backend *backend, mc__transport_config *cfg);
+/* Takes ownership of both halves (freed on failure too; either may be NULL:
+ * a transport that only sends or only receives) and of cfg's strings. */
+int mc__transport_new(mc_transport **out, mc__sender *sender, mc__receiver *receiver, mc__transport_config *cfg);
 
 /* used by channels */
 const mc__transport_config *mc__transport_config_of(const mc_transport *t);
 int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_uri,
                        const char *channel, const char *const *to, size_t nto,
-                       const volatile int *cancel);
+                       const mc__cancel_token *cancel);
 
 /* tests only: called by every send just before the mail is handed over */
 extern void (*mc__send_hook)(void);

@@ -47,7 +47,8 @@ typedef struct {
     bool stamped;     /* the core says its Subject carries the stamp */
 } meta;
 
-struct mc__imap {
+typedef struct {
+    mc__receiver base;   /* the receiving half of the mail transport */
     mc__mail_config cfg; /* strings below are owned copies */
     char *host, *username, *password, *ca_file, *ca_path, *service, *deleted;
     pthread_mutex_t lock;
@@ -66,7 +67,7 @@ struct mc__imap {
     bool has_uidplus, has_move, has_idle;
     bool listed_once;
     mc__strmap meta; /* uid (decimal) -> meta */
-};
+} mc__imap;
 
 /* ---- small helpers ---- */
 
@@ -455,8 +456,9 @@ static char *make_id(const mc__imap *m, uint32_t uid)
 
 /* ---- the backend operations ---- */
 
-int mc__imap_open(mc__imap *m)
+static int imap_open(mc__receiver *r)
 {
+    mc__imap *m = (mc__imap *)r;
     sigpipe_guard g;
     int rc;
     session_enter(m, &g);
@@ -856,8 +858,9 @@ done:
     return rc;
 }
 
-int mc__imap_list(mc__imap *m, mc__mail_item **items, size_t *count)
+static int imap_list(mc__receiver *r, mc__mail_item **items, size_t *count)
 {
+    mc__imap *m = (mc__imap *)r;
     sigpipe_guard g;
     int rc;
     session_enter(m, &g);
@@ -964,8 +967,9 @@ done:
     return rc;
 }
 
-int mc__imap_fetch(mc__imap *m, const char *id, size_t max, char **data, size_t *len, bool *truncated)
+static int imap_fetch(mc__receiver *r, const char *id, size_t max, char **data, size_t *len, bool *truncated)
 {
+    mc__imap *m = (mc__imap *)r;
     sigpipe_guard g;
     int rc;
     session_enter(m, &g);
@@ -1072,8 +1076,9 @@ done:
     return rc;
 }
 
-int mc__imap_remove(mc__imap *m, const char *const *ids, size_t count)
+static int imap_remove(mc__receiver *r, const char *const *ids, size_t count)
 {
+    mc__imap *m = (mc__imap *)r;
     sigpipe_guard g;
     int rc;
     session_enter(m, &g);
@@ -1114,8 +1119,9 @@ static int trash_locked(mc__imap *m, const char *id)
     return remove_locked(m, &id, 1);
 }
 
-int mc__imap_move_to_trash(mc__imap *m, const char *id)
+static int imap_move_to_trash(mc__receiver *r, const char *id)
 {
+    mc__imap *m = (mc__imap *)r;
     sigpipe_guard g;
     int rc;
     session_enter(m, &g);
@@ -1176,8 +1182,9 @@ static int idle_once(mc__imap *m, int slice_ms, int wake_fd, bool *done)
     return rc;
 }
 
-int mc__imap_wait(mc__imap *m, int timeout_ms, int wake_fd)
+static int imap_wait(mc__receiver *r, int timeout_ms, int wake_fd)
 {
+    mc__imap *m = (mc__imap *)r;
     int64_t deadline;
     sigpipe_guard g;
     int rc = 0;
@@ -1222,10 +1229,14 @@ int mc__imap_wait(mc__imap *m, int timeout_ms, int wake_fd)
     return rc;
 }
 
-void mc__imap_set_deadline(mc__imap *m, int64_t deadline_ms) { atomic_store(&m->deadline, deadline_ms); }
-
-void mc__imap_close(mc__imap *m)
+static void imap_set_deadline(mc__receiver *r, int64_t deadline_ms)
 {
+    atomic_store(&((mc__imap *)r)->deadline, deadline_ms);
+}
+
+static void imap_close(mc__receiver *r)
+{
+    mc__imap *m = (mc__imap *)r;
     sigpipe_guard g;
     session_enter(m, &g);
     if (m->s) {
@@ -1240,11 +1251,12 @@ void mc__imap_close(mc__imap *m)
     session_leave(m, &g);
 }
 
-void mc__imap_free(mc__imap *m)
+static void imap_free(mc__receiver *r)
 {
+    mc__imap *m = (mc__imap *)r;
     if (!m)
         return;
-    mc__imap_close(m);
+    imap_close(r);
     pthread_mutex_destroy(&m->lock);
     if (m->intr[0] >= 0)
         close(m->intr[0]);
@@ -1263,13 +1275,29 @@ void mc__imap_free(mc__imap *m)
     free(m);
 }
 
+static const mc__receiver_ops receiver_ops = {
+    .version = MC__RECEIVER_VERSION,
+    .name = "imap",
+    .open = imap_open,
+    .list = imap_list,
+    .fetch = imap_fetch,
+    .claim = NULL, /* several receivers on one mailbox do not coordinate over IMAP yet */
+    .remove = imap_remove,
+    .move_to_trash = imap_move_to_trash,
+    .wait = imap_wait,
+    .close = imap_close,
+    .free = imap_free,
+    .set_deadline = imap_set_deadline,
+};
+
 static char *copy_or_empty(const char *s) { return mc__strdup(s ? s : ""); }
 
-int mc__imap_new(mc__imap **out, const mc__mail_config *cfg)
+int mc__imap_new(mc__receiver **out, const mc__mail_config *cfg)
 {
     mc__imap *m = calloc(1, sizeof(*m));
     if (!m)
         return mc__error_set(MC_ENOMEM, "out of memory");
+    m->base.ops = &receiver_ops;
     m->intr[0] = m->intr[1] = -1;
     mc__strmap_init(&m->meta);
     pthread_mutex_init(&m->lock, NULL);
@@ -1284,7 +1312,7 @@ int mc__imap_new(mc__imap **out, const mc__mail_config *cfg)
     m->trash = copy_or_empty("");
     if (!m->host || !m->username || !m->password || !m->ca_file || !m->ca_path || !m->service ||
         !m->deleted || !m->trash) {
-        mc__imap_free(m);
+        imap_free(&m->base);
         return mc__error_set(MC_ENOMEM, "out of memory");
     }
     /* the copy's pointers now refer to our own strings */
@@ -1300,9 +1328,9 @@ int mc__imap_new(mc__imap **out, const mc__mail_config *cfg)
         m->cfg.idle_ms = 9 * 60 * 1000;
     if (pipe2(m->intr, O_CLOEXEC | O_NONBLOCK)) {
         m->intr[0] = m->intr[1] = -1;
-        mc__imap_free(m);
+        imap_free(&m->base);
         return mc__error_set(MC_EIO, "cannot create a pipe: %s", strerror(errno));
     }
-    *out = m;
+    *out = &m->base;
     return 0;
 }

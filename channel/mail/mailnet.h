@@ -1,6 +1,6 @@
 /* mailnet.h - the network mail transport: SMTP sending (smtp.c, libcurl),
  * IMAP receiving (imap.c, libetpan), TLS peer verification (tlsverify.c),
- * and the backend that joins them (mailnet.c). Used by binding/. */
+ * the credentials both present (credential.c). Used by binding/. */
 #ifndef MC_MAILNET_H
 #define MC_MAILNET_H
 
@@ -34,33 +34,15 @@ typedef struct {
     bool search_stamp;       /* list only what a server-side SEARCH finds stamped */
 } mc__mail_config;
 
-/* SMTP sender: one connection kept across messages, QUIT on free. */
-typedef struct mc__smtp mc__smtp;
-int mc__smtp_new(mc__smtp **out, const mc__mail_config *cfg);
-int mc__smtp_send(mc__smtp *s, const char *from, const char *const *to, size_t nto,
-                  const char *mail, size_t len, const volatile int *cancel);
-void mc__smtp_free(mc__smtp *s);
+/* The sending half: SMTP submission (smtp.c, libcurl), one connection kept
+ * across messages, QUIT on free. */
+int mc__smtp_new(mc__sender **out, const mc__mail_config *cfg);
 
-/* IMAP receiver: the receive half of the backend interface (imap.c). Each
- * call is safe from any thread; one interrupts another's IDLE. */
-typedef struct mc__imap mc__imap;
-int mc__imap_new(mc__imap **out, const mc__mail_config *cfg);
-int mc__imap_open(mc__imap *m);
-int mc__imap_list(mc__imap *m, mc__mail_item **items, size_t *count);
-int mc__imap_fetch(mc__imap *m, const char *id, size_t max, char **data, size_t *len, bool *truncated);
-int mc__imap_remove(mc__imap *m, const char *const *ids, size_t count);
-int mc__imap_move_to_trash(mc__imap *m, const char *id);
-/* > 0: the server announced new mail; 0: timeout or woken; < 0: error */
-int mc__imap_wait(mc__imap *m, int timeout_ms, int wake_fd);
-/* all I/O of the following calls ends by this monotonic instant (0: none) */
-void mc__imap_set_deadline(mc__imap *m, int64_t deadline_ms);
+/* The receiving half: IMAP (imap.c, libetpan over imapconn.c). Each call is
+ * safe from any thread; one interrupts another's IDLE. */
+int mc__imap_new(mc__receiver **out, const mc__mail_config *cfg);
 /* tests and fuzzing: connections use this socket instead of TCP */
 extern int (*mc__imap_test_socket)(void);
-void mc__imap_close(mc__imap *m);
-void mc__imap_free(mc__imap *m);
-
-/* the joined backend */
-int mc__mailnet_backend_new(mc__backend **out, const mc__mail_config *cfg);
 
 /* Secret handling shared by both halves: the credential to present. *token
  * is malloc'ed (token callback) or a copy of the password; the caller wipes

@@ -11,7 +11,8 @@
 #include <curl/curl.h>
 #include "mailnet.h"
 
-struct mc__smtp {
+typedef struct {
+    mc__sender base; /* the sending half of the mail transport */
     CURL *curl;
     char *url, *username, *password, *ca_file, *ca_path;
     mc__auth_mech auth;
@@ -23,12 +24,12 @@ struct mc__smtp {
     int timeout_ms;
     char errbuf[CURL_ERROR_SIZE];
     mc__smtp_reply reply; /* the server's first refusal (4xx/5xx) of a send, else its last reply */
-};
+} mc__smtp;
 
 typedef struct {
     const char *data;
     size_t len, off;
-    const volatile int *cancel;
+    const mc__cancel_token *cancel;
     bool started;   /* curl asked for the mail: some of it may have reached the server */
     bool committed; /* the whole mail went out: too late to cancel */
 } upload;
@@ -38,7 +39,7 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
     upload *u = arg;
     size_t n = size * nitems;
     u->started = true;
-    if (u->cancel && *u->cancel && !u->committed)
+    if (u->cancel && atomic_load(u->cancel) && !u->committed)
         return CURL_READFUNC_ABORT;
     if (n > u->len - u->off)
         n = u->len - u->off;
@@ -53,7 +54,7 @@ static int progress_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 {
     upload *u = arg;
     (void)dt, (void)dn, (void)ut, (void)un;
-    return u->cancel && *u->cancel && !u->committed;
+    return u->cancel && atomic_load(u->cancel) && !u->committed;
 }
 
 /* an SMTP reply line's code: three digits, the first 1-5, then a space, a
@@ -105,13 +106,25 @@ static int debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *
 
 static char *opt_dup(const char *s) { return s && *s ? mc__strdup(s) : NULL; }
 
-int mc__smtp_new(mc__smtp **out, const mc__mail_config *cfg)
+static void smtp_free(mc__sender *base);
+static int smtp_send(mc__sender *base, const char *from, const char *const *to, size_t nto, const char *mail,
+                     size_t len, const mc__cancel_token *cancel);
+
+static const mc__sender_ops sender_ops = {
+    .version = MC__SENDER_VERSION,
+    .name = "smtp",
+    .send = smtp_send,
+    .free = smtp_free,
+};
+
+int mc__smtp_new(mc__sender **out, const mc__mail_config *cfg)
 {
     mc__smtp *s = calloc(1, sizeof(*s));
     mc__buf url;
     unsigned port = cfg->smtp.port ? cfg->smtp.port : cfg->smtp.tls == MC__TLS_IMPLICIT ? 465 : 587;
     if (!s)
         return mc__error_set(MC_ENOMEM, "out of memory");
+    s->base.ops = &sender_ops;
     mc__buf_init(&url);
     /* an IPv6 literal needs brackets in a URL */
     mc__buf_printf(&url, strchr(cfg->smtp.host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
@@ -130,14 +143,14 @@ int mc__smtp_new(mc__smtp **out, const mc__mail_config *cfg)
     s->timeout_ms = cfg->timeout_ms;
     if (!s->url || !s->username || (cfg->password && *cfg->password && !s->password) ||
         (cfg->ca_file && *cfg->ca_file && !s->ca_file) || (cfg->ca_path && *cfg->ca_path && !s->ca_path)) {
-        mc__smtp_free(s);
+        smtp_free(&s->base);
         return mc__error_set(MC_ENOMEM, "out of memory");
     }
     if (!(s->curl = curl_easy_init())) {
-        mc__smtp_free(s);
+        smtp_free(&s->base);
         return mc__error_set(MC_ENOMEM, "cannot create a curl handle");
     }
-    *out = s;
+    *out = &s->base;
     return 0;
 }
 
@@ -320,9 +333,10 @@ static CURLcode attempt(mc__smtp *s, upload *u, const char *from, struct curl_sl
     return cc;
 }
 
-int mc__smtp_send(mc__smtp *s, const char *from, const char *const *to, size_t nto, const char *mail,
-                  size_t len, const volatile int *cancel)
+static int smtp_send(mc__sender *base, const char *from, const char *const *to, size_t nto, const char *mail,
+                     size_t len, const mc__cancel_token *cancel)
 {
+    mc__smtp *s = (mc__smtp *)base;
     struct curl_slist *rcpt = NULL;
     upload u = {mail, len, 0, cancel, false, false};
     char *secret = NULL;
@@ -369,8 +383,9 @@ done:
     return rc;
 }
 
-void mc__smtp_free(mc__smtp *s)
+static void smtp_free(mc__sender *base)
 {
+    mc__smtp *s = (mc__smtp *)base;
     if (!s)
         return;
     if (s->curl)

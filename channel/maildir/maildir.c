@@ -40,17 +40,24 @@ typedef struct {
     int64_t arrived_ms;
 } location;
 
+/* the sending half: delivery into each recipient's Maildir under root */
 typedef struct {
-    mc__backend parent;
-    char *root, *mailbox, *service, *deleted;
+    mc__sender parent;
+    char *root, *service;
     bool sync_dirs;
+    unsigned long seq;
+} md_sender;
+
+/* the receiving half: this transport's own mailbox */
+typedef struct {
+    mc__receiver parent;
+    char *root, *mailbox, *service, *deleted;
     char *owner;      /* this receiver's claims directory name */
     int lock_fd;      /* flock held on <owner>.lock */
     char *watched;    /* folder being watched (mailbox or mailbox/.Service E-mail) */
     int inotify_fd;
     int watch_new, watch_cur;
     mc__strmap where; /* id -> location* */
-    unsigned long seq;
     int64_t recovered_ms; /* last scan for dead receivers' claims (monotonic) */
     pthread_mutex_t lock; /* where: claim runs beside the receive path */
 } maildir;
@@ -165,7 +172,7 @@ static char *delivery_folder(const char *mailbox, const char *service)
     return mc__strdup(mailbox);
 }
 
-static void unique_name(maildir *m, char *out, size_t cap, size_t size)
+static void unique_name(md_sender *m, char *out, size_t cap, size_t size)
 {
     struct timeval tv;
     unsigned char r[4];
@@ -212,8 +219,8 @@ static int write_all(int fd, const char *data, size_t len)
 
 /* ---- sending: delivery into each recipient's Maildir ---- */
 
-static int deliver_one(maildir *m, const char *rcpt, const char *mail, size_t len,
-                       const volatile int *cancel, bool *committed)
+static int deliver_one(md_sender *m, const char *rcpt, const char *mail, size_t len,
+                       const mc__cancel_token *cancel, bool *committed)
 {
     char *mbox = NULL, *folder = NULL, *tmp = NULL, *dst = NULL, *newdir = NULL, name[256];
     int fd = -1, rc;
@@ -237,7 +244,7 @@ static int deliver_one(maildir *m, const char *rcpt, const char *mail, size_t le
     }
     close(fd);
     fd = -1;
-    if (cancel && *cancel && !*committed) {
+    if (cancel && atomic_load(cancel) && !*committed) {
         rc = mc__error_set(MC_ECANCELED, "the send was cancelled");
         goto unlink_tmp;
     }
@@ -267,16 +274,31 @@ done:
     return rc;
 }
 
-static int md_send(mc__backend *b, const char *from, const char *const *to, size_t nto,
-                   const char *mail, size_t len, const volatile int *cancel)
+static int md_send(mc__sender *b, const char *from, const char *const *to, size_t nto,
+                   const char *mail, size_t len, const mc__cancel_token *cancel)
 {
-    maildir *m = (maildir *)b;
+    md_sender *m = (md_sender *)b;
     bool committed = false;
     int rc = 0;
     for (size_t i = 0; i < nto && !rc; i++)
         rc = deliver_one(m, to[i], mail, len, cancel, &committed);
     return rc;
 }
+
+static void md_sender_free(mc__sender *b)
+{
+    md_sender *m = (md_sender *)b;
+    free(m->root);
+    free(m->service);
+    free(m);
+}
+
+static const mc__sender_ops sender_ops = {
+    .version = MC__SENDER_VERSION,
+    .name = "maildir",
+    .send = md_send,
+    .free = md_sender_free,
+};
 
 /* ---- receiving ---- */
 
@@ -461,7 +483,7 @@ done:
     return rc;
 }
 
-static int md_open(mc__backend *b)
+static int md_open(mc__receiver *b)
 {
     maildir *m = (maildir *)b;
     int rc;
@@ -548,7 +570,7 @@ static int list_dir(maildir *m, const char *sub, mc__mail_item **items, size_t *
     return rc;
 }
 
-static int md_list(mc__backend *b, mc__mail_item **items, size_t *count)
+static int md_list(mc__receiver *b, mc__mail_item **items, size_t *count)
 {
     maildir *m = (maildir *)b;
     mc__mail_item *v = NULL;
@@ -595,7 +617,7 @@ done:
     return rc;
 }
 
-static int md_fetch_locked(mc__backend *b, const char *id, size_t max, char **data, size_t *len,
+static int md_fetch_locked(mc__receiver *b, const char *id, size_t max, char **data, size_t *len,
                     bool *truncated)
 {
     maildir *m = (maildir *)b;
@@ -644,7 +666,7 @@ done:
     return rc;
 }
 
-static int md_claim_locked(mc__backend *b, const char *id)
+static int md_claim_locked(mc__receiver *b, const char *id)
 {
     maildir *m = (maildir *)b;
     location *loc = mc__strmap_get(&m->where, id, NULL);
@@ -671,7 +693,7 @@ static int md_claim_locked(mc__backend *b, const char *id)
     return rc;
 }
 
-static int md_remove_locked(mc__backend *b, const char *const *ids, size_t count)
+static int md_remove_locked(mc__receiver *b, const char *const *ids, size_t count)
 {
     maildir *m = (maildir *)b;
     int rc = 0;
@@ -695,7 +717,7 @@ static int md_remove_locked(mc__backend *b, const char *const *ids, size_t count
     return rc;
 }
 
-static int md_move_to_trash_locked(mc__backend *b, const char *id)
+static int md_move_to_trash_locked(mc__receiver *b, const char *id)
 {
     maildir *m = (maildir *)b;
     location *loc = mc__strmap_get(&m->where, id, NULL);
@@ -729,7 +751,7 @@ done:
     return rc;
 }
 
-static int md_wait(mc__backend *b, int timeout_ms, int wake_fd)
+static int md_wait(mc__receiver *b, int timeout_ms, int wake_fd)
 {
     maildir *m = (maildir *)b;
     struct pollfd p[2] = {{wake_fd, POLLIN, 0}, {m->inotify_fd, POLLIN, 0}};
@@ -743,7 +765,7 @@ static int md_wait(mc__backend *b, int timeout_ms, int wake_fd)
     return 0;
 }
 
-static void md_close(mc__backend *b)
+static void md_close(mc__receiver *b)
 {
     maildir *m = (maildir *)b;
     if (m->inotify_fd >= 0)
@@ -752,7 +774,7 @@ static void md_close(mc__backend *b)
     m->watch_new = m->watch_cur = -1;
 }
 
-static void md_free(mc__backend *b)
+static void md_free(mc__receiver *b)
 {
     maildir *m = (maildir *)b;
     md_close(b);
@@ -776,7 +798,7 @@ static void md_free(mc__backend *b)
     free(m);
 }
 
-static int md_fetch(mc__backend *b, const char *id, size_t max, char **data, size_t *len,
+static int md_fetch(mc__receiver *b, const char *id, size_t max, char **data, size_t *len,
                     bool *truncated)
 {
     maildir *m = (maildir *)b;
@@ -787,7 +809,7 @@ static int md_fetch(mc__backend *b, const char *id, size_t max, char **data, siz
     return rc;
 }
 
-static int md_claim(mc__backend *b, const char *id)
+static int md_claim(mc__receiver *b, const char *id)
 {
     maildir *m = (maildir *)b;
     int rc;
@@ -797,7 +819,7 @@ static int md_claim(mc__backend *b, const char *id)
     return rc;
 }
 
-static int md_remove(mc__backend *b, const char *const *ids, size_t count)
+static int md_remove(mc__receiver *b, const char *const *ids, size_t count)
 {
     maildir *m = (maildir *)b;
     int rc;
@@ -807,7 +829,7 @@ static int md_remove(mc__backend *b, const char *const *ids, size_t count)
     return rc;
 }
 
-static int md_move_to_trash(mc__backend *b, const char *id)
+static int md_move_to_trash(mc__receiver *b, const char *id)
 {
     maildir *m = (maildir *)b;
     int rc;
@@ -817,9 +839,9 @@ static int md_move_to_trash(mc__backend *b, const char *id)
     return rc;
 }
 
-static const mc__backend_ops maildir_ops = {
+static const mc__receiver_ops receiver_ops = {
+    .version = MC__RECEIVER_VERSION,
     .name = "maildir",
-    .send = md_send,
     .open = md_open,
     .list = md_list,
     .fetch = md_fetch,
@@ -832,19 +854,28 @@ static const mc__backend_ops maildir_ops = {
     .set_deadline = NULL, /* local files: every call is quick */
 };
 
-int mc__maildir_backend_new(mc__backend **out, const mc__maildir_config *cfg)
+static int sender_new(mc__sender **out, const mc__maildir_config *cfg)
+{
+    md_sender *m = calloc(1, sizeof(*m));
+    if (!m || !(m->root = mc__strdup(cfg->root)) || !(m->service = mc__strdup(cfg->service_folder))) {
+        if (m)
+            md_sender_free(&m->parent);
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    }
+    m->parent.ops = &sender_ops;
+    m->sync_dirs = cfg->sync_directories;
+    *out = &m->parent;
+    return 0;
+}
+
+static int receiver_new(mc__receiver **out, const mc__maildir_config *cfg)
 {
     maildir *m;
     int rc;
-    if (!cfg->root || !*cfg->root)
-        return mc__error_set(MC_EINVAL, "the maildir binding needs maildir_root");
-    if (!cfg->address)
-        return mc__error_set(MC_EINVAL, "the maildir binding needs address (its own mailbox)");
     if (!(m = calloc(1, sizeof(*m))))
         return mc__error_set(MC_ENOMEM, "out of memory");
-    m->parent.ops = &maildir_ops;
+    m->parent.ops = &receiver_ops;
     m->lock_fd = m->inotify_fd = m->watch_new = m->watch_cur = -1;
-    m->sync_dirs = cfg->sync_directories;
     mc__strmap_init(&m->where);
     pthread_mutex_init(&m->lock, NULL);
     if (!(m->root = mc__strdup(cfg->root)) || !(m->service = mc__strdup(cfg->service_folder)) ||
@@ -858,5 +889,21 @@ int mc__maildir_backend_new(mc__backend **out, const mc__maildir_config *cfg)
         return rc;
     }
     *out = &m->parent;
+    return 0;
+}
+
+int mc__maildir_new(mc__sender **sender, mc__receiver **receiver, const mc__maildir_config *cfg)
+{
+    int rc;
+    if (!cfg->root || !*cfg->root)
+        return mc__error_set(MC_EINVAL, "the maildir binding needs maildir_root");
+    if (!cfg->address)
+        return mc__error_set(MC_EINVAL, "the maildir binding needs address (its own mailbox)");
+    if ((rc = sender_new(sender, cfg)))
+        return rc;
+    if ((rc = receiver_new(receiver, cfg))) {
+        (*sender)->ops->free(*sender);
+        return rc;
+    }
     return 0;
 }

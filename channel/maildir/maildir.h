@@ -12,6 +12,8 @@ typedef struct {
     bool sync_directories;      /* fsync new/ after each delivery */
 } mc__maildir_config;
 
-int mc__maildir_backend_new(mc__backend **out, const mc__maildir_config *cfg);
+/* The sending half (delivery into recipients' Maildirs) and the receiving
+ * half (this address's mailbox); each belongs to the caller. */
+int mc__maildir_new(mc__sender **sender, mc__receiver **receiver, const mc__maildir_config *cfg);
 
 #endif

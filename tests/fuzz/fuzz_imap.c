@@ -114,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int once;
     mc__mail_config cfg = {0};
-    mc__imap *m = NULL;
+    mc__receiver *m = NULL;
     mc__mail_item *items = NULL;
     size_t n = 0;
     int sv[2];
@@ -146,26 +146,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         close(sv[1]);
         return 0;
     }
-    if (!mc__imap_new(&m, &cfg) && !step(mc__imap_open(m), "open") && !step(mc__imap_list(m, &items, &n), "list")) {
+    if (!mc__imap_new(&m, &cfg) && !step(m->ops->open(m), "open") && !step(m->ops->list(m, &items, &n), "list")) {
         for (size_t i = 0; i < n; i++) {
             char *body = NULL;
             size_t len = 0;
             bool truncated = false;
-            if (!step(mc__imap_fetch(m, items[i].id, 65536, &body, &len, &truncated), "fetch"))
+            if (!step(m->ops->fetch(m, items[i].id, 65536, &body, &len, &truncated), "fetch"))
                 free(body);
         }
         if (n)
-            step(mc__imap_remove(m, (const char *const *)&items[0].id, 1), "remove");
+            step(m->ops->remove(m, (const char *const *)&items[0].id, 1), "remove");
         if (n > 1)
-            step(mc__imap_move_to_trash(m, items[1].id), "move");
-        step(mc__imap_wait(m, 30, -1), "wait");
+            step(m->ops->move_to_trash(m, items[1].id), "move");
+        step(m->ops->wait(m, 30, -1), "wait");
     }
     for (size_t i = 0; i < n; i++) {
         free(items[i].id);
         free(items[i].headers);
     }
     free(items);
-    mc__imap_free(m);
+    if (m)
+        m->ops->free(m);
     if (session_fd >= 0)
         close(session_fd); /* never taken */
     session_fd = -1;

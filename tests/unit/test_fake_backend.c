@@ -1,7 +1,8 @@
 /* test_fake_backend.c - the core's query loop and caches driven by a
  * programmable backend, for the paths no real server reaches on demand:
  * backoff after failed listings, a wait the server asked for, the retried
- * flush on close, a lost claim race, deletion within delete_delay. */
+ * flush on close, a lost claim race, deletion within delete_delay; and a
+ * transport with a receiving half only. */
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,7 +16,7 @@
 #define MAX_CALLS 64
 
 typedef struct {
-    mc__backend base;
+    mc__receiver base;
     pthread_mutex_t lock;
     struct {
         char id[16];
@@ -42,13 +43,13 @@ static int64_t mono_ms(void)
 
 #define F(b) ((fake *)(b))
 
-static int f_open(mc__backend *b)
+static int f_open(mc__receiver *b)
 {
     (void)b;
     return 0;
 }
 
-static int f_list(mc__backend *b, mc__mail_item **items, size_t *count)
+static int f_list(mc__receiver *b, mc__mail_item **items, size_t *count)
 {
     fake *f = F(b);
     int rc = 0;
@@ -59,7 +60,7 @@ static int f_list(mc__backend *b, mc__mail_item **items, size_t *count)
     if (f->list_fail) {
         f->list_fail--;
         if (f->list_retry_after)
-            mc__backend_retry_after(b, f->list_retry_after);
+            mc__receiver_retry_after(b, f->list_retry_after);
         rc = MC_EIO;
         goto done;
     }
@@ -78,7 +79,7 @@ done:
     return rc;
 }
 
-static int f_fetch(mc__backend *b, const char *id, size_t max, char **data, size_t *len, bool *truncated)
+static int f_fetch(mc__receiver *b, const char *id, size_t max, char **data, size_t *len, bool *truncated)
 {
     fake *f = F(b);
     int rc = MC_ENOTFOUND;
@@ -96,7 +97,7 @@ static int f_fetch(mc__backend *b, const char *id, size_t max, char **data, size
     return rc;
 }
 
-static int f_claim(mc__backend *b, const char *id)
+static int f_claim(mc__receiver *b, const char *id)
 {
     fake *f = F(b);
     int rc = 0;
@@ -110,7 +111,7 @@ static int f_claim(mc__backend *b, const char *id)
     return rc;
 }
 
-static int f_remove(mc__backend *b, const char *const *ids, size_t count)
+static int f_remove(mc__receiver *b, const char *const *ids, size_t count)
 {
     fake *f = F(b);
     int rc = 0;
@@ -130,12 +131,12 @@ static int f_remove(mc__backend *b, const char *const *ids, size_t count)
     return rc;
 }
 
-static int f_trash(mc__backend *b, const char *id)
+static int f_trash(mc__receiver *b, const char *id)
 {
     return f_remove(b, &id, 1);
 }
 
-static int f_wait(mc__backend *b, int timeout_ms, int wake_fd)
+static int f_wait(mc__receiver *b, int timeout_ms, int wake_fd)
 {
     struct pollfd p = {wake_fd, POLLIN, 0};
     (void)b;
@@ -143,9 +144,9 @@ static int f_wait(mc__backend *b, int timeout_ms, int wake_fd)
     return 0;
 }
 
-static void f_close(mc__backend *b) { (void)b; }
+static void f_close(mc__receiver *b) { (void)b; }
 
-static void f_free(mc__backend *b)
+static void f_free(mc__receiver *b)
 {
     fake *f = F(b);
     for (int i = 0; i < f->nmail; i++)
@@ -154,9 +155,9 @@ static void f_free(mc__backend *b)
     free(f);
 }
 
-static const mc__backend_ops fake_ops = {
+static const mc__receiver_ops fake_ops = {
+    .version = MC__RECEIVER_VERSION,
     .name = "fake",
-    .send = NULL,
     .open = f_open,
     .list = f_list,
     .fetch = f_fetch,
@@ -210,7 +211,7 @@ static mc_transport *fake_transport(fake **out, int query_interval_ms, int delet
     mc_transport *t;
     f->base.ops = &fake_ops;
     pthread_mutex_init(&f->lock, NULL);
-    assert_int_equal(mc__transport_new(&t, &f->base, &cfg), 0);
+    assert_int_equal(mc__transport_new(&t, NULL, &f->base, &cfg), 0);
     *out = f;
     return t;
 }
@@ -349,12 +350,32 @@ static void test_delete_delay(void **state)
     mc_transport_free(t);
 }
 
+/* a transport made of a receiving half only: sending is refused, clearly */
+static void test_receive_only(void **state)
+{
+    fake *f;
+    mc_transport *t = fake_transport(&f, 60000, 1000);
+    mc_channel_factory *cf;
+    mc_output_channel *out;
+    mc_message *m;
+    (void)state;
+    assert_int_equal(mc_channel_factory_new(&cf, t), 0);
+    assert_int_equal(mc_channel_factory_create_channel(&out, cf, "net.mail://c#bob@example.test"), 0);
+    assert_int_equal(mc_message_new_text(&m, "urn:test", "x"), 0);
+    assert_int_equal(mc_output_channel_send(out, m), MC_EINVAL);
+    assert_non_null(strstr(mc_error_last(), "only receives"));
+    mc_message_free(m);
+    mc_output_channel_free(out);
+    mc_channel_factory_free(cf);
+    mc_transport_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff_after_failed_list), cmocka_unit_test(test_server_requested_wait),
         cmocka_unit_test(test_retried_flush_on_close),    cmocka_unit_test(test_lost_claim_race),
-        cmocka_unit_test(test_delete_delay),
+        cmocka_unit_test(test_delete_delay),              cmocka_unit_test(test_receive_only),
     };
     mc_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
