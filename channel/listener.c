@@ -1,5 +1,6 @@
 /* listener.c - channel listeners and their input channels. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -9,7 +10,7 @@ struct mc_channel_listener {
     mc_transport *t;
     mc__listener_slot *slot;
     mc_address *addr;
-    bool closed;
+    atomic_bool closed;
     unsigned channels; /* input channels not yet freed */
 };
 
@@ -56,7 +57,7 @@ int mc_channel_listener_accept_channel(mc_channel_listener *l, int timeout_ms, m
     int gen;
     if (!l || !out)
         return mc__error_set(MC_EINVAL, "NULL argument");
-    if (l->closed)
+    if (atomic_load(&l->closed))
         return mc__error_set(MC_ECLOSED, "the listener is closed");
     if (!(ch = calloc(1, sizeof(*ch))))
         return mc__error_set(MC_ENOMEM, "out of memory");
@@ -76,9 +77,8 @@ int mc_channel_listener_close(mc_channel_listener *l)
 {
     if (!l)
         return mc__error_set(MC_EINVAL, "NULL argument");
-    if (l->closed)
+    if (atomic_exchange(&l->closed, true))
         return mc__error_set(MC_ECLOSED, "the listener is already closed");
-    l->closed = true;
     mc__slot_shutdown(l->t, l->slot);
     return 0;
 }
@@ -89,7 +89,7 @@ void mc_channel_listener_free(mc_channel_listener *l)
         return;
     if (__atomic_load_n(&l->channels, __ATOMIC_SEQ_CST))
         mc__log(MC_LOG_ERROR, "a channel listener was freed before its input channel");
-    if (!l->closed)
+    if (!atomic_load(&l->closed))
         mc_channel_listener_close(l);
     mc__transport_unlisten(l->t, l->slot);
     mc_address_free(l->addr);

@@ -1,5 +1,6 @@
 /* log.c - the process-wide log sink, library init and version. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <libxml/parser.h>
@@ -7,9 +8,12 @@
 #include "internal.h"
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t log_idle = PTHREAD_COND_INITIALIZER;
 static mc_log_cb log_cb;
 static void *log_ud;
-static volatile int log_min = MC_LOG_NONE;
+static unsigned log_busy;              /* sink calls in progress */
+static _Thread_local bool in_sink;     /* this thread runs inside the sink */
+static atomic_int log_min = MC_LOG_NONE;
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static int init_count;
 
@@ -18,7 +22,12 @@ void mc_log_set_callback(mc_log_cb cb, mc_log_level min_level, void *user_data)
     pthread_mutex_lock(&log_lock);
     log_cb = cb;
     log_ud = user_data;
-    log_min = cb ? (int)min_level : MC_LOG_NONE;
+    atomic_store(&log_min, cb ? (int)min_level : MC_LOG_NONE);
+    /* once this returns, the old sink runs no more (its user_data may be
+     * freed) - except when called from inside the sink, which cannot wait
+     * for itself */
+    while (log_busy && !in_sink)
+        pthread_cond_wait(&log_idle, &log_lock);
     pthread_mutex_unlock(&log_lock);
 }
 
@@ -29,20 +38,34 @@ void mc_log_stderr(mc_log_level level, const char *message, void *user_data)
     fprintf(stderr, "mailchan: %s: %s\n", names[level <= MC_LOG_NONE ? level : MC_LOG_NONE], message);
 }
 
-bool mc__log_enabled(mc_log_level level) { return (int)level >= log_min; }
+bool mc__log_enabled(mc_log_level level) { return (int)level >= atomic_load(&log_min); }
 
 void mc__log(mc_log_level level, const char *fmt, ...)
 {
     char line[1024];
+    mc_log_cb cb;
+    void *ud;
     va_list ap;
-    if (!mc__log_enabled(level))
+    if (in_sink || !mc__log_enabled(level))
         return;
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    /* the sink runs outside the lock, so it may log or change the sink */
     pthread_mutex_lock(&log_lock);
-    if (log_cb)
-        log_cb(level, line, log_ud);
+    cb = log_cb;
+    ud = log_ud;
+    if (cb)
+        log_busy++;
+    pthread_mutex_unlock(&log_lock);
+    if (!cb)
+        return;
+    in_sink = true;
+    cb(level, line, ud);
+    in_sink = false;
+    pthread_mutex_lock(&log_lock);
+    if (!--log_busy)
+        pthread_cond_broadcast(&log_idle);
     pthread_mutex_unlock(&log_lock);
 }
 

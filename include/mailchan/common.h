@@ -82,7 +82,12 @@ typedef void (*mc_log_cb)(mc_log_level level, const char *message, void *user_da
  * Installs the process-wide log sink. Messages below @p min_level are
  * dropped before they are formatted. Pass @p cb NULL to silence the
  * library (the default: mailchan prints nothing on its own).
- * Thread-safe; the change applies to messages logged after it returns.
+ * Thread-safe; the change applies to messages logged after it returns, and
+ * when it returns no call of the previous sink is still running (so its
+ * user_data may be freed) - unless it is called from inside the sink, where
+ * it returns at once. The sink runs with no library lock held: it may call
+ * any mailchan function, this one included; what the library would log
+ * from inside the sink is dropped (no recursion).
  */
 MC_EXTERN(void) mc_log_set_callback(mc_log_cb cb, mc_log_level min_level, void *user_data);
 

@@ -528,9 +528,45 @@ static void test_soap11_binding(void **state)
     mc_transport_free(t11);
 }
 
+/* the log sink runs with no library lock held: it may replace itself (this
+ * deadlocked when the sink ran under the log mutex); what the library would
+ * log from inside the sink is dropped */
+static int sink_calls, sink2_calls;
+
+static void sink2(mc_log_level level, const char *msg, void *ud)
+{
+    (void)level;
+    (void)msg;
+    (void)ud;
+    sink2_calls++;
+}
+
+static void sink_that_reinstalls(mc_log_level level, const char *msg, void *ud)
+{
+    (void)level;
+    (void)msg;
+    (void)ud;
+    sink_calls++;
+    mc__log(MC_LOG_ERROR, "from inside the sink: dropped");
+    mc_log_set_callback(sink2, MC_LOG_DEBUG, NULL);
+}
+
+static void test_log_sink_may_reinstall(void **state)
+{
+    (void)state;
+    sink_calls = sink2_calls = 0;
+    mc_log_set_callback(sink_that_reinstalls, MC_LOG_DEBUG, NULL);
+    mc__log(MC_LOG_WARN, "first");
+    mc__log(MC_LOG_WARN, "second");
+    mc_log_set_callback(NULL, MC_LOG_NONE, NULL);
+    assert_int_equal(sink_calls, 1);
+    assert_int_equal(sink2_calls, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_log_sink_may_reinstall),
         cmocka_unit_test_setup_teardown(test_send_receive_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dispatch_by_channel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_accept_existing_false, setup_no_existing, teardown),
