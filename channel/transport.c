@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -141,10 +142,31 @@ int mc_transport_get_stats(mc_transport *t, mc_transport_stats *out)
 {
     if (!t || !out)
         return mc__error_set(MC_EINVAL, "NULL argument");
+    if (out->version < 1 || out->version > MC_TRANSPORT_STATS_VERSION)
+        return mc__error_set(MC_EINVAL, "mc_transport_stats version %u is not known (initialize it with "
+                                        "MC_TRANSPORT_STATS_INIT)", out->version);
     pthread_mutex_lock(&t->lock);
     *out = t->stats;
     pthread_mutex_unlock(&t->lock);
+    out->version = MC_TRANSPORT_STATS_VERSION;
     return 0;
+}
+
+/* The health of the background loop, for mc_transport_get_stats. */
+static void note_outcome(mc_transport *t, int rc)
+{
+    pthread_mutex_lock(&t->lock);
+    if (rc) {
+        t->stats.consecutive_failures++;
+        t->stats.last_error = rc;
+        snprintf(t->stats.last_error_text, sizeof(t->stats.last_error_text), "%s",
+                 *mc_error_last() ? mc_error_last() : mc_strerror(rc));
+    } else {
+        t->stats.consecutive_failures = 0;
+        t->stats.last_error = 0;
+        t->stats.last_error_text[0] = 0;
+    }
+    pthread_mutex_unlock(&t->lock);
 }
 
 static void wake_thread(mc_transport *t)
@@ -633,6 +655,7 @@ static void *receive_loop(void *arg)
             }
         }
         pthread_mutex_unlock(&t->io);
+        note_outcome(t, rc);
         failures = rc ? failures + 1 : 0;
         now = mc__mono_ms();
         until = next_query;
@@ -653,6 +676,7 @@ static void *receive_loop(void *arg)
         } else if (wrc < 0) {
             /* the connection failed while waiting: back off, then reconnect */
             int asked = server_wait(t);
+            note_outcome(t, wrc);
             query_now = true;
             wait_failures++;
             t->receiver->ops->wait(t->receiver, asked ? asked : backoff_ms(t, failures + wait_failures), t->wake[0]);

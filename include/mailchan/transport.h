@@ -42,8 +42,14 @@ MC_EXTERN(void) mc_transport_free(mc_transport *t);
 /** The transport's own e-mail address (the "address" setting). Borrowed. */
 MC_EXTERN(const char *) mc_transport_address(const mc_transport *t);
 
-/** Counters, for monitoring and tests. */
+/**
+ * Counters and the health of the background work, for monitoring and tests.
+ * Initialize with MC_TRANSPORT_STATS_INIT: the library fills the fields of
+ * the version the caller was built with, never more; later versions only
+ * append fields.
+ */
 typedef struct {
+    unsigned int version;            /**< MC_TRANSPORT_STATS_VERSION */
     unsigned long long queries;      /**< completed server queries */
     unsigned long long delivered;    /**< messages returned by receive */
     unsigned long long deleted;      /**< mails deleted from the server */
@@ -53,9 +59,22 @@ typedef struct {
     unsigned long long sent;         /**< mails handed to the server */
     size_t cached;                   /**< messages in the processing cache now */
     size_t cached_bytes;             /**< their envelope bytes */
+    /** Background failures in a row (connecting, listing, deleting, waiting):
+     * 0 while the receive loop works. A changed password or a vanished
+     * server shows here while receive only times out. */
+    unsigned int consecutive_failures;
+    int last_error;                  /**< the MC_E* code of the last failure, or 0 after a success */
+    char last_error_text[256];       /**< its text (never a secret), or "" */
 } mc_transport_stats;
 
-/** Copies the counters into @p out. 0 or MC_EINVAL. */
+#define MC_TRANSPORT_STATS_VERSION 1
+#define MC_TRANSPORT_STATS_INIT {MC_TRANSPORT_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ""}
+
+/**
+ * Copies the counters into @p out, whose version field the caller set
+ * (MC_TRANSPORT_STATS_INIT). 0, or MC_EINVAL (NULL, or an unknown version;
+ * @p out is then untouched).
+ */
 MC_EXTERN(int) mc_transport_get_stats(mc_transport *t, mc_transport_stats *out);
 
 #ifdef __cplusplus

@@ -115,7 +115,7 @@ typedef struct {
 /* connect, list, deliver the one stamped mail; then 2 s of queries every 20 ms */
 static result measure(const char *user, const char *pw, bool search, int round)
 {
-    mc_transport_stats s0, s1;
+    mc_transport_stats s0 = MC_TRANSPORT_STATS_INIT, s1 = MC_TRANSPORT_STATS_INIT;
     mc_channel_listener *l;
     mc_input_channel *in;
     mc_message *m = NULL;

@@ -116,7 +116,7 @@ static void test_idle_roundtrip(void **state)
     mc_transport *b = transport_of(mail_binding("bob", test_env("MC_BOB_PW"), NULL));
     mc_channel_listener *l;
     mc_input_channel *in;
-    mc_transport_stats st;
+    mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
     char *t;
     (void)state;
     open_in(b, "net.mail://idle#", &l, &in);
@@ -221,7 +221,7 @@ static void test_bad_mail(void **state)
                                              "receive_retry_count=2", NULL));
     mc_channel_listener *l;
     mc_input_channel *in;
-    mc_transport_stats st;
+    mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
     int before_trash = server_count("carol", "Deleted Items", "all");
     (void)state;
     open_in(c, "net.mail://bad#", &l, &in);

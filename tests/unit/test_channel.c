@@ -89,7 +89,7 @@ static void test_send_receive_delete(void **state)
     mc_channel_listener *l;
     mc_input_channel *in;
     mc_message *m;
-    mc_transport_stats st;
+    mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
     char *t;
     open_channel(fx, "net.mail://orders#", &l, &in);
     send_text(fx, "net.mail://orders#" SVC, "one");
@@ -197,7 +197,7 @@ static void test_accept_existing_true(void **state)
 
 static void wait_stat(fixture *fx, size_t offset, unsigned long long want)
 {
-    mc_transport_stats st;
+    mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
     for (int i = 0; i < 500; i++) {
         assert_int_equal(mc_transport_get_stats(fx->svc, &st), 0);
         if (*(unsigned long long *)((char *)&st + offset) >= want)
@@ -484,7 +484,7 @@ static void test_processing_cache_bounded(void **state)
     fixture *fx = *state;
     mc_channel_listener *l;
     mc_input_channel *in;
-    mc_transport_stats st;
+    mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
     mc_message *m;
     for (int i = 0; i < 6; i++)
         send_text(fx, "net.mail://orders#" SVC, "q");

@@ -61,7 +61,7 @@ static int f_list(mc__receiver *b, mc__mail_item **items, size_t *count)
         f->list_fail--;
         if (f->list_retry_after)
             mc__receiver_retry_after(b, f->list_retry_after);
-        rc = MC_EIO;
+        rc = mc__error_set(MC_EIO, "the fake server is unreachable");
         goto done;
     }
     *items = calloc(MAX_MAIL, sizeof(**items));
@@ -350,6 +350,37 @@ static void test_delete_delay(void **state)
     mc_transport_free(t);
 }
 
+/* a failing background loop shows in the stats while receive only times
+ * out: failures in a row, the last error and its text; a success clears them */
+static void test_stats_show_failures(void **state)
+{
+    fake *f;
+    mc_transport *t = fake_transport(&f, 60000, 1000);
+    mc_transport_stats st = MC_TRANSPORT_STATS_INIT, bad = {0};
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m = NULL;
+    char *text;
+    (void)state;
+    add_mail(f, "after the failures");
+    f->list_fail = 2;
+    open_in(t, "net.mail://c#", &l, &in);
+    assert_int_equal(mc_input_channel_receive(in, 300, &m), MC_ETIMEOUT);
+    assert_int_equal(mc_transport_get_stats(t, &st), 0);
+    assert_true(st.consecutive_failures >= 1);
+    assert_int_equal(st.last_error, MC_EIO);
+    assert_string_equal(st.last_error_text, "the fake server is unreachable");
+    text = receive_text(in, 10000);
+    free(text);
+    assert_int_equal(mc_transport_get_stats(t, &st), 0);
+    assert_int_equal(st.consecutive_failures, 0);
+    assert_int_equal(st.last_error, 0);
+    assert_int_equal(mc_transport_get_stats(t, &bad), MC_EINVAL); /* version 0: not initialized */
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+    mc_transport_free(t);
+}
+
 /* a transport made of a receiving half only: sending is refused, clearly */
 static void test_receive_only(void **state)
 {
@@ -376,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_backoff_after_failed_list), cmocka_unit_test(test_server_requested_wait),
         cmocka_unit_test(test_retried_flush_on_close),    cmocka_unit_test(test_lost_claim_race),
         cmocka_unit_test(test_delete_delay),              cmocka_unit_test(test_receive_only),
+        cmocka_unit_test(test_stats_show_failures),
     };
     mc_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
