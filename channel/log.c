@@ -90,6 +90,6 @@ void mc_shutdown(void)
     pthread_mutex_unlock(&init_lock);
 }
 
-const char *mc_version(void) { return MC_VERSION_STRING; }
+const char *mc_version(void) { return MC_VERSION; }
 
 void mc_free(void *ptr) { free(ptr); }

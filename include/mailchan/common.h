@@ -10,6 +10,8 @@
 #ifndef MAILCHAN_COMMON_H
 #define MAILCHAN_COMMON_H
 
+#include "version.h"
+
 #include <stddef.h>
 
 #if defined(MC_STATIC)

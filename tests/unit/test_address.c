@@ -56,8 +56,17 @@ static void test_invalid(void **state)
     assert_null(mc_address_channel(NULL));
 }
 
+/* the headers' compile-time version is the library's run-time version */
+static void test_version(void **state)
+{
+    (void)state;
+    assert_string_equal(mc_version(), MC_VERSION);
+    assert_true(MC_VERSION_NUMBER == MC_VERSION_MAJOR * 10000 + MC_VERSION_MINOR * 100 + MC_VERSION_PATCH);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_valid), cmocka_unit_test(test_invalid)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_version), cmocka_unit_test(test_valid), cmocka_unit_test(test_invalid)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
