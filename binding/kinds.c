@@ -5,8 +5,8 @@
 #include "binding/kinds.h"
 
 static const mc__binding_kind kinds[] = {
-    {.name = "maildir", .token_callback = false, .timeout = NULL, .backend = mc__kind_maildir_backend},
-    {.name = "mail", .token_callback = true, .timeout = "timeout", .backend = mc__kind_mail_backend},
+    {.name = "maildir", .token_callback = false, .timeout = MC__S_NONE, .backend = mc__kind_maildir_backend},
+    {.name = "mail", .token_callback = true, .timeout = MC__S_TIMEOUT, .backend = mc__kind_mail_backend},
 };
 
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
