@@ -218,6 +218,41 @@ int mc_binding_get(const mc_binding *b, const char *name, char **value)
     return mc_binding_element_get(owner_of(b, name) ? owner_of(b, name) : b->el[0], name, value);
 }
 
+/* the setting's id if it is of one of two types, else MC_ENOTFOUND/MC_EINVAL */
+static int typed_id(const char *name, mc__setting_type t1, mc__setting_type t2, const char *what,
+                    mc__setting_id *id)
+{
+    if ((*id = mc__setting_find(name)) == MC__S_NONE)
+        return mc__error_set(MC_ENOTFOUND, "unknown setting \"%.60s\"", name);
+    if (mc__settings[*id].type != t1 && mc__settings[*id].type != t2)
+        return mc__error_set(MC_EINVAL, "%s is not a %s setting", name, what);
+    return 0;
+}
+
+int mc_binding_set_uint(mc_binding *b, const char *name, unsigned long long value)
+{
+    mc__setting_id id;
+    char text[32];
+    int rc;
+    if (!b || !name)
+        return mc__error_set(MC_EINVAL, "NULL argument");
+    if ((rc = typed_id(name, T_UINT, T_SIZE, "number", &id)))
+        return rc;
+    snprintf(text, sizeof(text), "%llu", value);
+    return mc_binding_set(b, name, text);
+}
+
+int mc_binding_set_bool(mc_binding *b, const char *name, int value)
+{
+    mc__setting_id id;
+    int rc;
+    if (!b || !name)
+        return mc__error_set(MC_EINVAL, "NULL argument");
+    if ((rc = typed_id(name, T_BOOL, T_BOOL, "boolean", &id)))
+        return rc;
+    return mc_binding_set(b, name, value ? "true" : "false");
+}
+
 int mc_binding_is_default(const mc_binding *b, const char *name)
 {
     mc__setting_id i = MC__S_NONE;

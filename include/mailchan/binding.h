@@ -117,6 +117,22 @@ MC_EXTERN(const char *) mc_binding_kind(const mc_binding *b);
 MC_EXTERN(int) mc_binding_set(mc_binding *b, const char *name, const char *value);
 
 /**
+ * Sets a number setting (sizes, counts, milliseconds, ports) without text.
+ * @return 0; MC_ENOTFOUND as mc_binding_set(); MC_EINVAL for NULL, a
+ *         setting that is not a number, or a value outside its range
+ *         (the range in mc_error_last()). On failure the binding is unchanged.
+ */
+MC_EXTERN(int) mc_binding_set_uint(mc_binding *b, const char *name, unsigned long long value);
+
+/**
+ * Sets a boolean setting (tls_verify, imap_idle...) without text.
+ * @param value 0 for false, anything else for true.
+ * @return 0; MC_ENOTFOUND as mc_binding_set(); MC_EINVAL for NULL or a
+ *         setting that is not a boolean. On failure the binding is unchanged.
+ */
+MC_EXTERN(int) mc_binding_set_bool(mc_binding *b, const char *name, int value);
+
+/**
  * The current value of a setting, as text (canonical: numbers in decimal,
  * booleans "true"/"false", an enumeration's listed name).
  * @param value receives a copy, freed with mc_free(); untouched on failure.

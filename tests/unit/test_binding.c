@@ -526,6 +526,44 @@ static void test_secrets_wiped(void **state)
     free(dir);
 }
 
+/* ---- typed setters ---- */
+
+static void test_typed_setters(void **state)
+{
+    mc_binding *b;
+    char *v;
+    (void)state;
+    assert_int_equal(mc_binding_new(&b, "mail"), 0);
+    assert_int_equal(mc_binding_set_uint(b, "timeout", 5000), 0);
+    assert_int_equal(mc_binding_get(b, "timeout", &v), 0);
+    assert_string_equal(v, "5000");
+    mc_free(v);
+    assert_int_equal(mc_binding_set_uint(b, "max_received_message_size", 1ULL << 20), 0);
+    assert_int_equal(mc_binding_set_uint(b, "timeout", 1), MC_EINVAL); /* below 100 */
+    assert_non_null(strstr(mc_error_last(), "100..3600000"));
+    assert_int_equal(mc_binding_set_uint(b, "timeout", 18446744073709551615ULL), MC_EINVAL);
+    assert_int_equal(mc_binding_get(b, "timeout", &v), 0);
+    assert_string_equal(v, "5000");
+    mc_free(v);
+    assert_int_equal(mc_binding_set_uint(b, "smtp_security", 1), MC_EINVAL);
+    assert_int_equal(mc_binding_set_uint(b, "tls_verify", 1), MC_EINVAL);
+    assert_int_equal(mc_binding_set_uint(b, "no_such", 1), MC_ENOTFOUND);
+    assert_int_equal(mc_binding_set_uint(b, "maildir_root", 1), MC_EINVAL); /* a string */
+    assert_int_equal(mc_binding_set_uint(NULL, "timeout", 1), MC_EINVAL);
+    assert_int_equal(mc_binding_set_bool(b, "tls_verify", 0), 0);
+    assert_int_equal(mc_binding_get(b, "tls_verify", &v), 0);
+    assert_string_equal(v, "false");
+    mc_free(v);
+    assert_int_equal(mc_binding_set_bool(b, "imap_idle", 42), 0);
+    assert_int_equal(mc_binding_get(b, "imap_idle", &v), 0);
+    assert_string_equal(v, "true");
+    mc_free(v);
+    assert_int_equal(mc_binding_set_bool(b, "timeout", 1), MC_EINVAL);
+    assert_int_equal(mc_binding_set_bool(b, "maildir_sync_directories", 1), MC_ENOTFOUND); /* not mail's */
+    assert_int_equal(mc_binding_set_bool(b, NULL, 1), MC_EINVAL);
+    mc_binding_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -535,7 +573,7 @@ int main(void)
         cmocka_unit_test(test_setting_applies_to_listed_kinds), cmocka_unit_test(test_enumerations_round_trip),
         cmocka_unit_test(test_enumerations_reach_the_transport),
         cmocka_unit_test(test_bad_choice_refused_with_list), cmocka_unit_test(test_secrets_never_read_back),
-        cmocka_unit_test(test_secrets_wiped),
+        cmocka_unit_test(test_secrets_wiped), cmocka_unit_test(test_typed_setters),
     };
     mc_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
