@@ -12,11 +12,26 @@
 
 #define NKIND 3
 
+/* the compiler may not drop stores through a volatile pointer */
+static void wipe(volatile char *p, size_t n)
+{
+    while (n--)
+        *p++ = 0;
+}
+
+/* frees a stored value of setting id, wiped first if it is a secret */
+static void value_free(int id, char *v)
+{
+    if (v && mc__settings[id].secret)
+        wipe(v, strlen(v));
+    free(v);
+}
+
 struct mc_binding_element {
     mc_binding_element_kind kind;
     char *transport; /* the binding kind whose settings this element carries */
     char *name;
-    char **values;   /* indexed like mc__settings; NULL for other elements' settings */
+    char **values;   /* canonical text by mc__setting_id; NULL: another element's or kind's setting */
     mc_token_cb token_cb; /* transport element: XOAUTH2 token source */
     void *token_user_data;
 };
@@ -35,8 +50,8 @@ static void element_free(mc_binding_element *e)
 {
     if (!e)
         return;
-    for (size_t i = 0; e->values && i < mc__settings_count; i++)
-        free(e->values[i]);
+    for (int i = 0; e->values && i < MC__S_COUNT; i++)
+        value_free(i, e->values[i]);
     free(e->values);
     free(e->transport);
     free(e->name);
@@ -59,15 +74,15 @@ static mc_binding_element *element_new(mc_binding_element_kind kind, const char 
         mc__buf_puts(&name, "text-message-encoding");
     e->name = mc__buf_detach(&name, NULL);
     e->transport = mc__strdup(transport);
-    e->values = calloc(mc__settings_count, sizeof(char *));
+    e->values = calloc(MC__S_COUNT, sizeof(char *));
     if (!e->name || !e->transport || !e->values) {
         element_free(e);
         return NULL;
     }
-    for (size_t i = 0; i < mc__settings_count; i++) {
-        if (mc__settings[i].info.element != kind || !mc__setting_applies(i, transport))
+    for (int i = 0; i < MC__S_COUNT; i++) {
+        if (mc__settings[i].element != kind || !mc__setting_applies(&mc__settings[i], transport))
             continue;
-        if (!(e->values[i] = mc__strdup(mc__settings[i].info.default_value))) {
+        if (!(e->values[i] = mc__strdup(mc__settings[i].default_value))) {
             element_free(e);
             return NULL;
         }
@@ -82,10 +97,10 @@ static mc_binding_element *element_clone(const mc_binding_element *src)
         e->token_cb = src->token_cb;
         e->token_user_data = src->token_user_data;
     }
-    for (size_t i = 0; e && i < mc__settings_count; i++) {
+    for (int i = 0; e && i < MC__S_COUNT; i++) {
         if (!src->values[i])
             continue;
-        free(e->values[i]);
+        value_free(i, e->values[i]);
         if (!(e->values[i] = mc__strdup(src->values[i]))) {
             element_free(e);
             return NULL;
@@ -97,8 +112,11 @@ static mc_binding_element *element_clone(const mc_binding_element *src)
 int mc_binding_new(mc_binding **out, const char *kind)
 {
     mc_binding *b;
+    int rc;
     if (!out || !kind)
         return mc__error_set(MC_EINVAL, "NULL argument");
+    if ((rc = mc__settings_ready()))
+        return rc;
     if (!mc__binding_kind_find(kind))
         return mc__error_set(MC_ENOTFOUND, "unknown binding kind \"%.40s\" (known: %s)", kind,
                              mc__binding_kind_names());
@@ -138,10 +156,10 @@ int mc_binding_set_token_callback(mc_binding *b, mc_token_cb cb, void *user_data
     return 0;
 }
 
-static int element_slot(const mc_binding_element *e, const char *name, int *idx)
+static int element_slot(const mc_binding_element *e, const char *name, mc__setting_id *idx)
 {
-    int i = mc__setting_find(name);
-    if (i < 0)
+    mc__setting_id i = mc__setting_find(name);
+    if (i == MC__S_NONE)
         return mc__error_set(MC_ENOTFOUND, "unknown setting \"%.60s\"", name ? name : "(null)");
     if (!e || !e->values[i])
         return mc__error_set(MC_ENOTFOUND, "setting \"%s\" does not apply here", name);
@@ -151,31 +169,39 @@ static int element_slot(const mc_binding_element *e, const char *name, int *idx)
 
 int mc_binding_element_set(mc_binding_element *e, const char *name, const char *value)
 {
-    int i = 0, rc;
+    mc__setting_id i = MC__S_NONE;
     char *canon;
+    int rc;
     if (!e || !name)
         return mc__error_set(MC_EINVAL, "NULL argument");
-    if ((rc = element_slot(e, name, &i)) || (rc = mc__setting_parse((size_t)i, value, &canon)))
+    if ((rc = element_slot(e, name, &i)) || (rc = mc__setting_parse(i, value, &canon)))
         return rc;
-    free(e->values[i]);
+    value_free(i, e->values[i]);
     e->values[i] = canon;
     return 0;
 }
 
 int mc_binding_element_get(const mc_binding_element *e, const char *name, char **value)
 {
-    int i = 0, rc;
+    mc__setting_id i = MC__S_NONE;
+    char *copy;
+    int rc;
     if (!e || !name || !value)
         return mc__error_set(MC_EINVAL, "NULL argument");
     if ((rc = element_slot(e, name, &i)))
         return rc;
-    return (*value = mc__strdup(e->values[i])) ? 0 : mc__error_set(MC_ENOMEM, "out of memory");
+    if (mc__settings[i].secret)
+        return mc__error_set(MC_EINVAL, "%s is a secret: it is never read back", name);
+    if (!(copy = mc__strdup(e->values[i])))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    *value = copy;
+    return 0;
 }
 
 static mc_binding_element *owner_of(const mc_binding *b, const char *name)
 {
-    int i = mc__setting_find(name);
-    return i < 0 ? NULL : b->el[mc__settings[i].info.element];
+    mc__setting_id i = mc__setting_find(name);
+    return i == MC__S_NONE ? NULL : b->el[mc__settings[i].element];
 }
 
 int mc_binding_set(mc_binding *b, const char *name, const char *value)
@@ -192,6 +218,54 @@ int mc_binding_get(const mc_binding *b, const char *name, char **value)
     return mc_binding_element_get(owner_of(b, name) ? owner_of(b, name) : b->el[0], name, value);
 }
 
+/* the setting's id if it is of one of two types, else MC_ENOTFOUND/MC_EINVAL */
+static int typed_id(const char *name, mc__setting_type t1, mc__setting_type t2, const char *what,
+                    mc__setting_id *id)
+{
+    if ((*id = mc__setting_find(name)) == MC__S_NONE)
+        return mc__error_set(MC_ENOTFOUND, "unknown setting \"%.60s\"", name);
+    if (mc__settings[*id].type != t1 && mc__settings[*id].type != t2)
+        return mc__error_set(MC_EINVAL, "%s is not a %s setting", name, what);
+    return 0;
+}
+
+int mc_binding_set_uint(mc_binding *b, const char *name, unsigned long long value)
+{
+    mc__setting_id id;
+    char text[32];
+    int rc;
+    if (!b || !name)
+        return mc__error_set(MC_EINVAL, "NULL argument");
+    if ((rc = typed_id(name, T_UINT, T_SIZE, "number", &id)))
+        return rc;
+    snprintf(text, sizeof(text), "%llu", value);
+    return mc_binding_set(b, name, text);
+}
+
+int mc_binding_set_bool(mc_binding *b, const char *name, int value)
+{
+    mc__setting_id id;
+    int rc;
+    if (!b || !name)
+        return mc__error_set(MC_EINVAL, "NULL argument");
+    if ((rc = typed_id(name, T_BOOL, T_BOOL, "boolean", &id)))
+        return rc;
+    return mc_binding_set(b, name, value ? "true" : "false");
+}
+
+int mc_binding_is_default(const mc_binding *b, const char *name)
+{
+    mc__setting_id i = MC__S_NONE;
+    const mc_binding_element *e;
+    int rc;
+    if (!b || !name)
+        return mc__error_set(MC_EINVAL, "NULL argument");
+    e = owner_of(b, name) ? owner_of(b, name) : b->el[0];
+    if ((rc = element_slot(e, name, &i)))
+        return rc;
+    return !strcmp(e->values[i], mc__settings[i].default_value);
+}
+
 static char *trim(char *s)
 {
     char *e;
@@ -206,13 +280,14 @@ static char *trim(char *s)
 int mc_binding_load_config(mc_binding *b, const char *path)
 {
     FILE *f;
-    char line[4096];
+    char line[4096], io[4096];
     unsigned lineno = 0;
     int rc = 0;
     if (!b || !path)
         return mc__error_set(MC_EINVAL, "NULL argument");
     if (!(f = fopen(path, "r")))
         return mc__error_set(MC_EIO, "cannot read %s: %s", path, strerror(errno));
+    setvbuf(f, io, _IOFBF, sizeof(io)); /* our buffer, so that it can be wiped */
     while (fgets(line, sizeof(line), f)) {
         char *s = trim(line), *eq;
         lineno++;
@@ -233,6 +308,9 @@ int mc_binding_load_config(mc_binding *b, const char *path)
         }
     }
     fclose(f);
+    /* the file may hold a secret: leave no copy of it behind */
+    wipe(line, sizeof(line));
+    wipe(io, sizeof(io));
     return rc;
 }
 
@@ -342,56 +420,76 @@ int mc_binding_new_custom(mc_binding **out, const mc_binding_elements *els)
 
 /* ---- building the transport ---- */
 
-const char *mc__binding_value(const mc_binding *b, const char *name)
-{
-    int i = mc__setting_find(name);
-    mc_binding_element *e = b->el[mc__settings[i].info.element];
-    return e && e->values[i] ? e->values[i] : mc__settings[i].info.default_value;
-}
-
-unsigned long long mc__binding_number(const mc_binding *b, const char *name)
-{
-    return mc__setting_number(mc__binding_value(b, name));
-}
-
-mc_token_cb mc__binding_token_cb(const mc_binding *b, void **user_data)
+int mc__binding_values(const mc_binding *b, mc__values *v)
 {
     const mc_binding_element *tr = b->el[MC_ELEMENT_TRANSPORT];
-    *user_data = tr ? tr->token_user_data : NULL;
-    return tr ? tr->token_cb : NULL;
+    int rc;
+    memset(v, 0, sizeof(*v));
+    for (int i = 0; i < MC__S_COUNT; i++) {
+        const mc_binding_element *e = b->el[mc__settings[i].element];
+        const char *text = e && e->values[i] ? e->values[i] : mc__settings[i].default_value;
+        if ((rc = mc__setting_read((mc__setting_id)i, text, v)))
+            return rc;
+    }
+    v->token_cb = tr ? tr->token_cb : NULL;
+    v->token_user_data = tr ? tr->token_user_data : NULL;
+    return 0;
 }
 
-
-/* the security element's filter, or none (no element, or security_mode none) */
-int mc__binding_security_filter(const mc_binding *b, mc__envelope_filter **out)
+/* the security element's filter, or none (security_mode none, also when the
+ * binding has no security element) */
+int mc__security_filter_new(const mc__values *v, mc__envelope_filter **out)
 {
-    static const char *const suites[] = {"Basic256Rsa15", "Basic256", "Basic256Sha256", "Basic256Sha256Rsa15"};
-    const char *suite = mc__binding_value(b, "algorithm_suite"), *keyid = mc__binding_value(b, "recipient_key_identifier");
     mc__wss_settings s;
     *out = NULL;
-    if (!b->el[MC_ELEMENT_SECURITY] || strcmp(mc__binding_value(b, "security_mode"), "message"))
+    if (v->security_mode != MC__SECURITY_MESSAGE)
         return 0;
     memset(&s, 0, sizeof(s));
-    for (size_t i = 0; i < MC_ARRAY_SIZE(suites); i++)
-        if (!strcmp(suite, suites[i]))
-            s.suite = (mc__wss_suite_id)i;
-    s.encrypt = !strcmp(mc__binding_value(b, "protection_level"), "encrypt_and_sign");
-    s.encrypt_signature = s.encrypt && mc__setting_bool(mc__binding_value(b, "encrypt_signature"));
-    s.certificate = mc__binding_value(b, "certificate");
-    s.private_key = mc__binding_value(b, "private_key");
-    s.key_password = mc__binding_value(b, "private_key_password");
-    s.recipient_certificate = mc__binding_value(b, "recipient_certificate");
-    s.keyid = !strcmp(keyid, "issuer_serial") ? MC__KEYID_ISSUER_SERIAL
-              : !strcmp(keyid, "thumbprint") ? MC__KEYID_THUMBPRINT : MC__KEYID_SKI;
-    s.ca_file = mc__binding_value(b, "security_ca_file");
-    s.ca_path = mc__binding_value(b, "security_ca_path");
-    s.timestamp_validity_ms = (int64_t)mc__binding_number(b, "timestamp_validity");
-    s.max_clock_skew_ms = (int64_t)mc__binding_number(b, "max_clock_skew");
-    s.replay_detection = mc__setting_bool(mc__binding_value(b, "replay_detection"));
-    s.replay_window_ms = (int64_t)mc__binding_number(b, "replay_window");
-    s.replay_cache_size = (size_t)mc__binding_number(b, "replay_cache_size");
-    s.require_signed_addressing = mc__setting_bool(mc__binding_value(b, "require_signed_addressing"));
+    s.suite = (mc__wss_suite_id)v->algorithm_suite;
+    s.encrypt = v->protection_level == MC__PROTECT_ENCRYPT_AND_SIGN;
+    s.encrypt_signature = s.encrypt && v->encrypt_signature;
+    s.certificate = v->certificate;
+    s.private_key = v->private_key;
+    s.key_password = v->private_key_password;
+    s.recipient_certificate = v->recipient_certificate;
+    s.keyid = (mc__wss_keyid)v->recipient_key_identifier;
+    s.ca_file = v->security_ca_file;
+    s.ca_path = v->security_ca_path;
+    s.timestamp_validity_ms = (int64_t)v->timestamp_validity;
+    s.max_clock_skew_ms = (int64_t)v->max_clock_skew;
+    s.replay_detection = v->replay_detection;
+    s.replay_window_ms = (int64_t)v->replay_window;
+    s.replay_cache_size = v->replay_cache_size;
+    s.require_signed_addressing = v->require_signed_addressing;
     return mc__wss_new(out, &s);
+}
+
+int mc__binding_security_filter(const mc_binding *b, mc__envelope_filter **out)
+{
+    mc__values v;
+    int rc;
+    *out = NULL;
+    if ((rc = mc__binding_values(b, &v)))
+        return rc;
+    return mc__security_filter_new(&v, out);
+}
+
+static void config_from(const mc__values *v, const mc__binding_kind *kind, mc__transport_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->max_received_message_size = v->max_received_message_size;
+    cfg->container = (mc_container_type)v->message_container_type;
+    cfg->minimum_attachment_size = v->minimum_attachment_size;
+    cfg->server_query_interval_ms = (int)v->server_query_interval;
+    cfg->accept_existing_messages = v->accept_existing_messages;
+    cfg->receive_retry_count = (unsigned)v->receive_retry_count;
+    cfg->cache_count = v->processing_cache_count;
+    cfg->cache_bytes = v->processing_cache_bytes;
+    cfg->flush_retries = (unsigned)v->flush_retries;
+    cfg->delete_delay_ms = (int)v->delete_delay;
+    /* closing waits at most one network timeout for the deletion */
+    cfg->close_timeout_ms = kind->timeout != MC__S_NONE ? (int)mc__values_number(v, kind->timeout) : 30000;
+    cfg->soap_version = (mc_soap_version)v->soap_version;
 }
 
 int mc_transport_new(mc_transport **out, const mc_binding *b)
@@ -400,40 +498,26 @@ int mc_transport_new(mc_transport **out, const mc_binding *b)
     mc__sender *sender = NULL;
     mc__receiver *receiver = NULL;
     const mc__binding_kind *kind;
-    const char *container;
+    mc__values v;
     int rc;
     if (!out || !b)
         return mc__error_set(MC_EINVAL, "NULL argument");
-    if (!*mc__binding_value(b, "address"))
+    if ((rc = mc__binding_values(b, &v)))
+        return rc;
+    if (!*v.address)
         return mc__error_set(MC_EINVAL, "the binding needs address (its own mailbox)");
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.max_received_message_size = (size_t)mc__binding_number(b, "max_received_message_size");
-    container = mc__binding_value(b, "message_container_type");
-    cfg.container = !strcmp(container, "body") ? MC_CONTAINER_BODY
-                    : !strcmp(container, "attachment") ? MC_CONTAINER_ATTACHMENT
-                                                        : MC_CONTAINER_DEFAULT;
-    cfg.minimum_attachment_size = (size_t)mc__binding_number(b, "minimum_attachment_size");
-    cfg.server_query_interval_ms = (int)mc__binding_number(b, "server_query_interval");
-    cfg.accept_existing_messages = mc__setting_bool(mc__binding_value(b, "accept_existing_messages"));
-    cfg.receive_retry_count = (unsigned)mc__binding_number(b, "receive_retry_count");
-    cfg.cache_count = (size_t)mc__binding_number(b, "processing_cache_count");
-    cfg.cache_bytes = (size_t)mc__binding_number(b, "processing_cache_bytes");
-    cfg.flush_retries = (unsigned)mc__binding_number(b, "flush_retries");
-    cfg.delete_delay_ms = (int)mc__binding_number(b, "delete_delay");
-    /* closing waits at most one network timeout for the deletion */
     kind = mc__binding_kind_find(b->kind);
-    cfg.close_timeout_ms = kind->timeout ? (int)mc__binding_number(b, kind->timeout) : 30000;
-    cfg.soap_version = !strcmp(mc__binding_value(b, "soap_version"), "1.1") ? MC_SOAP11 : MC_SOAP12;
+    config_from(&v, kind, &cfg);
     if (cfg.cache_bytes < cfg.max_received_message_size)
         return mc__error_set(MC_EINVAL, "processing_cache_bytes is smaller than max_received_message_size");
-    if ((rc = mc__binding_security_filter(b, &cfg.security)))
+    if ((rc = mc__security_filter_new(&v, &cfg.security)))
         return rc;
-    if (!(cfg.address = mc__strdup(mc__binding_value(b, "address")))) {
+    if (!(cfg.address = mc__strdup(v.address))) {
         if (cfg.security)
             cfg.security->free(cfg.security);
         return mc__error_set(MC_ENOMEM, "out of memory");
     }
-    rc = kind->build(b, cfg.address, &sender, &receiver);
+    rc = kind->build(&v, cfg.address, &sender, &receiver);
     if (rc) {
         free(cfg.address);
         if (cfg.security)

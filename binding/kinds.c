@@ -5,8 +5,8 @@
 #include "binding/kinds.h"
 
 static const mc__binding_kind kinds[] = {
-    {.name = "maildir", .token_callback = false, .timeout = NULL, .build = mc__kind_maildir_build},
-    {.name = "mail", .token_callback = true, .timeout = "timeout", .build = mc__kind_mail_build},
+    {.name = "maildir", .token_callback = false, .timeout = MC__S_NONE, .build = mc__kind_maildir_build},
+    {.name = "mail", .token_callback = true, .timeout = MC__S_TIMEOUT, .build = mc__kind_mail_build},
 };
 
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))

@@ -9,14 +9,15 @@
 #include <stdbool.h>
 #include "mailchan.h"
 #include "transport_int.h"
+#include "binding/options.h"
 
 typedef struct {
     const char *name;          /* as in mc_binding_new and the settings rows */
     bool token_callback;       /* accepts mc_binding_set_token_callback */
-    const char *timeout;       /* the setting bounding its network operations, or NULL */
-    /* Builds the kind's two halves from the binding's settings; on failure
-     * nothing is left to free. */
-    int (*build)(const mc_binding *b, const char *address, mc__sender **sender, mc__receiver **receiver);
+    mc__setting_id timeout;    /* the setting bounding its network operations, or MC__S_NONE */
+    /* Builds the kind's two halves from the binding's typed settings; on
+     * failure nothing is left to free. */
+    int (*build)(const mc__values *v, const char *address, mc__sender **sender, mc__receiver **receiver);
 } mc__binding_kind;
 
 const mc__binding_kind *mc__binding_kind_find(const char *name);
@@ -24,13 +25,7 @@ const mc__binding_kind *mc__binding_kind_find(const char *name);
 const char *mc__binding_kind_names(void);
 
 /* the kinds' constructions (binding/kind_<name>.c) */
-int mc__kind_maildir_build(const mc_binding *b, const char *address, mc__sender **s, mc__receiver **r);
-int mc__kind_mail_build(const mc_binding *b, const char *address, mc__sender **s, mc__receiver **r);
-
-/* a binding's setting as text (its canonical value or default) and as a number */
-const char *mc__binding_value(const mc_binding *b, const char *name);
-unsigned long long mc__binding_number(const mc_binding *b, const char *name);
-/* the token callback set on the binding's transport element */
-mc_token_cb mc__binding_token_cb(const mc_binding *b, void **user_data);
+int mc__kind_maildir_build(const mc__values *v, const char *address, mc__sender **s, mc__receiver **r);
+int mc__kind_mail_build(const mc__values *v, const char *address, mc__sender **s, mc__receiver **r);
 
 #endif

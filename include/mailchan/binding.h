@@ -1,8 +1,9 @@
 /*
  * mailchan/binding.h - bindings and binding elements.
  *
- * A binding is a transport element + an encoding element (+ later a
- * security element). Predefined bindings are made by kind:
+ * A binding is a transport element + an encoding element + a security
+ * element (message security, off by default). Predefined bindings are made
+ * by kind:
  *   "maildir"  the local Maildir store, the embedded default (no server)
  *   "mail"     SMTP submission (libcurl) to send, IMAP (libetpan) to receive:
  *              any standards mail server. Settings smtp_*, imap_*, username,
@@ -17,6 +18,18 @@
  * ("name = value" lines). A setting belongs to one element, so a caller
  * can take a binding apart with mc_binding_create_binding_elements(),
  * change one element, and rebuild a custom binding from the elements.
+ * A setting applies to the binding kinds its row lists (one or several);
+ * for other kinds it does not exist (MC_ENOTFOUND).
+ *
+ * Enumerated settings (smtp_security, auth_mechanism, soap_version...)
+ * accept exactly the names listed in their mc_setting_info::choices (and
+ * help); anything else is refused when it is set, with the list of choices
+ * in mc_error_last(), never replaced by a default later.
+ *
+ * Secrets (password, private_key_password: mc_setting_info::secret) can
+ * be set but never read back: mc_binding_get() refuses them with
+ * MC_EINVAL, and mc_binding_is_default() tells whether one was given. The
+ * library wipes its copies of a secret when they are replaced or freed.
  *
  * Threads: a binding is mutable until a transport is built from it, and
  * may be shared read-only afterwards (mc_transport_new() copies what it needs).
@@ -46,12 +59,16 @@ typedef struct {
     mc_binding_element_kind element;
     const char *transports;        /**< space-separated binding kinds it applies to, "*" for all */
     const char *default_value;     /**< textual default, "" for none */
-    const char *help;              /**< one line */
+    const char *help;              /**< one line; an enumeration's help lists its choices */
+    const char *choices;           /**< an enumeration's accepted values, space-separated; NULL for
+                                        other settings */
+    int secret;                    /**< nonzero for a secret: never returned by mc_binding_get() */
 } mc_setting_info;
 
 /**
  * The table of every setting. @param count receives the number of entries.
- * The array is static.
+ * The array is static (the strings too) and may be read from any thread.
+ * New fields are appended to mc_setting_info in new versions.
  */
 MC_EXTERN(const mc_setting_info *) mc_binding_settings(size_t *count);
 
@@ -89,18 +106,50 @@ MC_EXTERN(const char *) mc_binding_kind(const mc_binding *b);
 
 /**
  * Sets a setting by name from text (numbers in decimal; booleans
- * true/false/yes/no/1/0; enumerations by name). The value is validated here.
+ * true/false/yes/no/1/0/on/off; enumerations by one of their choices). The
+ * value is validated here and copied; a secret's previous value is wiped.
  * @return 0; MC_ENOTFOUND for an unknown name or one that does not apply to
- *         this binding's kind; MC_EINVAL for a bad value (reason in
- *         mc_error_last()); MC_ENOMEM. On failure the binding is unchanged.
+ *         this binding's kind; MC_EINVAL for NULL b, name or value, or a bad
+ *         value (reason in mc_error_last(); for an enumeration it lists the
+ *         choices; a secret is never echoed); MC_ENOMEM. On failure the
+ *         binding is unchanged.
  */
 MC_EXTERN(int) mc_binding_set(mc_binding *b, const char *name, const char *value);
 
 /**
- * The current value of a setting, as text. @param value freed with mc_free().
- * @return 0, MC_ENOTFOUND, MC_ENOMEM.
+ * Sets a number setting (sizes, counts, milliseconds, ports) without text.
+ * @return 0; MC_ENOTFOUND as mc_binding_set(); MC_EINVAL for NULL, a
+ *         setting that is not a number, or a value outside its range
+ *         (the range in mc_error_last()). On failure the binding is unchanged.
+ */
+MC_EXTERN(int) mc_binding_set_uint(mc_binding *b, const char *name, unsigned long long value);
+
+/**
+ * Sets a boolean setting (tls_verify, imap_idle...) without text.
+ * @param value 0 for false, anything else for true.
+ * @return 0; MC_ENOTFOUND as mc_binding_set(); MC_EINVAL for NULL or a
+ *         setting that is not a boolean. On failure the binding is unchanged.
+ */
+MC_EXTERN(int) mc_binding_set_bool(mc_binding *b, const char *name, int value);
+
+/**
+ * The current value of a setting, as text (canonical: numbers in decimal,
+ * booleans "true"/"false", an enumeration's listed name).
+ * @param value receives a copy, freed with mc_free(); untouched on failure.
+ * @return 0; MC_ENOTFOUND (unknown, or not this kind's); MC_EINVAL for
+ *         NULL arguments or a secret (mc_setting_info::secret), which is
+ *         never returned; MC_ENOMEM.
  */
 MC_EXTERN(int) mc_binding_get(const mc_binding *b, const char *name, char **value);
+
+/**
+ * Whether a setting has its default value (a value set equal to the default
+ * counts as default). For a secret, whose default is empty, this tells
+ * whether one was given without revealing it.
+ * @return 1 (default), 0 (changed); MC_EINVAL for NULL arguments;
+ *         MC_ENOTFOUND as mc_binding_get().
+ */
+MC_EXTERN(int) mc_binding_is_default(const mc_binding *b, const char *name);
 
 /**
  * Applies a configuration file: one "name = value" per line; blank lines
@@ -113,7 +162,7 @@ MC_EXTERN(int) mc_binding_load_config(mc_binding *b, const char *path);
 
 /**
  * Takes the binding apart: returns copies of its elements, in the order
- * transport, encoding. Changing them does not change @p b.
+ * transport, encoding, security. Changing them does not change @p b.
  * @param out freed with mc_binding_elements_free().
  */
 MC_EXTERN(int) mc_binding_create_binding_elements(const mc_binding *b, mc_binding_elements **out);
@@ -139,7 +188,7 @@ MC_EXTERN(mc_binding_element_kind) mc_binding_element_get_kind(const mc_binding_
 MC_EXTERN(const char *) mc_binding_element_name(const mc_binding_element *el);
 /** Sets one of the element's settings, as mc_binding_set(). MC_ENOTFOUND if it is not this element's. */
 MC_EXTERN(int) mc_binding_element_set(mc_binding_element *el, const char *name, const char *value);
-/** Reads one of the element's settings, as mc_binding_get(). */
+/** Reads one of the element's settings, as mc_binding_get() (a secret: MC_EINVAL). */
 MC_EXTERN(int) mc_binding_element_get(const mc_binding_element *el, const char *name, char **value);
 
 /**

@@ -459,17 +459,14 @@ static int apply_binding_option(mc_binding *b, char key, const char *v)
     return mc_binding_set(b, name, eq + 1);
 }
 
-/* passwords from the environment stay off the command line (ps) */
+/* passwords from the environment stay off the command line (ps); one given
+ * by --set or --config wins (a secret is never read back: ask whether it
+ * was given) */
 static int apply_environment(mc_binding *b, const char *setting, const char *variable)
 {
-    char *cur = NULL;
-    int rc = 0;
-    if (!getenv(variable))
+    if (!getenv(variable) || mc_binding_is_default(b, setting) != 1)
         return 0;
-    if (!mc_binding_get(b, setting, &cur) && !*cur)
-        rc = mc_binding_set(b, setting, getenv(variable));
-    mc_free(cur);
-    return rc;
+    return mc_binding_set(b, setting, getenv(variable));
 }
 
 /* every file a setting names must be readable: a missing certificate is
