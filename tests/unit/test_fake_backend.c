@@ -216,6 +216,13 @@ static mc_transport *fake_transport(fake **out, int query_interval_ms, int delet
     return t;
 }
 
+static void free_all(mc_transport *t, mc_channel_listener *l, mc_input_channel *in)
+{
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+    mc_transport_free(t);
+}
+
 /* a failing listing is retried after 0.5 s, then 1 s, then 2 s */
 static void test_backoff_after_failed_list(void **state)
 {
@@ -239,9 +246,7 @@ static void test_backoff_after_failed_list(void **state)
     assert_true(f->list_at[2] - f->list_at[1] >= 950);
     assert_true(f->list_at[3] - f->list_at[2] >= 1900);
     pthread_mutex_unlock(&f->lock);
-    mc_input_channel_free(in);
-    mc_channel_listener_free(l);
-    mc_transport_free(t);
+    free_all(t, l, in);
 }
 
 /* the server asked for 1.5 s: the loop waits that, not its own 0.5 s */
@@ -263,9 +268,7 @@ static void test_server_requested_wait(void **state)
     printf("gap after the server's request: %lld ms\n", (long long)(f->list_at[1] - f->list_at[0]));
     assert_true(f->list_at[1] - f->list_at[0] >= 1450);
     pthread_mutex_unlock(&f->lock);
-    mc_input_channel_free(in);
-    mc_channel_listener_free(l);
-    mc_transport_free(t);
+    free_all(t, l, in);
 }
 
 /* closing the last channel retries a failing deletion until it works */
@@ -290,9 +293,7 @@ static void test_retried_flush_on_close(void **state)
     assert_int_equal(f->nremove, 3);
     assert_false(f->mail[0].present);
     pthread_mutex_unlock(&f->lock);
-    mc_input_channel_free(in);
-    mc_channel_listener_free(l);
-    mc_transport_free(t);
+    free_all(t, l, in);
 }
 
 /* a claim lost to another receiver: that mail is not delivered here */
@@ -313,9 +314,7 @@ static void test_lost_claim_race(void **state)
     assert_string_equal(text, "ours");
     free(text);
     assert_int_equal(mc_input_channel_receive(in, 500, &m), MC_ETIMEOUT);
-    mc_input_channel_free(in);
-    mc_channel_listener_free(l);
-    mc_transport_free(t);
+    free_all(t, l, in);
 }
 
 /* received mail is deleted within delete_delay, not at the next query */
@@ -345,9 +344,7 @@ static void test_delete_delay(void **state)
     printf("deleted %lld ms after the receive (delete_delay 300 ms)\n", (long long)(f->remove_at[0] - received));
     assert_true(f->remove_at[0] - received <= 300 + 1500);
     pthread_mutex_unlock(&f->lock);
-    mc_input_channel_free(in);
-    mc_channel_listener_free(l);
-    mc_transport_free(t);
+    free_all(t, l, in);
 }
 
 /* a failing background loop shows in the stats while receive only times
@@ -376,9 +373,7 @@ static void test_stats_show_failures(void **state)
     assert_int_equal(st.consecutive_failures, 0);
     assert_int_equal(st.last_error, 0);
     assert_int_equal(mc_transport_get_stats(t, &bad), MC_EINVAL); /* version 0: not initialized */
-    mc_input_channel_free(in);
-    mc_channel_listener_free(l);
-    mc_transport_free(t);
+    free_all(t, l, in);
 }
 
 /* a transport made of a receiving half only: sending is refused, clearly */
