@@ -71,6 +71,11 @@ typedef struct {
 
 /* ---- small helpers ---- */
 
+/* The first cell of a list libetpan returned, which may be NULL when the
+ * server answered OK without the data (a search without "* SEARCH"). */
+static clistiter *first(clist *l) { return l ? clist_begin(l) : NULL; }
+
+
 static void meta_free(void *p)
 {
     meta *m = p;
@@ -336,7 +341,7 @@ static int find_folders(mc__imap *m, bool *service_exists)
     *service_exists = false;
     if (r != MAILIMAP_NO_ERROR)
         return imap_error(m, r, "LIST");
-    for (clistiter *it = clist_begin(list); it; it = clist_next(it)) {
+    for (clistiter *it = first(list); it; it = clist_next(it)) {
         struct mailimap_mailbox_list *mb = clist_content(it);
         if (!mb->mb_name)
             continue;
@@ -345,7 +350,7 @@ static int find_folders(mc__imap *m, bool *service_exists)
         if (!strcmp(mb->mb_name, m->deleted) && !named)
             named = mb->mb_name;
         if (mb->mb_flag && mb->mb_flag->mbf_oflags && !trash) {
-            for (clistiter *f = clist_begin(mb->mb_flag->mbf_oflags); f; f = clist_next(f)) {
+            for (clistiter *f = first(mb->mb_flag->mbf_oflags); f; f = clist_next(f)) {
                 struct mailimap_mbx_list_oflag *o = clist_content(f);
                 if (o->of_type == MAILIMAP_MBX_LIST_OFLAG_FLAG_EXT && o->of_flag_ext &&
                     !strcasecmp(o->of_flag_ext, "Trash"))
@@ -398,6 +403,7 @@ static int connect_session(mc__imap *m)
     {
         /* after login: servers announce more then (libetpan keeps its own copy) */
         struct mailimap_capability_data *cap = NULL;
+        mc__imap_guard_expect_capability(mc__imap_conn_guard(m->conn));
         r = mailimap_capability(m->s, &cap);
         if (cap)
             mailimap_capability_data_free(cap);
@@ -486,7 +492,7 @@ static int64_t internaldate_ms(const struct mailimap_date_time *d)
 /* Records size, arrival and Subject of each FETCH response. */
 static int take_fetch(mc__imap *m, clist *result)
 {
-    for (clistiter *it = clist_begin(result); it; it = clist_next(it)) {
+    for (clistiter *it = first(result); it; it = clist_next(it)) {
         struct mailimap_msg_att *att = clist_content(it);
         uint32_t uid = 0;
         meta *x = calloc(1, sizeof(*x));
@@ -494,7 +500,7 @@ static int take_fetch(mc__imap *m, clist *result)
         if (!x)
             return mc__error_set(MC_ENOMEM, "out of memory");
         x->arrived_ms = now_ms();
-        for (clistiter *i = clist_begin(att->att_list); i; i = clist_next(i)) {
+        for (clistiter *i = first(att->att_list); i; i = clist_next(i)) {
             struct mailimap_msg_att_item *item = clist_content(i);
             struct mailimap_msg_att_static *st;
             if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
@@ -627,7 +633,7 @@ static void fetched(struct mailimap_msg_att *att, uint32_t *uid, struct mailimap
 {
     *uid = 0;
     *body = NULL;
-    for (clistiter *i = clist_begin(att->att_list); i; i = clist_next(i)) {
+    for (clistiter *i = first(att->att_list); i; i = clist_next(i)) {
         struct mailimap_msg_att_item *item = clist_content(i);
         struct mailimap_msg_att_static *st;
         if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
@@ -714,7 +720,7 @@ static int sweep_leftovers(mc__imap *m)
         rc = imap_error(m, r, "UID SEARCH DELETED");
         goto done;
     }
-    for (clistiter *it = clist_begin(uids); it && n < HEADER_BATCH; it = clist_next(it), n++)
+    for (clistiter *it = first(uids); it && n < HEADER_BATCH; it = clist_next(it), n++)
         if (mailimap_set_add_single(flagged, *(uint32_t *)clist_content(it)) != MAILIMAP_NO_ERROR) {
             rc = mc__error_set(MC_ENOMEM, "out of memory");
             goto done;
@@ -722,7 +728,7 @@ static int sweep_leftovers(mc__imap *m)
     if (!n || (rc = fetch_headers(m, flagged, n, &result)))
         goto done;
     n = 0;
-    for (clistiter *it = clist_begin(result); it; it = clist_next(it)) {
+    for (clistiter *it = first(result); it; it = clist_next(it)) {
         struct mailimap_msg_att_body_section *b;
         uint32_t uid;
         fetched(clist_content(it), &uid, &b);
@@ -774,7 +780,7 @@ static int list_locked(mc__imap *m, mc__mail_item **items, size_t *count)
         rc = imap_error(m, r, "UID SEARCH");
         goto done;
     }
-    for (clistiter *it = clist_begin(uids); it; it = clist_next(it)) {
+    for (clistiter *it = first(uids); it; it = clist_next(it)) {
         uint32_t uid = *(uint32_t *)clist_content(it);
         char k[16];
         snprintf(k, sizeof(k), "%u", uid);
@@ -931,7 +937,7 @@ static int fetch_locked(mc__imap *m, const char *id, size_t max, char **data, si
         goto done;
     }
     rc = mc__error_set(MC_ENOTFOUND, "mail %s is gone", id);
-    for (clistiter *it = clist_begin(result); it; it = clist_next(it)) {
+    for (clistiter *it = first(result); it; it = clist_next(it)) {
         struct mailimap_msg_att_body_section *b;
         uint32_t u;
         fetched(clist_content(it), &u, &b);
@@ -992,7 +998,7 @@ static int expunge_safely(mc__imap *m, const mc__strmap *mine)
     mailimap_search_key_free(key);
     if (r != MAILIMAP_NO_ERROR)
         return imap_error(m, r, "UID SEARCH DELETED");
-    for (clistiter *it = clist_begin(flagged); it && !foreign; it = clist_next(it)) {
+    for (clistiter *it = first(flagged); it && !foreign; it = clist_next(it)) {
         char k[16];
         bool found = false;
         snprintf(k, sizeof(k), "%u", *(uint32_t *)clist_content(it));

@@ -54,6 +54,13 @@ static bool trip(mc__imap_guard *g, const char *what, size_t limit)
     return false;
 }
 
+/* a reply that breaks the protocol in a way libetpan does not survive */
+static bool violation(mc__imap_guard *g, const char *what)
+{
+    snprintf(g->why, sizeof(g->why), "the server sent %s", what);
+    return false;
+}
+
 static bool word_is(const char *p, size_t n, const char *w)
 {
     size_t l = strlen(w);
@@ -82,6 +89,19 @@ static void untagged_count(mc__imap_guard *g)
     }
 }
 
+void mc__imap_guard_expect_capability(mc__imap_guard *g)
+{
+    g->want_capability = true;
+    g->seen_capability = false;
+}
+
+/* The status word after the tag of a tagged line ("OK", "NO", "BAD"). */
+static bool tagged_ok(const mc__imap_guard *g)
+{
+    const char *sp = memchr(g->head, ' ', g->head_len);
+    return sp && word_is(sp + 1, g->head_len - (size_t)(sp + 1 - g->head), "OK");
+}
+
 /* A line ended outside a literal: either a literal follows, or one response is complete. */
 static bool end_line(mc__imap_guard *g)
 {
@@ -94,9 +114,14 @@ static bool end_line(mc__imap_guard *g)
     }
     if (g->head_len && g->head[0] != '*' && g->head[0] != '+') {
         /* tagged: the command's reply is complete */
+        if (g->want_capability && !g->seen_capability && tagged_ok(g))
+            return violation(g, "an OK to CAPABILITY without the capabilities");
+        g->want_capability = false;
         g->reply_bytes = 0;
         g->responses = 0;
     } else {
+        if (g->head_len > 2 && word_is(g->head + 2, g->head_len - 2, "CAPABILITY"))
+            g->seen_capability = true;
         untagged_count(g);
         if (++g->responses > g->lim.max_responses)
             return trip(g, "more responses in one reply", g->lim.max_responses);

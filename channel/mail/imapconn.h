@@ -46,12 +46,16 @@ typedef struct {
     uint32_t exists;  /* message count, from EXISTS and EXPUNGE */
     bool exists_known;
     unsigned long arrivals; /* EXISTS responses that raised the count */
+    bool want_capability, seen_capability; /* a CAPABILITY command is answered */
     char why[160];    /* the limit crossed; empty while none */
 } mc__imap_guard;
 
 void mc__imap_guard_init(mc__imap_guard *g, const mc__imap_limits *lim);
 /* Starts a new command: its reply is counted from here, with these limits. */
 void mc__imap_guard_begin(mc__imap_guard *g, const mc__imap_limits *lim);
+/* The next command is CAPABILITY: its OK must come after an untagged
+ * CAPABILITY response (libetpan dereferences the capabilities it expects). */
+void mc__imap_guard_expect_capability(mc__imap_guard *g);
 /* Scans n octets from the server; false (and g->why set) once a limit is crossed. */
 bool mc__imap_guard_scan(mc__imap_guard *g, const char *p, size_t n);
 

@@ -17,7 +17,7 @@ SUBJ = b"Subject: [net.mail] orders\r\n\r\n"
 def session(caps=b"IMAP4rev1 IDLE UIDPLUS MOVE", listing=None, search=b"* SEARCH 1 2\r\n",
             headers=None, bodies=None, store=b"", expunge=b"* 1 EXPUNGE\r\n", move=b"", idle=b"+ idling\r\n* 3 EXISTS\r\n",
             extra_fetch=b""):
-    listing = listing or (b'* LIST (\\HasNoChildren) "/" "INBOX"\r\n'
+    listing = listing if listing is not None else (b'* LIST (\\HasNoChildren) "/" "INBOX"\r\n'
                           b'* LIST (\\HasNoChildren) "/" "Service E-mail"\r\n'
                           b'* LIST (\\HasNoChildren \\Trash) "/" "Trash"\r\n')
     if headers is None:
@@ -43,6 +43,7 @@ def session(caps=b"IMAP4rev1 IDLE UIDPLUS MOVE", listing=None, search=b"* SEARCH
 seeds = {
     "normal": session(),
     "no-uidplus-no-move": session(caps=b"IMAP4rev1 IDLE"),
+    "capability-ok-without-data": b"* OK ready\r\n1 OK logged in\r\n2 OK done\r\n",
     "repeat-fetch": session(headers=session().split(b"4 OK [READ-WRITE] selected\r\n")[1].split(b"5 OK done\r\n")[0] * 0
                             + b"* 1 FETCH (UID 1 RFC822.SIZE 10 BODY[HEADER.FIELDS (Subject)]<0> {%d}\r\n%s)\r\n" % (len(SUBJ), SUBJ) * 3),
     "exists-in-fetch": session(extra_fetch=b"* 3 EXISTS\r\n* 1 RECENT\r\n"),
@@ -60,6 +61,8 @@ seeds = {
     "limit-reply": session(bodies=b"".join(b"* %d FETCH (UID %d BODY[]<0> {60000}\r\n%s)\r\n" % (i, i, b"y" * 60000)
                                            for i in range(1, 6))),
     "huge-literal-marker": session(bodies=b"* 1 FETCH (UID 1 BODY[] {4294967295}\r\n" + b"z" * 1000),
+    "search-ok-without-data": session(search=b""),
+    "list-ok-without-data": session(listing=b""),
     "quoted-parens": session(extra_fetch=b"* 1 FETCH (ENVELOPE (\"((((((\\\"((((\" NIL NIL NIL NIL NIL NIL NIL NIL NIL))\r\n"),
 }
 for name, data in seeds.items():
