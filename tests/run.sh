@@ -20,6 +20,13 @@ cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMC_WERROR=ON >/dev/
 cmake --build build-test -j"$jobs" >/dev/null
 echo "== tests =="
 (cd build-test && ctest --output-on-failure -j"$jobs" --timeout 300)
+echo "== reduced build: Maildir only (no libcurl, no libssl, no xmlsec1) =="
+cmake -S . -B build-min -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMC_WERROR=ON -DMC_WITH_MAIL=OFF -DMC_WITH_SECURITY=OFF >/dev/null
+cmake --build build-min -j"$jobs" >/dev/null
+if ldd build-min/libmailchan.so | grep -E "libcurl|libxmlsec|libssl"; then
+  echo "the reduced library links what it should not"; exit 1
+fi
+(cd build-min && ctest --output-on-failure -j"$jobs" --timeout 300)
 echo "== build (ASan + UBSan) =="
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMC_WERROR=ON -DMC_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs" >/dev/null
