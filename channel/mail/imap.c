@@ -1159,24 +1159,20 @@ static bool buffered(mc__imap *m)
  * *done: stop idling (news, woken, error). */
 static int idle_once(mc__imap *m, int slice_ms, int wake_fd, bool *done)
 {
-    mc__imap_limits lim = mc__imap_default_limits;
     struct pollfd p[3];
-    bool heard = false;
     int r, rc = 0;
     *done = true;
-    mc__imap_guard_begin(mc__imap_conn_guard(m->conn), &lim);
+    expect(m, 0, 0); /* the IDLE's reply is counted from here */
     if ((r = mailimap_idle(m->s)) != MAILIMAP_NO_ERROR)
         return imap_error(m, r, "IDLE");
     if (!news(m) && !buffered(m)) {
         p[0] = (struct pollfd){mc__imap_conn_fd(m->conn), POLLIN, 0};
         p[1] = (struct pollfd){wake_fd, POLLIN, 0};
         p[2] = (struct pollfd){m->intr[0], POLLIN, 0};
-        if (poll(p, 3, slice_ms) > 0) {
-            heard = p[0].revents != 0;
-            *done = heard ? false : true;
-        } else {
-            *done = false; /* the slice ended: probe and idle again */
-        }
+        /* woken (the core, another caller): stop. The server spoke or the
+         * slice ended: DONE probes it, and idling goes on unless it was new
+         * mail (flags, keep-alives are no reason to query). */
+        *done = poll(p, 3, slice_ms) > 0 && !p[0].revents;
     }
     if ((r = mailimap_idle_done(m->s)) != MAILIMAP_NO_ERROR) {
         *done = true;
@@ -1184,7 +1180,6 @@ static int idle_once(mc__imap *m, int slice_ms, int wake_fd, bool *done)
     }
     if (news(m))
         rc = *done = 1;
-    (void)heard; /* other untagged data (flags, keep-alives) is no reason to query */
     return rc;
 }
 
