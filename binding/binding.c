@@ -27,7 +27,7 @@ static void value_free(int id, char *v)
 }
 
 struct mc_binding_element {
-    mc_binding_element_kind kind;
+    mc_element_kind kind;
     char *transport; /* the binding kind whose settings this element carries */
     char *name;
     char **values;   /* canonical text by mc__setting_id; NULL: another element's or kind's setting */
@@ -57,7 +57,7 @@ static void element_free(mc_binding_element *e)
     free(e);
 }
 
-static mc_binding_element *element_new(mc_binding_element_kind kind, const char *transport)
+static mc_binding_element *element_new(mc_element_kind kind, const char *transport)
 {
     mc_binding_element *e = calloc(1, sizeof(*e));
     mc__buf name;
@@ -180,7 +180,7 @@ int mc_binding_element_set(mc_binding_element *e, const char *name, const char *
     return 0;
 }
 
-int mc_binding_element_get(const mc_binding_element *e, const char *name, char **value)
+int mc_binding_element_get(char **value, const mc_binding_element *e, const char *name)
 {
     mc__setting_id i = MC__S_NONE;
     char *copy;
@@ -210,11 +210,11 @@ int mc_binding_set(mc_binding *b, const char *name, const char *value)
     return mc_binding_element_set(owner_of(b, name) ? owner_of(b, name) : b->el[0], name, value);
 }
 
-int mc_binding_get(const mc_binding *b, const char *name, char **value)
+int mc_binding_get(char **value, const mc_binding *b, const char *name)
 {
     if (!b || !name)
         return mc__error_set(MC_EINVAL, "NULL argument");
-    return mc_binding_element_get(owner_of(b, name) ? owner_of(b, name) : b->el[0], name, value);
+    return mc_binding_element_get(value, owner_of(b, name) ? owner_of(b, name) : b->el[0], name);
 }
 
 /* the setting's id if it is of one of two types, else MC_ENOTFOUND/MC_EINVAL */
@@ -315,7 +315,7 @@ int mc_binding_load_config(mc_binding *b, const char *path)
 
 /* ---- elements ---- */
 
-int mc_binding_create_binding_elements(const mc_binding *b, mc_binding_elements **out)
+int mc_binding_create_binding_elements(mc_binding_elements **out, const mc_binding *b)
 {
     mc_binding_elements *els;
     if (!b || !out)
@@ -354,7 +354,7 @@ mc_binding_element *mc_binding_elements_at(mc_binding_elements *els, size_t i)
     return els && i < els->count ? els->items[i] : NULL;
 }
 
-mc_binding_element *mc_binding_elements_find(mc_binding_elements *els, mc_binding_element_kind kind)
+mc_binding_element *mc_binding_elements_find(mc_binding_elements *els, mc_element_kind kind)
 {
     for (size_t i = 0; els && i < els->count; i++)
         if (els->items[i]->kind == kind)
@@ -372,7 +372,7 @@ int mc_binding_elements_remove(mc_binding_elements *els, size_t i)
     return 0;
 }
 
-mc_binding_element_kind mc_binding_element_get_kind(const mc_binding_element *e)
+mc_element_kind mc_binding_element_kind(const mc_binding_element *e)
 {
     return e ? e->kind : MC_ELEMENT_TRANSPORT;
 }
@@ -399,7 +399,7 @@ int mc_binding_new_custom(mc_binding **out, const mc_binding_elements *els)
         return mc__error_set(MC_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < els->count; i++) {
-        mc_binding_element_kind k = els->items[i]->kind;
+        mc_element_kind k = els->items[i]->kind;
         if (b->el[k]) {
             mc_binding_free(b);
             return mc__error_set(MC_EINVAL, "a binding takes one element of each kind");

@@ -98,7 +98,7 @@ typedef enum { MC__PROTECT_ENCRYPT_AND_SIGN, MC__PROTECT_SIGN } mc__protection_l
 typedef struct {
     const char *name;          /* e.g. "max_received_message_size" */
     const char *id_name;       /* its id without MC__S_ ("MAX_RECEIVED_MESSAGE_SIZE"), for the check */
-    mc_binding_element_kind element;
+    mc_element_kind element;
     const char *kinds;         /* the kinds it applies to: "*", or names separated by spaces */
     const char *default_value;
     const char *help;          /* one line; an enumeration's choices are appended */

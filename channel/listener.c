@@ -51,7 +51,7 @@ int mc_channel_listener_new(mc_channel_listener **out, mc_transport *t, const ch
     return 0;
 }
 
-int mc_channel_listener_accept_channel(mc_channel_listener *l, int timeout_ms, mc_input_channel **out)
+int mc_channel_listener_accept_channel(mc_input_channel **out, mc_channel_listener *l, int timeout_ms)
 {
     mc_input_channel *ch;
     int gen;
@@ -120,12 +120,12 @@ static int receive(mc_input_channel *ch, int timeout_ms, bool take, mc_message *
     return mc__slot_receive(ch->l->t, ch->l->slot, ch->gen, timeout_ms, take, out);
 }
 
-int mc_input_channel_receive(mc_input_channel *ch, int timeout_ms, mc_message **out)
+int mc_input_channel_receive(mc_message **out, mc_input_channel *ch, int timeout_ms)
 {
     return receive(ch, timeout_ms, true, out);
 }
 
-int mc_input_channel_try_receive(mc_input_channel *ch, int timeout_ms, mc_message **out)
+int mc_input_channel_try_receive(mc_message **out, mc_input_channel *ch, int timeout_ms)
 {
     int rc = receive(ch, timeout_ms, true, out);
     if (rc == MC_ETIMEOUT) {

@@ -19,10 +19,22 @@ static char *msgid_core(const char *id)
     return mc__strdup(id);
 }
 
+int mc_mail_frame_options_init(mc_mail_frame_options *opts, unsigned int version)
+{
+    const mc_mail_frame_options init = MC_MAIL_FRAME_OPTIONS_INIT;
+    /* one version so far: when one is added, copy only the caller's
+     * version's fields, as mc_transport_stats_init() does */
+    if (!opts || version < 1 || version > MC_MAIL_FRAME_OPTIONS_VERSION)
+        return mc__error_set(MC_EINVAL, "mail frame options version %u is not known", version);
+    *opts = init;
+    opts->version = version;
+    return 0;
+}
+
 static int check_options(const mc_mail_frame_options *o)
 {
     int rc;
-    if (!o || o->version != MC_MAIL_FRAME_OPTIONS_VERSION)
+    if (!o || o->version < 1 || o->version > MC_MAIL_FRAME_OPTIONS_VERSION)
         return mc__error_set(MC_EINVAL, "mail frame options missing or of an unknown version");
     if ((rc = mc_email_validate(o->from)))
         return mc__error_set(rc, "sender: %s", mc_error_last());
@@ -252,7 +264,7 @@ int mc_mail_frame(char **out, size_t *len, char **mail_message_id, const mc_mess
     int rc;
     if (!out || !len || !msg)
         return mc__error_set(MC_EINVAL, "NULL argument");
-    if ((rc = check_options(o)) || (rc = mc_message_serialize(msg, &env, &env_len)))
+    if ((rc = check_options(o)) || (rc = mc_message_serialize(&env, &env_len, msg)))
         return rc;
     rc = mc__mail_frame_envelope(out, len, mail_message_id, msg, env, env_len, o);
     free(env);

@@ -294,7 +294,7 @@ static int classify(mc_mail_info *info, const char *mail, size_t len, size_t max
         info->kind = MC_MAIL_NOT_OURS;
         goto done;
     }
-    r = mc_subject_parse(subject, subject_len, &info->channel, &info->expiry);
+    r = mc_subject_parse(&info->channel, &info->expiry, subject, subject_len);
     if (r == MC_ENOTFOUND) {
         info->kind = MC_MAIL_NOT_OURS;
     } else if (r == MC_ENOMEM) {

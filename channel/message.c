@@ -67,10 +67,17 @@ static int set_body(mc_message *m, const char *xml, size_t len)
     return 0;
 }
 
+/* A counted input given as a NUL-terminated string (MC_NUL_TERMINATED). */
+static size_t measured(const char *s, size_t len)
+{
+    return len == MC_NUL_TERMINATED ? (s ? strlen(s) : 0) : len;
+}
+
 int mc_message_new(mc_message **out, const char *action, const char *body_xml, size_t len)
 {
     mc_message *m = NULL;
     int rc;
+    len = measured(body_xml, len);
     if (!out)
         return mc__error_set(MC_EINVAL, "NULL output pointer");
     if (!body_xml && len)
@@ -116,6 +123,7 @@ static int text_body(const char *text, char **out, size_t *len)
 int mc_message_set_body(mc_message *m, const char *xml, size_t len)
 {
     int rc;
+    len = measured(xml, len);
     if (!m || (!xml && len))
         return mc__error_set(MC_EINVAL, "NULL argument");
     if ((rc = set_body(m, xml, len)))
@@ -328,6 +336,7 @@ int mc_message_add_header(mc_message *m, const char *xml, size_t len)
 {
     char *copy;
     int rc;
+    len = measured(xml, len);
     if (!m || !xml || !len)
         return mc__error_set(MC_EINVAL, "a header block needs a message and XML text");
     if (len > MAX_FRAGMENT)
@@ -356,7 +365,7 @@ const char *mc_message_body(const mc_message *m, size_t *len)
     return m ? m->body : NULL;
 }
 
-int mc_message_body_text(const mc_message *m, char **out)
+int mc_message_body_text(char **out, const mc_message *m)
 {
     xmlDocPtr doc = NULL;
     xmlNodePtr root;
@@ -383,7 +392,7 @@ int mc_message_body_text(const mc_message *m, char **out)
 
 int mc_message_is_fault(const mc_message *m) { return m && m->is_fault; }
 
-int mc_message_fault(const mc_message *m, const char **code, const char **reason)
+int mc_message_fault(const char **code, const char **reason, const mc_message *m)
 {
     if (!m || !m->is_fault)
         return mc__error_set(MC_ENOTFOUND, "not a fault");
@@ -463,7 +472,7 @@ static void put_fault(mc__buf *b, const mc_message *m)
     }
 }
 
-int mc_message_serialize(const mc_message *m, char **out, size_t *len)
+int mc_message_serialize(char **out, size_t *len, const mc_message *m)
 {
     mc__buf b;
     if (!m || !out)
@@ -688,6 +697,7 @@ int mc_message_parse(mc_message **out, const char *data, size_t len, size_t max_
     xmlDocPtr doc = NULL;
     mc_message *m;
     int rc;
+    len = measured(data, len);
     if (!out || !data)
         return mc__error_set(MC_EINVAL, "NULL argument");
     if ((rc = mc__xml_parse(&doc, data, len, max_size ? max_size : 65536, "SOAP envelope")))

@@ -116,7 +116,7 @@ static int parse_attributes(char *p, int64_t *expiry)
     return 0;
 }
 
-int mc_subject_parse(const char *raw, size_t len, char **channel, int64_t *expiry)
+int mc_subject_parse(char **channel, int64_t *expiry, const char *raw, size_t len)
 {
     char *subject = NULL, *stamp, *chan, *attrs;
     size_t n;

@@ -138,21 +138,52 @@ int mc__transport_new(mc_transport **out, mc__sender *sender, mc__receiver *rece
 
 const char *mc_transport_address(const mc_transport *t) { return t ? t->cfg.address : NULL; }
 
-int mc_transport_get_stats(mc_transport *t, mc_transport_stats *out)
+/* Bytes of mc_transport_stats in each published version: a caller built
+ * against version v reads and gets exactly these. When a version appends
+ * fields, the previous row becomes offsetof() its first new field. */
+static const size_t stats_size[] = {0, sizeof(mc_transport_stats)};
+#define STATS_VERSIONS (sizeof(stats_size) / sizeof(stats_size[0]) - 1)
+
+static int stats_version_ok(const mc_transport_stats *s, unsigned int version)
 {
-    if (!t || !out)
+    if (!s)
         return mc__error_set(MC_EINVAL, "NULL argument");
-    if (out->version < 1 || out->version > MC_TRANSPORT_STATS_VERSION)
+    if (version < 1 || version > STATS_VERSIONS)
         return mc__error_set(MC_EINVAL, "mc_transport_stats version %u is not known (initialize it with "
-                                        "MC_TRANSPORT_STATS_INIT)", out->version);
-    pthread_mutex_lock(&t->lock);
-    *out = t->stats;
-    pthread_mutex_unlock(&t->lock);
-    out->version = MC_TRANSPORT_STATS_VERSION;
+                                        "MC_TRANSPORT_STATS_INIT)", version);
     return 0;
 }
 
-/* The health of the background loop, for mc_transport_get_stats. */
+int mc_transport_stats_init(mc_transport_stats *stats, unsigned int version)
+{
+    const mc_transport_stats init = MC_TRANSPORT_STATS_INIT;
+    int rc;
+    if ((rc = stats_version_ok(stats, version)))
+        return rc;
+    memcpy(stats, &init, stats_size[version]);
+    stats->version = version;
+    return 0;
+}
+
+int mc_transport_statistics(mc_transport_stats *out, mc_transport *t)
+{
+    mc_transport_stats now;
+    unsigned int version;
+    int rc;
+    if (!t)
+        return mc__error_set(MC_EINVAL, "NULL argument");
+    if ((rc = stats_version_ok(out, out ? out->version : 0)))
+        return rc;
+    version = out->version;
+    pthread_mutex_lock(&t->lock);
+    now = t->stats;
+    pthread_mutex_unlock(&t->lock);
+    memcpy(out, &now, stats_size[version]);
+    out->version = version;
+    return 0;
+}
+
+/* The health of the background loop, for mc_transport_statistics. */
 static void note_outcome(mc_transport *t, int rc)
 {
     pthread_mutex_lock(&t->lock);
@@ -871,7 +902,7 @@ int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_ur
      * version; it is serialized once, checked against the limit, framed */
     if ((rc = mc_message_clone(&copy, msg)) || (rc = mc_message_set_to(copy, to_uri)) ||
         (rc = mc_message_set_soap_version(copy, t->cfg.soap_version)) ||
-        (rc = mc_message_serialize(copy, &env, &env_len)))
+        (rc = mc_message_serialize(&env, &env_len, copy)))
         goto done;
     if (t->cfg.security) {
         char *plain = env;

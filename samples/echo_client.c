@@ -49,7 +49,7 @@ int main(int argc, char **argv)
     }
     if (!(ids = calloc((size_t)n, sizeof(char *))) || check(mc_transport_new(&t, b), "transport") ||
         check(mc_channel_listener_new(&l, t, "net.mail://echo-client#"), "listener") ||
-        check(mc_channel_listener_accept_channel(l, -1, &in), "accept") ||
+        check(mc_channel_listener_accept_channel(&in, l, -1), "accept") ||
         check(mc_channel_factory_new(&f, t), "factory") ||
         check(mc_channel_factory_create_channel(&out, f, to), "channel"))
         goto fail;
@@ -71,12 +71,12 @@ int main(int argc, char **argv)
         mc_message *r = NULL;
         char *text = NULL;
         int i;
-        if (check(mc_input_channel_receive(in, 30000, &r), "waiting for replies"))
+        if (check(mc_input_channel_receive(&r, in, 30000), "waiting for replies"))
             goto fail;
         for (i = 0; i < n; i++)
             if (ids[i] && mc_message_relates_to(r) && !strcmp(ids[i], mc_message_relates_to(r)))
                 break;
-        mc_message_body_text(r, &text);
+        mc_message_body_text(&text, r);
         if (i == n) {
             printf("unmatched reply (RelatesTo %s)\n", mc_message_relates_to(r) ? mc_message_relates_to(r) : "none");
             ok = 0;

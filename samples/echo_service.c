@@ -50,7 +50,7 @@ int main(int argc, char **argv)
         ((argc > 2 || !mail) && check(mc_binding_set(b, "address", argc > 2 ? argv[2] : "svc@demo.local"), "address")) ||
         check(mc_transport_new(&t, b), "transport") || check(mc_channel_factory_new(&f, t), "factory") ||
         check(mc_channel_listener_new(&l, t, "net.mail://echo#"), "listener") ||
-        check(mc_channel_listener_accept_channel(l, -1, &in), "accept"))
+        check(mc_channel_listener_accept_channel(&in, l, -1), "accept"))
         goto done;
     printf("echo service listening on net.mail://echo#%s\n", mc_transport_address(t));
     fflush(stdout);
@@ -59,7 +59,7 @@ int main(int argc, char **argv)
         mc_output_channel *out = NULL;
         size_t len;
         const char *body;
-        rc = mc_input_channel_receive(in, 200, &req);
+        rc = mc_input_channel_receive(&req, in, 200);
         if (rc == MC_ETIMEOUT)
             continue;
         if (check(rc, "receive"))

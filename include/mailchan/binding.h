@@ -51,12 +51,12 @@ typedef enum {
     MC_ELEMENT_TRANSPORT = 0, /**< transport settings: sizes, folders, intervals, account */
     MC_ELEMENT_ENCODING = 1,  /**< text encoder: SOAP version */
     MC_ELEMENT_SECURITY = 2   /**< message security: security_mode, algorithm_suite, keys, trust */
-} mc_binding_element_kind;
+} mc_element_kind;
 
 /** Description of one setting, for help texts and tools. */
 typedef struct {
     const char *name;              /**< e.g. "max_received_message_size" */
-    mc_binding_element_kind element;
+    mc_element_kind element;
     const char *transports;        /**< space-separated binding kinds it applies to, "*" for all */
     const char *default_value;     /**< textual default, "" for none */
     const char *help;              /**< one line; an enumeration's help lists its choices */
@@ -140,7 +140,7 @@ MC_EXTERN(int) mc_binding_set_bool(mc_binding *b, const char *name, int value);
  *         NULL arguments or a secret (mc_setting_info::secret), which is
  *         never returned; MC_ENOMEM.
  */
-MC_EXTERN(int) mc_binding_get(const mc_binding *b, const char *name, char **value);
+MC_EXTERN(int) mc_binding_get(char **value, const mc_binding *b, const char *name);
 
 /**
  * Whether a setting has its default value (a value set equal to the default
@@ -165,7 +165,7 @@ MC_EXTERN(int) mc_binding_load_config(mc_binding *b, const char *path);
  * transport, encoding, security. Changing them does not change @p b.
  * @param out freed with mc_binding_elements_free().
  */
-MC_EXTERN(int) mc_binding_create_binding_elements(const mc_binding *b, mc_binding_elements **out);
+MC_EXTERN(int) mc_binding_create_binding_elements(mc_binding_elements **out, const mc_binding *b);
 
 /** Frees an element collection and its elements. NULL is fine. */
 MC_EXTERN(void) mc_binding_elements_free(mc_binding_elements *els);
@@ -175,7 +175,7 @@ MC_EXTERN(size_t) mc_binding_elements_count(const mc_binding_elements *els);
 MC_EXTERN(mc_binding_element *) mc_binding_elements_at(mc_binding_elements *els, size_t i);
 /** The first element of @p kind, or NULL. Borrowed from the collection. */
 MC_EXTERN(mc_binding_element *) mc_binding_elements_find(mc_binding_elements *els,
-                                                         mc_binding_element_kind kind);
+                                                         mc_element_kind kind);
 /**
  * Removes the @p i-th element from the collection and frees it.
  * @return 0 or MC_ENOTFOUND.
@@ -183,13 +183,13 @@ MC_EXTERN(mc_binding_element *) mc_binding_elements_find(mc_binding_elements *el
 MC_EXTERN(int) mc_binding_elements_remove(mc_binding_elements *els, size_t i);
 
 /** The element's kind. */
-MC_EXTERN(mc_binding_element_kind) mc_binding_element_get_kind(const mc_binding_element *el);
+MC_EXTERN(mc_element_kind) mc_binding_element_kind(const mc_binding_element *el);
 /** The element's name, e.g. "maildir-transport", "text-message-encoding". Borrowed. */
 MC_EXTERN(const char *) mc_binding_element_name(const mc_binding_element *el);
 /** Sets one of the element's settings, as mc_binding_set(). MC_ENOTFOUND if it is not this element's. */
 MC_EXTERN(int) mc_binding_element_set(mc_binding_element *el, const char *name, const char *value);
 /** Reads one of the element's settings, as mc_binding_get() (a secret: MC_EINVAL). */
-MC_EXTERN(int) mc_binding_element_get(const mc_binding_element *el, const char *name, char **value);
+MC_EXTERN(int) mc_binding_element_get(char **value, const mc_binding_element *el, const char *name);
 
 /**
  * Builds a custom binding from elements (copied). Exactly one transport

@@ -115,8 +115,8 @@ MC_EXTERN(int) mc_channel_listener_new(mc_channel_listener **out, mc_transport *
  * second accept waits until the first is closed or aborted.
  * @return 0; MC_ETIMEOUT; MC_ECLOSED (the listener was closed); MC_ENOMEM.
  */
-MC_EXTERN(int) mc_channel_listener_accept_channel(mc_channel_listener *l, int timeout_ms,
-                                                  mc_input_channel **out);
+MC_EXTERN(int) mc_channel_listener_accept_channel(mc_input_channel **out, mc_channel_listener *l,
+                                                  int timeout_ms);
 
 /** Closes the listener: waiting accepts return MC_ECLOSED. 0 or MC_ECLOSED if already closed. */
 MC_EXTERN(int) mc_channel_listener_close(mc_channel_listener *l);
@@ -132,13 +132,13 @@ MC_EXTERN(void) mc_channel_listener_free(mc_channel_listener *l);
  * @return 0; MC_ETIMEOUT; MC_ECLOSED (closed or aborted, also while waiting);
  *         a transport error that stopped receiving.
  */
-MC_EXTERN(int) mc_input_channel_receive(mc_input_channel *ch, int timeout_ms, mc_message **out);
+MC_EXTERN(int) mc_input_channel_receive(mc_message **out, mc_input_channel *ch, int timeout_ms);
 
 /**
  * As mc_input_channel_receive(), but a timeout is not an error: returns 0
  * with *out set to NULL.
  */
-MC_EXTERN(int) mc_input_channel_try_receive(mc_input_channel *ch, int timeout_ms, mc_message **out);
+MC_EXTERN(int) mc_input_channel_try_receive(mc_message **out, mc_input_channel *ch, int timeout_ms);
 
 /**
  * Waits until a message can be received, without taking it.

@@ -1,11 +1,27 @@
 /*
  * mailchan/common.h - errors, logging, library life cycle, version.
  *
- * Every fallible mailchan call returns 0 on success or one of the negative
- * MC_E* codes below. mc_strerror() turns a code into fixed text; after a
- * failure, mc_error_last() gives the calling thread's detailed message.
- * Completion callbacks receive their status and message as arguments,
- * because the thread-local message belongs to the thread that failed.
+ * Conventions of the whole API (stated once here, true everywhere):
+ * - Every fallible call returns 0 on success or one of the negative MC_E*
+ *   codes below. mc_strerror() turns a code into fixed text; after a
+ *   failure, mc_error_last() gives the calling thread's detailed message.
+ *   Completion callbacks receive their status and message as arguments,
+ *   because the thread-local message belongs to the thread that failed.
+ * - Output parameters come first. On failure every output is left
+ *   untouched; what comes back through an output is the caller's (freed
+ *   with the matching _free function or mc_free()).
+ * - Getters are named after what they return (mc_message_action(),
+ *   mc_transport_address()); a pointer they return is borrowed and lives as
+ *   long as its object, unchanged until the object is changed.
+ * - Options and result structs carry a version field: initialize them with
+ *   their _INIT macro or _init() function. The library accepts every
+ *   version from 1 up to the one it was built with, and reads or writes
+ *   only the fields of the caller's version.
+ * - A counted input (pointer + length) may be given as a NUL-terminated
+ *   string with the length MC_NUL_TERMINATED where its documentation says so.
+ * - MC_ECANCELED means the caller asked for the cancellation
+ *   (mc_output_channel_send_async_cancel()); an object closed under a
+ *   waiting call gives MC_ECLOSED.
  */
 #ifndef MAILCHAN_COMMON_H
 #define MAILCHAN_COMMON_H
@@ -32,7 +48,7 @@ typedef enum {
     MC_EINVAL = -1,     /**< invalid argument, misuse of the API, bad configuration */
     MC_ENOMEM = -2,     /**< out of memory */
     MC_ETIMEOUT = -3,   /**< the operation's time ran out */
-    MC_ECANCELED = -4,  /**< cancelled, or the object was closed while waiting */
+    MC_ECANCELED = -4,  /**< cancelled at the caller's request */
     MC_EAUTH = -5,      /**< the server refused the credentials */
     MC_ETLS = -6,       /**< TLS failure, including certificate verification */
     MC_ENOTFOUND = -7,  /**< no such item (property, element, folder, mailbox) */
@@ -43,6 +59,9 @@ typedef enum {
     MC_EIO = -12,       /**< I/O failure: file system, network, unreachable server */
     MC_ECLOSED = -13    /**< the object was closed (or aborted) */
 } mc_error_code;
+
+/** A length meaning "the string is NUL-terminated: measure it" (see above). */
+#define MC_NUL_TERMINATED ((size_t)-1)
 
 /**
  * Fixed, human-readable text for an error code. Never NULL; an unknown

@@ -57,6 +57,15 @@ typedef struct {
     { MC_MAIL_FRAME_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL, MC_CONTAINER_DEFAULT, 2048, 0 }
 
 /**
+ * Initializes @p opts as MC_MAIL_FRAME_OPTIONS_INIT does, for callers that
+ * cannot use the macro (bindings from other languages).
+ * @param version MC_MAIL_FRAME_OPTIONS_VERSION of the caller's header;
+ *        only the fields of that version are written.
+ * @return 0; MC_EINVAL (NULL, or a version this library does not know).
+ */
+MC_EXTERN(int) mc_mail_frame_options_init(mc_mail_frame_options *opts, unsigned int version);
+
+/**
  * Frames @p msg as one RFC 5322 mail with CRLF line ends.
  * @param out the mail text, NUL-terminated, freed with mc_free().
  * @param len its length.
@@ -76,7 +85,7 @@ MC_EXTERN(int) mc_mail_frame(char **out, size_t *len, char **mail_message_id,
  *         no stamp (not ours); MC_EPROTO when the stamp is there but what
  *         follows is malformed (reason in mc_error_last()); MC_ENOMEM.
  */
-MC_EXTERN(int) mc_subject_parse(const char *raw, size_t len, char **channel, int64_t *expiry);
+MC_EXTERN(int) mc_subject_parse(char **channel, int64_t *expiry, const char *raw, size_t len);
 
 /**
  * Formats a Subject header value for @p channel and optional expiry,

@@ -68,7 +68,7 @@ typedef enum {
  * @param out the new message, owned by the caller (mc_message_free()).
  * @param action the wsa:Action (an IRI, copied); must be non-empty.
  * @param body_xml the body fragment (copied), may be NULL or empty for an empty body.
- * @param len length of @p body_xml in bytes.
+ * @param len length of @p body_xml in bytes, or MC_NUL_TERMINATED.
  * A fresh wsa:MessageID ("urn:uuid:...") is assigned.
  * @return 0; MC_EINVAL for a NULL @p out or a missing action; MC_EPROTO if
  *         the fragment is not well-formed; MC_ETOOBIG if it exceeds 64 MiB; MC_ENOMEM.
@@ -104,7 +104,8 @@ MC_EXTERN(int) mc_message_create_reply(mc_message **out, const mc_message *reque
                                        const char *action, const char *body_xml, size_t len);
 
 /**
- * Replaces the body with an XML fragment (copied), as in mc_message_new().
+ * Replaces the body with an XML fragment (copied), as in mc_message_new()
+ * (@p len may be MC_NUL_TERMINATED).
  * A fault becomes an ordinary message. @return 0, MC_EINVAL, MC_EPROTO, MC_ETOOBIG, MC_ENOMEM;
  * the message is unchanged on failure.
  */
@@ -156,8 +157,8 @@ MC_EXTERN(int64_t) mc_message_expiry(const mc_message *msg);
 
 /**
  * Appends a custom header block: one well-formed element that declares
- * its namespaces. Copied. @return 0, MC_EINVAL, MC_EPROTO (not one
- * well-formed element), MC_ENOMEM.
+ * its namespaces. Copied; @p len may be MC_NUL_TERMINATED. @return 0,
+ * MC_EINVAL, MC_EPROTO (not one well-formed element), MC_ENOMEM.
  */
 MC_EXTERN(int) mc_message_add_header(mc_message *msg, const char *header_xml, size_t len);
 /** Number of custom header blocks (WS-Addressing headers are not counted). */
@@ -173,7 +174,7 @@ MC_EXTERN(const char *) mc_message_body(const mc_message *msg, size_t *len);
  * mc_message_new_text(). @param out a new NUL-terminated string, freed with mc_free().
  * @return 0; MC_ENOTFOUND if the body is not such a string; MC_ENOMEM.
  */
-MC_EXTERN(int) mc_message_body_text(const mc_message *msg, char **out);
+MC_EXTERN(int) mc_message_body_text(char **out, const mc_message *msg);
 
 /** Whether the body is a SOAP Fault. */
 MC_EXTERN(int) mc_message_is_fault(const mc_message *msg);
@@ -181,7 +182,7 @@ MC_EXTERN(int) mc_message_is_fault(const mc_message *msg);
  * For a fault: its code ("Sender"/"Receiver", SOAP 1.1 Client/Server mapped)
  * and reason text, borrowed. @return 0 or MC_ENOTFOUND when not a fault.
  */
-MC_EXTERN(int) mc_message_fault(const mc_message *msg, const char **code, const char **reason);
+MC_EXTERN(int) mc_message_fault(const char **code, const char **reason, const mc_message *msg);
 
 /**
  * Looks up a property (MC_PROP_*). @return the borrowed value or NULL.
@@ -196,10 +197,11 @@ MC_EXTERN(int) mc_message_set_property(mc_message *msg, const char *name, const 
  * @param len receives the length without the NUL.
  * @return 0, MC_EINVAL, MC_ENOMEM.
  */
-MC_EXTERN(int) mc_message_serialize(const mc_message *msg, char **out, size_t *len);
+MC_EXTERN(int) mc_message_serialize(char **out, size_t *len, const mc_message *msg);
 
 /**
  * Parses an envelope through the hardened path.
+ * @param len the length of @p data, or MC_NUL_TERMINATED.
  * @param max_size the largest envelope accepted (0: 65 536); checked before parsing.
  * @return 0; MC_ETOOBIG; MC_EPROTO with a reason (not XML, DTD present,
  *         too deep, not a SOAP envelope, missing/duplicate Action or

@@ -71,11 +71,20 @@ typedef struct {
 #define MC_TRANSPORT_STATS_INIT {MC_TRANSPORT_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ""}
 
 /**
- * Copies the counters into @p out, whose version field the caller set
- * (MC_TRANSPORT_STATS_INIT). 0, or MC_EINVAL (NULL, or an unknown version;
- * @p out is then untouched).
+ * Initializes @p stats as MC_TRANSPORT_STATS_INIT does, for callers that
+ * cannot use the macro. @param version MC_TRANSPORT_STATS_VERSION of the
+ * caller's header; only the fields of that version are written.
+ * @return 0; MC_EINVAL (NULL, or a version this library does not know).
  */
-MC_EXTERN(int) mc_transport_get_stats(mc_transport *t, mc_transport_stats *out);
+MC_EXTERN(int) mc_transport_stats_init(mc_transport_stats *stats, unsigned int version);
+
+/**
+ * Copies the counters into @p out, whose version field the caller set
+ * (MC_TRANSPORT_STATS_INIT or mc_transport_stats_init()); only the fields
+ * of that version are written and the version stays the caller's.
+ * @return 0, or MC_EINVAL (NULL, or an unknown version).
+ */
+MC_EXTERN(int) mc_transport_statistics(mc_transport_stats *out, mc_transport *t);
 
 #ifdef __cplusplus
 }

@@ -303,7 +303,7 @@ static int print_message(mc_message *m)
 {
     char *env;
     size_t len;
-    int rc = mc_message_serialize(m, &env, &len);
+    int rc = mc_message_serialize(&env, &len, m);
     if (rc)
         return rc;
     printf("%s\n", env);
@@ -476,7 +476,7 @@ static int check_input_files(const mc_binding *b)
     int ex = CONTINUE;
     for (size_t i = 0; ex == CONTINUE && i < sizeof(input_file_settings) / sizeof(input_file_settings[0]); i++) {
         char *path = NULL;
-        if (mc_binding_get(b, input_file_settings[i], &path) == 0 && *path && access(path, R_OK)) {
+        if (mc_binding_get(&path, b, input_file_settings[i]) == 0 && *path && access(path, R_OK)) {
             fprintf(stderr, "mailchan: %s: cannot read %s: %s\n", input_file_settings[i], path, strerror(errno));
             ex = EXIT_USAGE;
         }
@@ -611,7 +611,7 @@ static int receiver_open(receiver *r, mc_transport *t, const char *uri)
     int rc;
     if ((rc = mc_channel_listener_new(&r->listener, t, uri)))
         return fail(rc, "cannot listen");
-    if ((rc = mc_channel_listener_accept_channel(r->listener, -1, &r->ch)))
+    if ((rc = mc_channel_listener_accept_channel(&r->ch, r->listener, -1)))
         return fail(rc, "cannot open the channel");
     register_input(r->ch);
     return CONTINUE;
@@ -730,7 +730,7 @@ static int receive_messages(receiver *r, mc_channel_factory *f, const options *o
     while (limit < 0 || n < limit) {
         mc_message *m = NULL;
         /* one call with the caller's whole timeout: a signal wakes it */
-        rc = mc_input_channel_receive(r->ch, timeout < 0 ? -1 : (int)timeout, &m);
+        rc = mc_input_channel_receive(&m, r->ch, timeout < 0 ? -1 : (int)timeout);
         if (rc && interrupted())
             return stopped_by_signal();
         if (rc)

@@ -37,7 +37,7 @@ static void run(size_t size, double seconds)
     size_t env_len, mail_len = 0;
     unsigned long n;
     double t0, frame_rate, parse_rate;
-    mc_message_serialize(m, &env, &env_len);
+    mc_message_serialize(&env, &env_len, m);
     o.from = "cli@example.org";
     o.to = to;
     o.to_count = 1;

@@ -42,7 +42,7 @@ static void parse_once(const input *in, size_t limit, char *outcome, size_t cap)
         mc_message_free(m);
     } else if (in->kind == SUBJECT) {
         char *ch = NULL;
-        int rc = mc_subject_parse(in->data, in->len, &ch, NULL);
+        int rc = mc_subject_parse(&ch, NULL, in->data, in->len);
         snprintf(outcome, cap, "%s", rc ? mc_error_last() : "accepted");
         mc_free(ch);
     } else {

@@ -125,15 +125,15 @@ static result measure(const char *user, const char *pw, bool search, int round)
     stamped(user, round);
     t0 = now();
     t = transport(user, pw, search);
-    if (mc_channel_listener_new(&l, t, "net.mail://bench#") || mc_channel_listener_accept_channel(l, -1, &in) ||
-        mc_input_channel_receive(in, 60000, &m))
+    if (mc_channel_listener_new(&l, t, "net.mail://bench#") || mc_channel_listener_accept_channel(&in, l, -1) ||
+        mc_input_channel_receive(&m, in, 60000))
         die("first delivery");
     r.first_s = now() - t0;
     mc_message_free(m);
-    mc_transport_get_stats(t, &s0);
+    mc_transport_statistics(&s0, t);
     c0 = cpu_s();
     usleep(2000000);
-    mc_transport_get_stats(t, &s1);
+    mc_transport_statistics(&s1, t);
     r.cpu_per_query_ms = (cpu_s() - c0) * 1000 / (double)(s1.queries - s0.queries ? s1.queries - s0.queries : 1);
     mc_input_channel_close(in);
     mc_input_channel_free(in);

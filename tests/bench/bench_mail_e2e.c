@@ -112,7 +112,7 @@ int main(int argc, char **argv)
     mc_init();
     a = transport("alice", env("MC_ALICE_PW"));
     b = transport("bob", env("MC_BOB_PW"));
-    if (mc_channel_listener_new(&l, b, "net.mail://bench#") || mc_channel_listener_accept_channel(l, -1, &in) ||
+    if (mc_channel_listener_new(&l, b, "net.mail://bench#") || mc_channel_listener_accept_channel(&in, l, -1) ||
         mc_channel_factory_new(&f, a) || mc_channel_factory_create_channel(&ch, f, "net.mail://bench#bob@example.test"))
         die("setup");
     usleep(300000); /* the listener is idling */
@@ -135,9 +135,9 @@ int main(int argc, char **argv)
         for (;;) {
             mc_message *r = NULL;
             char *body = NULL;
-            if (mc_input_channel_receive(in, 0, &r))
+            if (mc_input_channel_receive(&r, in, 0))
                 break;
-            if (mc_message_body_text(r, &body))
+            if (mc_message_body_text(&body, r))
                 die("body");
             latency[got++] = now() - sent_at[atoi(body)];
             mc_free(body);
@@ -147,9 +147,9 @@ int main(int argc, char **argv)
     while (got < n) {
         mc_message *r = NULL;
         char *body = NULL;
-        if (mc_input_channel_receive(in, 60000, &r))
+        if (mc_input_channel_receive(&r, in, 60000))
             die("receive");
-        if (mc_message_body_text(r, &body))
+        if (mc_message_body_text(&body, r))
             die("body");
         latency[got++] = now() - sent_at[atoi(body)];
         mc_free(body);
@@ -167,7 +167,7 @@ int main(int argc, char **argv)
         if (mc_message_new_text(&m, "urn:bench:Act", "one at a time"))
             die("message");
         t1 = now();
-        if (mc_output_channel_send(ch, m) || mc_input_channel_receive(in, 60000, &r))
+        if (mc_output_channel_send(ch, m) || mc_input_channel_receive(&r, in, 60000))
             die("send/receive");
         latency[i] = now() - t1;
         mc_message_free(m);

@@ -51,7 +51,7 @@ static void *receiver(void *arg)
     rx *r = arg;
     for (int i = 0; i < n; i++) {
         mc_message *m;
-        if (mc_input_channel_receive(r->in, 30000, &m))
+        if (mc_input_channel_receive(&m, r->in, 30000))
             die("receive");
         mc_message_free(m);
     }
@@ -76,7 +76,7 @@ static double through_mailchan(const char *dir, const char *sync_dirs)
         mc_binding_set(b, "maildir_sync_directories", sync_dirs) || mc_binding_set(b, "address", "svc@bench.local") ||
         mc_transport_new(&svc, b) || mc_binding_set(b, "address", "cli@bench.local") || mc_transport_new(&cli, b))
         die("transport");
-    if (mc_channel_listener_new(&l, svc, "net.mail://bench#") || mc_channel_listener_accept_channel(l, 1000, &r.in) ||
+    if (mc_channel_listener_new(&l, svc, "net.mail://bench#") || mc_channel_listener_accept_channel(&r.in, l, 1000) ||
         mc_channel_factory_new(&f, cli) || mc_channel_factory_create_channel(&ch, f, "net.mail://bench#svc@bench.local"))
         die("channels");
     t0 = now();

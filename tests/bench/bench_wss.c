@@ -275,7 +275,7 @@ int main(int argc, char **argv)
     }
     alice = filter(pki, "alice", "bob", suite);
     bob = filter(pki, "bob", "alice", suite);
-    if (mc_message_set_to(m, "net.mail://bench#bob@example.test") || mc_message_serialize(m, &env, &env_len))
+    if (mc_message_set_to(m, "net.mail://bench#bob@example.test") || mc_message_serialize(&env, &env_len, m))
         die("envelope");
     sec = calloc((size_t)n, sizeof(*sec));
     sec_len = calloc((size_t)n, sizeof(*sec_len));

@@ -324,7 +324,7 @@ mc_transport *fault_maildir_transport(const char *root, const char *addr, ...)
 
 void fault_listen(mc_transport *t, const char *uri, mc_channel_listener **l, mc_input_channel **in, const char *who)
 {
-    if (mc_channel_listener_new(l, t, uri) || mc_channel_listener_accept_channel(*l, 5000, in))
+    if (mc_channel_listener_new(l, t, uri) || mc_channel_listener_accept_channel(in, *l, 5000))
         fault_die("%s: %s", who, mc_error_last());
 }
 
@@ -538,7 +538,7 @@ void fault_ledger_deliver(fault_ledger *l, const mc_message *m, int who)
     const char *mid = mc_message_property(m, MC_PROP_MAIL_MESSAGE_ID);
     const char *id = mc_message_property(m, MC_PROP_MAIL_ID);
     char *text = NULL;
-    d.seq = mc_message_body_text(m, &text) ? -1 : seq_of(text);
+    d.seq = mc_message_body_text(&text, m) ? -1 : seq_of(text);
     mc_free(text);
     snprintf(d.mid, sizeof(d.mid), "%s", mid ? mid : "-");
     snprintf(d.mailid, sizeof(d.mailid), "%s", id ? id : "-");

@@ -50,7 +50,7 @@ static void *receive_loop(void *arg)
     receiver *r = arg;
     while (!atomic_load(&r->stop)) {
         mc_message *m = NULL;
-        int rc = mc_input_channel_receive(r->in, 500, &m);
+        int rc = mc_input_channel_receive(&m, r->in, 500);
         if (!rc) {
             fault_ledger_deliver(r->ledger, m, 0);
             mc_message_free(m);

@@ -75,7 +75,7 @@ static int child(const char *kind, const char *record, int who, const char *root
                                  NULL);
     else
         t = fault_maildir_transport(root, SVC, "server_query_interval=500", "accept_existing_messages=true", NULL);
-    if (mc_channel_listener_new(&l, t, CHANNEL) || mc_channel_listener_accept_channel(l, 5000, &in)) {
+    if (mc_channel_listener_new(&l, t, CHANNEL) || mc_channel_listener_accept_channel(&in, l, 5000)) {
         fprintf(stderr, "receiver %d: listener: %s\n", who, mc_error_last());
         return 3;
     }
@@ -83,7 +83,7 @@ static int child(const char *kind, const char *record, int who, const char *root
         mc_message *m = NULL;
         char line[256], *text = NULL;
         const char *mid, *id, *seq;
-        int len, rc = mc_input_channel_receive(in, 200, &m);
+        int len, rc = mc_input_channel_receive(&m, in, 200);
         if (rc == MC_ETIMEOUT)
             continue;
         if (rc) {
@@ -93,7 +93,7 @@ static int child(const char *kind, const char *record, int who, const char *root
         }
         mid = mc_message_property(m, MC_PROP_MAIL_MESSAGE_ID);
         id = mc_message_property(m, MC_PROP_MAIL_ID);
-        seq = mc_message_body_text(m, &text) ? NULL : strstr(text, "seq=");
+        seq = mc_message_body_text(&text, m) ? NULL : strstr(text, "seq=");
         len = snprintf(line, sizeof(line), "%d %s %s %lld %d %d\n", seq ? atoi(seq + 4) : -1, mid ? mid : "-",
                        id ? id : "-", (long long)fault_wall_ms(), who, (int)getpid());
         if (write(fd, line, (size_t)len) != len)

@@ -72,13 +72,13 @@ static char *receive_text(mc_input_channel *in, int timeout_ms, bool quiet_timeo
 {
     mc_message *m = NULL;
     char *text = NULL, *copy;
-    int rc = mc_input_channel_receive(in, timeout_ms, &m);
+    int rc = mc_input_channel_receive(&m, in, timeout_ms);
     if (rc) {
         if (rc != MC_ETIMEOUT || !quiet_timeout)
             printf("receive: %s: %s\n", mc_strerror(rc), mc_error_last());
         return NULL;
     }
-    mc_message_body_text(m, &text);
+    mc_message_body_text(&text, m);
     copy = strdup(text ? text : "");
     mc_free(text);
     mc_message_free(m);
@@ -174,7 +174,7 @@ int main(void)
     /* 3. + C. the server answers again: what was sent meanwhile arrives */
     t_pass = fault_mono_ms();
     fault_proxy_cmd(&proxy, NULL, 0, "mode pass");
-    if (t_close >= 0 && !mc_channel_listener_accept_channel(lis, 5000, &in2)) {
+    if (t_close >= 0 && !mc_channel_listener_accept_channel(&in2, lis, 5000)) {
         while ((text = receive_text(in2, ms_left(t_pass + 30000), false)) && !strcmp(text, "pre")) {
             pre_again = true;
             free(text);

@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len;
     if (mc_message_parse(&m, (const char *)data, size, 65536) != 0)
         return 0;
-    if (mc_message_serialize(m, &out, &len) == 0) {
+    if (mc_message_serialize(&out, &len, m) == 0) {
         /* our own output of an accepted message must parse again */
         if (mc_message_parse(&back, out, len, len + 1) != 0)
             abort();

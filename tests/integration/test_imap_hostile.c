@@ -299,7 +299,7 @@ static void test_repeat_fetch(void **state)
     a = receive_text(in, 10000);
     assert_string_equal(a, "first");
     free(a);
-    assert_int_equal(mc_input_channel_receive(in, 1000, &m), MC_ETIMEOUT);
+    assert_int_equal(mc_input_channel_receive(&m, in, 1000), MC_ETIMEOUT);
     close_all(t, l, in, 5000);
     stop(&s);
     rm_rf(dir);

@@ -134,7 +134,7 @@ static void test_idle_roundtrip(void **state)
     assert_string_equal(t, "second");
     free(t);
     assert_int_equal(await_count("bob", "Service E-mail", "subject \"first\" all", 0), 0);
-    assert_int_equal(mc_transport_get_stats(b, &st), 0);
+    assert_int_equal(mc_transport_statistics(&st, b), 0);
     assert_true(st.deleted >= 1);
     assert_int_equal(mc_input_channel_close(in), 0); /* last channel: flushes "second" */
     mc_input_channel_free(in);
@@ -238,7 +238,7 @@ static void test_bad_mail(void **state)
     assert_int_equal(await_count("carol", "INBOX", "all", 1), 1);
     /* what is left is the person's mail, unread and unflagged */
     assert_int_equal(server_count("carol", "INBOX", "subject Lunch unseen undeleted"), 1);
-    assert_int_equal(mc_transport_get_stats(c, &st), 0);
+    assert_int_equal(mc_transport_statistics(&st, c), 0);
     assert_int_equal(st.malformed, 1);
     assert_int_equal(st.invalid, 1);
     assert_int_equal(st.expired, 1);
@@ -483,7 +483,7 @@ static void test_server_restart(void **state)
     free(t);
     free(u);
     /* nothing more: the first must not come again */
-    assert_int_equal(mc_input_channel_receive(in, 3000, &m), MC_ETIMEOUT);
+    assert_int_equal(mc_input_channel_receive(&m, in, 3000), MC_ETIMEOUT);
     assert_int_equal(mc_input_channel_close(in), 0);
     mc_input_channel_free(in);
     mc_channel_listener_free(l);
@@ -541,9 +541,9 @@ static void test_crash_redelivery(void **state)
         mc_input_channel *in;
         mc_message *m = NULL;
         open_in(b, "net.mail://crash#", &l, &in);
-        while (mc_input_channel_receive(in, 3000, &m) == 0) {
+        while (mc_input_channel_receive(&m, in, 3000) == 0) {
             char *t = NULL;
-            assert_int_equal(mc_message_body_text(m, &t), 0);
+            assert_int_equal(mc_message_body_text(&t, m), 0);
             again++;
             late += recent[t[6] - '0'];
             free(t);

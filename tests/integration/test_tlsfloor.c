@@ -75,14 +75,14 @@ static void test_setting(void **state)
     char *v = NULL;
     (void)state;
     assert_int_equal(mc_binding_new(&b, "mail"), 0);
-    assert_int_equal(mc_binding_get(b, "tls_min_version", &v), 0);
+    assert_int_equal(mc_binding_get(&v, b, "tls_min_version"), 0);
     assert_string_equal(v, "1.2"); /* the default */
     mc_free(v);
     assert_int_equal(mc_binding_set(b, "tls_min_version", "1.3"), 0);
     assert_int_equal(mc_binding_set(b, "tls_min_version", "1.1"), MC_EINVAL);
     assert_int_equal(mc_binding_set(b, "tls_min_version", "1.0"), MC_EINVAL);
     assert_int_equal(mc_binding_set(b, "tls_min_version", ""), MC_EINVAL);
-    assert_int_equal(mc_binding_get(b, "tls_min_version", &v), 0);
+    assert_int_equal(mc_binding_get(&v, b, "tls_min_version"), 0);
     assert_string_equal(v, "1.3"); /* refused values changed nothing */
     mc_free(v);
     mc_binding_free(b);

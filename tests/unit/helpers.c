@@ -95,17 +95,17 @@ void open_in(mc_transport *t, const char *uri, mc_channel_listener **l, mc_input
 {
     if (mc_channel_listener_new(l, t, uri))
         fail_msg("listener: %s", mc_error_last());
-    assert_int_equal(mc_channel_listener_accept_channel(*l, 5000, in), 0);
+    assert_int_equal(mc_channel_listener_accept_channel(in, *l, 5000), 0);
 }
 
 char *receive_text(mc_input_channel *in, int timeout_ms)
 {
     mc_message *m = NULL;
     char *text = NULL;
-    int rc = mc_input_channel_receive(in, timeout_ms, &m);
+    int rc = mc_input_channel_receive(&m, in, timeout_ms);
     if (rc)
         fail_msg("receive: %s (%s)", mc_strerror(rc), mc_error_last());
-    assert_int_equal(mc_message_body_text(m, &text), 0);
+    assert_int_equal(mc_message_body_text(&text, m), 0);
     mc_message_free(m);
     return text;
 }

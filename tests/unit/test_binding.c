@@ -54,24 +54,24 @@ static void test_defaults_and_set(void **state)
     for (size_t i = 0; i < n; i++) {
         if (!listed(s[i].transports, "maildir")) {
             /* another transport's setting does not apply here */
-            assert_int_equal(mc_binding_get(b, s[i].name, &v), MC_ENOTFOUND);
+            assert_int_equal(mc_binding_get(&v, b, s[i].name), MC_ENOTFOUND);
             continue;
         }
         assert_int_equal(mc_binding_is_default(b, s[i].name), 1);
         if (s[i].secret) {
-            assert_int_equal(mc_binding_get(b, s[i].name, &v), MC_EINVAL);
+            assert_int_equal(mc_binding_get(&v, b, s[i].name), MC_EINVAL);
             continue;
         }
-        assert_int_equal(mc_binding_get(b, s[i].name, &v), 0);
+        assert_int_equal(mc_binding_get(&v, b, s[i].name), 0);
         assert_string_equal(v, s[i].default_value);
         mc_free(v);
     }
-    assert_int_equal(mc_binding_get(b, "max_received_message_size", &v), 0);
+    assert_int_equal(mc_binding_get(&v, b, "max_received_message_size"), 0);
     assert_string_equal(v, "65536");
     mc_free(v);
     assert_int_equal(mc_binding_set(b, "max_received_message_size", "131072"), 0);
     assert_int_equal(mc_binding_set(b, "accept_existing_messages", "no"), 0);
-    assert_int_equal(mc_binding_get(b, "accept_existing_messages", &v), 0);
+    assert_int_equal(mc_binding_get(&v, b, "accept_existing_messages"), 0);
     assert_string_equal(v, "false");
     mc_free(v);
     assert_int_equal(mc_binding_set(b, "soap_version", "1.1"), 0);
@@ -80,7 +80,7 @@ static void test_defaults_and_set(void **state)
     assert_int_equal(mc_binding_set(b, "max_received_message_size", "1"), MC_EINVAL);
     assert_int_equal(mc_binding_set(b, "max_received_message_size", "-5"), MC_EINVAL);
     assert_int_equal(mc_binding_set(b, "max_received_message_size", "99999999999999999999999"), MC_EINVAL);
-    assert_int_equal(mc_binding_get(b, "max_received_message_size", &v), 0);
+    assert_int_equal(mc_binding_get(&v, b, "max_received_message_size"), 0);
     assert_string_equal(v, "131072");
     mc_free(v);
     assert_int_equal(mc_binding_set(b, "message_container_type", "envelope"), MC_EINVAL);
@@ -103,30 +103,30 @@ static void test_elements_and_custom(void **state)
     char *v;
     (void)state;
     assert_int_equal(mc_binding_new(&b, "maildir"), 0);
-    assert_int_equal(mc_binding_create_binding_elements(b, &els), 0);
+    assert_int_equal(mc_binding_create_binding_elements(&els, b), 0);
     assert_int_equal(mc_binding_elements_count(els), 3);
-    assert_int_equal(mc_binding_element_get_kind(mc_binding_elements_at(els, 2)), MC_ELEMENT_SECURITY);
+    assert_int_equal(mc_binding_element_kind(mc_binding_elements_at(els, 2)), MC_ELEMENT_SECURITY);
     assert_string_equal(mc_binding_element_name(mc_binding_elements_at(els, 2)), "asymmetric-security");
     t = mc_binding_elements_find(els, MC_ELEMENT_TRANSPORT);
     assert_non_null(t);
     assert_string_equal(mc_binding_element_name(t), "maildir-transport");
-    assert_int_equal(mc_binding_element_get_kind(mc_binding_elements_at(els, 1)), MC_ELEMENT_ENCODING);
+    assert_int_equal(mc_binding_element_kind(mc_binding_elements_at(els, 1)), MC_ELEMENT_ENCODING);
     assert_int_equal(mc_binding_element_set(t, "max_received_message_size", "200000"), 0);
     /* a setting of another element is not this element's */
     assert_int_equal(mc_binding_element_set(t, "soap_version", "1.1"), MC_ENOTFOUND);
     assert_int_equal(mc_binding_new_custom(&c, els), 0);
-    assert_int_equal(mc_binding_get(c, "max_received_message_size", &v), 0);
+    assert_int_equal(mc_binding_get(&v, c, "max_received_message_size"), 0);
     assert_string_equal(v, "200000");
     mc_free(v);
     /* the original is unchanged */
-    assert_int_equal(mc_binding_get(b, "max_received_message_size", &v), 0);
+    assert_int_equal(mc_binding_get(&v, b, "max_received_message_size"), 0);
     assert_string_equal(v, "65536");
     mc_free(v);
     mc_binding_free(c);
     /* without the encoding element: SOAP 1.2 default; without transport: refused */
     assert_int_equal(mc_binding_elements_remove(els, 1), 0);
     assert_int_equal(mc_binding_new_custom(&c, els), 0);
-    assert_int_equal(mc_binding_get(c, "soap_version", &v), 0);
+    assert_int_equal(mc_binding_get(&v, c, "soap_version"), 0);
     assert_string_equal(v, "1.2");
     mc_free(v);
     mc_binding_free(c);
@@ -154,7 +154,7 @@ static void test_config_file(void **state)
     fclose(f);
     assert_int_equal(mc_binding_new(&b, "maildir"), 0);
     assert_int_equal(mc_binding_load_config(b, path), 0);
-    assert_int_equal(mc_binding_get(b, "maildir_root", &v), 0);
+    assert_int_equal(mc_binding_get(&v, b, "maildir_root"), 0);
     assert_string_equal(v, "/var/lib/mc");
     mc_free(v);
     f = fopen(path, "w");
@@ -212,10 +212,10 @@ static void test_mail_binding(void **state)
     char *v;
     (void)state;
     assert_int_equal(mc_binding_new(&b, "mail"), 0);
-    assert_int_equal(mc_binding_get(b, "smtp_security", &v), 0);
+    assert_int_equal(mc_binding_get(&v, b, "smtp_security"), 0);
     assert_string_equal(v, "starttls");
     mc_free(v);
-    assert_int_equal(mc_binding_get(b, "tls_verify", &v), 0);
+    assert_int_equal(mc_binding_get(&v, b, "tls_verify"), 0);
     assert_string_equal(v, "true");
     mc_free(v);
     assert_int_equal(mc_binding_set(b, "smtp_security", "tls"), 0);
@@ -320,7 +320,7 @@ static void expect_choice(mc_binding *b, const char *name, const char *text, con
 {
     char *got;
     assert_int_equal(mc_binding_set(b, name, text), 0);
-    assert_int_equal(mc_binding_get(b, name, &got), 0);
+    assert_int_equal(mc_binding_get(&got, b, name), 0);
     assert_string_equal(got, stored);
     mc_free(got);
     assert_int_equal(typed_choice(b, mc__setting_find(name)), value);
@@ -425,7 +425,7 @@ static void test_bad_choice_refused_with_list(void **state)
         char *before, *after, list[256];
         if (!info[i].choices)
             continue;
-        assert_int_equal(mc_binding_get(b, info[i].name, &before), 0);
+        assert_int_equal(mc_binding_get(&before, b, info[i].name), 0);
         assert_int_equal(mc_binding_set(b, info[i].name, "bogus"), MC_EINVAL);
         assert_non_null(strstr(mc_error_last(), info[i].name));
         snprintf(list, sizeof(list), "%s", info[i].choices);
@@ -434,7 +434,7 @@ static void test_bad_choice_refused_with_list(void **state)
             assert_non_null(strstr(info[i].help, w)); /* --list-settings shows them */
         }
         assert_int_equal(mc_binding_set(b, info[i].name, ""), MC_EINVAL);
-        assert_int_equal(mc_binding_get(b, info[i].name, &after), 0);
+        assert_int_equal(mc_binding_get(&after, b, info[i].name), 0);
         assert_string_equal(before, after);
         mc_free(before);
         mc_free(after);
@@ -460,20 +460,20 @@ static void test_secrets_never_read_back(void **state)
     (void)state;
     assert_int_equal(mc_binding_new(&b, "mail"), 0);
     assert_int_equal(mc_binding_is_default(b, "password"), 1);
-    assert_int_equal(mc_binding_get(b, "password", &v), MC_EINVAL);
+    assert_int_equal(mc_binding_get(&v, b, "password"), MC_EINVAL);
     assert_int_equal(mc_binding_set(b, "password", "hunter2-0123"), 0);
-    assert_int_equal(mc_binding_get(b, "password", &v), MC_EINVAL);
+    assert_int_equal(mc_binding_get(&v, b, "password"), MC_EINVAL);
     assert_string_equal(v, "untouched");
     assert_null(strstr(mc_error_last(), "hunter2"));
     assert_int_equal(mc_binding_is_default(b, "password"), 0);
     assert_int_equal(mc_binding_set(b, "private_key_password", "p12-secret-77"), 0);
-    assert_int_equal(mc_binding_get(b, "private_key_password", &v), MC_EINVAL);
+    assert_int_equal(mc_binding_get(&v, b, "private_key_password"), MC_EINVAL);
     /* nor through an element */
-    assert_int_equal(mc_binding_create_binding_elements(b, &els), 0);
-    assert_int_equal(mc_binding_element_get(mc_binding_elements_find(els, MC_ELEMENT_TRANSPORT), "password", &v),
+    assert_int_equal(mc_binding_create_binding_elements(&els, b), 0);
+    assert_int_equal(mc_binding_element_get(&v, mc_binding_elements_find(els, MC_ELEMENT_TRANSPORT), "password"),
                      MC_EINVAL);
-    assert_int_equal(mc_binding_element_get(mc_binding_elements_find(els, MC_ELEMENT_SECURITY),
-                                            "private_key_password", &v), MC_EINVAL);
+    assert_int_equal(mc_binding_element_get(&v,
+                                            mc_binding_elements_find(els, MC_ELEMENT_SECURITY), "private_key_password"), MC_EINVAL);
     assert_string_equal(v, "untouched");
     /* but the library still has them */
     assert_int_equal(mc_binding_new_custom(&c, els), 0);
@@ -504,7 +504,7 @@ static void test_secrets_wiped(void **state)
     assert_int_equal(mc_binding_new(&b, "mail"), 0);
     assert_int_equal(mc_binding_set(b, "password", "Wipe-Me-Secret"), 0);
     assert_int_equal(mc_binding_set(b, "private_key_password", "Wipe-Me-Secret"), 0);
-    assert_int_equal(mc_binding_create_binding_elements(b, &els), 0);
+    assert_int_equal(mc_binding_create_binding_elements(&els, b), 0);
     assert_int_equal(mc_binding_new_custom(&c, els), 0);
     mc_binding_elements_free(els);
     mc_binding_free(c);
@@ -535,14 +535,14 @@ static void test_typed_setters(void **state)
     (void)state;
     assert_int_equal(mc_binding_new(&b, "mail"), 0);
     assert_int_equal(mc_binding_set_uint(b, "timeout", 5000), 0);
-    assert_int_equal(mc_binding_get(b, "timeout", &v), 0);
+    assert_int_equal(mc_binding_get(&v, b, "timeout"), 0);
     assert_string_equal(v, "5000");
     mc_free(v);
     assert_int_equal(mc_binding_set_uint(b, "max_received_message_size", 1ULL << 20), 0);
     assert_int_equal(mc_binding_set_uint(b, "timeout", 1), MC_EINVAL); /* below 100 */
     assert_non_null(strstr(mc_error_last(), "100..3600000"));
     assert_int_equal(mc_binding_set_uint(b, "timeout", 18446744073709551615ULL), MC_EINVAL);
-    assert_int_equal(mc_binding_get(b, "timeout", &v), 0);
+    assert_int_equal(mc_binding_get(&v, b, "timeout"), 0);
     assert_string_equal(v, "5000");
     mc_free(v);
     assert_int_equal(mc_binding_set_uint(b, "smtp_security", 1), MC_EINVAL);
@@ -551,11 +551,11 @@ static void test_typed_setters(void **state)
     assert_int_equal(mc_binding_set_uint(b, "maildir_root", 1), MC_EINVAL); /* a string */
     assert_int_equal(mc_binding_set_uint(NULL, "timeout", 1), MC_EINVAL);
     assert_int_equal(mc_binding_set_bool(b, "tls_verify", 0), 0);
-    assert_int_equal(mc_binding_get(b, "tls_verify", &v), 0);
+    assert_int_equal(mc_binding_get(&v, b, "tls_verify"), 0);
     assert_string_equal(v, "false");
     mc_free(v);
     assert_int_equal(mc_binding_set_bool(b, "imap_idle", 42), 0);
-    assert_int_equal(mc_binding_get(b, "imap_idle", &v), 0);
+    assert_int_equal(mc_binding_get(&v, b, "imap_idle"), 0);
     assert_string_equal(v, "true");
     mc_free(v);
     assert_int_equal(mc_binding_set_bool(b, "timeout", 1), MC_EINVAL);

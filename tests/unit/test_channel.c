@@ -66,7 +66,7 @@ static void send_text(fixture *fx, const char *to, const char *text)
 static char *body_text(mc_message *m)
 {
     char *t = NULL;
-    assert_int_equal(mc_message_body_text(m, &t), 0);
+    assert_int_equal(mc_message_body_text(&t, m), 0);
     return t;
 }
 
@@ -80,7 +80,7 @@ static int mails_in(fixture *fx, const char *addr)
 static void open_channel(fixture *fx, const char *uri, mc_channel_listener **l, mc_input_channel **in)
 {
     assert_int_equal(mc_channel_listener_new(l, fx->svc, uri), 0);
-    assert_int_equal(mc_channel_listener_accept_channel(*l, 1000, in), 0);
+    assert_int_equal(mc_channel_listener_accept_channel(in, *l, 1000), 0);
 }
 
 static void test_send_receive_delete(void **state)
@@ -93,7 +93,7 @@ static void test_send_receive_delete(void **state)
     char *t;
     open_channel(fx, "net.mail://orders#", &l, &in);
     send_text(fx, "net.mail://orders#" SVC, "one");
-    assert_int_equal(mc_input_channel_receive(in, 5000, &m), 0);
+    assert_int_equal(mc_input_channel_receive(&m, in, 5000), 0);
     t = body_text(m);
     assert_string_equal(t, "one");
     mc_free(t);
@@ -105,7 +105,7 @@ static void test_send_receive_delete(void **state)
     mc_message_free(m);
     /* deleted at the next query */
     for (int i = 0; i < 200; i++) {
-        assert_int_equal(mc_transport_get_stats(fx->svc, &st), 0);
+        assert_int_equal(mc_transport_statistics(&st, fx->svc), 0);
         if (st.deleted == 1)
             break;
         usleep(10000);
@@ -115,11 +115,11 @@ static void test_send_receive_delete(void **state)
     assert_int_equal(mails_in(fx, SVC), 0);
     /* a second one, flushed synchronously by close */
     send_text(fx, "net.mail://orders#" SVC, "two");
-    assert_int_equal(mc_input_channel_receive(in, 5000, &m), 0);
+    assert_int_equal(mc_input_channel_receive(&m, in, 5000), 0);
     mc_message_free(m);
     assert_int_equal(mc_input_channel_close(in), 0);
     assert_int_equal(mails_in(fx, SVC), 0);
-    assert_int_equal(mc_transport_get_stats(fx->svc, &st), 0);
+    assert_int_equal(mc_transport_statistics(&st, fx->svc), 0);
     assert_int_equal(st.deleted, 2);
     mc_input_channel_free(in);
     mc_channel_listener_free(l);
@@ -137,17 +137,17 @@ static void test_dispatch_by_channel(void **state)
     send_text(fx, "net.mail://beta#" SVC, "for beta");
     send_text(fx, "net.mail://gamma#" SVC, "for nobody");
     send_text(fx, "net.mail://alpha#" SVC, "for alpha");
-    assert_int_equal(mc_input_channel_receive(a, 5000, &m), 0);
+    assert_int_equal(mc_input_channel_receive(&m, a, 5000), 0);
     t = body_text(m);
     assert_string_equal(t, "for alpha");
     mc_free(t);
     mc_message_free(m);
-    assert_int_equal(mc_input_channel_receive(b, 5000, &m), 0);
+    assert_int_equal(mc_input_channel_receive(&m, b, 5000), 0);
     t = body_text(m);
     assert_string_equal(t, "for beta");
     mc_free(t);
     mc_message_free(m);
-    assert_int_equal(mc_input_channel_receive(a, 200, &m), MC_ETIMEOUT);
+    assert_int_equal(mc_input_channel_receive(&m, a, 200), MC_ETIMEOUT);
     assert_int_equal(mc_input_channel_close(a), 0);
     assert_int_equal(mc_input_channel_close(b), 0);
     /* mail for a channel with no listener stays on the server */
@@ -169,12 +169,12 @@ static void test_accept_existing_false(void **state)
     usleep(20000);
     open_channel(fx, "net.mail://orders#", &l, &in);
     send_text(fx, "net.mail://orders#" SVC, "new");
-    assert_int_equal(mc_input_channel_receive(in, 5000, &m), 0);
+    assert_int_equal(mc_input_channel_receive(&m, in, 5000), 0);
     t = body_text(m);
     assert_string_equal(t, "new");
     mc_free(t);
     mc_message_free(m);
-    assert_int_equal(mc_input_channel_receive(in, 300, &m), MC_ETIMEOUT);
+    assert_int_equal(mc_input_channel_receive(&m, in, 300), MC_ETIMEOUT);
     assert_int_equal(mc_input_channel_close(in), 0);
     assert_int_equal(mails_in(fx, SVC), 1); /* the old one is left alone */
     mc_input_channel_free(in);
@@ -189,7 +189,7 @@ static void test_accept_existing_true(void **state)
     mc_message *m;
     send_text(fx, "net.mail://orders#" SVC, "queued while offline");
     open_channel(fx, "net.mail://orders#", &l, &in);
-    assert_int_equal(mc_input_channel_receive(in, 5000, &m), 0);
+    assert_int_equal(mc_input_channel_receive(&m, in, 5000), 0);
     mc_message_free(m);
     mc_input_channel_free(in);
     mc_channel_listener_free(l);
@@ -199,7 +199,7 @@ static void wait_stat(fixture *fx, size_t offset, unsigned long long want)
 {
     mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
     for (int i = 0; i < 500; i++) {
-        assert_int_equal(mc_transport_get_stats(fx->svc, &st), 0);
+        assert_int_equal(mc_transport_statistics(&st, fx->svc), 0);
         if (*(unsigned long long *)((char *)&st + offset) >= want)
             return;
         usleep(10000);
@@ -226,7 +226,7 @@ static void test_bad_mail_handling(void **state)
     wait_stat(fx, offsetof(mc_transport_stats, malformed), 1);
     wait_stat(fx, offsetof(mc_transport_stats, expired), 1);
     wait_stat(fx, offsetof(mc_transport_stats, invalid), 1);
-    assert_int_equal(mc_input_channel_receive(in, 100, &m), MC_ETIMEOUT);
+    assert_int_equal(mc_input_channel_receive(&m, in, 100), MC_ETIMEOUT);
     /* only the unstamped mail is left; the malformed one is in Deleted Items */
     assert_int_equal(mails_in(fx, SVC), 1);
     assert_int_equal(count_files(mbox_path(path, sizeof(path), fx->root, SVC, ".Deleted Items/new")), 1);
@@ -267,7 +267,7 @@ static void test_hostile_mail_is_invalid(void **state)
     mc_log_set_callback(capture, MC_LOG_INFO, NULL);
     open_channel(fx, "net.mail://c#", &l, &in);
     send_text(fx, "net.mail://c#" SVC, "still here");
-    assert_int_equal(mc_input_channel_receive(in, 5000, &m), 0);
+    assert_int_equal(mc_input_channel_receive(&m, in, 5000), 0);
     {
         char *t = body_text(m);
         assert_string_equal(t, "still here");
@@ -276,7 +276,7 @@ static void test_hostile_mail_is_invalid(void **state)
     mc_message_free(m);
     wait_stat(fx, offsetof(mc_transport_stats, invalid), 2);
     mc_log_set_callback(NULL, MC_LOG_NONE, NULL);
-    assert_int_equal(mc_input_channel_receive(in, 100, &m), MC_ETIMEOUT);
+    assert_int_equal(mc_input_channel_receive(&m, in, 100), MC_ETIMEOUT);
     for (int i = 0; i < 200 && mails_in(fx, SVC); i++)
         usleep(10000); /* the good one is deleted at the next query */
     assert_int_equal(mails_in(fx, SVC), 0);
@@ -300,7 +300,7 @@ static void test_service_folder(void **state)
     send_text(fx, "net.mail://orders#" SVC, "via folder");
     assert_int_equal(count_files(mbox_path(path, sizeof(path), fx->root, SVC, ".Service E-mail/new")), 2);
     open_channel(fx, "net.mail://orders#", &l, &in);
-    assert_int_equal(mc_input_channel_receive(in, 5000, &m), 0);
+    assert_int_equal(mc_input_channel_receive(&m, in, 5000), 0);
     mc_message_free(m);
     mc_input_channel_free(in);
     mc_channel_listener_free(l);
@@ -313,29 +313,29 @@ static void test_receive_variants_and_close(void **state)
     mc_input_channel *in, *second;
     mc_message *m = (mc_message *)0x1;
     open_channel(fx, "net.mail://orders#", &l, &in);
-    assert_int_equal(mc_input_channel_try_receive(in, 50, &m), 0);
+    assert_int_equal(mc_input_channel_try_receive(&m, in, 50), 0);
     assert_null(m);
     assert_int_equal(mc_input_channel_wait_for_message(in, 50), MC_ETIMEOUT);
     send_text(fx, "net.mail://orders#" SVC, "x");
     assert_int_equal(mc_input_channel_wait_for_message(in, 5000), 0);
     assert_int_equal(mc_input_channel_wait_for_message(in, 0), 0); /* not taken */
-    assert_int_equal(mc_input_channel_try_receive(in, 0, &m), 0);
+    assert_int_equal(mc_input_channel_try_receive(&m, in, 0), 0);
     assert_non_null(m);
     mc_message_free(m);
     /* one input channel per listener at a time */
-    assert_int_equal(mc_channel_listener_accept_channel(l, 100, &second), MC_ETIMEOUT);
+    assert_int_equal(mc_channel_listener_accept_channel(&second, l, 100), MC_ETIMEOUT);
     assert_int_equal(mc_input_channel_close(in), 0);
     assert_int_equal(mc_input_channel_close(in), MC_ECLOSED);
-    assert_int_equal(mc_input_channel_receive(in, 0, &m), MC_ECLOSED);
+    assert_int_equal(mc_input_channel_receive(&m, in, 0), MC_ECLOSED);
     mc_input_channel_abort(in);
-    assert_int_equal(mc_channel_listener_accept_channel(l, 100, &second), 0);
+    assert_int_equal(mc_channel_listener_accept_channel(&second, l, 100), 0);
     mc_input_channel_free(in);
     mc_input_channel_abort(second);
     mc_input_channel_abort(second);
     mc_input_channel_free(second);
     assert_int_equal(mc_channel_listener_close(l), 0);
     assert_int_equal(mc_channel_listener_close(l), MC_ECLOSED);
-    assert_int_equal(mc_channel_listener_accept_channel(l, 100, &second), MC_ECLOSED);
+    assert_int_equal(mc_channel_listener_accept_channel(&second, l, 100), MC_ECLOSED);
     mc_channel_listener_free(l);
 }
 
@@ -348,7 +348,7 @@ static void *wait_receive(void *arg)
 {
     waiter *w = arg;
     mc_message *m = NULL;
-    w->rc = mc_input_channel_receive(w->in, -1, &m);
+    w->rc = mc_input_channel_receive(&m, w->in, -1);
     mc_message_free(m);
     return NULL;
 }
@@ -381,7 +381,7 @@ static void test_listener_misuse(void **state)
     assert_int_equal(mc_channel_listener_new(NULL, fx->svc, "net.mail://x#"), MC_EINVAL);
     mc_channel_listener_free(l);
     mc_channel_listener_free(NULL);
-    assert_int_equal(mc_input_channel_receive(NULL, 0, NULL), MC_EINVAL);
+    assert_int_equal(mc_input_channel_receive(NULL, NULL, 0), MC_EINVAL);
     assert_int_equal(mc_input_channel_close(NULL), MC_EINVAL);
     mc_input_channel_free(NULL);
 }
@@ -490,18 +490,39 @@ static void test_processing_cache_bounded(void **state)
         send_text(fx, "net.mail://orders#" SVC, "q");
     open_channel(fx, "net.mail://orders#", &l, &in);
     wait_stat(fx, offsetof(mc_transport_stats, queries), 3);
-    assert_int_equal(mc_transport_get_stats(fx->svc, &st), 0);
+    assert_int_equal(mc_transport_statistics(&st, fx->svc), 0);
     assert_true(st.cached <= 2);
     for (int i = 0; i < 6; i++) {
-        assert_int_equal(mc_input_channel_receive(in, 5000, &m), 0);
+        assert_int_equal(mc_input_channel_receive(&m, in, 5000), 0);
         mc_message_free(m);
-        assert_int_equal(mc_transport_get_stats(fx->svc, &st), 0);
+        assert_int_equal(mc_transport_statistics(&st, fx->svc), 0);
         assert_true(st.cached <= 2);
     }
     assert_int_equal(mc_input_channel_close(in), 0);
     assert_int_equal(mails_in(fx, SVC), 0);
     mc_input_channel_free(in);
     mc_channel_listener_free(l);
+}
+
+/* versioned stats: the _init function, every known version accepted, the
+ * caller's version kept, unknown versions refused with the output untouched */
+static void test_stats_versions(void **state)
+{
+    fixture *fx = *state;
+    mc_transport_stats st, bad;
+    assert_int_equal(mc_transport_stats_init(&st, MC_TRANSPORT_STATS_VERSION), 0);
+    assert_int_equal(st.version, MC_TRANSPORT_STATS_VERSION);
+    assert_int_equal(st.queries, 0);
+    assert_string_equal(st.last_error_text, "");
+    send_text(fx, "net.mail://orders#" SVC, "q");
+    assert_int_equal(mc_transport_statistics(&st, fx->svc), 0);
+    assert_int_equal(st.version, MC_TRANSPORT_STATS_VERSION);
+    assert_int_equal(mc_transport_stats_init(&bad, 0), MC_EINVAL);
+    assert_int_equal(mc_transport_stats_init(&bad, MC_TRANSPORT_STATS_VERSION + 1), MC_EINVAL);
+    memset(&bad, 0x5a, sizeof(bad));
+    bad.version = MC_TRANSPORT_STATS_VERSION + 1;
+    assert_int_equal(mc_transport_statistics(&bad, fx->svc), MC_EINVAL);
+    assert_int_equal(bad.queries, 0x5a5a5a5a5a5a5a5aULL);
 }
 
 static void test_soap11_binding(void **state)
@@ -517,7 +538,7 @@ static void test_soap11_binding(void **state)
     assert_int_equal(mc_channel_factory_create_channel(&ch, f, "net.mail://orders#" SVC), 0);
     assert_int_equal(mc_output_channel_send(ch, m), 0);
     open_channel(fx, "net.mail://orders#", &l, &in);
-    assert_int_equal(mc_input_channel_receive(in, 5000, &r), 0);
+    assert_int_equal(mc_input_channel_receive(&r, in, 5000), 0);
     assert_int_equal(mc_message_soap_version(r), MC_SOAP11);
     mc_message_free(r);
     mc_message_free(m);
@@ -581,6 +602,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_send_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_processing_cache_bounded, setup_small_cache, teardown),
         cmocka_unit_test_setup_teardown(test_soap11_binding, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_versions, setup, teardown),
     };
     mc_init();
     return cmocka_run_group_tests(tests, NULL, NULL);

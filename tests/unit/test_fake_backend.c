@@ -313,7 +313,7 @@ static void test_lost_claim_race(void **state)
     text = receive_text(in, 10000);
     assert_string_equal(text, "ours");
     free(text);
-    assert_int_equal(mc_input_channel_receive(in, 500, &m), MC_ETIMEOUT);
+    assert_int_equal(mc_input_channel_receive(&m, in, 500), MC_ETIMEOUT);
     free_all(t, l, in);
 }
 
@@ -362,17 +362,17 @@ static void test_stats_show_failures(void **state)
     add_mail(f, "after the failures");
     f->list_fail = 2;
     open_in(t, "net.mail://c#", &l, &in);
-    assert_int_equal(mc_input_channel_receive(in, 300, &m), MC_ETIMEOUT);
-    assert_int_equal(mc_transport_get_stats(t, &st), 0);
+    assert_int_equal(mc_input_channel_receive(&m, in, 300), MC_ETIMEOUT);
+    assert_int_equal(mc_transport_statistics(&st, t), 0);
     assert_true(st.consecutive_failures >= 1);
     assert_int_equal(st.last_error, MC_EIO);
     assert_string_equal(st.last_error_text, "the fake server is unreachable");
     text = receive_text(in, 10000);
     free(text);
-    assert_int_equal(mc_transport_get_stats(t, &st), 0);
+    assert_int_equal(mc_transport_statistics(&st, t), 0);
     assert_int_equal(st.consecutive_failures, 0);
     assert_int_equal(st.last_error, 0);
-    assert_int_equal(mc_transport_get_stats(t, &bad), MC_EINVAL); /* version 0: not initialized */
+    assert_int_equal(mc_transport_statistics(&bad, t), MC_EINVAL); /* version 0: not initialized */
     free_all(t, l, in);
 }
 

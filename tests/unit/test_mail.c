@@ -10,31 +10,31 @@ static void test_subject_parse(void **state)
     char *ch = NULL;
     int64_t exp = -1;
     (void)state;
-    assert_int_equal(mc_subject_parse("[net.mail] orders", 17, &ch, &exp), 0);
+    assert_int_equal(mc_subject_parse(&ch, &exp, "[net.mail] orders", 17), 0);
     assert_string_equal(ch, "orders");
     assert_int_equal(exp, 0);
     mc_free(ch);
     {
         const char *s = "Re: Fwd: [list] [net.mail] orders;ttl=2030-01-02T03:04:05Z;prio=high";
-        assert_int_equal(mc_subject_parse(s, strlen(s), &ch, &exp), 0);
+        assert_int_equal(mc_subject_parse(&ch, &exp, s, strlen(s)), 0);
         assert_string_equal(ch, "orders");
         assert_int_equal(exp, 1893553445);
         mc_free(ch);
     }
     {
         const char *s = "[net.mail] o;ttl=2030-01-02T05:04:05.250+02:00";
-        assert_int_equal(mc_subject_parse(s, strlen(s), NULL, &exp), 0);
+        assert_int_equal(mc_subject_parse(NULL, &exp, s, strlen(s)), 0);
         assert_int_equal(exp, 1893553445);
     }
     {   /* RFC 2047, folded, Q and B */
         const char *s = "=?utf-8?B?W25ldC5tYWlsXSDDqWNo?=\r\n =?utf-8?Q?=C3=B8?=";
-        assert_int_equal(mc_subject_parse(s, strlen(s), &ch, NULL), 0);
+        assert_int_equal(mc_subject_parse(&ch, NULL, s, strlen(s)), 0);
         assert_string_equal(ch, "\xc3\xa9" "ch\xc3\xb8");
         mc_free(ch);
     }
-    assert_int_equal(mc_subject_parse("Hello", 5, &ch, NULL), MC_ENOTFOUND);
-    assert_int_equal(mc_subject_parse("", 0, &ch, NULL), MC_ENOTFOUND);
-    assert_int_equal(mc_subject_parse("[net.mail]", 10, &ch, NULL), MC_EPROTO);
+    assert_int_equal(mc_subject_parse(&ch, NULL, "Hello", 5), MC_ENOTFOUND);
+    assert_int_equal(mc_subject_parse(&ch, NULL, "", 0), MC_ENOTFOUND);
+    assert_int_equal(mc_subject_parse(&ch, NULL, "[net.mail]", 10), MC_EPROTO);
 }
 
 static void test_subject_malformed(void **state)
@@ -49,7 +49,7 @@ static void test_subject_malformed(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *ch = NULL;
-        int rc = mc_subject_parse(bad[i], strlen(bad[i]), &ch, NULL);
+        int rc = mc_subject_parse(&ch, NULL, bad[i], strlen(bad[i]));
         if (rc != MC_EPROTO)
             fail_msg("\"%s\" gave %d (%s), expected MC_EPROTO", bad[i], rc, ch ? ch : "");
         assert_null(ch);
@@ -74,7 +74,7 @@ static void test_subject_format(void **state)
             assert_true(strstr(w, "?=") - w + 2 <= 75);
         for (char *p = s; *p; p++)
             assert_true((unsigned char)*p < 0x80);
-        assert_int_equal(mc_subject_parse(s, strlen(s), &ch, &exp), 0);
+        assert_int_equal(mc_subject_parse(&ch, &exp, s, strlen(s)), 0);
         assert_string_equal(ch, name);
         mc_free(ch);
         mc_free(s);
@@ -418,7 +418,15 @@ static void test_frame_misuse(void **state)
     o.channel = "c";
     o.version = 99;
     assert_int_equal(mc_mail_frame(&mail, &len, NULL, m, &o), MC_EINVAL);
-    o.version = MC_MAIL_FRAME_OPTIONS_VERSION;
+    assert_int_equal(mc_mail_frame_options_init(&o, 99), MC_EINVAL);
+    assert_int_equal(mc_mail_frame_options_init(&o, 0), MC_EINVAL);
+    assert_int_equal(mc_mail_frame_options_init(&o, MC_MAIL_FRAME_OPTIONS_VERSION), 0);
+    assert_int_equal(o.minimum_attachment_size, 2048);
+    assert_null(o.from);
+    o.from = "a@b.c";
+    o.to = to;
+    o.to_count = 1;
+    o.channel = "c";
     o.to_count = 0;
     assert_int_equal(mc_mail_frame(&mail, &len, NULL, m, &o), MC_EINVAL);
     o.to = bad_to;

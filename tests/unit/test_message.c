@@ -12,7 +12,7 @@ static mc_message *roundtrip(const mc_message *m)
     char *s;
     size_t n;
     mc_message *back = NULL;
-    assert_int_equal(mc_message_serialize(m, &s, &n), 0);
+    assert_int_equal(mc_message_serialize(&s, &n, m), 0);
     assert_int_equal(mc_message_parse(&back, s, n, 0), 0);
     mc_free(s);
     return back;
@@ -56,12 +56,12 @@ static void test_roundtrip_soap11_text(void **state)
     (void)state;
     assert_int_equal(mc_message_new_text(&m, "urn:t", "x < y & \"z\" \xc3\xa9"), 0);
     assert_int_equal(mc_message_set_soap_version(m, MC_SOAP11), 0);
-    assert_int_equal(mc_message_serialize(m, &s, &n), 0);
+    assert_int_equal(mc_message_serialize(&s, &n, m), 0);
     assert_non_null(strstr(s, MC_NS_SOAP11));
     mc_free(s);
     b = roundtrip(m);
     assert_int_equal(mc_message_soap_version(b), MC_SOAP11);
-    assert_int_equal(mc_message_body_text(b, &text), 0);
+    assert_int_equal(mc_message_body_text(&text, b), 0);
     assert_string_equal(text, "x < y & \"z\" \xc3\xa9");
     mc_free(text);
     assert_int_equal(mc_message_set_soap_version(b, 7), MC_EINVAL);
@@ -97,20 +97,20 @@ static void test_faults(void **state)
     assert_true(mc_message_is_fault(m));
     b = roundtrip(m);
     assert_true(mc_message_is_fault(b));
-    assert_int_equal(mc_message_fault(b, &code, &reason), 0);
+    assert_int_equal(mc_message_fault(&code, &reason, b), 0);
     assert_string_equal(code, "Sender");
     assert_string_equal(reason, "bad <input>");
     mc_message_free(b);
     assert_int_equal(mc_message_set_soap_version(m, MC_SOAP11), 0);
     b = roundtrip(m);
-    assert_int_equal(mc_message_fault(b, &code, &reason), 0);
+    assert_int_equal(mc_message_fault(&code, &reason, b), 0);
     assert_string_equal(code, "Sender"); /* Client maps back */
     mc_message_free(b);
     mc_message_free(m);
     assert_int_equal(mc_message_new_fault(&m, "Oops", "x", NULL), MC_EINVAL);
     assert_int_equal(mc_message_new(&m, "urn:a", "<a/>", 4), 0);
-    assert_int_equal(mc_message_fault(m, &code, &reason), MC_ENOTFOUND);
-    assert_int_equal(mc_message_body_text(m, (char **)&code), MC_ENOTFOUND);
+    assert_int_equal(mc_message_fault(&code, &reason, m), MC_ENOTFOUND);
+    assert_int_equal(mc_message_body_text((char **)&code, m), MC_ENOTFOUND);
     mc_message_free(m);
 }
 
@@ -410,6 +410,37 @@ static void test_clone(void **state)
     mc_message_free(c);
 }
 
+/* counted inputs also take NUL-terminated strings (MC_NUL_TERMINATED) */
+static void test_nul_terminated(void **state)
+{
+    mc_message *m, *p;
+    char *env;
+    size_t len;
+    (void)state;
+    assert_int_equal(mc_message_new(&m, "urn:a", BODY, MC_NUL_TERMINATED), 0);
+    assert_string_equal(mc_message_body(m, &len), BODY);
+    assert_int_equal(len, strlen(BODY));
+    assert_int_equal(mc_message_add_header(m, "<h xmlns=\"urn:h\"/>", MC_NUL_TERMINATED), 0);
+    assert_int_equal(mc_message_set_body(m, "<b xmlns=\"urn:b\"/>", MC_NUL_TERMINATED), 0);
+    assert_string_equal(mc_message_body(m, NULL), "<b xmlns=\"urn:b\"/>");
+    assert_int_equal(mc_message_serialize(&env, &len, m), 0);
+    assert_int_equal(mc_message_parse(&p, env, MC_NUL_TERMINATED, 0), 0);
+    assert_string_equal(mc_message_body(p, NULL), "<b xmlns=\"urn:b\"/>");
+    assert_int_equal(mc_message_header_count(p), 1);
+    mc_message_free(p);
+    mc_free(env);
+    /* an empty string is an empty body; a NULL body with it too */
+    assert_int_equal(mc_message_set_body(m, "", MC_NUL_TERMINATED), 0);
+    assert_string_equal(mc_message_body(m, NULL), "");
+    mc_message_free(m);
+    assert_int_equal(mc_message_new(&m, "urn:a", NULL, MC_NUL_TERMINATED), 0);
+    mc_message_free(m);
+    /* malformed text is still refused, and outputs stay untouched */
+    p = (mc_message *)0x1;
+    assert_int_equal(mc_message_new(&p, "urn:a", "<a>", MC_NUL_TERMINATED), MC_EPROTO);
+    assert_ptr_equal(p, (mc_message *)0x1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -418,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_reply), cmocka_unit_test(test_bad_envelopes),
         cmocka_unit_test(test_hostile_envelopes),
         cmocka_unit_test(test_bad_fragments_and_misuse), cmocka_unit_test(test_clone),
+        cmocka_unit_test(test_nul_terminated),
     };
     mc_init();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -123,9 +123,9 @@ static void test_round_trip_by_address(void **state)
     /* on the wire (bob's Maildir) nothing of the body is readable */
     assert_false(file_contains(mbox_path(path, sizeof(path), root, BOB, "new"), "rendezvous"));
     assert_int_equal(mc_channel_listener_new(&l, b, "net.mail://echo#"), 0);
-    assert_int_equal(mc_channel_listener_accept_channel(l, 1000, &in), 0);
-    assert_int_equal(mc_input_channel_receive(in, 5000, &m), 0);
-    assert_int_equal(mc_message_body_text(m, &text), 0);
+    assert_int_equal(mc_channel_listener_accept_channel(&in, l, 1000), 0);
+    assert_int_equal(mc_input_channel_receive(&m, in, 5000), 0);
+    assert_int_equal(mc_message_body_text(&text, m), 0);
     assert_string_equal(text, "secret rendezvous at noon");
     assert_string_equal(mc_message_property(m, MC_PROP_SENDER_CERTIFICATE), "CN=alice,O=mailchan tests");
     assert_string_equal(mc_message_action(m), "urn:test:echo");
@@ -174,9 +174,9 @@ static void test_failed_security_is_invalid_mail(void **state)
     logged[0] = '\0';
     mc_log_set_callback(capture, MC_LOG_INFO, NULL);
     assert_int_equal(mc_channel_listener_new(&l, b, "net.mail://echo#"), 0);
-    assert_int_equal(mc_channel_listener_accept_channel(l, 1000, &in), 0);
+    assert_int_equal(mc_channel_listener_accept_channel(&in, l, 1000), 0);
     /* never delivered; deleted after receive_retry_count (2) readings */
-    assert_int_equal(mc_input_channel_receive(in, 1500, &m), MC_ETIMEOUT);
+    assert_int_equal(mc_input_channel_receive(&m, in, 1500), MC_ETIMEOUT);
     mc_log_set_callback(NULL, MC_LOG_ERROR, NULL);
     assert_int_equal(count_files(mbox_path(path, sizeof(path), root, BOB, "new")) +
                          count_files(mbox_path(path, sizeof(path), root, BOB, "cur")),

@@ -19,9 +19,9 @@ static void receiver(const char *root, const char *out_path)
     mc_input_channel *in;
     FILE *out = fopen(out_path, "w");
     mc_message *m;
-    if (mc_channel_listener_new(&l, t, "net.mail://work#") || mc_channel_listener_accept_channel(l, 1000, &in))
+    if (mc_channel_listener_new(&l, t, "net.mail://work#") || mc_channel_listener_accept_channel(&in, l, 1000))
         _exit(3);
-    while (mc_input_channel_receive(in, 3000, &m) == 0) {
+    while (mc_input_channel_receive(&m, in, 3000) == 0) {
         fprintf(out, "%s\n", mc_message_message_id(m));
         mc_message_free(m);
     }
@@ -123,8 +123,8 @@ static void test_crash_loses_nothing(void **state)
         mc_input_channel *in;
         mc_message *m;
         char ok = 'n';
-        if (!mc_channel_listener_new(&l, t, "net.mail://work#") && !mc_channel_listener_accept_channel(l, 1000, &in) &&
-            !mc_input_channel_receive(in, 5000, &m))
+        if (!mc_channel_listener_new(&l, t, "net.mail://work#") && !mc_channel_listener_accept_channel(&in, l, 1000) &&
+            !mc_input_channel_receive(&m, in, 5000))
             ok = 'y';
         if (write(fds[1], &ok, 1) != 1)
             _exit(3);
@@ -144,8 +144,8 @@ static void test_crash_loses_nothing(void **state)
         mc_input_channel *in;
         mc_message *m;
         assert_int_equal(mc_channel_listener_new(&l, t, "net.mail://work#"), 0);
-        assert_int_equal(mc_channel_listener_accept_channel(l, 1000, &in), 0);
-        assert_int_equal(mc_input_channel_receive(in, 5000, &m), 0);
+        assert_int_equal(mc_channel_listener_accept_channel(&in, l, 1000), 0);
+        assert_int_equal(mc_input_channel_receive(&m, in, 5000), 0);
         assert_string_equal(mc_message_message_id(m), id); /* delivered again, not lost */
         mc_message_free(m);
         assert_int_equal(mc_input_channel_close(in), 0);
