@@ -885,8 +885,6 @@ int mc__slot_receive(mc_transport *t, mc__listener_slot *slot, unsigned gen, int
 
 /* ---- sending ---- */
 
-void (*mc__send_hook)(void);
-
 int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_uri,
                        const char *channel, const char *const *to, size_t nto,
                        const mc__cancel_token *cancel)
@@ -928,8 +926,6 @@ int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_ur
     o.minimum_attachment_size = t->cfg.minimum_attachment_size;
     if ((rc = mc__mail_frame_envelope(&mail, &mail_len, NULL, copy, env, env_len, &o)))
         goto done;
-    if (mc__send_hook)
-        mc__send_hook();
     if (cancel && *cancel) {
         rc = mc__error_set(MC_ECANCELED, "the send was cancelled");
         goto done;

@@ -116,9 +116,6 @@ int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_ur
                        const char *channel, const char *const *to, size_t nto,
                        const mc__cancel_token *cancel);
 
-/* tests only: called by every send just before the mail is handed over */
-extern void (*mc__send_hook)(void);
-
 typedef struct mc__listener_slot mc__listener_slot;
 int mc__transport_listen(mc_transport *t, const char *channel, mc__listener_slot **out);
 void mc__transport_unlisten(mc_transport *t, mc__listener_slot *slot);

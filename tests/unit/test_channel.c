@@ -386,13 +386,6 @@ static void test_listener_misuse(void **state)
     mc_input_channel_free(NULL);
 }
 
-static sem_t gate_entered, gate_open;
-static void gate(void)
-{
-    sem_post(&gate_entered);
-    sem_wait(&gate_open);
-}
-
 typedef struct {
     int calls, status;
     char message[256];
@@ -406,48 +399,6 @@ static void on_sent(int status, const char *message, void *ud)
     c->status = status;
     snprintf(c->message, sizeof(c->message), "%s", message);
     sem_post(&c->done);
-}
-
-static void test_send_async_busy_cancel(void **state)
-{
-    fixture *fx = *state;
-    mc_output_channel *ch;
-    mc_message *m = text_message("async");
-    completion c = {0};
-    sem_init(&gate_entered, 0, 0);
-    sem_init(&gate_open, 0, 0);
-    sem_init(&c.done, 0, 0);
-    assert_int_equal(mc_channel_factory_create_channel(&ch, fx->f, "net.mail://orders#" SVC), 0);
-    assert_int_equal(mc_output_channel_send_async_cancel(ch), MC_ENOTFOUND);
-    mc__send_hook = gate;
-    /* success: callback once */
-    assert_int_equal(mc_output_channel_send_async(ch, m, on_sent, &c), 0);
-    sem_wait(&gate_entered);
-    assert_int_equal(mc_output_channel_send(ch, m), MC_EBUSY);
-    assert_int_equal(mc_output_channel_send_async(ch, m, on_sent, &c), MC_EBUSY);
-    sem_post(&gate_open);
-    sem_wait(&c.done);
-    assert_int_equal(c.status, 0);
-    assert_int_equal(c.calls, 1);
-    /* cancelled before the mail is handed over: not sent */
-    assert_int_equal(mc_output_channel_send_async(ch, m, on_sent, &c), 0);
-    sem_wait(&gate_entered);
-    assert_int_equal(mc_output_channel_send_async_cancel(ch), 0);
-    sem_post(&gate_open);
-    sem_wait(&c.done);
-    mc__send_hook = NULL;
-    assert_int_equal(c.status, MC_ECANCELED);
-    assert_int_equal(c.calls, 2);
-    assert_int_equal(mails_in(fx, SVC), 1);
-    /* an error reaches the callback with its message */
-    assert_int_equal(mc_message_set_body(m, "<big>", 5), MC_EPROTO);
-    assert_int_equal(mc_output_channel_close(ch), 0);
-    assert_int_equal(mc_output_channel_close(ch), MC_ECLOSED);
-    assert_int_equal(mc_output_channel_send(ch, m), MC_ECLOSED);
-    assert_int_equal(mc_output_channel_send_async(ch, m, on_sent, &c), MC_ECLOSED);
-    assert_int_equal(c.calls, 2); /* a failed call never calls back */
-    mc_output_channel_free(ch);
-    mc_message_free(m);
 }
 
 static void test_send_errors(void **state)
@@ -598,7 +549,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_receive_variants_and_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_wakes_receivers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listener_misuse, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_send_async_busy_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_processing_cache_bounded, setup_small_cache, teardown),
         cmocka_unit_test_setup_teardown(test_soap11_binding, setup, teardown),

@@ -1,8 +1,10 @@
 /* test_fake_backend.c - the core's query loop and caches driven by a
  * programmable backend, for the paths no real server reaches on demand:
  * backoff after failed listings, a wait the server asked for, the retried
- * flush on close, a lost claim race, deletion within delete_delay; and a
- * transport with a receiving half only. */
+ * flush on close, a lost claim race, deletion within delete_delay; a
+ * transport with a receiving half only; and a sender that holds a send in
+ * flight for as long as a test wants (busy, cancel). */
+#include <semaphore.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -190,7 +192,44 @@ static void add_mail(fake *f, const char *text)
     f->mail[i].present = true;
 }
 
-static mc_transport *fake_transport(fake **out, int query_interval_ms, int delete_delay_ms)
+/* A sender whose send waits at a gate the test opens, then honours the
+ * cancel token as a real one does until it commits. */
+typedef struct {
+    mc__sender base;
+    sem_t entered, open;
+    int accepted;
+} gated_sender;
+
+static int gs_send(mc__sender *s, const char *from, const char *const *to, size_t nto, const char *mail,
+                   size_t len, const mc__cancel_token *cancel)
+{
+    gated_sender *g = (gated_sender *)s;
+    (void)from, (void)to, (void)nto, (void)mail, (void)len;
+    sem_post(&g->entered);
+    sem_wait(&g->open);
+    if (cancel && atomic_load(cancel))
+        return mc__error_set(MC_ECANCELED, "sending was cancelled");
+    g->accepted++;
+    return 0;
+}
+
+static void gs_free(mc__sender *s)
+{
+    gated_sender *g = (gated_sender *)s;
+    sem_destroy(&g->entered);
+    sem_destroy(&g->open);
+    free(g);
+}
+
+static const mc__sender_ops gated_ops = {
+    .version = MC__SENDER_VERSION,
+    .name = "gated",
+    .send = gs_send,
+    .free = gs_free,
+};
+
+static mc_transport *fake_transport_with(fake **out, mc__sender *sender, int query_interval_ms,
+                                         int delete_delay_ms)
 {
     fake *f = calloc(1, sizeof(*f));
     mc__transport_config cfg = {
@@ -211,9 +250,14 @@ static mc_transport *fake_transport(fake **out, int query_interval_ms, int delet
     mc_transport *t;
     f->base.ops = &fake_ops;
     pthread_mutex_init(&f->lock, NULL);
-    assert_int_equal(mc__transport_new(&t, NULL, &f->base, &cfg), 0);
+    assert_int_equal(mc__transport_new(&t, sender, &f->base, &cfg), 0);
     *out = f;
     return t;
+}
+
+static mc_transport *fake_transport(fake **out, int query_interval_ms, int delete_delay_ms)
+{
+    return fake_transport_with(out, NULL, query_interval_ms, delete_delay_ms);
 }
 
 static void free_all(mc_transport *t, mc_channel_listener *l, mc_input_channel *in)
@@ -396,13 +440,85 @@ static void test_receive_only(void **state)
     mc_transport_free(t);
 }
 
+typedef struct {
+    int calls, status;
+    char message[256];
+    sem_t done;
+} completion;
+
+static void on_sent(int status, const char *message, void *ud)
+{
+    completion *c = ud;
+    c->calls++;
+    c->status = status;
+    snprintf(c->message, sizeof(c->message), "%s", message);
+    sem_post(&c->done);
+}
+
+/* one send in flight: a second is MC_EBUSY; the callback fires once; a
+ * cancel reaches the sender, which does not send; a closed channel refuses */
+static void test_send_async_busy_cancel(void **state)
+{
+    gated_sender *g = calloc(1, sizeof(*g));
+    fake *f;
+    mc_transport *t;
+    mc_channel_factory *cf;
+    mc_output_channel *ch;
+    mc_message *m;
+    completion c = {0};
+    (void)state;
+    g->base.ops = &gated_ops;
+    sem_init(&g->entered, 0, 0);
+    sem_init(&g->open, 0, 0);
+    sem_init(&c.done, 0, 0);
+    t = fake_transport_with(&f, &g->base, 60000, 1000);
+    assert_int_equal(mc_channel_factory_new(&cf, t), 0);
+    assert_int_equal(mc_channel_factory_create_channel(&ch, cf, "net.mail://c#bob@example.test"), 0);
+    assert_int_equal(mc_message_new_text(&m, "urn:test", "async"), 0);
+    assert_int_equal(mc_output_channel_send_async_cancel(ch), MC_ENOTFOUND);
+    /* success: callback once */
+    assert_int_equal(mc_output_channel_send_async(ch, m, on_sent, &c), 0);
+    sem_wait(&g->entered);
+    assert_int_equal(mc_output_channel_send(ch, m), MC_EBUSY);
+    assert_int_equal(mc_output_channel_send_async(ch, m, on_sent, &c), MC_EBUSY);
+    sem_post(&g->open);
+    sem_wait(&c.done);
+    assert_int_equal(c.status, 0);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(g->accepted, 1);
+    /* cancelled before the sender commits: not sent, MC_ECANCELED */
+    assert_int_equal(mc_output_channel_send_async(ch, m, on_sent, &c), 0);
+    sem_wait(&g->entered);
+    assert_int_equal(mc_output_channel_send_async_cancel(ch), 0);
+    sem_post(&g->open);
+    sem_wait(&c.done);
+    assert_int_equal(c.status, MC_ECANCELED);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(g->accepted, 1);
+    /* the cancel applied to that send only */
+    sem_post(&g->open);
+    assert_int_equal(mc_output_channel_send(ch, m), 0);
+    assert_int_equal(g->accepted, 2);
+    sem_wait(&g->entered);
+    assert_int_equal(mc_output_channel_close(ch), 0);
+    assert_int_equal(mc_output_channel_close(ch), MC_ECLOSED);
+    assert_int_equal(mc_output_channel_send(ch, m), MC_ECLOSED);
+    assert_int_equal(mc_output_channel_send_async(ch, m, on_sent, &c), MC_ECLOSED);
+    assert_int_equal(c.calls, 2); /* a failed call never calls back */
+    sem_destroy(&c.done);
+    mc_message_free(m);
+    mc_output_channel_free(ch);
+    mc_channel_factory_free(cf);
+    mc_transport_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff_after_failed_list), cmocka_unit_test(test_server_requested_wait),
         cmocka_unit_test(test_retried_flush_on_close),    cmocka_unit_test(test_lost_claim_race),
         cmocka_unit_test(test_delete_delay),              cmocka_unit_test(test_receive_only),
-        cmocka_unit_test(test_stats_show_failures),
+        cmocka_unit_test(test_stats_show_failures),       cmocka_unit_test(test_send_async_busy_cancel),
     };
     mc_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
