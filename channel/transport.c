@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,9 @@ struct mc_transport {
     mc__transport_config cfg;
     pthread_mutex_t lock; /* caches, slots, stats */
     pthread_cond_t cv;    /* cache or slot changed */
-    pthread_mutex_t io;   /* the receiver's receive path */
+    pthread_mutex_t io;   /* the receiver: every call but set_deadline, wait included */
+    pthread_cond_t io_free; /* io released by a thread other than the receive thread */
+    atomic_int io_wanted;   /* threads waiting for io: the receive thread lets them in */
     pthread_mutex_t send_lock;
     pthread_t thread;
     bool thread_running, stopping, opened;
@@ -127,6 +130,7 @@ int mc__transport_new(mc_transport **out, mc__sender *sender, mc__receiver *rece
     pthread_mutex_init(&t->io, NULL);
     pthread_mutex_init(&t->send_lock, NULL);
     cond_init(&t->cv);
+    cond_init(&t->io_free);
     if (pipe2(t->wake, O_CLOEXEC | O_NONBLOCK)) {
         t->wake[0] = t->wake[1] = -1;
         mc_transport_free(t);
@@ -204,6 +208,73 @@ static void wake_thread(mc_transport *t)
 {
     ssize_t r = write(t->wake[1], "x", 1);
     (void)r; /* a full pipe already wakes it */
+}
+
+/* ---- the receiver's lock ----
+ * Every receiver call but set_deadline runs with t->io held, the receive
+ * thread's wait included, so a backend is single-threaded and needs no lock
+ * of its own. A thread that needs the receiver while the receive thread
+ * waits asks for it: io_wanted makes the receive thread step aside, and the
+ * wake pipe ends its wait (a backend's wait returns when wake_fd is
+ * readable). SIGPIPE from a dead socket is blocked while a backend runs. */
+
+typedef struct {
+    sigset_t old;
+    bool was_pending;
+} sigpipe_guard;
+
+static void sigpipe_block(sigpipe_guard *g)
+{
+    sigset_t set, pend;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pend);
+    g->was_pending = sigismember(&pend, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+/* swallows a SIGPIPE the backend caused, then restores the mask */
+static void sigpipe_restore(sigpipe_guard *g)
+{
+    sigset_t set, pend;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pend);
+    if (!g->was_pending && sigismember(&pend, SIGPIPE)) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* Another thread's entry. until: NULL waits for as long as it takes;
+ * otherwise ETIMEDOUT once that CLOCK_REALTIME instant passes. */
+static int io_enter(mc_transport *t, const struct timespec *until, sigpipe_guard *g)
+{
+    int r;
+    atomic_fetch_add(&t->io_wanted, 1);
+    wake_thread(t);
+    r = until ? pthread_mutex_timedlock(&t->io, until) : pthread_mutex_lock(&t->io);
+    atomic_fetch_sub(&t->io_wanted, 1);
+    if (!r)
+        sigpipe_block(g);
+    return r;
+}
+
+static void io_leave(mc_transport *t, sigpipe_guard *g)
+{
+    sigpipe_restore(g);
+    pthread_cond_broadcast(&t->io_free);
+    pthread_mutex_unlock(&t->io);
+}
+
+/* The receive thread's entry: after every other thread that asked. */
+static void io_enter_loop(mc_transport *t, sigpipe_guard *g)
+{
+    pthread_mutex_lock(&t->io);
+    while (atomic_load(&t->io_wanted))
+        pthread_cond_wait(&t->io_free, &t->io);
+    sigpipe_block(g);
 }
 
 /* ---- caches (t->lock held) ---- */
@@ -375,6 +446,7 @@ static int flush_with_retries(mc_transport *t)
     struct timespec until;
     int rc = 0;
     unsigned delay = 100;
+    sigpipe_guard g;
     set_deadline(t, deadline);
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += t->cfg.close_timeout_ms / 1000;
@@ -383,7 +455,7 @@ static int flush_with_retries(mc_transport *t)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    if (pthread_mutex_timedlock(&t->io, &until)) {
+    if (io_enter(t, &until, &g)) {
         set_deadline(t, 0);
         mc__log(MC_LOG_ERROR, "deleting received mail: the server did not answer within %d ms; the ids stay cached",
                 t->cfg.close_timeout_ms);
@@ -400,7 +472,7 @@ static int flush_with_retries(mc_transport *t)
             break;
         }
     }
-    pthread_mutex_unlock(&t->io);
+    io_leave(t, &g);
     set_deadline(t, 0);
     if (rc)
         mc__log(MC_LOG_ERROR, "giving up deleting received mail (%s); the ids stay cached", mc_error_last());
@@ -660,6 +732,7 @@ static void *receive_loop(void *arg)
     for (;;) {
         int rc = 0, wrc, timeout;
         int64_t now, until, due = -1;
+        sigpipe_guard g;
         pthread_mutex_lock(&t->lock);
         if (t->stopping) {
             pthread_mutex_unlock(&t->lock);
@@ -673,7 +746,7 @@ static void *receive_loop(void *arg)
         pthread_mutex_unlock(&t->lock);
         drain_wake(t);
         now = mc__mono_ms();
-        pthread_mutex_lock(&t->io);
+        io_enter_loop(t, &g);
         rc = t->opened ? 0 : t->receiver->ops->open(t->receiver);
         if (!rc) {
             t->opened = true;
@@ -685,7 +758,6 @@ static void *receive_loop(void *arg)
                 rc = flush_deleted(t);
             }
         }
-        pthread_mutex_unlock(&t->io);
         note_outcome(t, rc);
         failures = rc ? failures + 1 : 0;
         now = mc__mono_ms();
@@ -700,6 +772,7 @@ static void *receive_loop(void *arg)
         } else {
             timeout = until > now ? (int)(until - now) : 0;
         }
+        /* with io held: a thread that asks for it wakes this wait */
         wrc = t->receiver->ops->wait(t->receiver, timeout, t->wake[0]);
         if (wrc > 0) {
             query_now = true;
@@ -714,6 +787,8 @@ static void *receive_loop(void *arg)
         } else if (!failures) {
             wait_failures = 0;
         }
+        sigpipe_restore(&g);
+        pthread_mutex_unlock(&t->io);
     }
     return NULL;
 }
@@ -728,10 +803,11 @@ int mc__transport_listen(mc_transport *t, const char *channel, mc__listener_slot
         return mc__error_set(MC_EINVAL, "this transport only sends");
     /* the first listener connects here, so a wrong CA, password or server
      * fails the open with its own error instead of only being logged later */
-    pthread_mutex_lock(&t->io);
+    sigpipe_guard g;
+    io_enter(t, NULL, &g);
     if (!t->opened && !(rc = t->receiver->ops->open(t->receiver)))
         t->opened = true;
-    pthread_mutex_unlock(&t->io);
+    io_leave(t, &g);
     if (rc)
         return rc;
     pthread_mutex_lock(&t->lock);
@@ -853,8 +929,11 @@ int mc__slot_receive(mc_transport *t, mc__listener_slot *slot, unsigned gen, int
             cache_unlink(t, e);
             if (t->receiver->ops->claim) {
                 /* claim outside the lock: it is file-system or network work */
+                sigpipe_guard g;
                 pthread_mutex_unlock(&t->lock);
+                io_enter(t, NULL, &g);
                 rc = t->receiver->ops->claim(t->receiver, e->id);
+                io_leave(t, &g);
                 pthread_mutex_lock(&t->lock);
                 if (rc) {
                     known_forget(t, e->id);
@@ -965,8 +1044,12 @@ void mc_transport_free(mc_transport *t)
     }
     if (t->ndeleting)
         flush_with_retries(t);
-    if (t->opened)
+    if (t->opened) {
+        sigpipe_guard g;
+        io_enter(t, NULL, &g);
         t->receiver->ops->close(t->receiver);
+        io_leave(t, &g);
+    }
     halves_free(t->sender, t->receiver);
     while (t->head) {
         entry *e = t->head;
@@ -985,6 +1068,7 @@ void mc_transport_free(mc_transport *t)
     pthread_mutex_destroy(&t->io);
     pthread_mutex_destroy(&t->send_lock);
     pthread_cond_destroy(&t->cv);
+    pthread_cond_destroy(&t->io_free);
     config_free(&t->cfg);
     free(t);
 }

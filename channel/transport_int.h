@@ -6,10 +6,15 @@
  * each table carries a version and is filled with designated initializers
  * (`.claim = NULL` says "none"). A binding may combine halves of different
  * transports, and a wrapper (the outbox) wraps one half without forwarding
- * the other. The core calls `send` under its send lock, and the receive path
- * (open, list, fetch, remove, move_to_trash, close) under its I/O lock, so
- * each path is single-threaded; `claim`, `wait` and `set_deadline` may run
- * concurrently with the others. */
+ * the other.
+ *
+ * Threads: the core calls `send` under its send lock, and every receiver
+ * function but `set_deadline` under its receiver lock - `wait`, `claim`,
+ * `open` and `close` included - so a backend is single-threaded on each
+ * half and needs no lock of its own. When another thread needs the receiver
+ * while the receive thread waits, the core makes `wake_fd` readable: `wait`
+ * must then return promptly. `set_deadline` may come from any thread at any
+ * time (it ends a stuck call). SIGPIPE is blocked while a backend runs. */
 #ifndef MC_TRANSPORT_INT_H
 #define MC_TRANSPORT_INT_H
 
@@ -59,7 +64,7 @@ typedef struct {
     int (*fetch)(mc__receiver *r, const char *id, size_t max, char **data, size_t *len, bool *truncated);
     /* Optional: takes exclusive ownership of a mail before delivery, so that
      * two receivers on one mailbox never both deliver it. MC_ENOTFOUND if
-     * another receiver took it. */
+     * another receiver took it. Called from the thread that receives. */
     int (*claim)(mc__receiver *r, const char *id);
     /* Deletes these mails permanently, in one batch. Missing ones are not an error. */
     int (*remove)(mc__receiver *r, const char *const *ids, size_t count);

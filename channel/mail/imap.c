@@ -1,8 +1,8 @@
 /* imap.c - receiving from an IMAP mailbox with libetpan.
  *
- * One session per transport, guarded by a mutex. The receive thread holds it
- * through IDLE; any other call first interrupts the IDLE (a pipe the IDLE
- * wait also polls), then takes the mutex.
+ * One session per transport. The core calls the receiver from one thread at
+ * a time (transport_int.h), the IDLE wait included, and ends that wait
+ * through wake_fd when another thread needs the session: no lock here.
  *
  * - TLS: STARTTLS or implicit TLS; the server's certificate chain and host
  *   name are verified with OpenSSL (tlsverify.c) before LOGIN or
@@ -25,7 +25,6 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,9 +50,6 @@ typedef struct {
     mc__receiver base;   /* the receiving half of the mail transport */
     mc__mail_config cfg; /* strings below are owned copies */
     char *host, *username, *password, *ca_file, *ca_path, *service, *deleted;
-    pthread_mutex_t lock;
-    int intr[2];
-    int pending; /* callers waiting for the session (atomic) */
     mailimap *s; /* NULL: disconnected */
     mc__imap_conn *conn; /* below s: socket, TLS, guard; owned by s */
     _Atomic int64_t deadline; /* a caller's deadline for all I/O (monotonic ms); 0: none */
@@ -162,67 +158,6 @@ static int imap_error(mc__imap *m, int r, const char *step)
     }
     return mc__error_set(code, "IMAP %s:%u: %s: %s%s", m->host, port, step,
                          cause == MC__IO_TIMEOUT ? "timed out: " : cause == MC__IO_LIMIT ? "protocol: " : "", why);
-}
-
-/* SIGPIPE on a dead socket would kill the process: block it around our calls
- * and swallow one we caused (libcurl does the same). */
-typedef struct {
-    sigset_t old;
-    bool was_pending;
-} sigpipe_guard;
-
-static void sigpipe_block(sigpipe_guard *g)
-{
-    sigset_t set, pend;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigpending(&pend);
-    g->was_pending = sigismember(&pend, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, &g->old);
-}
-
-static void sigpipe_restore(sigpipe_guard *g)
-{
-    sigset_t set, pend;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigpending(&pend);
-    if (!g->was_pending && sigismember(&pend, SIGPIPE)) {
-        struct timespec zero = {0, 0};
-        sigtimedwait(&set, NULL, &zero);
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
-/* Takes the session, interrupting an IDLE in progress. */
-static void session_lock(mc__imap *m)
-{
-    __atomic_add_fetch(&m->pending, 1, __ATOMIC_SEQ_CST);
-    if (write(m->intr[1], "x", 1) < 0) {
-        /* a full pipe already interrupts */
-    }
-    pthread_mutex_lock(&m->lock);
-    __atomic_sub_fetch(&m->pending, 1, __ATOMIC_SEQ_CST);
-}
-
-/* Every public call runs between these: the session, SIGPIPE blocked. */
-static void session_enter(mc__imap *m, sigpipe_guard *g)
-{
-    session_lock(m);
-    sigpipe_block(g);
-}
-
-static void session_leave(mc__imap *m, sigpipe_guard *g)
-{
-    sigpipe_restore(g);
-    pthread_mutex_unlock(&m->lock);
-}
-
-static void drain(int fd)
-{
-    char buf[64];
-    while (read(fd, buf, sizeof(buf)) > 0) {
-    }
 }
 
 /* ---- connecting ---- */
@@ -462,16 +397,7 @@ static char *make_id(const mc__imap *m, uint32_t uid)
 
 /* ---- the backend operations ---- */
 
-static int imap_open(mc__receiver *r)
-{
-    mc__imap *m = (mc__imap *)r;
-    sigpipe_guard g;
-    int rc;
-    session_enter(m, &g);
-    rc = ensure_session(m);
-    session_leave(m, &g);
-    return rc;
-}
+static int imap_open(mc__receiver *r) { return ensure_session((mc__imap *)r); }
 
 static int64_t internaldate_ms(const struct mailimap_date_time *d)
 {
@@ -756,8 +682,9 @@ done:
     return rc;
 }
 
-static int list_locked(mc__imap *m, mc__mail_item **items, size_t *count)
+static int imap_list(mc__receiver *self, mc__mail_item **items, size_t *count)
 {
+    mc__imap *m = (mc__imap *)self;
     struct mailimap_search_key *key = NULL;
     struct mailimap_set *fresh = NULL;
     clist *uids = NULL;
@@ -864,25 +791,15 @@ done:
     return rc;
 }
 
-static int imap_list(mc__receiver *r, mc__mail_item **items, size_t *count)
-{
-    mc__imap *m = (mc__imap *)r;
-    sigpipe_guard g;
-    int rc;
-    session_enter(m, &g);
-    rc = list_locked(m, items, count);
-    session_leave(m, &g);
-    return rc;
-}
-
 #define READ_AHEAD 32
 
 /* Reads one mail; with it, in the same command, up to READ_AHEAD other new
  * mails that look stamped and fit the limit, which the core asks for next:
  * one round trip for a batch instead of one per mail. */
-static int fetch_locked(mc__imap *m, const char *id, size_t max, char **data, size_t *len,
-                        bool *truncated)
+static int imap_fetch(mc__receiver *self, const char *id, size_t max, char **data, size_t *len,
+                      bool *truncated)
 {
+    mc__imap *m = (mc__imap *)self;
     struct mailimap_set *set = NULL;
     struct mailimap_fetch_type *ft = NULL;
     struct mailimap_section *sec;
@@ -973,17 +890,6 @@ done:
     return rc;
 }
 
-static int imap_fetch(mc__receiver *r, const char *id, size_t max, char **data, size_t *len, bool *truncated)
-{
-    mc__imap *m = (mc__imap *)r;
-    sigpipe_guard g;
-    int rc;
-    session_enter(m, &g);
-    rc = fetch_locked(m, id, max, data, len, truncated);
-    session_leave(m, &g);
-    return rc;
-}
-
 /* Without UIDPLUS: EXPUNGE only if nothing but our mail carries \Deleted. */
 static int expunge_safely(mc__imap *m, const mc__strmap *mine)
 {
@@ -1016,8 +922,9 @@ static int expunge_safely(mc__imap *m, const mc__strmap *mine)
     return 0;
 }
 
-static int remove_locked(mc__imap *m, const char *const *ids, size_t count)
+static int imap_remove(mc__receiver *self, const char *const *ids, size_t count)
 {
+    mc__imap *m = (mc__imap *)self;
     struct mailimap_set *set = NULL;
     struct mailimap_flag_list *flags = NULL;
     struct mailimap_store_att_flags *st = NULL;
@@ -1082,19 +989,9 @@ done:
     return rc;
 }
 
-static int imap_remove(mc__receiver *r, const char *const *ids, size_t count)
+static int imap_move_to_trash(mc__receiver *self, const char *id)
 {
-    mc__imap *m = (mc__imap *)r;
-    sigpipe_guard g;
-    int rc;
-    session_enter(m, &g);
-    rc = remove_locked(m, ids, count);
-    session_leave(m, &g);
-    return rc;
-}
-
-static int trash_locked(mc__imap *m, const char *id)
-{
+    mc__imap *m = (mc__imap *)self;
     struct mailimap_set *set;
     uint32_t uid;
     int r, rc;
@@ -1122,24 +1019,13 @@ static int trash_locked(mc__imap *m, const char *id)
     mailimap_set_free(set);
     if (r != MAILIMAP_NO_ERROR)
         return imap_error(m, r, "UID COPY");
-    return remove_locked(m, &id, 1);
+    return imap_remove(self, &id, 1);
 }
 
-static int imap_move_to_trash(mc__receiver *r, const char *id)
+static void sleep_on(int wake_fd, int timeout_ms)
 {
-    mc__imap *m = (mc__imap *)r;
-    sigpipe_guard g;
-    int rc;
-    session_enter(m, &g);
-    rc = trash_locked(m, id);
-    session_leave(m, &g);
-    return rc;
-}
-
-static void sleep_on(int wake_fd, int intr_fd, int timeout_ms)
-{
-    struct pollfd p[2] = {{wake_fd, POLLIN, 0}, {intr_fd, POLLIN, 0}};
-    poll(p, 2, timeout_ms);
+    struct pollfd p = {wake_fd, POLLIN, 0};
+    poll(&p, 1, timeout_ms);
 }
 
 /* New mail was announced (EXISTS) since the last UID SEARCH began, or a
@@ -1154,12 +1040,12 @@ static bool buffered(mc__imap *m)
     return m->conn && (m->s->imap_stream->read_buffer_len || mc__imap_conn_pending(m->conn));
 }
 
-/* One IDLE: until the server says something, wake_fd or intr, or the slice
+/* One IDLE: until the server says something, wake_fd, or the slice
  * ends; then DONE, whose answer proves the server is alive (the watchdog).
  * *done: stop idling (news, woken, error). */
 static int idle_once(mc__imap *m, int slice_ms, int wake_fd, bool *done)
 {
-    struct pollfd p[3];
+    struct pollfd p[2];
     int r, rc = 0;
     *done = true;
     expect(m, 0, 0); /* the IDLE's reply is counted from here */
@@ -1168,11 +1054,11 @@ static int idle_once(mc__imap *m, int slice_ms, int wake_fd, bool *done)
     if (!news(m) && !buffered(m)) {
         p[0] = (struct pollfd){mc__imap_conn_fd(m->conn), POLLIN, 0};
         p[1] = (struct pollfd){wake_fd, POLLIN, 0};
-        p[2] = (struct pollfd){m->intr[0], POLLIN, 0};
-        /* woken (the core, another caller): stop. The server spoke or the
-         * slice ended: DONE probes it, and idling goes on unless it was new
-         * mail (flags, keep-alives are no reason to query). */
-        *done = poll(p, 3, slice_ms) > 0 && !p[0].revents;
+        /* woken (the core needs the session, or a listener opened): stop.
+         * The server spoke or the slice ended: DONE probes it, and idling
+         * goes on unless it was new mail (flags, keep-alives are no reason
+         * to query). */
+        *done = poll(p, 2, slice_ms) > 0 && !p[0].revents;
     }
     if ((r = mailimap_idle_done(m->s)) != MAILIMAP_NO_ERROR) {
         *done = true;
@@ -1187,46 +1073,25 @@ static int imap_wait(mc__receiver *r, int timeout_ms, int wake_fd)
 {
     mc__imap *m = (mc__imap *)r;
     int64_t deadline;
-    sigpipe_guard g;
     int rc = 0;
     if (timeout_ms < 0 || timeout_ms > m->cfg.idle_ms)
         timeout_ms = m->cfg.idle_ms; /* IDLE is re-issued at least this often */
     deadline = mc__mono_ms() + timeout_ms;
-    pthread_mutex_lock(&m->lock);
-    drain(m->intr[0]);
-    if (__atomic_load_n(&m->pending, __ATOMIC_SEQ_CST)) {
-        /* someone needs the session now: let them have it before waiting again */
-        pthread_mutex_unlock(&m->lock);
-        sleep_on(wake_fd, m->intr[0], 5);
-        return 0;
-    }
+    if (news(m))
+        return 1; /* announced during the commands since the last search */
     if (!m->s || !m->cfg.idle || !m->has_idle || !m->s->imap_selection_info) {
-        bool announced = news(m);
-        pthread_mutex_unlock(&m->lock);
-        if (announced)
-            return 1;
-        sleep_on(wake_fd, m->intr[0], timeout_ms);
+        sleep_on(wake_fd, timeout_ms);
         return 0;
     }
-    sigpipe_block(&g);
-    if (news(m)) {
-        rc = 1; /* announced during the commands since the last search */
-    } else {
-        for (bool done = false; !done;) {
-            int64_t left = deadline - mc__mono_ms();
-            /* probe at least every `timeout`: a silent server is noticed in time */
-            int slice = (int)(left < m->cfg.timeout_ms ? left : m->cfg.timeout_ms);
-            if (slice <= 0)
-                break;
-            if ((rc = idle_once(m, slice, wake_fd, &done)) < 0)
-                mc__log(MC_LOG_WARN, "%s", mc_error_last());
-            if (!m->s)
-                break;
-            if (__atomic_load_n(&m->pending, __ATOMIC_SEQ_CST))
-                break;
-        }
+    for (bool done = false; !done && m->s;) {
+        int64_t left = deadline - mc__mono_ms();
+        /* probe at least every `timeout`: a silent server is noticed in time */
+        int slice = (int)(left < m->cfg.timeout_ms ? left : m->cfg.timeout_ms);
+        if (slice <= 0)
+            break;
+        if ((rc = idle_once(m, slice, wake_fd, &done)) < 0)
+            mc__log(MC_LOG_WARN, "%s", mc_error_last());
     }
-    session_leave(m, &g);
     return rc;
 }
 
@@ -1238,8 +1103,6 @@ static void imap_set_deadline(mc__receiver *r, int64_t deadline_ms)
 static void imap_close(mc__receiver *r)
 {
     mc__imap *m = (mc__imap *)r;
-    sigpipe_guard g;
-    session_enter(m, &g);
     if (m->s) {
         /* LOGOUT is a courtesy: it may not hold up closing beyond `timeout` */
         int64_t before = atomic_load(&m->deadline);
@@ -1249,7 +1112,6 @@ static void imap_close(mc__receiver *r)
         atomic_store(&m->deadline, before);
     }
     disconnect(m);
-    session_leave(m, &g);
 }
 
 static void imap_free(mc__receiver *r)
@@ -1258,11 +1120,6 @@ static void imap_free(mc__receiver *r)
     if (!m)
         return;
     imap_close(r);
-    pthread_mutex_destroy(&m->lock);
-    if (m->intr[0] >= 0)
-        close(m->intr[0]);
-    if (m->intr[1] >= 0)
-        close(m->intr[1]);
     mc__strmap_free(&m->meta, meta_free);
     free(m->host);
     free(m->username);
@@ -1299,9 +1156,7 @@ int mc__imap_new(mc__receiver **out, const mc__mail_config *cfg)
     if (!m)
         return mc__error_set(MC_ENOMEM, "out of memory");
     m->base.ops = &receiver_ops;
-    m->intr[0] = m->intr[1] = -1;
     mc__strmap_init(&m->meta);
-    pthread_mutex_init(&m->lock, NULL);
     m->cfg = *cfg;
     m->host = copy_or_empty(cfg->imap.host);
     m->username = copy_or_empty(cfg->username && *cfg->username ? cfg->username : cfg->address);
@@ -1327,11 +1182,6 @@ int mc__imap_new(mc__receiver **out, const mc__mail_config *cfg)
     m->cfg.smtp.host = NULL;
     if (m->cfg.idle_ms <= 0)
         m->cfg.idle_ms = 9 * 60 * 1000;
-    if (pipe2(m->intr, O_CLOEXEC | O_NONBLOCK)) {
-        m->intr[0] = m->intr[1] = -1;
-        imap_free(&m->base);
-        return mc__error_set(MC_EIO, "cannot create a pipe: %s", strerror(errno));
-    }
     *out = &m->base;
     return 0;
 }

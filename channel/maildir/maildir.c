@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +58,6 @@ typedef struct {
     int watch_new, watch_cur;
     mc__strmap where; /* id -> location* */
     int64_t recovered_ms; /* last scan for dead receivers' claims (monotonic) */
-    pthread_mutex_t lock; /* where: claim runs beside the receive path */
 } maildir;
 
 static int sys_error(const char *what, const char *path)
@@ -487,7 +485,6 @@ static int md_open(mc__receiver *b)
 {
     maildir *m = (maildir *)b;
     int rc;
-    pthread_mutex_lock(&m->lock);
     if ((rc = ensure_maildir(m->mailbox, false)))
         goto done;
     if (m->inotify_fd < 0)
@@ -498,7 +495,6 @@ static int md_open(mc__receiver *b)
         goto done;
     recover_claims(m);
 done:
-    pthread_mutex_unlock(&m->lock);
     return rc;
 }
 
@@ -577,7 +573,6 @@ static int md_list(mc__receiver *b, mc__mail_item **items, size_t *count)
     size_t n = 0, cap = 0;
     mc__strmap seen;
     int rc;
-    pthread_mutex_lock(&m->lock);
     if ((rc = watch_folder(m)))
         goto done;
     /* a dead peer's claims need not be found within milliseconds: at most once a second */
@@ -613,11 +608,10 @@ static int md_list(mc__receiver *b, mc__mail_item **items, size_t *count)
     *items = v;
     *count = n;
 done:
-    pthread_mutex_unlock(&m->lock);
     return rc;
 }
 
-static int md_fetch_locked(mc__receiver *b, const char *id, size_t max, char **data, size_t *len,
+static int md_fetch(mc__receiver *b, const char *id, size_t max, char **data, size_t *len,
                     bool *truncated)
 {
     maildir *m = (maildir *)b;
@@ -666,7 +660,7 @@ done:
     return rc;
 }
 
-static int md_claim_locked(mc__receiver *b, const char *id)
+static int md_claim(mc__receiver *b, const char *id)
 {
     maildir *m = (maildir *)b;
     location *loc = mc__strmap_get(&m->where, id, NULL);
@@ -693,7 +687,7 @@ static int md_claim_locked(mc__receiver *b, const char *id)
     return rc;
 }
 
-static int md_remove_locked(mc__receiver *b, const char *const *ids, size_t count)
+static int md_remove(mc__receiver *b, const char *const *ids, size_t count)
 {
     maildir *m = (maildir *)b;
     int rc = 0;
@@ -717,7 +711,7 @@ static int md_remove_locked(mc__receiver *b, const char *const *ids, size_t coun
     return rc;
 }
 
-static int md_move_to_trash_locked(mc__receiver *b, const char *id)
+static int md_move_to_trash(mc__receiver *b, const char *id)
 {
     maildir *m = (maildir *)b;
     location *loc = mc__strmap_get(&m->where, id, NULL);
@@ -788,7 +782,6 @@ static void md_free(mc__receiver *b)
     if (m->lock_fd >= 0)
         close(m->lock_fd);
     mc__strmap_free(&m->where, location_free);
-    pthread_mutex_destroy(&m->lock);
     free(m->root);
     free(m->mailbox);
     free(m->service);
@@ -796,47 +789,6 @@ static void md_free(mc__receiver *b)
     free(m->owner);
     free(m->watched);
     free(m);
-}
-
-static int md_fetch(mc__receiver *b, const char *id, size_t max, char **data, size_t *len,
-                    bool *truncated)
-{
-    maildir *m = (maildir *)b;
-    int rc;
-    pthread_mutex_lock(&m->lock);
-    rc = md_fetch_locked(b, id, max, data, len, truncated);
-    pthread_mutex_unlock(&m->lock);
-    return rc;
-}
-
-static int md_claim(mc__receiver *b, const char *id)
-{
-    maildir *m = (maildir *)b;
-    int rc;
-    pthread_mutex_lock(&m->lock);
-    rc = md_claim_locked(b, id);
-    pthread_mutex_unlock(&m->lock);
-    return rc;
-}
-
-static int md_remove(mc__receiver *b, const char *const *ids, size_t count)
-{
-    maildir *m = (maildir *)b;
-    int rc;
-    pthread_mutex_lock(&m->lock);
-    rc = md_remove_locked(b, ids, count);
-    pthread_mutex_unlock(&m->lock);
-    return rc;
-}
-
-static int md_move_to_trash(mc__receiver *b, const char *id)
-{
-    maildir *m = (maildir *)b;
-    int rc;
-    pthread_mutex_lock(&m->lock);
-    rc = md_move_to_trash_locked(b, id);
-    pthread_mutex_unlock(&m->lock);
-    return rc;
 }
 
 static const mc__receiver_ops receiver_ops = {
@@ -877,7 +829,6 @@ static int receiver_new(mc__receiver **out, const mc__maildir_config *cfg)
     m->parent.ops = &receiver_ops;
     m->lock_fd = m->inotify_fd = m->watch_new = m->watch_cur = -1;
     mc__strmap_init(&m->where);
-    pthread_mutex_init(&m->lock, NULL);
     if (!(m->root = mc__strdup(cfg->root)) || !(m->service = mc__strdup(cfg->service_folder)) ||
         !(m->deleted = mc__strdup(cfg->deleted_folder))) {
         md_free(&m->parent);
