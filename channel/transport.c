@@ -24,12 +24,17 @@ typedef struct entry {
     int64_t arrived_ms;
 } entry;
 
-/* What the core remembers about a mail id between queries. */
-enum known_state { KNOWN_IGNORED = 1, KNOWN_INVALID, KNOWN_DELETING, KNOWN_CACHED };
+/* What the core remembers about a mail id between queries. PENDING: listed,
+ * not finished with (not read yet, no room in the cache, evicted, or an
+ * action that failed): read again at the next query, whether or not an
+ * incremental listing names it again; INVALID likewise until its retry count. */
+enum known_state { KNOWN_IGNORED = 1, KNOWN_PENDING, KNOWN_INVALID, KNOWN_DELETING, KNOWN_CACHED };
 typedef struct {
     int state;
     unsigned attempts;
-    bool seen; /* listed in the current query */
+    unsigned listed;    /* the query that last listed (or touched) it */
+    size_t size;        /* from the listing, to read it again */
+    int64_t arrived_ms;
 } known;
 
 struct mc__listener_slot {
@@ -62,6 +67,8 @@ struct mc_transport {
     bool query_requested;  /* a listener opened: query without waiting */
     mc__listener_slot *slots;
     unsigned open_channels;
+    unsigned listing;     /* queries so far: known::listed compares with it */
+    size_t nretry;        /* known ids PENDING or INVALID */
     mc_transport_stats stats;
 };
 
@@ -306,6 +313,8 @@ static known *known_get(mc_transport *t, const char *id)
     return mc__strmap_get(&t->known, id, NULL);
 }
 
+static bool retried(int state) { return state == KNOWN_PENDING || state == KNOWN_INVALID; }
+
 static known *known_set(mc_transport *t, const char *id, int state)
 {
     known *k = known_get(t, id);
@@ -317,16 +326,20 @@ static known *known_set(mc_transport *t, const char *id, int state)
             return NULL;
         }
     }
+    t->nretry -= retried(k->state);
+    t->nretry += retried(state);
     k->state = state;
-    k->seen = true;
+    k->listed = t->listing;
     return k;
 }
 
 static void known_forget(mc_transport *t, const char *id)
 {
-    void *k;
-    if (mc__strmap_remove(&t->known, id, &k))
-        free(k);
+    void *v;
+    if (mc__strmap_remove(&t->known, id, &v)) {
+        t->nretry -= retried(((known *)v)->state);
+        free(v);
+    }
 }
 
 static mc__listener_slot *slot_for(mc_transport *t, const char *channel)
@@ -353,7 +366,7 @@ static bool cache_make_room(mc_transport *t, size_t bytes)
         next = e->next;
         if (!s || !deliverable(t, e, s)) {
             cache_unlink(t, e);
-            known_forget(t, e->id);
+            known_set(t, e->id, KNOWN_PENDING); /* read again when there is room */
             entry_free(e);
         }
         e = next;
@@ -530,6 +543,7 @@ static void act(mc_transport *t, const mc__mail_item *it, mc_mail_info *info)
         mc__log(MC_LOG_WARN, "moved malformed mail %s to Deleted Items: %s", id, info->reason);
         pthread_mutex_lock(&t->lock);
         t->stats.malformed++;
+        known_forget(t, id);
         pthread_mutex_unlock(&t->lock);
         break;
     case MC_MAIL_EXPIRED:
@@ -540,6 +554,7 @@ static void act(mc_transport *t, const mc__mail_item *it, mc_mail_info *info)
         mc__log(MC_LOG_INFO, "deleted expired mail %s for channel %s", id, info->channel);
         pthread_mutex_lock(&t->lock);
         t->stats.expired++;
+        known_forget(t, id);
         pthread_mutex_unlock(&t->lock);
         break;
     case MC_MAIL_INVALID:
@@ -580,15 +595,21 @@ static void act(mc_transport *t, const mc__mail_item *it, mc_mail_info *info)
     }
 }
 
+/* Marks a listed mail as listed now; true if it is to be read: new, or not
+ * finished with, and there is room in the cache (else it stays PENDING). */
 static bool needs_reading(mc_transport *t, const mc__mail_item *it)
 {
     known *k;
     bool read;
     pthread_mutex_lock(&t->lock);
     k = known_get(t, it->id);
+    if (!k && (k = known_set(t, it->id, KNOWN_PENDING))) {
+        k->size = it->size;
+        k->arrived_ms = it->arrived_ms;
+    }
     if (k)
-        k->seen = true;
-    read = !k || k->state == KNOWN_INVALID;
+        k->listed = t->listing;
+    read = !k || retried(k->state);
     if (read && (t->stats.cached >= t->cfg.cache_count || t->stats.cached_bytes >= t->cfg.cache_bytes))
         read = cache_make_room(t, 0);
     pthread_mutex_unlock(&t->lock);
@@ -606,8 +627,13 @@ static void read_item(mc_transport *t, const mc__mail_item *it)
     int rc = t->receiver->ops->fetch(t->receiver, it->id, it->size > limit ? 65536 : limit, &data,
                                     &len, &truncated);
     if (rc) {
-        if (rc != MC_ENOTFOUND)
+        if (rc != MC_ENOTFOUND) {
             mc__log(MC_LOG_WARN, "cannot read mail %s: %s", it->id, mc_error_last());
+            return; /* PENDING: read again at the next query */
+        }
+        pthread_mutex_lock(&t->lock);
+        known_forget(t, it->id); /* gone meanwhile */
+        pthread_mutex_unlock(&t->lock);
         return;
     }
     rc = mc__mail_classify_filtered(&info, data, len, t->cfg.max_received_message_size, 0,
@@ -640,14 +666,15 @@ static bool unstamped(mc_transport *t, const mc__mail_item *it)
     return skip;
 }
 
-/* Forgets what is no longer on the server: entries and ids not listed. */
+/* After a full listing: forgets what is no longer on the server, cached
+ * entries and ids that were not listed. */
 static void prune(mc_transport *t)
 {
     pthread_mutex_lock(&t->lock);
     for (entry *e = t->head, *next; e; e = next) {
         known *k = known_get(t, e->id);
         next = e->next;
-        if (k && !k->seen) {
+        if (k && k->listed != t->listing) {
             cache_unlink(t, e);
             entry_free(e);
         }
@@ -656,36 +683,106 @@ static void prune(mc_transport *t)
         void *v;
         const char *key = mc__strmap_slot(&t->known, i, &v);
         known *k = v;
-        if (!key)
-            continue;
-        if (!k->seen && k->state != KNOWN_DELETING) {
+        if (key && k->listed != t->listing && k->state != KNOWN_DELETING) {
+            t->nretry -= retried(k->state);
             mc__strmap_remove(&t->known, key, NULL);
             free(k);
-        } else {
-            k->seen = false;
         }
     }
     pthread_mutex_unlock(&t->lock);
 }
 
+/* After an incremental listing: what the receiver says left the folder. */
+static void forget_gone(mc_transport *t, char *const *gone, size_t n)
+{
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < n; i++) {
+        known *k = known_get(t, gone[i]);
+        if (!k || k->state == KNOWN_DELETING)
+            continue; /* ours to delete: a missing mail counts as deleted */
+        for (entry *e = t->head; e; e = e->next) {
+            if (!strcmp(e->id, gone[i])) {
+                cache_unlink(t, e);
+                entry_free(e);
+                break;
+            }
+        }
+        known_forget(t, gone[i]);
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+static void take_item(mc_transport *t, const mc__mail_item *it)
+{
+    if (needs_reading(t, it) && !unstamped(t, it))
+        read_item(t, it);
+}
+
+/* After an incremental listing: mail listed before and not finished with
+ * (no room, a failed action, an invalid one under its retry count) is read
+ * again, as a full listing would have listed it again. Costs nothing while
+ * nothing waits. */
+static void retry_known(mc_transport *t)
+{
+    mc__mail_item *again = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&t->lock);
+    if (t->nretry && (again = calloc(t->nretry, sizeof(*again)))) {
+        for (size_t i = 0; i < t->known.cap && n < t->nretry; i++) {
+            void *v;
+            const char *key = mc__strmap_slot(&t->known, i, &v);
+            known *k = v;
+            if (!key || !retried(k->state) || k->listed == t->listing)
+                continue;
+            if (!(again[n].id = mc__strdup(key)))
+                break;
+            again[n].size = k->size;
+            again[n].arrived_ms = k->arrived_ms;
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    for (size_t i = 0; i < n; i++) {
+        take_item(t, &again[i]);
+        free(again[i].id);
+    }
+    free(again);
+}
+
+static void listing_free(mc__listing *l)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        free(l->items[i].id);
+        free(l->items[i].headers);
+    }
+    free(l->items);
+    for (size_t i = 0; i < l->ngone; i++)
+        free(l->gone[i]);
+    free(l->gone);
+}
+
 static int query(mc_transport *t)
 {
-    mc__mail_item *items = NULL;
-    size_t n = 0;
+    mc__listing l = {0};
     int rc;
     flush_deleted(t);
-    if ((rc = t->receiver->ops->list(t->receiver, &items, &n))) {
+    if ((rc = t->receiver->ops->list(t->receiver, &l))) {
         mc__log(MC_LOG_WARN, "listing the mailbox failed: %s", mc_error_last());
+        listing_free(&l);
         return rc;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (needs_reading(t, &items[i]) && !unstamped(t, &items[i]))
-            read_item(t, &items[i]);
-        free(items[i].id);
-        free(items[i].headers);
+    pthread_mutex_lock(&t->lock);
+    t->listing++;
+    pthread_mutex_unlock(&t->lock);
+    for (size_t i = 0; i < l.count; i++)
+        take_item(t, &l.items[i]);
+    if (l.full) {
+        prune(t);
+    } else {
+        forget_gone(t, l.gone, l.ngone);
+        retry_known(t);
     }
-    free(items);
-    prune(t);
+    listing_free(&l);
     pthread_mutex_lock(&t->lock);
     t->stats.queries++;
     pthread_mutex_unlock(&t->lock);

@@ -51,15 +51,30 @@ typedef struct {
                          * cheaply; unstamped mail is then never fetched whole */
 } mc__mail_item;
 
-#define MC__RECEIVER_VERSION 1
+/* What a listing returns. A receiver lists either the whole folder (full:
+ * the core forgets every id not in items) or, when it keeps a cursor of its
+ * own (IMAP UIDNEXT, EWS sync state, a Graph delta link), only what changed
+ * since its previous listing: items that arrived, ids in gone that left. The
+ * first listing, and any after the cursor was lost, must be full. The core
+ * frees items and gone. */
+typedef struct {
+    mc__mail_item *items;
+    size_t count;
+    char **gone;
+    size_t ngone;
+    bool full;
+} mc__listing;
+
+#define MC__RECEIVER_VERSION 2
 
 typedef struct {
     unsigned version; /* MC__RECEIVER_VERSION */
     const char *name;
     /* Prepares receiving (connect, find folders). */
     int (*open)(mc__receiver *r);
-    /* The mails now in the watched folder. Items are freed by the core. */
-    int (*list)(mc__receiver *r, mc__mail_item **items, size_t *count);
+    /* The mails in the watched folder, whole or as changes (mc__listing).
+     * Items come oldest first. */
+    int (*list)(mc__receiver *r, mc__listing *out);
     /* Reads at most `max` octets of a mail; *truncated tells if there was more. */
     int (*fetch)(mc__receiver *r, const char *id, size_t max, char **data, size_t *len, bool *truncated);
     /* Optional: takes exclusive ownership of a mail before delivery, so that

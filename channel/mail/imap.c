@@ -63,6 +63,11 @@ typedef struct {
     bool has_uidplus, has_move, has_idle;
     bool listed_once;
     mc__strmap meta; /* uid (decimal) -> meta */
+    /* the listing cursor: UIDs below next_uid were listed in this session
+     * and folder; EXPUNGEs not ours since the last listing void it */
+    bool cursor_ok;
+    uint32_t next_uid;
+    unsigned long own_expunges, foreign_at_list;
 } mc__imap;
 
 /* ---- small helpers ---- */
@@ -80,6 +85,20 @@ static void meta_free(void *p)
         free(m->body);
         free(m);
     }
+}
+
+/* EXPUNGE responses that our own commands did not cause: mail left the
+ * folder behind our back, so the next listing is full. */
+static unsigned long foreign_expunges(const mc__imap *m)
+{
+    return mc__imap_conn_guard(m->conn)->expunges - m->own_expunges;
+}
+
+/* After a command of ours that expunges at most n mails. */
+static void expunged_by_us(mc__imap *m, unsigned long before, size_t n)
+{
+    unsigned long d = mc__imap_conn_guard(m->conn)->expunges - before;
+    m->own_expunges += d < n ? d : n;
 }
 
 static int64_t now_ms(void)
@@ -317,6 +336,8 @@ static int select_folder(mc__imap *m, const char *folder)
     if (mc__set_str(&m->folder, folder))
         return mc__error_set(MC_ENOMEM, "out of memory");
     m->fallback = strcmp(folder, m->service) != 0;
+    m->cursor_ok = false;
+    m->next_uid = 0;
     return 0;
 }
 
@@ -349,6 +370,8 @@ static int connect_session(mc__imap *m)
     m->has_move = mailimap_has_extension(m->s, "MOVE");
     m->has_idle = mailimap_has_idle(m->s);
     m->swept = false;
+    m->cursor_ok = false; /* a new connection: its guard counts from 0 */
+    m->own_expunges = m->foreign_at_list = 0;
     if ((rc = find_folders(m, &service_exists)))
         return rc;
     if (!service_exists)
@@ -665,8 +688,11 @@ static int sweep_leftovers(mc__imap *m)
     if (n) {
         mc__log(MC_LOG_INFO, "IMAP folder %s: expunging %zu received mail(s) a stopped receiver left flagged "
                              "\\Deleted", m->folder, n);
+        unsigned long before = mc__imap_conn_guard(m->conn)->expunges;
         if ((r = mailimap_uid_expunge(m->s, ours)) != MAILIMAP_NO_ERROR)
             rc = imap_error(m, r, "UID EXPUNGE");
+        else
+            expunged_by_us(m, before, n);
     }
 done:
     if (result)
@@ -682,27 +708,114 @@ done:
     return rc;
 }
 
-static int imap_list(mc__receiver *self, mc__mail_item **items, size_t *count)
+/* The search of a listing: stamped (or all undeleted) mail; from the
+ * cursor on when listing incrementally. */
+static struct mailimap_search_key *listing_key(mc__imap *m, bool incremental)
+{
+    struct mailimap_search_key *base, *all, *uid;
+    struct mailimap_set *from;
+    base = m->cfg.search_stamp ? stamped_key() : search_key(MAILIMAP_SEARCH_KEY_UNDELETED);
+    if (!base || !incremental)
+        return base;
+    all = mailimap_search_key_new_multiple_empty();
+    from = mailimap_set_new_interval(m->next_uid, 0); /* next_uid:* */
+    uid = from ? mailimap_search_key_new_uid(from) : NULL;
+    if (!uid && from)
+        mailimap_set_free(from);
+    if (!all || !uid || mailimap_search_key_multiple_add(all, uid) != MAILIMAP_NO_ERROR) {
+        if (uid)
+            mailimap_search_key_free(uid);
+        goto fail;
+    }
+    if (mailimap_search_key_multiple_add(all, base) != MAILIMAP_NO_ERROR)
+        goto fail;
+    return all;
+fail:
+    mailimap_search_key_free(base);
+    if (all)
+        mailimap_search_key_free(all);
+    return NULL;
+}
+
+static int add_item(mc__imap *m, mc__mail_item *out, size_t *n, const char *k, const meta *x)
+{
+    mc__mail_item *it = &out[*n];
+    it->id = make_id(m, (uint32_t)strtoul(k, NULL, 10));
+    it->size = x->size;
+    it->arrived_ms = x->arrived_ms;
+    it->headers = x->headers ? mc__strdup(x->headers) : NULL;
+    if (!it->id || (x->headers && !it->headers)) {
+        free(it->id);
+        free(it->headers);
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    }
+    (*n)++;
+    return 0;
+}
+
+/* Full listing: forget the metadata of mail that is gone. */
+static void forget_absent(mc__imap *m, const mc__strmap *present)
+{
+    for (size_t i = 0; i < m->meta.cap; i++) {
+        void *v;
+        const char *k = mc__strmap_slot(&m->meta, i, &v);
+        bool found = false;
+        if (k)
+            mc__strmap_get(present, k, &found);
+        if (k && !found) {
+            mc__strmap_remove(&m->meta, k, NULL);
+            meta_free(v);
+        }
+    }
+}
+
+/* The mail a listing returns: all known (full) or those in `listed`. */
+static int listing_items(mc__imap *m, const mc__strmap *listed, bool full, mc__listing *l)
+{
+    const mc__strmap *from = full ? &m->meta : listed;
+    size_t n = 0;
+    int rc = 0;
+    if (!(l->items = calloc(from->count ? from->count : 1, sizeof(*l->items))))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < from->cap; i++) {
+        const char *k = mc__strmap_slot(from, i, NULL);
+        const meta *x = k ? mc__strmap_get(&m->meta, k, NULL) : NULL;
+        if (x)
+            rc = add_item(m, l->items, &n, k, x);
+    }
+    l->count = n;
+    /* oldest first: UIDs grow with arrival */
+    qsort(l->items, n, sizeof(*l->items), by_uid);
+    return rc;
+}
+
+/* Lists the folder. The first listing of a session (or of a folder, or of
+ * a UIDVALIDITY), and any after mail left the folder behind our back, is
+ * full; otherwise only UIDs from the cursor on are searched, so a query
+ * costs the same however much mail the folder holds. */
+static int imap_list(mc__receiver *self, mc__listing *l)
 {
     mc__imap *m = (mc__imap *)self;
     struct mailimap_search_key *key = NULL;
     struct mailimap_set *fresh = NULL;
     clist *uids = NULL;
-    mc__mail_item *out = NULL;
-    mc__strmap present;
-    size_t n = 0, nfresh = 0;
+    mc__strmap listed;
+    size_t nfresh = 0;
+    uint32_t top = 0;
+    bool incremental;
     int r, rc;
-    mc__strmap_init(&present);
+    mc__strmap_init(&listed);
     if ((rc = ensure_session(m)) || (rc = recheck_folder(m)) || (!m->swept && (rc = sweep_leftovers(m))))
         goto done;
-    key = m->cfg.search_stamp ? stamped_key() : search_key(MAILIMAP_SEARCH_KEY_UNDELETED);
-    if (!key || !(fresh = mailimap_set_new_empty())) {
+    incremental = m->cursor_ok && m->next_uid && foreign_expunges(m) == m->foreign_at_list;
+    if (!(key = listing_key(m, incremental)) || !(fresh = mailimap_set_new_empty())) {
         rc = mc__error_set(MC_ENOMEM, "out of memory");
         goto done;
     }
     /* EXISTS from here on is news for the next wait (mail that lands while
      * this query runs is not left waiting for the next interval) */
     m->arrivals_seen = mc__imap_conn_guard(m->conn)->arrivals;
+    m->foreign_at_list = foreign_expunges(m);
     if ((r = mailimap_uid_search(m->s, NULL, key, &uids)) != MAILIMAP_NO_ERROR) {
         rc = imap_error(m, r, "UID SEARCH");
         goto done;
@@ -710,84 +823,50 @@ static int imap_list(mc__receiver *self, mc__mail_item **items, size_t *count)
     for (clistiter *it = first(uids); it; it = clist_next(it)) {
         uint32_t uid = *(uint32_t *)clist_content(it);
         char k[16];
+        if (incremental && uid < m->next_uid)
+            continue; /* "n:*" always matches the last mail */
+        top = uid > top ? uid : top;
         snprintf(k, sizeof(k), "%u", uid);
-        if (mc__strmap_put(&present, k, NULL)) {
+        if (mc__strmap_put(&listed, k, NULL)) {
             rc = mc__error_set(MC_ENOMEM, "out of memory");
             goto done;
         }
-        if (!mc__strmap_get(&m->meta, k, NULL)) {
-            if (mailimap_set_add_single(fresh, uid) != MAILIMAP_NO_ERROR) {
+        if (mc__strmap_get(&m->meta, k, NULL))
+            continue;
+        if (mailimap_set_add_single(fresh, uid) != MAILIMAP_NO_ERROR) {
+            rc = mc__error_set(MC_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (++nfresh == HEADER_BATCH) {
+            if ((rc = fetch_new(m, fresh, nfresh)))
+                goto done;
+            mailimap_set_free(fresh);
+            nfresh = 0;
+            if (!(fresh = mailimap_set_new_empty())) {
                 rc = mc__error_set(MC_ENOMEM, "out of memory");
                 goto done;
-            }
-            if (++nfresh == HEADER_BATCH) {
-                if ((rc = fetch_new(m, fresh, nfresh)))
-                    goto done;
-                mailimap_set_free(fresh);
-                nfresh = 0;
-                if (!(fresh = mailimap_set_new_empty())) {
-                    rc = mc__error_set(MC_ENOMEM, "out of memory");
-                    goto done;
-                }
             }
         }
     }
     if (nfresh && (rc = fetch_new(m, fresh, nfresh)))
         goto done;
-    /* forget what is gone */
-    for (size_t i = 0; i < m->meta.cap; i++) {
-        void *v;
-        const char *k = mc__strmap_slot(&m->meta, i, &v);
-        bool found = false;
-        if (k)
-            mc__strmap_get(&present, k, &found);
-        if (k && !found) {
-            mc__strmap_remove(&m->meta, k, NULL);
-            meta_free(v);
-        }
-    }
-    if (!(out = calloc(m->meta.count ? m->meta.count : 1, sizeof(*out)))) {
-        rc = mc__error_set(MC_ENOMEM, "out of memory");
+    if (!incremental)
+        forget_absent(m, &listed);
+    if ((rc = listing_items(m, &listed, !incremental, l)))
         goto done;
-    }
-    for (size_t i = 0; i < m->meta.cap; i++) {
-        void *v;
-        const char *k = mc__strmap_slot(&m->meta, i, &v);
-        meta *x = v;
-        if (!k)
-            continue;
-        out[n].id = make_id(m, (uint32_t)strtoul(k, NULL, 10));
-        out[n].size = x->size;
-        out[n].arrived_ms = x->arrived_ms;
-        out[n].headers = x->headers ? mc__strdup(x->headers) : NULL;
-        if (!out[n].id || (x->headers && !out[n].headers)) {
-            free(out[n].id);
-            free(out[n].headers);
-            rc = mc__error_set(MC_ENOMEM, "out of memory");
-            goto done;
-        }
-        n++;
-    }
-    /* oldest first: UIDs grow with arrival */
-    qsort(out, n, sizeof(*out), by_uid);
+    l->full = !incremental;
+    if (top >= m->next_uid)
+        m->next_uid = top + 1;
+    m->cursor_ok = true;
     m->listed_once = true;
-    *items = out;
-    *count = n;
-    out = NULL;
-    n = 0;
 done:
-    for (size_t i = 0; i < n; i++) {
-        free(out[i].id);
-        free(out[i].headers);
-    }
-    free(out);
     if (uids)
         mailimap_search_result_free(uids);
     if (key)
         mailimap_search_key_free(key);
     if (fresh)
         mailimap_set_free(fresh);
-    mc__strmap_free(&present, NULL);
+    mc__strmap_free(&listed, NULL);
     return rc;
 }
 
@@ -896,6 +975,7 @@ static int expunge_safely(mc__imap *m, const mc__strmap *mine)
     struct mailimap_search_key *key;
     clist *flagged = NULL;
     bool foreign = false;
+    unsigned long before;
     int r;
     key = search_key(MAILIMAP_SEARCH_KEY_DELETED);
     if (!key)
@@ -917,8 +997,10 @@ static int expunge_safely(mc__imap *m, const mc__strmap *mine)
                              "leaving ours flagged for the next EXPUNGE");
         return 0;
     }
+    before = mc__imap_conn_guard(m->conn)->expunges;
     if ((r = mailimap_expunge(m->s)) != MAILIMAP_NO_ERROR)
         return imap_error(m, r, "EXPUNGE");
+    expunged_by_us(m, before, mine->count);
     return 0;
 }
 
@@ -967,10 +1049,12 @@ static int imap_remove(mc__receiver *self, const char *const *ids, size_t count)
         goto done;
     }
     if (m->has_uidplus) {
+        unsigned long before = mc__imap_conn_guard(m->conn)->expunges;
         if ((r = mailimap_uid_expunge(m->s, set)) != MAILIMAP_NO_ERROR) {
             rc = imap_error(m, r, "UID EXPUNGE");
             goto done;
         }
+        expunged_by_us(m, before, count);
     } else if ((rc = expunge_safely(m, &mine))) {
         goto done;
     }
@@ -1009,10 +1093,12 @@ static int imap_move_to_trash(mc__receiver *self, const char *id)
     if (!(set = mailimap_set_new_single(uid)))
         return mc__error_set(MC_ENOMEM, "out of memory");
     if (m->has_move) {
+        unsigned long before = mc__imap_conn_guard(m->conn)->expunges;
         r = mailimap_uid_move(m->s, set, m->trash);
         mailimap_set_free(set);
         if (r != MAILIMAP_NO_ERROR)
             return imap_error(m, r, "UID MOVE");
+        expunged_by_us(m, before, 1);
         return 0;
     }
     r = mailimap_uid_copy(m->s, set, m->trash);

@@ -84,8 +84,10 @@ static void untagged_count(mc__imap_guard *g)
             g->arrivals++;
         g->exists = (uint32_t)n;
         g->exists_known = true;
-    } else if (word_is(p, (size_t)(end - p), "EXPUNGE") && g->exists) {
-        g->exists--;
+    } else if (word_is(p, (size_t)(end - p), "EXPUNGE")) {
+        g->expunges++;
+        if (g->exists)
+            g->exists--;
     }
 }
 

@@ -46,6 +46,7 @@ typedef struct {
     uint32_t exists;  /* message count, from EXISTS and EXPUNGE */
     bool exists_known;
     unsigned long arrivals; /* EXISTS responses that raised the count */
+    unsigned long expunges; /* EXPUNGE responses */
     bool want_capability, seen_capability; /* a CAPABILITY command is answered */
     char why[160];    /* the limit crossed; empty while none */
 } mc__imap_guard;

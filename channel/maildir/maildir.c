@@ -566,7 +566,7 @@ static int list_dir(maildir *m, const char *sub, mc__mail_item **items, size_t *
     return rc;
 }
 
-static int md_list(mc__receiver *b, mc__mail_item **items, size_t *count)
+static int md_list(mc__receiver *b, mc__listing *out)
 {
     maildir *m = (maildir *)b;
     mc__mail_item *v = NULL;
@@ -605,8 +605,9 @@ static int md_list(mc__receiver *b, mc__mail_item **items, size_t *count)
         free(v);
         goto done;
     }
-    *items = v;
-    *count = n;
+    out->items = v;
+    out->count = n;
+    out->full = true; /* a directory listing is cheap: no cursor */
 done:
     return rc;
 }

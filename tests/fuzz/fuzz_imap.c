@@ -115,6 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static int once;
     mc__mail_config cfg = {0};
     mc__receiver *m = NULL;
+    mc__listing l = {0}, again = {0};
     mc__mail_item *items = NULL;
     size_t n = 0;
     int sv[2];
@@ -146,7 +147,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         close(sv[1]);
         return 0;
     }
-    if (!mc__imap_new(&m, &cfg) && !step(m->ops->open(m), "open") && !step(m->ops->list(m, &items, &n), "list")) {
+    if (!mc__imap_new(&m, &cfg) && !step(m->ops->open(m), "open") && !step(m->ops->list(m, &l), "list")) {
+        items = l.items;
+        n = l.count;
         for (size_t i = 0; i < n; i++) {
             char *body = NULL;
             size_t len = 0;
@@ -159,7 +162,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n > 1)
             step(m->ops->move_to_trash(m, items[1].id), "move");
         step(m->ops->wait(m, 30, -1), "wait");
+        step(m->ops->list(m, &again), "list again"); /* incremental when the cursor held */
     }
+    for (size_t i = 0; i < again.count; i++) {
+        free(again.items[i].id);
+        free(again.items[i].headers);
+    }
+    free(again.items);
     for (size_t i = 0; i < n; i++) {
         free(items[i].id);
         free(items[i].headers);

@@ -34,6 +34,14 @@ typedef struct {
     int nlist;
     int64_t remove_at[MAX_CALLS];
     int nremove;
+    /* incremental mode: after one full listing, only mail added since (the
+     * cursor) and the ids that vanished */
+    bool incremental, listed_full;
+    int cursor;
+    char gone[MAX_MAIL][16];
+    int ngone;
+    int fetches[MAX_MAIL]; /* fetches of each mail */
+    int listed_items;      /* items returned by all listings */
 } fake;
 
 static int64_t mono_ms(void)
@@ -51,7 +59,7 @@ static int f_open(mc__receiver *b)
     return 0;
 }
 
-static int f_list(mc__receiver *b, mc__mail_item **items, size_t *count)
+static int f_list(mc__receiver *b, mc__listing *out)
 {
     fake *f = F(b);
     int rc = 0;
@@ -66,16 +74,27 @@ static int f_list(mc__receiver *b, mc__mail_item **items, size_t *count)
         rc = mc__error_set(MC_EIO, "the fake server is unreachable");
         goto done;
     }
-    *items = calloc(MAX_MAIL, sizeof(**items));
-    for (int i = 0; i < f->nmail; i++) {
+    out->items = calloc(MAX_MAIL, sizeof(*out->items));
+    out->full = !f->incremental || !f->listed_full;
+    for (int i = out->full ? 0 : f->cursor; i < f->nmail; i++) {
         if (!f->mail[i].present)
             continue;
-        (*items)[n].id = strdup(f->mail[i].id);
-        (*items)[n].size = f->mail[i].len;
-        (*items)[n].arrived_ms = (int64_t)time(NULL) * 1000;
+        out->items[n].id = strdup(f->mail[i].id);
+        out->items[n].size = f->mail[i].len;
+        out->items[n].arrived_ms = (int64_t)time(NULL) * 1000;
         n++;
     }
-    *count = n;
+    out->count = n;
+    f->listed_items += (int)n;
+    if (!out->full && f->ngone) {
+        out->gone = calloc((size_t)f->ngone, sizeof(char *));
+        for (int i = 0; i < f->ngone; i++)
+            out->gone[i] = strdup(f->gone[i]);
+        out->ngone = (size_t)f->ngone;
+    }
+    f->ngone = 0;
+    f->cursor = f->nmail;
+    f->listed_full = true;
 done:
     pthread_mutex_unlock(&f->lock);
     return rc;
@@ -92,6 +111,7 @@ static int f_fetch(mc__receiver *b, const char *id, size_t max, char **data, siz
             *truncated = f->mail[i].len > max;
             *data = malloc(*len + 1);
             memcpy(*data, f->mail[i].data, *len);
+            f->fetches[i]++;
             rc = 0;
         }
     }
@@ -172,24 +192,73 @@ static const mc__receiver_ops fake_ops = {
     .set_deadline = NULL,
 };
 
+static void add_raw(fake *f, char *data, size_t len)
+{
+    int i;
+    pthread_mutex_lock(&f->lock);
+    i = f->nmail++;
+    assert_true(i < MAX_MAIL);
+    f->mail[i].data = data;
+    f->mail[i].len = len;
+    snprintf(f->mail[i].id, sizeof(f->mail[i].id), "m%d", i);
+    f->mail[i].present = true;
+    pthread_mutex_unlock(&f->lock);
+}
+
 /* a stamped mail for channel c, framed by the library */
 static void add_mail(fake *f, const char *text)
 {
     mc_mail_frame_options o = MC_MAIL_FRAME_OPTIONS_INIT;
     const char *to[] = {"bob@example.test"};
     mc_message *m;
-    int i = f->nmail++;
-    assert_true(i < MAX_MAIL);
+    char *data;
+    size_t len;
     o.from = "alice@example.test";
     o.to = to;
     o.to_count = 1;
     o.channel = "c";
     assert_int_equal(mc_message_new_text(&m, "urn:test", text), 0);
     assert_int_equal(mc_message_set_to(m, "net.mail://c#bob@example.test"), 0);
-    assert_int_equal(mc_mail_frame(&f->mail[i].data, &f->mail[i].len, NULL, m, &o), 0);
+    assert_int_equal(mc_mail_frame(&data, &len, NULL, m, &o), 0);
     mc_message_free(m);
-    snprintf(f->mail[i].id, sizeof(f->mail[i].id), "m%d", i);
-    f->mail[i].present = true;
+    add_raw(f, data, len);
+}
+
+/* stamped for channel c, but its envelope is not XML: invalid */
+static void add_invalid(fake *f)
+{
+    const char *text = "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: [net.mail] c\r\n"
+                       "Content-Type: application/soap+xml; charset=utf-8\r\n\r\nnot an envelope\r\n";
+    add_raw(f, strdup(text), strlen(text));
+}
+
+/* another client deletes mail i */
+static void vanish(fake *f, int i)
+{
+    pthread_mutex_lock(&f->lock);
+    f->mail[i].present = false;
+    snprintf(f->gone[f->ngone++], sizeof(f->gone[0]), "%s", f->mail[i].id);
+    pthread_mutex_unlock(&f->lock);
+}
+
+static int locked_int(fake *f, const int *v)
+{
+    int x;
+    pthread_mutex_lock(&f->lock);
+    x = *v;
+    pthread_mutex_unlock(&f->lock);
+    return x;
+}
+
+/* polls until *v >= want or 10 s pass; returns the last value */
+static int wait_for(fake *f, const int *v, int want)
+{
+    int x = 0;
+    for (int i = 0; i < 1000 && (x = locked_int(f, v)) < want; i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return x;
 }
 
 /* A sender whose send waits at a gate the test opens, then honours the
@@ -512,6 +581,77 @@ static void test_send_async_busy_cancel(void **state)
     mc_transport_free(t);
 }
 
+/* an incremental listing names each mail once, and new mail is delivered */
+static void test_incremental_listing(void **state)
+{
+    fake *f;
+    mc_transport *t = fake_transport(&f, 100, 1000);
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    char *text;
+    int lists;
+    (void)state;
+    f->incremental = true;
+    add_mail(f, "first");
+    open_in(t, "net.mail://c#", &l, &in);
+    text = receive_text(in, 10000);
+    assert_string_equal(text, "first");
+    free(text);
+    add_mail(f, "second");
+    text = receive_text(in, 10000);
+    assert_string_equal(text, "second");
+    free(text);
+    lists = locked_int(f, &f->nlist);
+    wait_for(f, &f->nlist, lists + 3);
+    assert_int_equal(locked_int(f, &f->listed_items), 2);
+    assert_int_equal(locked_int(f, &f->fetches[0]), 1);
+    assert_int_equal(locked_int(f, &f->fetches[1]), 1);
+    free_all(t, l, in);
+}
+
+/* invalid mail is read again up to the retry count and then deleted, though
+ * no incremental listing names it again */
+static void test_incremental_retries_invalid(void **state)
+{
+    fake *f;
+    mc_transport *t = fake_transport(&f, 100, 1000);
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    (void)state;
+    f->incremental = true;
+    add_invalid(f);
+    open_in(t, "net.mail://c#", &l, &in);
+    assert_int_equal(wait_for(f, &f->nremove, 1), 1);
+    assert_int_equal(locked_int(f, &f->fetches[0]), 3);
+    assert_false(f->mail[0].present);
+    free_all(t, l, in);
+}
+
+/* mail another client deleted is dropped from the cache, never delivered */
+static void test_incremental_gone(void **state)
+{
+    fake *f;
+    mc_transport *t = fake_transport(&f, 100, 1000);
+    mc_channel_listener *lx, *lc;
+    mc_input_channel *inx, *inc;
+    mc_message *m = NULL;
+    int lists;
+    (void)state;
+    f->incremental = true;
+    add_mail(f, "deleted by someone else");
+    open_in(t, "net.mail://x#", &lx, &inx); /* the mail waits in the cache for channel c */
+    assert_true(wait_for(f, &f->fetches[0], 1) == 1);
+    vanish(f, 0);
+    lists = locked_int(f, &f->nlist);
+    wait_for(f, &f->nlist, lists + 2);
+    open_in(t, "net.mail://c#", &lc, &inc);
+    assert_int_equal(mc_input_channel_receive(&m, inc, 500), MC_ETIMEOUT);
+    assert_null(m);
+    mc_input_channel_free(inc);
+    mc_channel_listener_free(lc);
+    free_all(t, lx, inx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,6 +659,8 @@ int main(void)
         cmocka_unit_test(test_retried_flush_on_close),    cmocka_unit_test(test_lost_claim_race),
         cmocka_unit_test(test_delete_delay),              cmocka_unit_test(test_receive_only),
         cmocka_unit_test(test_stats_show_failures),       cmocka_unit_test(test_send_async_busy_cancel),
+        cmocka_unit_test(test_incremental_listing),       cmocka_unit_test(test_incremental_retries_invalid),
+        cmocka_unit_test(test_incremental_gone),
     };
     mc_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
