@@ -306,6 +306,57 @@ static void test_repeat_fetch(void **state)
     free(dir);
 }
 
+/* within a session the listing searches from the cursor on (UID n:*), so a
+ * query costs the same however much mail the folder holds; the first one
+ * is full */
+static void test_incremental_search(void **state)
+{
+    char *dir = make_tmpdir(), m1[512], m2[512], rec[512], *a, *b;
+    server s;
+    mc_transport *t;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    FILE *f;
+    char line[512];
+    int searches = 0, full = 0, from2 = 0;
+    (void)state;
+    make_mail(dir, "1.eml", "first");
+    make_mail(dir, "2.eml", "second");
+    snprintf(m1, sizeof(m1), "%s/1.eml", dir);
+    snprintf(m2, sizeof(m2), "%s/2.eml", dir);
+    snprintf(rec, sizeof(rec), "%s/record", dir);
+    start(&s, "exists_in_idle", "--mail", m1, "--late", m2, "--record", rec, NULL);
+    t = imap_transport(&s, "5000");
+    open_in(t, "net.mail://hostile#", &l, &in);
+    a = receive_text(in, 10000);
+    b = receive_text(in, 10000);
+    assert_string_equal(a, "first");
+    assert_string_equal(b, "second");
+    free(a);
+    free(b);
+    close_all(t, l, in, 7000);
+    stop(&s);
+    assert_non_null(f = fopen(rec, "r"));
+    while (fgets(line, sizeof(line), f)) {
+        char *x = strstr(line, "UID SEARCH ");
+        if (!x)
+            continue;
+        if (strstr(x, "DELETED") && !strstr(x, "UNDELETED"))
+            continue; /* the sweep's search for flagged mail */
+        searches++;
+        if (strstr(x, "UID 2:*"))
+            from2++;
+        else if (!strstr(x, ":*"))
+            full++;
+    }
+    fclose(f);
+    assert_int_equal(full, 1);
+    assert_true(from2 >= 1);
+    assert_int_equal(searches, full + from2);
+    rm_rf(dir);
+    free(dir);
+}
+
 /* mail a killed receiver left flagged \\Deleted (between its STORE and its
  * EXPUNGE) is expunged by the next session; unstamped flagged mail is not
  * ours and stays */
@@ -445,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_literal_huge),    cmocka_unit_test(test_endless_line),
         cmocka_unit_test(test_exists_flood),    cmocka_unit_test(test_deep_parens),
         cmocka_unit_test(test_repeat_fetch),    cmocka_unit_test(test_sweep_leftovers),
+        cmocka_unit_test(test_incremental_search),
         cmocka_unit_test(test_silent_idle),
         cmocka_unit_test(test_silent_greeting), cmocka_unit_test(test_escape_text),
         cmocka_unit_test(test_connect_errors),
