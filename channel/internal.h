@@ -38,6 +38,7 @@ char *mc__buf_detach(mc__buf *b, size_t *len);
 char *mc__strdup(const char *s);
 char *mc__strndup(const char *s, size_t n);
 int mc__set_str(char **dst, const char *src); /* copies src (NULL clears); MC_ENOMEM */
+void mc__secret_free(char *secret);           /* wipes a NUL-terminated secret, then frees it */
 int mc__uuid(char out[37]);                   /* random v4 UUID text */
 int64_t mc__mono_ms(void);                    /* monotonic clock, ms */
 /* Copies at most n octets of untrusted text (a server's reply) into dst,

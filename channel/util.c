@@ -169,3 +169,13 @@ size_t mc__printable(char *dst, size_t cap, const char *src, size_t n)
     dst[i] = 0;
     return i;
 }
+
+void mc__secret_free(char *secret)
+{
+    if (!secret)
+        return;
+    /* the compiler may not drop a wipe through a volatile pointer */
+    for (volatile char *p = secret; *p; p++)
+        *p = 0;
+    free(secret);
+}

@@ -4,16 +4,6 @@
 #include <stdlib.h>
 #include "mailnet.h"
 
-void mc__secret_free(char *secret)
-{
-    if (!secret)
-        return;
-    /* the compiler may not drop a wipe through a volatile pointer */
-    for (volatile char *p = secret; *p; p++)
-        *p = 0;
-    free(secret);
-}
-
 int mc__credential(const mc__mail_config *cfg, char **secret)
 {
     *secret = NULL;

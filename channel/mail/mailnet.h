@@ -46,9 +46,8 @@ extern int (*mc__imap_test_socket)(void);
 
 /* Secret handling shared by both halves: the credential to present. *token
  * is malloc'ed (token callback) or a copy of the password; the caller wipes
- * and frees it with mc__secret_free. */
+ * and frees it with mc__secret_free (internal.h). */
 int mc__credential(const mc__mail_config *cfg, char **secret);
-void mc__secret_free(char *secret);
 
 /* Verifies a TLS peer's DER certificate chain (leaf first) against the
  * configured trust anchors and the host name or IP address. MC_ETLS with
