@@ -8,6 +8,7 @@ static const mc__binding_kind kinds[] = {
     {.name = "maildir", .token_callback = false, .timeout = MC__S_NONE, .build = mc__kind_maildir_build},
 #ifdef MC_WITH_MAIL
     {.name = "mail", .token_callback = true, .timeout = MC__S_TIMEOUT, .build = mc__kind_mail_build},
+    {.name = "exchange", .token_callback = true, .timeout = MC__S_TIMEOUT, .build = mc__kind_exchange_build},
 #endif
 };
 

@@ -27,5 +27,6 @@ const char *mc__binding_kind_names(void);
 /* the kinds' constructions (binding/kind_<name>.c) */
 int mc__kind_maildir_build(const mc__values *v, const char *address, mc__sender **s, mc__receiver **r);
 int mc__kind_mail_build(const mc__values *v, const char *address, mc__sender **s, mc__receiver **r);
+int mc__kind_exchange_build(const mc__values *v, const char *address, mc__sender **s, mc__receiver **r);
 
 #endif

@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "binding/options.h"
 #include "channel/mail/mailnet.h"
+#include "exchange/ews/ews.h"
 #include "security/wss.h"
 
 /* ---- the enumerations: each written once, with the C value it maps to ---- */
@@ -37,6 +38,23 @@ static const mc__choice auth_mechanisms[] = {
     CH("login", MC__AUTH_LOGIN, NULL),
     CH("xoauth2", MC__AUTH_XOAUTH2, NULL),
     END};
+
+static const mc__choice ews_auths[] = {
+    CH("basic", MC__HTTP_BASIC, "username and password over TLS"),
+    CH("ntlm", MC__HTTP_NTLM, "Windows integrated: username as DOMAIN\\user"),
+    CH("bearer", MC__HTTP_BEARER, "OAuth 2.0 token from the token callback, asked again after a 401"),
+    END};
+
+static const mc__choice ews_send_modes[] = {
+    CH("save_then_send", MC__EWS_SAVE_THEN_SEND, "CreateItem in Drafts, then SendItem: through the Outbox"),
+    CH("send_and_save_copy", MC__EWS_SEND_AND_SAVE_COPY, "one CreateItem SendAndSaveCopy"),
+    END};
+
+/* ExchangeVersionType of Microsoft's schema (types.xsd) */
+static const mc__choice ews_versions[] = {
+    CH("Exchange2007_SP1", 0, NULL), CH("Exchange2010", 1, NULL), CH("Exchange2010_SP1", 2, NULL),
+    CH("Exchange2010_SP2", 3, NULL), CH("Exchange2013", 4, NULL), CH("Exchange2013_SP1", 5, NULL),
+    CH("Exchange2016", 6, NULL),     END};
 
 static const mc__choice tls_versions[] = {CH("1.2", 12, NULL), CH("1.3", 13, NULL), END};
 
@@ -134,19 +152,21 @@ const mc__setting mc__settings[MC__S_COUNT] = {
     UINT(IMAP_PORT, imap_port, TR, "mail", "0", 0, 65535, "IMAP port; 0: 143 for starttls and none, 993 for tls"),
     CHOICE(IMAP_SECURITY, imap_security, TR, "mail", "starttls", tls_modes,
            "security of the IMAP connection (implicit TLS: port 993)"),
-    STRING(USERNAME, username, TR, "mail", "", "login name for SMTP and IMAP; the address when empty"),
-    SECRET(PASSWORD, password, TR, "mail", "password for SMTP and IMAP (a secret: never logged or read back)"),
+    STRING(USERNAME, username, TR, "mail exchange", "",
+           "login name for SMTP, IMAP and EWS; the address when empty"),
+    SECRET(PASSWORD, password, TR, "mail exchange",
+           "password for SMTP, IMAP and EWS (a secret: never logged or read back)"),
     CHOICE(AUTH_MECHANISM, auth_mechanism, TR, "mail", "auto", auth_mechanisms,
            "how SMTP and IMAP authenticate"),
-    STRING(TLS_CA_FILE, tls_ca_file, TR, "mail", "",
+    STRING(TLS_CA_FILE, tls_ca_file, TR, "mail exchange", "",
            "PEM file of trusted CA certificates; the system's when empty"),
-    STRING(TLS_CA_PATH, tls_ca_path, TR, "mail", "",
+    STRING(TLS_CA_PATH, tls_ca_path, TR, "mail exchange", "",
            "directory of hashed CA certificates; the system's when empty"),
-    BOOL(TLS_VERIFY, tls_verify, TR, "mail", "true",
+    BOOL(TLS_VERIFY, tls_verify, TR, "mail exchange", "true",
          "verify the servers' certificates and host names (turn off only for tests)"),
-    CHOICE(TLS_MIN_VERSION, tls_min_version, TR, "mail", "1.2", tls_versions,
-           "lowest TLS version accepted for SMTP and IMAP (older servers fail before any credential)"),
-    UINT(TIMEOUT, timeout, TR, "mail", "30000", 100, 3600000, "milliseconds to connect and for each server reply"),
+    CHOICE(TLS_MIN_VERSION, tls_min_version, TR, "mail exchange", "1.2", tls_versions,
+           "lowest TLS version accepted for SMTP, IMAP and EWS (older servers fail before any credential)"),
+    UINT(TIMEOUT, timeout, TR, "mail exchange", "30000", 100, 3600000, "milliseconds to connect and for each server reply"),
     BOOL(IMAP_IDLE, imap_idle, TR, "mail", "true", "learn of new mail by IMAP IDLE when the server offers it"),
     BOOL(IMAP_SEARCH_STAMP, imap_search_stamp, TR, "mail", "true",
          "list only mail whose Subject has the stamp or that has an X-Net-Mail-Channel header, by a "
@@ -154,6 +174,17 @@ const mc__setting mc__settings[MC__S_COUNT] = {
          "decode RFC 2047)"),
     UINT(IMAP_IDLE_INTERVAL, imap_idle_interval, TR, "mail", "540000", 1000, 1740000,
          "milliseconds after which IDLE is re-issued (servers drop it after 30 min; NATs sooner)"),
+    STRING(EWS_URL, ews_url, TR, "exchange", "",
+           "the EWS endpoint, https://server/EWS/Exchange.asmx (https only)"),
+    CHOICE(EWS_AUTH, ews_auth, TR, "exchange", "basic", ews_auths, "how EWS requests authenticate"),
+    ADDRESS(EWS_IMPERSONATE, ews_impersonate, TR, "exchange",
+            "act as this mailbox (ExchangeImpersonation and X-AnchorMailbox); the account needs the "
+            "ApplicationImpersonation role"),
+    CHOICE(EWS_SEND_MODE, ews_send_mode, TR, "exchange", "save_then_send", ews_send_modes, "how mail is sent"),
+    CHOICE(EWS_SERVER_VERSION, ews_server_version, TR, "exchange", "Exchange2013_SP1", ews_versions,
+           "RequestServerVersion of every request"),
+    BOOL(EWS_PULL_NOTIFICATIONS, ews_pull_notifications, TR, "exchange", "true",
+         "learn of new mail by a pull subscription (GetEvents every 5 s) between queries"),
     CHOICE(SOAP_VERSION, soap_version, EN, ALL, "1.2", soap_versions, "SOAP version of the text encoder"),
     CHOICE(SECURITY_MODE, security_mode, SE, ALL, "none", security_modes, "message security"),
     CHOICE(ALGORITHM_SUITE, algorithm_suite, SE, ALL, "Basic256Rsa15", algorithm_suites,
@@ -193,6 +224,16 @@ const mc__setting mc__settings[MC__S_COUNT] = {
 _Static_assert(sizeof(mc__settings) / sizeof(mc__settings[0]) == MC__S_COUNT, "one row per mc__setting_id");
 
 /* ---- choices ---- */
+
+const char *mc__setting_choice_name(mc__setting_id id, int value)
+{
+    if (id < 0 || id >= MC__S_COUNT || mc__settings[id].type != T_CHOICE)
+        return NULL;
+    for (const mc__choice *c = mc__settings[id].choices; c->name; c++)
+        if (c->value == value && !c->alias)
+            return c->name;
+    return NULL;
+}
 
 static const mc__choice *choice_find(const mc__choice *list, const char *name)
 {

@@ -49,6 +49,13 @@ typedef enum {
     MC__S_IMAP_IDLE,
     MC__S_IMAP_SEARCH_STAMP,
     MC__S_IMAP_IDLE_INTERVAL,
+    /* exchange */
+    MC__S_EWS_URL,
+    MC__S_EWS_AUTH,
+    MC__S_EWS_IMPERSONATE,
+    MC__S_EWS_SEND_MODE,
+    MC__S_EWS_SERVER_VERSION,
+    MC__S_EWS_PULL_NOTIFICATIONS,
     /* encoding element */
     MC__S_SOAP_VERSION,
     /* security element */
@@ -121,6 +128,8 @@ mc__setting_id mc__setting_find(const char *name);
 /* whether a setting applies to a binding kind: its row's kinds are "*" or
  * contain the kind as a whole word ("mail exchange" holds "mail", not "mai") */
 bool mc__setting_applies(const mc__setting *s, const char *kind);
+/* the name of an enumerated setting's choice of this value (static), or NULL */
+const char *mc__setting_choice_name(mc__setting_id id, int value);
 /* validates and canonicalizes a value; *out is malloc'ed. Errors never echo a secret. */
 int mc__setting_parse(mc__setting_id id, const char *value, char **out);
 
@@ -163,6 +172,13 @@ typedef struct {
     bool imap_idle;
     bool imap_search_stamp;
     unsigned long long imap_idle_interval; /* ms */
+    /* exchange */
+    const char *ews_url;
+    int ews_auth;           /* mc__http_auth */
+    const char *ews_impersonate;
+    int ews_send_mode;      /* mc__ews_send_mode */
+    int ews_server_version; /* an index into its choices: mc__setting_choice_name() */
+    bool ews_pull_notifications;
     /* encoding element */
     int soap_version; /* mc_soap_version */
     /* security element */

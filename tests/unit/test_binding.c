@@ -10,6 +10,7 @@
 #include "transport_int.h"
 #include "binding/options.h"
 #include "channel/mail/mailnet.h"
+#include "exchange/ews/ews.h"
 #include "security/wss.h"
 
 /* This test is linked with -Wl,--wrap=free (tests/CMakeLists.txt): every
@@ -316,6 +317,12 @@ static int typed_choice(const mc_binding *b, mc__setting_id id)
     return *(const int *)((const char *)&v + mc__settings[id].field);
 }
 
+/* the binding of the two that has this setting (mail, or exchange for ews_*) */
+static mc_binding *holder(mc_binding *mail, mc_binding *exchange, const char *name)
+{
+    return mc__setting_applies(&mc__settings[mc__setting_find(name)], "mail") ? mail : exchange;
+}
+
 static void expect_choice(mc_binding *b, const char *name, const char *text, const char *stored, int value)
 {
     char *got;
@@ -363,13 +370,30 @@ static void test_enumerations_round_trip(void **state)
         {"recipient_key_identifier", "ski", "ski", MC__KEYID_SKI},
         {"recipient_key_identifier", "issuer_serial", "issuer_serial", MC__KEYID_ISSUER_SERIAL},
         {"recipient_key_identifier", "thumbprint", "thumbprint", MC__KEYID_THUMBPRINT},
+        {"ews_auth", "basic", "basic", MC__HTTP_BASIC},
+        {"ews_auth", "ntlm", "ntlm", MC__HTTP_NTLM},
+        {"ews_auth", "bearer", "bearer", MC__HTTP_BEARER},
+        {"ews_send_mode", "save_then_send", "save_then_send", MC__EWS_SAVE_THEN_SEND},
+        {"ews_send_mode", "send_and_save_copy", "send_and_save_copy", MC__EWS_SEND_AND_SAVE_COPY},
+        {"ews_server_version", "Exchange2007_SP1", "Exchange2007_SP1", 0},
+        {"ews_server_version", "Exchange2010", "Exchange2010", 1},
+        {"ews_server_version", "Exchange2010_SP1", "Exchange2010_SP1", 2},
+        {"ews_server_version", "Exchange2010_SP2", "Exchange2010_SP2", 3},
+        {"ews_server_version", "Exchange2013", "Exchange2013", 4},
+        {"ews_server_version", "Exchange2013_SP1", "Exchange2013_SP1", 5},
+        {"ews_server_version", "Exchange2016", "Exchange2016", 6},
     };
-    mc_binding *b;
+    mc_binding *b, *ex;
     size_t covered = 0;
     (void)state;
     assert_int_equal(mc_binding_new(&b, "mail"), 0);
+    assert_int_equal(mc_binding_new(&ex, "exchange"), 0);
     for (size_t i = 0; i < MC_ARRAY_SIZE(cases); i++)
-        expect_choice(b, cases[i].name, cases[i].text, cases[i].stored, cases[i].value);
+        expect_choice(holder(b, ex, cases[i].name), cases[i].name, cases[i].text, cases[i].stored, cases[i].value);
+    /* the server version's choice name is what requests carry */
+    assert_string_equal(mc__setting_choice_name(MC__S_EWS_SERVER_VERSION, 5), "Exchange2013_SP1");
+    assert_null(mc__setting_choice_name(MC__S_EWS_SERVER_VERSION, 99));
+    assert_null(mc__setting_choice_name(MC__S_TIMEOUT, 0));
     /* the cases above are every choice of every enumeration in the table */
     for (int i = 0; i < MC__S_COUNT; i++)
         for (const mc__choice *c = mc__settings[i].choices; c && c->name; c++, covered++) {
@@ -381,6 +405,7 @@ static void test_enumerations_round_trip(void **state)
         }
     assert_int_equal(covered, MC_ARRAY_SIZE(cases));
     mc_binding_free(b);
+    mc_binding_free(ex);
 }
 
 /* the container type and SOAP version reach the transport built from the binding */
@@ -418,13 +443,15 @@ static void test_bad_choice_refused_with_list(void **state)
 {
     size_t n;
     const mc_setting_info *info = mc_binding_settings(&n);
-    mc_binding *b;
+    mc_binding *mail, *ex, *b;
     (void)state;
-    assert_int_equal(mc_binding_new(&b, "mail"), 0);
+    assert_int_equal(mc_binding_new(&mail, "mail"), 0);
+    assert_int_equal(mc_binding_new(&ex, "exchange"), 0);
     for (size_t i = 0; i < n; i++) {
         char *before, *after, list[256];
         if (!info[i].choices)
             continue;
+        b = holder(mail, ex, info[i].name);
         assert_int_equal(mc_binding_get(&before, b, info[i].name), 0);
         assert_int_equal(mc_binding_set(b, info[i].name, "bogus"), MC_EINVAL);
         assert_non_null(strstr(mc_error_last(), info[i].name));
@@ -440,6 +467,8 @@ static void test_bad_choice_refused_with_list(void **state)
         mc_free(after);
     }
     /* exact names: no case folding, no prefixes */
+    b = mail;
+    mc_binding_free(ex);
     assert_int_equal(mc_binding_set(b, "smtp_security", "STARTTLS"), MC_EINVAL);
     assert_int_equal(mc_binding_set(b, "auth_mechanism", "xoauth"), MC_EINVAL);
     assert_string_equal(mc_error_last(), "auth_mechanism: \"xoauth\" is not one of: auto, plain, login, xoauth2");

@@ -1,0 +1,53 @@
+/* ews.h - the Exchange Web Services transport (DESIGN: mail channels over
+ * EWS): a sender (ewssend.c: CreateItem in Drafts + SendItem, or
+ * CreateItem SendAndSaveCopy) and a receiver (ewsrecv.c: FindFolder for the
+ * service folder with the Inbox as fallback, FindItem paged with a subject
+ * restriction, GetItem with the MIME content, DeleteItem HardDelete in
+ * batches, MoveItem to deleteditems, a pull subscription for new-mail
+ * events), over the shared HTTPS session (exchange/http.h). Used by binding/. */
+#ifndef MC_EWS_H
+#define MC_EWS_H
+
+#include "http.h"
+#include "soap.h"
+
+typedef enum { MC__EWS_SAVE_THEN_SEND = 0, MC__EWS_SEND_AND_SAVE_COPY } mc__ews_send_mode;
+
+/* Borrowed strings; each half copies what it keeps. */
+typedef struct {
+    const char *address;        /* the mailbox's own address */
+    mc__http_config http;       /* url, auth, credentials, TLS, timeout */
+    const char *server_version; /* RequestServerVersion, e.g. "Exchange2013_SP1" */
+    const char *impersonate;    /* act as this mailbox (ExchangeImpersonation), or NULL */
+    mc__ews_send_mode send_mode;
+    const char *service_folder; /* display name under msgfolderroot */
+    bool pull_notifications;    /* learn of new mail by a pull subscription */
+} mc__ews_config;
+
+/* One EWS session: the HTTP session and the header every request carries. */
+typedef struct {
+    mc__http *http;
+    mc__ews_header header;
+    char *version, *impersonate;
+    int timeout_ms;
+} mc__ews;
+
+int mc__ews_open(mc__ews *e, const mc__ews_config *cfg);
+void mc__ews_close(mc__ews *e);
+
+/* Calls an operation: body is the operation element (m:FindItem ...).
+ * *out holds the response element (out->op). MC_EBUSY when the server is
+ * busy (ErrorServerBusy fault, HTTP 503 or 429) with *backoff_ms set to the
+ * wait it asked for (or a default); MC_EPROTO with the EWS code for other
+ * faults; the HTTP session's errors. */
+int mc__ews_call(mc__ews *e, const char *body, size_t max_reply, const mc__cancel_token *cancel,
+                 mc__ews_response *out, int *backoff_ms);
+
+/* The first m:*ResponseMessage of a response, and the next one. */
+xmlNode *mc__ews_first_message(const mc__ews_response *r);
+xmlNode *mc__ews_next_message(const xmlNode *msg);
+
+int mc__ews_sender_new(mc__sender **out, const mc__ews_config *cfg);
+int mc__ews_receiver_new(mc__receiver **out, const mc__ews_config *cfg);
+
+#endif

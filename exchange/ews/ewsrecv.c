@@ -1,0 +1,518 @@
+/* ewsrecv.c - the EWS receiving half.
+ *
+ * - Folder: FindFolder (Shallow, under msgfolderroot, DisplayName equal to
+ *   service_folder); the Inbox while there is none, looked for again at
+ *   every query.
+ * - list: FindItem of the watched folder, restricted to subjects containing
+ *   the stamp, oldest first, paged (IndexedPageItemView, 100 at a time) -
+ *   always the whole folder (mc__listing full): unstamped mail is never
+ *   listed, so a listing costs what the stamped mail costs.
+ * - fetch: GetItem with IncludeMimeContent; the MIME goes to the core's
+ *   classifier like any other transport's mail.
+ * - remove: DeleteItem HardDelete, at most 100 ids a request;
+ *   ErrorItemNotFound counts as deleted. move_to_trash: MoveItem to
+ *   deleteditems.
+ * - wait: a pull subscription on the watched folder (NewMail, Created and
+ *   Moved events), asked with GetEvents at least every 5 s while waiting; a
+ *   lost subscription is made again and the core queries (the listing is a
+ *   resync). Without a subscription, the wait only sleeps.
+ * - Every response message's ResponseClass/ResponseCode is checked; a busy
+ *   server's wait (ErrorServerBusy BackOffMilliseconds, HTTP 503/429
+ *   Retry-After) is handed to the core through mc__receiver_retry_after. */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ews.h"
+
+#define PAGE 100
+#define MAX_LISTED 100000 /* a folder holding more stamped mail is listed in part */
+#define DELETE_BATCH 100
+#define MAX_REPLY (16u << 20)
+#define EVENTS_EVERY_MS 5000
+#define SUBSCRIPTION_MINUTES 30
+
+typedef struct {
+    mc__receiver base;
+    mc__ews ews;
+    char *service;
+    char folder_id[1024]; /* the service folder's id; "" while watching the Inbox */
+    bool folder_known;
+    bool pull;
+    char sub_id[512], watermark[512];
+    bool subscribed;
+} ews_receiver;
+
+#define R(b) ((ews_receiver *)(b))
+
+/* One call; a busy server's wait goes to the core. */
+static int call(ews_receiver *r, const char *body, size_t max, mc__ews_response *out)
+{
+    int backoff = 0;
+    int rc = mc__ews_call(&r->ews, body, max, NULL, out, &backoff);
+    if (rc == MC_EBUSY && backoff > 0)
+        mc__receiver_retry_after(&r->base, backoff);
+    return rc;
+}
+
+/* The one response message of a call, checked. */
+static int single(ews_receiver *r, mc__ews_response *resp, const char *what, xmlNode **msg)
+{
+    char code[64], text[256];
+    int backoff = 0, rc;
+    if (!(*msg = mc__ews_first_message(resp)))
+        return mc__error_set(MC_EPROTO, "EWS %s: the response has no response message", what);
+    if ((rc = mc__ews_message_status(*msg, code, text, &backoff))) {
+        if (rc == MC_EBUSY)
+            mc__receiver_retry_after(&r->base, backoff > 0 ? backoff : 5000);
+        return mc__error_set(rc, "EWS %s: %s: %s", what, code, text);
+    }
+    return 0;
+}
+
+static void put_folder(ews_receiver *r, mc__buf *b)
+{
+    if (r->folder_id[0]) {
+        mc__buf_puts(b, "<t:FolderId Id=\"");
+        mc__buf_put_xml_escaped(b, r->folder_id, strlen(r->folder_id));
+        mc__buf_puts(b, "\"/>");
+    } else {
+        mc__buf_puts(b, "<t:DistinguishedFolderId Id=\"inbox\"/>");
+    }
+}
+
+/* ---- the folder ---- */
+
+static int find_service_folder(ews_receiver *r, char *id, size_t cap)
+{
+    mc__ews_response resp = {0};
+    xmlNode *msg, *folder;
+    mc__buf b;
+    char *body;
+    int rc;
+    mc__buf_init(&b);
+    mc__buf_puts(&b, "<m:FindFolder Traversal=\"Shallow\"><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape>"
+                     "<t:AdditionalProperties><t:FieldURI FieldURI=\"folder:DisplayName\"/>"
+                     "</t:AdditionalProperties></m:FolderShape><m:Restriction><t:IsEqualTo>"
+                     "<t:FieldURI FieldURI=\"folder:DisplayName\"/><t:FieldURIOrConstant><t:Constant Value=\"");
+    mc__buf_put_xml_escaped(&b, r->service, strlen(r->service));
+    mc__buf_puts(&b, "\"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction><m:ParentFolderIds>"
+                     "<t:DistinguishedFolderId Id=\"msgfolderroot\"/></m:ParentFolderIds></m:FindFolder>");
+    if (!(body = mc__buf_detach(&b, NULL)))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    rc = call(r, body, MAX_REPLY, &resp);
+    free(body);
+    if (rc)
+        return rc;
+    id[0] = 0;
+    if (!(rc = single(r, &resp, "FindFolder", &msg))) {
+        folder = mc__ews_child(mc__ews_child(msg, MC__EWS_NS_M, "RootFolder"), MC__EWS_NS_T, "Folders");
+        folder = mc__ews_child(folder, MC__EWS_NS_T, NULL);
+        mc__ews_attr(mc__ews_child(folder, MC__EWS_NS_T, "FolderId"), "Id", id, cap);
+    }
+    mc__ews_response_free(&resp);
+    return rc;
+}
+
+static void unsubscribe(ews_receiver *r);
+
+/* Finds the watched folder (first time, and at each query while on the
+ * Inbox); a change of folder drops the subscription. */
+static int check_folder(ews_receiver *r)
+{
+    char id[sizeof(r->folder_id)];
+    int rc;
+    if (r->folder_known && r->folder_id[0])
+        return 0;
+    if ((rc = find_service_folder(r, id, sizeof(id))))
+        return rc;
+    if (!r->folder_known && !id[0])
+        mc__log(MC_LOG_INFO, "EWS folder \"%s\" does not exist; watching the Inbox", r->service);
+    else if (r->folder_known && id[0])
+        mc__log(MC_LOG_INFO, "EWS folder \"%s\" exists now; watching it instead of the Inbox", r->service);
+    if (!r->folder_known || strcmp(id, r->folder_id)) {
+        unsubscribe(r);
+        snprintf(r->folder_id, sizeof(r->folder_id), "%s", id);
+    }
+    r->folder_known = true;
+    return 0;
+}
+
+static int ews_open(mc__receiver *b) { return check_folder(R(b)); }
+
+/* ---- listing ---- */
+
+static char *find_items_body(ews_receiver *r, size_t offset)
+{
+    mc__buf b;
+    mc__buf_init(&b);
+    mc__buf_printf(&b,
+                   "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+                   "<t:AdditionalProperties><t:FieldURI FieldURI=\"item:Size\"/>"
+                   "<t:FieldURI FieldURI=\"item:DateTimeReceived\"/></t:AdditionalProperties></m:ItemShape>"
+                   "<m:IndexedPageItemView MaxEntriesReturned=\"%d\" Offset=\"%zu\" BasePoint=\"Beginning\"/>"
+                   "<m:Restriction><t:Contains ContainmentMode=\"Substring\" ContainmentComparison=\"IgnoreCase\">"
+                   "<t:FieldURI FieldURI=\"item:Subject\"/><t:Constant Value=\"" MC_SUBJECT_STAMP "\"/>"
+                   "</t:Contains></m:Restriction><m:SortOrder><t:FieldOrder Order=\"Ascending\">"
+                   "<t:FieldURI FieldURI=\"item:DateTimeReceived\"/></t:FieldOrder></m:SortOrder>"
+                   "<m:ParentFolderIds>",
+                   PAGE, offset);
+    put_folder(r, &b);
+    mc__buf_puts(&b, "</m:ParentFolderIds></m:FindItem>");
+    return mc__buf_detach(&b, NULL);
+}
+
+static int add_item(mc__listing *l, size_t *cap, xmlNode *item)
+{
+    char id[1024], size[32], when[64];
+    int64_t t = 0;
+    mc__mail_item *it;
+    mc__ews_attr(mc__ews_child(item, MC__EWS_NS_T, "ItemId"), "Id", id, sizeof(id));
+    if (!id[0])
+        return 0; /* nothing we could act on */
+    if (l->count == *cap) {
+        size_t ncap = *cap ? *cap * 2 : PAGE;
+        mc__mail_item *g = realloc(l->items, ncap * sizeof(*g));
+        if (!g)
+            return mc__error_set(MC_ENOMEM, "out of memory");
+        l->items = g;
+        *cap = ncap;
+    }
+    it = &l->items[l->count];
+    memset(it, 0, sizeof(*it));
+    if (!(it->id = mc__strdup(id)))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    it->size = (size_t)strtoull(mc__ews_text(mc__ews_child(item, MC__EWS_NS_T, "Size"), size, sizeof(size)), NULL, 10);
+    mc__ews_text(mc__ews_child(item, MC__EWS_NS_T, "DateTimeReceived"), when, sizeof(when));
+    if (!mc__parse_rfc3339(when, strlen(when), &t))
+        it->arrived_ms = t * 1000;
+    l->count++;
+    return 0;
+}
+
+/* One page; *last when the server says it was the last. */
+static int list_page(ews_receiver *r, size_t offset, mc__listing *l, size_t *cap, bool *last)
+{
+    mc__ews_response resp = {0};
+    xmlNode *msg, *root, *items;
+    char flag[8];
+    char *body = find_items_body(r, offset);
+    size_t before = l->count;
+    int rc;
+    if (!body)
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    rc = call(r, body, MAX_REPLY, &resp);
+    free(body);
+    if (rc)
+        return rc;
+    if ((rc = single(r, &resp, "FindItem", &msg)))
+        goto done;
+    root = mc__ews_child(msg, MC__EWS_NS_M, "RootFolder");
+    items = mc__ews_child(root, MC__EWS_NS_T, "Items");
+    for (xmlNode *it = mc__ews_child(items, MC__EWS_NS_T, NULL); it && !rc; it = mc__ews_next(it, MC__EWS_NS_T, NULL))
+        rc = add_item(l, cap, it);
+    /* no progress is the end too: a server that never says so cannot loop us */
+    *last = !strcmp(mc__ews_attr(root, "IncludesLastItemInRange", flag, sizeof(flag)), "true") ||
+            l->count == before;
+done:
+    mc__ews_response_free(&resp);
+    return rc;
+}
+
+static int ews_list(mc__receiver *b, mc__listing *l)
+{
+    ews_receiver *r = R(b);
+    size_t cap = 0;
+    bool last = false;
+    int rc;
+    l->full = true;
+    if ((rc = check_folder(r)))
+        return rc;
+    while (!last && l->count < MAX_LISTED)
+        if ((rc = list_page(r, l->count, l, &cap, &last)))
+            return rc;
+    return 0;
+}
+
+/* ---- reading, deleting, moving ---- */
+
+static int ews_fetch(mc__receiver *b, const char *id, size_t max, char **data, size_t *len, bool *truncated)
+{
+    ews_receiver *r = R(b);
+    mc__ews_response resp = {0};
+    xmlNode *msg, *item, *mime;
+    xmlChar *text;
+    mc__buf buf;
+    char *body;
+    int rc;
+    mc__buf_init(&buf);
+    mc__buf_puts(&buf, "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+                       "<t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape><m:ItemIds><t:ItemId Id=\"");
+    mc__buf_put_xml_escaped(&buf, id, strlen(id));
+    mc__buf_puts(&buf, "\"/></m:ItemIds></m:GetItem>");
+    if (!(body = mc__buf_detach(&buf, NULL)))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    /* the MIME in base64 grows by a third; the rest of the reply is small */
+    rc = call(r, body, max / 3 * 4 + (1u << 20), &resp);
+    free(body);
+    if (rc == MC_ETOOBIG) {
+        /* a mail far over the limit: what the core needs is that it is too big */
+        *data = mc__strdup("");
+        *len = 0;
+        *truncated = true;
+        return *data ? 0 : mc__error_set(MC_ENOMEM, "out of memory");
+    }
+    if (rc)
+        return rc;
+    if ((rc = single(r, &resp, "GetItem", &msg)))
+        goto done;
+    item = mc__ews_child(mc__ews_child(msg, MC__EWS_NS_M, "Items"), MC__EWS_NS_T, NULL);
+    if (!(mime = mc__ews_child(item, MC__EWS_NS_T, "MimeContent"))) {
+        rc = mc__error_set(MC_EPROTO, "EWS GetItem: no MimeContent for %s", id);
+        goto done;
+    }
+    text = xmlNodeGetContent(mime);
+    rc = mc__ews_base64_decode(text ? (const char *)text : "", max, data, len, truncated);
+    xmlFree(text);
+done:
+    mc__ews_response_free(&resp);
+    return rc;
+}
+
+/* one DeleteItem of at most DELETE_BATCH ids; ErrorItemNotFound is deleted */
+static int delete_batch(ews_receiver *r, const char *const *ids, size_t n)
+{
+    mc__ews_response resp = {0};
+    mc__buf b;
+    char *body, code[64], text[256];
+    int rc, backoff = 0;
+    size_t i = 0;
+    mc__buf_init(&b);
+    mc__buf_puts(&b, "<m:DeleteItem DeleteType=\"HardDelete\"><m:ItemIds>");
+    for (size_t k = 0; k < n; k++) {
+        mc__buf_puts(&b, "<t:ItemId Id=\"");
+        mc__buf_put_xml_escaped(&b, ids[k], strlen(ids[k]));
+        mc__buf_puts(&b, "\"/>");
+    }
+    mc__buf_puts(&b, "</m:ItemIds></m:DeleteItem>");
+    if (!(body = mc__buf_detach(&b, NULL)))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    rc = call(r, body, MAX_REPLY, &resp);
+    free(body);
+    if (rc)
+        return rc;
+    for (xmlNode *m = mc__ews_first_message(&resp); m && !rc; m = mc__ews_next_message(m), i++) {
+        int s = mc__ews_message_status(m, code, text, &backoff);
+        if (s == MC_EBUSY)
+            mc__receiver_retry_after(&r->base, backoff > 0 ? backoff : 5000);
+        if (s && s != MC_ENOTFOUND)
+            rc = mc__error_set(s, "EWS DeleteItem of %s: %s: %s", i < n ? ids[i] : "?", code, text);
+    }
+    if (!rc && i != n)
+        rc = mc__error_set(MC_EPROTO, "EWS DeleteItem: %zu response messages for %zu ids", i, n);
+    mc__ews_response_free(&resp);
+    return rc;
+}
+
+static int ews_remove(mc__receiver *b, const char *const *ids, size_t count)
+{
+    int rc = 0;
+    for (size_t i = 0; i < count && !rc; i += DELETE_BATCH)
+        rc = delete_batch(R(b), ids + i, count - i < DELETE_BATCH ? count - i : DELETE_BATCH);
+    return rc;
+}
+
+static int ews_move_to_trash(mc__receiver *b, const char *id)
+{
+    ews_receiver *r = R(b);
+    mc__ews_response resp = {0};
+    xmlNode *msg;
+    mc__buf buf;
+    char *body;
+    int rc;
+    mc__buf_init(&buf);
+    mc__buf_puts(&buf, "<m:MoveItem><m:ToFolderId><t:DistinguishedFolderId Id=\"deleteditems\"/></m:ToFolderId>"
+                       "<m:ItemIds><t:ItemId Id=\"");
+    mc__buf_put_xml_escaped(&buf, id, strlen(id));
+    mc__buf_puts(&buf, "\"/></m:ItemIds></m:MoveItem>");
+    if (!(body = mc__buf_detach(&buf, NULL)))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    rc = call(r, body, MAX_REPLY, &resp);
+    free(body);
+    if (rc)
+        return rc;
+    rc = single(r, &resp, "MoveItem", &msg);
+    mc__ews_response_free(&resp);
+    return rc;
+}
+
+/* ---- new mail: a pull subscription ---- */
+
+static int subscribe(ews_receiver *r)
+{
+    mc__ews_response resp = {0};
+    xmlNode *msg;
+    mc__buf b;
+    char *body;
+    int rc;
+    mc__buf_init(&b);
+    mc__buf_puts(&b, "<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds>");
+    put_folder(r, &b);
+    mc__buf_printf(&b,
+                   "</t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType>"
+                   "<t:EventType>CreatedEvent</t:EventType><t:EventType>MovedEvent</t:EventType></t:EventTypes>"
+                   "<t:Timeout>%d</t:Timeout></m:PullSubscriptionRequest></m:Subscribe>",
+                   SUBSCRIPTION_MINUTES);
+    if (!(body = mc__buf_detach(&b, NULL)))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    rc = call(r, body, MAX_REPLY, &resp);
+    free(body);
+    if (rc)
+        return rc;
+    if (!(rc = single(r, &resp, "Subscribe", &msg))) {
+        mc__ews_text(mc__ews_child(msg, MC__EWS_NS_M, "SubscriptionId"), r->sub_id, sizeof(r->sub_id));
+        mc__ews_text(mc__ews_child(msg, MC__EWS_NS_M, "Watermark"), r->watermark, sizeof(r->watermark));
+        if (r->sub_id[0])
+            r->subscribed = true;
+        else
+            rc = mc__error_set(MC_EPROTO, "EWS Subscribe: no SubscriptionId in the response");
+    }
+    mc__ews_response_free(&resp);
+    return rc;
+}
+
+static void unsubscribe(ews_receiver *r)
+{
+    mc__ews_response resp = {0};
+    mc__buf b;
+    char *body;
+    if (!r->subscribed)
+        return;
+    r->subscribed = false;
+    mc__buf_init(&b);
+    mc__buf_puts(&b, "<m:Unsubscribe><m:SubscriptionId>");
+    mc__buf_put_xml_escaped(&b, r->sub_id, strlen(r->sub_id));
+    mc__buf_puts(&b, "</m:SubscriptionId></m:Unsubscribe>");
+    if ((body = mc__buf_detach(&b, NULL)) && !call(r, body, MAX_REPLY, &resp))
+        mc__ews_response_free(&resp); /* a courtesy: it expires anyway */
+    free(body);
+}
+
+/* > 0: events that may be new mail; 0: none; < 0: error (the subscription
+ * is dropped; the next wait makes a new one after the core's resync) */
+static int get_events(ews_receiver *r)
+{
+    mc__ews_response resp = {0};
+    xmlNode *msg, *note;
+    mc__buf b;
+    char *body, wm[sizeof(r->watermark)];
+    int rc, news = 0;
+    mc__buf_init(&b);
+    mc__buf_puts(&b, "<m:GetEvents><m:SubscriptionId>");
+    mc__buf_put_xml_escaped(&b, r->sub_id, strlen(r->sub_id));
+    mc__buf_puts(&b, "</m:SubscriptionId><m:Watermark>");
+    mc__buf_put_xml_escaped(&b, r->watermark, strlen(r->watermark));
+    mc__buf_puts(&b, "</m:Watermark></m:GetEvents>");
+    if (!(body = mc__buf_detach(&b, NULL)))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    rc = call(r, body, MAX_REPLY, &resp);
+    free(body);
+    if (rc)
+        return rc;
+    if ((rc = single(r, &resp, "GetEvents", &msg))) {
+        r->subscribed = false; /* expired or unknown: subscribe again, after a resync */
+        mc__ews_response_free(&resp);
+        return 1;
+    }
+    note = mc__ews_child(msg, MC__EWS_NS_M, "Notification");
+    for (xmlNode *ev = mc__ews_child(note, MC__EWS_NS_T, NULL); ev; ev = mc__ews_next(ev, MC__EWS_NS_T, NULL)) {
+        const char *name = (const char *)ev->name;
+        mc__ews_text(mc__ews_child(ev, MC__EWS_NS_T, "Watermark"), wm, sizeof(wm));
+        if (wm[0])
+            memcpy(r->watermark, wm, sizeof(wm));
+        if (strcmp(name, "StatusEvent") && strcmp(name, "SubscriptionId") && strcmp(name, "PreviousWatermark") &&
+            strcmp(name, "MoreEvents"))
+            news = 1;
+    }
+    mc__ews_response_free(&resp);
+    return news;
+}
+
+static int ews_wait(mc__receiver *b, int timeout_ms, int wake_fd)
+{
+    ews_receiver *r = R(b);
+    int64_t end = mc__mono_ms() + (timeout_ms < 0 ? 60000 : timeout_ms);
+    struct pollfd p = {wake_fd, POLLIN, 0};
+    if (r->pull && !r->subscribed && r->folder_known) {
+        int rc = subscribe(r);
+        if (rc == MC_EPROTO) {
+            mc__log(MC_LOG_WARN, "%s; new mail is found by the query every server_query_interval", mc_error_last());
+            r->pull = false;
+        } else if (rc) {
+            return rc;
+        }
+    }
+    for (;;) {
+        int64_t left = end - mc__mono_ms();
+        int slice = (int)(left < EVENTS_EVERY_MS ? left : EVENTS_EVERY_MS);
+        int rc;
+        if (slice <= 0 || poll(&p, 1, slice) > 0)
+            return 0;
+        if (!r->subscribed)
+            continue;
+        if ((rc = get_events(r)) != 0)
+            return rc;
+    }
+}
+
+static void ews_close(mc__receiver *b)
+{
+    unsubscribe(R(b));
+    R(b)->folder_known = false;
+}
+
+static void ews_free(mc__receiver *b)
+{
+    ews_receiver *r = R(b);
+    ews_close(b);
+    mc__ews_close(&r->ews);
+    free(r->service);
+    free(r);
+}
+
+static const mc__receiver_ops receiver_ops = {
+    .version = MC__RECEIVER_VERSION,
+    .name = "ews",
+    .open = ews_open,
+    .list = ews_list,
+    .fetch = ews_fetch,
+    .claim = NULL, /* several receivers on one mailbox do not coordinate over EWS yet */
+    .remove = ews_remove,
+    .move_to_trash = ews_move_to_trash,
+    .wait = ews_wait,
+    .close = ews_close,
+    .free = ews_free,
+    .set_deadline = NULL,
+};
+
+int mc__ews_receiver_new(mc__receiver **out, const mc__ews_config *cfg)
+{
+    ews_receiver *r = calloc(1, sizeof(*r));
+    int rc;
+    if (!r)
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    r->base.ops = &receiver_ops;
+    r->pull = cfg->pull_notifications;
+    if (!(r->service = mc__strdup(cfg->service_folder && *cfg->service_folder ? cfg->service_folder
+                                                                              : "Service E-mail"))) {
+        free(r);
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    }
+    if ((rc = mc__ews_open(&r->ews, cfg))) {
+        free(r->service);
+        free(r);
+        return rc;
+    }
+    *out = &r->base;
+    return 0;
+}

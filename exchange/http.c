@@ -1,0 +1,280 @@
+/* http.c - the HTTPS session of the Microsoft transports (http.h). */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <curl/curl.h>
+#include "http.h"
+
+struct mc__http {
+    CURL *curl;
+    struct curl_slist *headers;
+    char *url, *username, *password, *ca_file, *ca_path;
+    char *token; /* the current bearer token (a secret) */
+    mc__http_auth auth;
+    mc_token_cb token_cb;
+    void *token_user_data;
+    bool verify;
+    int tls_min, timeout_ms;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+typedef struct {
+    mc__buf buf;
+    size_t max;
+    bool over;
+    int retry_after_ms;
+    const mc__cancel_token *cancel;
+} xfer;
+
+static size_t write_cb(char *p, size_t size, size_t n, void *ud)
+{
+    xfer *x = ud;
+    n *= size;
+    if (x->buf.len + n > x->max) {
+        x->over = true;
+        return 0; /* aborts the transfer before the reply grows past the limit */
+    }
+    mc__buf_put(&x->buf, p, n);
+    return x->buf.failed ? 0 : n;
+}
+
+/* Retry-After: delta-seconds (an HTTP date is not honoured: 0) */
+static size_t header_cb(char *p, size_t size, size_t n, void *ud)
+{
+    xfer *x = ud;
+    static const char name[] = "retry-after:";
+    size_t len = size * n, i = sizeof(name) - 1;
+    if (len > i && !strncasecmp(p, name, i)) {
+        unsigned long long s = 0;
+        while (i < len && (p[i] == ' ' || p[i] == '\t'))
+            i++;
+        while (i < len && p[i] >= '0' && p[i] <= '9' && s < 86400)
+            s = s * 10 + (unsigned)(p[i++] - '0');
+        x->retry_after_ms = (int)(s > 3600 ? 3600000 : s * 1000);
+    }
+    return len;
+}
+
+static int progress_cb(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    const xfer *x = ud;
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return x->cancel && atomic_load(x->cancel) ? 1 : 0;
+}
+
+static char *copy_or_null(const char *s) { return s && *s ? mc__strdup(s) : NULL; }
+
+void mc__http_free(mc__http *h)
+{
+    if (!h)
+        return;
+    if (h->curl)
+        curl_easy_cleanup(h->curl);
+    curl_slist_free_all(h->headers);
+    free(h->url);
+    free(h->username);
+    mc__secret_free(h->password);
+    mc__secret_free(h->token);
+    free(h->ca_file);
+    free(h->ca_path);
+    free(h);
+}
+
+static int add_header(mc__http *h, const char *name, const char *value)
+{
+    mc__buf b;
+    char *line;
+    struct curl_slist *l;
+    mc__buf_init(&b);
+    mc__buf_printf(&b, "%s: %s", name, value);
+    if (!(line = mc__buf_detach(&b, NULL)))
+        return MC_ENOMEM;
+    l = curl_slist_append(h->headers, line);
+    free(line);
+    if (!l)
+        return MC_ENOMEM;
+    h->headers = l;
+    return 0;
+}
+
+static void apply_options(mc__http *h)
+{
+    CURL *c = h->curl;
+    curl_easy_setopt(c, CURLOPT_URL, h->url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, h->verify ? 1L : 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, h->verify ? 2L : 0L);
+    /* the floor holds for the handshake, so no credential goes out below it */
+    curl_easy_setopt(c, CURLOPT_SSLVERSION,
+                     h->tls_min == 13 ? (long)CURL_SSLVERSION_TLSv1_3 : (long)CURL_SSLVERSION_TLSv1_2);
+    if (h->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
+    if (h->ca_path)
+        curl_easy_setopt(c, CURLOPT_CAPATH, h->ca_path);
+    if (h->timeout_ms > 0) {
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)h->timeout_ms);
+        /* no progress for timeout_ms: the server is gone */
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)((h->timeout_ms + 999) / 1000));
+    }
+    switch (h->auth) {
+    case MC__HTTP_BASIC:
+    case MC__HTTP_NTLM:
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, h->auth == MC__HTTP_NTLM ? CURLAUTH_NTLM : CURLAUTH_BASIC);
+        curl_easy_setopt(c, CURLOPT_USERNAME, h->username ? h->username : "");
+        curl_easy_setopt(c, CURLOPT_PASSWORD, h->password ? h->password : "");
+        break;
+    case MC__HTTP_BEARER:
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+        break;
+    }
+}
+
+int mc__http_new(mc__http **out, const mc__http_config *cfg)
+{
+    mc__http *h;
+    int rc = MC_ENOMEM;
+    if (!cfg->url || strncasecmp(cfg->url, "https://", 8))
+        return mc__error_set(MC_EINVAL, "the server URL must be https:// (got \"%s\")", cfg->url ? cfg->url : "");
+    if (cfg->auth == MC__HTTP_BEARER && !cfg->token_cb)
+        return mc__error_set(MC_EINVAL, "bearer authentication needs a token callback");
+    if (!(h = calloc(1, sizeof(*h))))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    h->auth = cfg->auth;
+    h->token_cb = cfg->token_cb;
+    h->token_user_data = cfg->token_user_data;
+    h->verify = cfg->verify;
+    h->tls_min = cfg->tls_min_version;
+    h->timeout_ms = cfg->timeout_ms;
+    if (!(h->url = mc__strdup(cfg->url)) || (cfg->username && *cfg->username && !(h->username = mc__strdup(cfg->username))) ||
+        (cfg->password && *cfg->password && !(h->password = mc__strdup(cfg->password))) ||
+        (cfg->ca_file && *cfg->ca_file && !(h->ca_file = copy_or_null(cfg->ca_file))) ||
+        (cfg->ca_path && *cfg->ca_path && !(h->ca_path = copy_or_null(cfg->ca_path))))
+        goto fail;
+    if (add_header(h, "Content-Type", cfg->content_type ? cfg->content_type : "text/xml; charset=utf-8") ||
+        add_header(h, "Accept", "text/xml") || add_header(h, "Expect", "") ||
+        (cfg->anchor_mailbox && *cfg->anchor_mailbox && add_header(h, "X-AnchorMailbox", cfg->anchor_mailbox)))
+        goto fail;
+    if (!(h->curl = curl_easy_init())) {
+        rc = MC_EIO;
+        goto fail;
+    }
+    apply_options(h);
+    *out = h;
+    return 0;
+fail:
+    mc__http_free(h);
+    return mc__error_set(rc, rc == MC_ENOMEM ? "out of memory" : "cannot create an HTTP handle");
+}
+
+const char *mc__http_url(const mc__http *h) { return h->url; }
+
+void mc__http_reply_free(mc__http_reply *r)
+{
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+/* a bearer token from the callback, asked when there is none yet */
+static int bearer(mc__http *h, bool renew)
+{
+    char *token = NULL;
+    int rc;
+    if (h->token && !renew)
+        return 0;
+    mc__secret_free(h->token);
+    h->token = NULL;
+    if ((rc = h->token_cb(&token, h->token_user_data)) || !token || !*token) {
+        mc__secret_free(token);
+        return mc__error_set(MC_EAUTH, "the token callback gave no token (%d)", rc);
+    }
+    h->token = token;
+    curl_easy_setopt(h->curl, CURLOPT_XOAUTH2_BEARER, h->token);
+    return 0;
+}
+
+static int curl_error(mc__http *h, CURLcode cc, const xfer *x)
+{
+    const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc);
+    switch (cc) {
+    case CURLE_WRITE_ERROR:
+        if (x->over)
+            return mc__error_set(MC_ETOOBIG, "%s: the reply is larger than %zu octets", h->url, x->max);
+        return mc__error_set(MC_ENOMEM, "%s: out of memory", h->url);
+    case CURLE_ABORTED_BY_CALLBACK:
+        return mc__error_set(MC_ECANCELED, "%s: cancelled", h->url);
+    case CURLE_OPERATION_TIMEDOUT:
+        return mc__error_set(MC_ETIMEOUT, "%s: timed out: %s", h->url, why);
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+        return mc__error_set(MC_ETLS, "%s: TLS: %s (no credential was sent)", h->url, why);
+    default:
+        return mc__error_set(MC_EIO, "%s: %s", h->url, why);
+    }
+}
+
+static int post_once(mc__http *h, const char *body, size_t len, size_t max_reply, const mc__cancel_token *cancel,
+                     mc__http_reply *out)
+{
+    xfer x = {.max = max_reply, .cancel = cancel};
+    CURLcode cc;
+    int rc = 0;
+    mc__buf_init(&x.buf);
+    h->errbuf[0] = 0;
+    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt(h->curl, CURLOPT_XFERINFODATA, &x);
+    if ((cc = curl_easy_perform(h->curl)) != CURLE_OK) {
+        rc = curl_error(h, cc, &x);
+        mc__buf_free(&x.buf);
+        return rc;
+    }
+    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &out->status);
+    mc__buf_put(&x.buf, "", 0);
+    out->len = x.buf.len;
+    if (!(out->body = x.buf.len ? mc__buf_detach(&x.buf, NULL) : mc__strdup(""))) {
+        mc__buf_free(&x.buf);
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    }
+    out->retry_after_ms = x.retry_after_ms;
+    return 0;
+}
+
+int mc__http_post(mc__http *h, const char *body, size_t len, size_t max_reply, const mc__cancel_token *cancel,
+                  mc__http_reply *out)
+{
+    mc__http_reply r = {0};
+    int rc;
+    if (h->auth == MC__HTTP_BEARER && (rc = bearer(h, false)))
+        return rc;
+    if ((rc = post_once(h, body, len, max_reply, cancel, &r)))
+        return rc;
+    if (r.status == 401 && h->auth == MC__HTTP_BEARER) {
+        /* an expired token: ask for a fresh one, once */
+        mc__http_reply_free(&r);
+        if ((rc = bearer(h, true)) || (rc = post_once(h, body, len, max_reply, cancel, &r)))
+            return rc;
+    }
+    if (r.status == 401) {
+        mc__http_reply_free(&r);
+        return mc__error_set(MC_EAUTH, "%s: the server refused the credentials (HTTP 401)", h->url);
+    }
+    *out = r;
+    return 0;
+}
