@@ -47,6 +47,25 @@ int mc__ews_call(mc__ews *e, const char *body, size_t max_reply, const mc__cance
 xmlNode *mc__ews_first_message(const mc__ews_response *r);
 xmlNode *mc__ews_next_message(const xmlNode *msg);
 
+/* Readers of response messages (ewsread.c): the fields the transport uses,
+ * each bounded and checked - untrusted input, fuzzed (tests/fuzz/fuzz_ews.c). */
+/* FindFolder: the first folder's id into id ("" when none was found). */
+void mc__ews_read_folder_id(const xmlNode *msg, char *id, size_t cap);
+/* FindItem: appends the page's items (id, size, DateTimeReceived) to l;
+ * *last when the page is the last (or brought nothing: no endless paging). */
+int mc__ews_read_items(const xmlNode *msg, mc__listing *l, size_t *cap, bool *last);
+/* GetItem: the MIME content, decoded, at most max octets. */
+int mc__ews_read_mime(const xmlNode *msg, size_t max, char **data, size_t *len, bool *truncated);
+/* DeleteItem: one response message per id, ErrorItemNotFound counted as
+ * deleted; MC_EBUSY with *backoff_ms when the server is busy. */
+int mc__ews_read_deleted(const mc__ews_response *r, const char *const *ids, size_t n, int *backoff_ms);
+/* Subscribe: the subscription id and first watermark. */
+int mc__ews_read_subscription(const xmlNode *msg, char *id, size_t idcap, char *wm, size_t wmcap);
+/* GetEvents: advances *watermark; 1 when an event other than a status event came. */
+int mc__ews_read_events(const xmlNode *msg, char *watermark, size_t cap);
+/* CreateItem SaveOnly: the draft's id and change key. */
+int mc__ews_read_draft_id(const xmlNode *msg, char *id, size_t idcap, char *ck, size_t ckcap);
+
 int mc__ews_sender_new(mc__sender **out, const mc__ews_config *cfg);
 int mc__ews_receiver_new(mc__receiver **out, const mc__ews_config *cfg);
 

@@ -86,7 +86,7 @@ static void put_folder(ews_receiver *r, mc__buf *b)
 static int find_service_folder(ews_receiver *r, char *id, size_t cap)
 {
     mc__ews_response resp = {0};
-    xmlNode *msg, *folder;
+    xmlNode *msg;
     mc__buf b;
     char *body;
     int rc;
@@ -105,11 +105,8 @@ static int find_service_folder(ews_receiver *r, char *id, size_t cap)
     if (rc)
         return rc;
     id[0] = 0;
-    if (!(rc = single(r, &resp, "FindFolder", &msg))) {
-        folder = mc__ews_child(mc__ews_child(msg, MC__EWS_NS_M, "RootFolder"), MC__EWS_NS_T, "Folders");
-        folder = mc__ews_child(folder, MC__EWS_NS_T, NULL);
-        mc__ews_attr(mc__ews_child(folder, MC__EWS_NS_T, "FolderId"), "Id", id, cap);
-    }
+    if (!(rc = single(r, &resp, "FindFolder", &msg)))
+        mc__ews_read_folder_id(msg, id, cap);
     mc__ews_response_free(&resp);
     return rc;
 }
@@ -162,42 +159,12 @@ static char *find_items_body(ews_receiver *r, size_t offset)
     return mc__buf_detach(&b, NULL);
 }
 
-static int add_item(mc__listing *l, size_t *cap, xmlNode *item)
-{
-    char id[1024], size[32], when[64];
-    int64_t t = 0;
-    mc__mail_item *it;
-    mc__ews_attr(mc__ews_child(item, MC__EWS_NS_T, "ItemId"), "Id", id, sizeof(id));
-    if (!id[0])
-        return 0; /* nothing we could act on */
-    if (l->count == *cap) {
-        size_t ncap = *cap ? *cap * 2 : PAGE;
-        mc__mail_item *g = realloc(l->items, ncap * sizeof(*g));
-        if (!g)
-            return mc__error_set(MC_ENOMEM, "out of memory");
-        l->items = g;
-        *cap = ncap;
-    }
-    it = &l->items[l->count];
-    memset(it, 0, sizeof(*it));
-    if (!(it->id = mc__strdup(id)))
-        return mc__error_set(MC_ENOMEM, "out of memory");
-    it->size = (size_t)strtoull(mc__ews_text(mc__ews_child(item, MC__EWS_NS_T, "Size"), size, sizeof(size)), NULL, 10);
-    mc__ews_text(mc__ews_child(item, MC__EWS_NS_T, "DateTimeReceived"), when, sizeof(when));
-    if (!mc__parse_rfc3339(when, strlen(when), &t))
-        it->arrived_ms = t * 1000;
-    l->count++;
-    return 0;
-}
-
 /* One page; *last when the server says it was the last. */
 static int list_page(ews_receiver *r, size_t offset, mc__listing *l, size_t *cap, bool *last)
 {
     mc__ews_response resp = {0};
-    xmlNode *msg, *root, *items;
-    char flag[8];
+    xmlNode *msg;
     char *body = find_items_body(r, offset);
-    size_t before = l->count;
     int rc;
     if (!body)
         return mc__error_set(MC_ENOMEM, "out of memory");
@@ -205,16 +172,8 @@ static int list_page(ews_receiver *r, size_t offset, mc__listing *l, size_t *cap
     free(body);
     if (rc)
         return rc;
-    if ((rc = single(r, &resp, "FindItem", &msg)))
-        goto done;
-    root = mc__ews_child(msg, MC__EWS_NS_M, "RootFolder");
-    items = mc__ews_child(root, MC__EWS_NS_T, "Items");
-    for (xmlNode *it = mc__ews_child(items, MC__EWS_NS_T, NULL); it && !rc; it = mc__ews_next(it, MC__EWS_NS_T, NULL))
-        rc = add_item(l, cap, it);
-    /* no progress is the end too: a server that never says so cannot loop us */
-    *last = !strcmp(mc__ews_attr(root, "IncludesLastItemInRange", flag, sizeof(flag)), "true") ||
-            l->count == before;
-done:
+    if (!(rc = single(r, &resp, "FindItem", &msg)))
+        rc = mc__ews_read_items(msg, l, cap, last);
     mc__ews_response_free(&resp);
     return rc;
 }
@@ -240,8 +199,7 @@ static int ews_fetch(mc__receiver *b, const char *id, size_t max, char **data, s
 {
     ews_receiver *r = R(b);
     mc__ews_response resp = {0};
-    xmlNode *msg, *item, *mime;
-    xmlChar *text;
+    xmlNode *msg;
     mc__buf buf;
     char *body;
     int rc;
@@ -264,17 +222,8 @@ static int ews_fetch(mc__receiver *b, const char *id, size_t max, char **data, s
     }
     if (rc)
         return rc;
-    if ((rc = single(r, &resp, "GetItem", &msg)))
-        goto done;
-    item = mc__ews_child(mc__ews_child(msg, MC__EWS_NS_M, "Items"), MC__EWS_NS_T, NULL);
-    if (!(mime = mc__ews_child(item, MC__EWS_NS_T, "MimeContent"))) {
-        rc = mc__error_set(MC_EPROTO, "EWS GetItem: no MimeContent for %s", id);
-        goto done;
-    }
-    text = xmlNodeGetContent(mime);
-    rc = mc__ews_base64_decode(text ? (const char *)text : "", max, data, len, truncated);
-    xmlFree(text);
-done:
+    if (!(rc = single(r, &resp, "GetItem", &msg)))
+        rc = mc__ews_read_mime(msg, max, data, len, truncated);
     mc__ews_response_free(&resp);
     return rc;
 }
@@ -284,9 +233,8 @@ static int delete_batch(ews_receiver *r, const char *const *ids, size_t n)
 {
     mc__ews_response resp = {0};
     mc__buf b;
-    char *body, code[64], text[256];
+    char *body;
     int rc, backoff = 0;
-    size_t i = 0;
     mc__buf_init(&b);
     mc__buf_puts(&b, "<m:DeleteItem DeleteType=\"HardDelete\"><m:ItemIds>");
     for (size_t k = 0; k < n; k++) {
@@ -301,15 +249,8 @@ static int delete_batch(ews_receiver *r, const char *const *ids, size_t n)
     free(body);
     if (rc)
         return rc;
-    for (xmlNode *m = mc__ews_first_message(&resp); m && !rc; m = mc__ews_next_message(m), i++) {
-        int s = mc__ews_message_status(m, code, text, &backoff);
-        if (s == MC_EBUSY)
-            mc__receiver_retry_after(&r->base, backoff > 0 ? backoff : 5000);
-        if (s && s != MC_ENOTFOUND)
-            rc = mc__error_set(s, "EWS DeleteItem of %s: %s: %s", i < n ? ids[i] : "?", code, text);
-    }
-    if (!rc && i != n)
-        rc = mc__error_set(MC_EPROTO, "EWS DeleteItem: %zu response messages for %zu ids", i, n);
+    if ((rc = mc__ews_read_deleted(&resp, ids, n, &backoff)) == MC_EBUSY)
+        mc__receiver_retry_after(&r->base, backoff > 0 ? backoff : 5000);
     mc__ews_response_free(&resp);
     return rc;
 }
@@ -369,14 +310,9 @@ static int subscribe(ews_receiver *r)
     free(body);
     if (rc)
         return rc;
-    if (!(rc = single(r, &resp, "Subscribe", &msg))) {
-        mc__ews_text(mc__ews_child(msg, MC__EWS_NS_M, "SubscriptionId"), r->sub_id, sizeof(r->sub_id));
-        mc__ews_text(mc__ews_child(msg, MC__EWS_NS_M, "Watermark"), r->watermark, sizeof(r->watermark));
-        if (r->sub_id[0])
-            r->subscribed = true;
-        else
-            rc = mc__error_set(MC_EPROTO, "EWS Subscribe: no SubscriptionId in the response");
-    }
+    if (!(rc = single(r, &resp, "Subscribe", &msg)) &&
+        !(rc = mc__ews_read_subscription(msg, r->sub_id, sizeof(r->sub_id), r->watermark, sizeof(r->watermark))))
+        r->subscribed = true;
     mc__ews_response_free(&resp);
     return rc;
 }
@@ -403,10 +339,10 @@ static void unsubscribe(ews_receiver *r)
 static int get_events(ews_receiver *r)
 {
     mc__ews_response resp = {0};
-    xmlNode *msg, *note;
+    xmlNode *msg;
     mc__buf b;
-    char *body, wm[sizeof(r->watermark)];
-    int rc, news = 0;
+    char *body;
+    int rc, news;
     mc__buf_init(&b);
     mc__buf_puts(&b, "<m:GetEvents><m:SubscriptionId>");
     mc__buf_put_xml_escaped(&b, r->sub_id, strlen(r->sub_id));
@@ -424,16 +360,7 @@ static int get_events(ews_receiver *r)
         mc__ews_response_free(&resp);
         return 1;
     }
-    note = mc__ews_child(msg, MC__EWS_NS_M, "Notification");
-    for (xmlNode *ev = mc__ews_child(note, MC__EWS_NS_T, NULL); ev; ev = mc__ews_next(ev, MC__EWS_NS_T, NULL)) {
-        const char *name = (const char *)ev->name;
-        mc__ews_text(mc__ews_child(ev, MC__EWS_NS_T, "Watermark"), wm, sizeof(wm));
-        if (wm[0])
-            memcpy(r->watermark, wm, sizeof(wm));
-        if (strcmp(name, "StatusEvent") && strcmp(name, "SubscriptionId") && strcmp(name, "PreviousWatermark") &&
-            strcmp(name, "MoreEvents"))
-            news = 1;
-    }
+    news = mc__ews_read_events(msg, r->watermark, sizeof(r->watermark));
     mc__ews_response_free(&resp);
     return news;
 }

@@ -95,19 +95,6 @@ static char *item_body(const char *op_open, const char *id, const char *change_k
     return mc__buf_detach(&b, NULL);
 }
 
-/* The id of the draft a SaveOnly CreateItem made. */
-static int draft_id(xmlNode *msg, char *id, size_t idcap, char *ck, size_t ckcap)
-{
-    xmlNode *items = mc__ews_child(msg, MC__EWS_NS_M, "Items");
-    xmlNode *item = mc__ews_child(items, MC__EWS_NS_T, NULL);
-    xmlNode *iid = mc__ews_child(item, MC__EWS_NS_T, "ItemId");
-    mc__ews_attr(iid, "Id", id, idcap);
-    mc__ews_attr(iid, "ChangeKey", ck, ckcap);
-    if (!*id)
-        return mc__error_set(MC_EPROTO, "EWS CreateItem: the response names no item id");
-    return 0;
-}
-
 static void delete_draft(ews_sender *s, const char *id)
 {
     mc__ews_response r = {0};
@@ -142,7 +129,7 @@ static int ews_send(mc__sender *base, const char *from, const char *const *to, s
     free(body);
     if (rc)
         return rc;
-    rc = draft_id(msg, id, sizeof(id), ck, sizeof(ck));
+    rc = mc__ews_read_draft_id(msg, id, sizeof(id), ck, sizeof(ck));
     mc__ews_response_free(&r);
     if (rc)
         return rc;
