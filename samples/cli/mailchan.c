@@ -47,6 +47,7 @@ static const char usage_text[] =
     "  --address ADDR        this side's own e-mail address (setting \"address\")\n"
     "  --maildir-root DIR    Maildir store root (setting \"maildir_root\")\n"
     "                        (binding mail: --set smtp_host=H --set imap_host=H ...;\n"
+    "                        binding exchange: --set ews_url=https://H/EWS/Exchange.asmx ...;\n"
     "                        the password may come from $MAILCHAN_PASSWORD)\n"
     "  --security MODE       none or message: WS-Security X.509 (setting \"security_mode\")\n"
     "  --algorithm-suite S   Basic256Rsa15 (default), Basic256, Basic256Sha256, Basic256Sha256Rsa15\n"
@@ -497,7 +498,8 @@ static int make_binding(mc_binding **out, const options *o)
             goto done;
         }
     if ((rc = apply_environment(b, "private_key_password", "MAILCHAN_KEY_PASSWORD")) ||
-        (!strcmp(o->kind, "mail") &&
+        /* every kind that has a password (mail, exchange) */
+        (mc_binding_is_default(b, "password") >= 0 &&
          (rc = apply_environment(b, "password", "MAILCHAN_PASSWORD")))) {
         ex = bad_input(rc, "bad setting");
         goto done;
