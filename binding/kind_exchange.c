@@ -28,7 +28,7 @@ int mc__kind_exchange_build(const mc__values *v, const char *address, mc__sender
     c.impersonate = v->ews_impersonate;
     c.send_mode = (mc__ews_send_mode)v->ews_send_mode;
     c.service_folder = v->service_folder;
-    c.pull_notifications = v->ews_pull_notifications;
+    c.notify = (mc__ews_notify)v->ews_notifications;
     if (!v->ews_url || !*v->ews_url)
         return mc__error_set(MC_EINVAL, "the exchange binding needs ews_url");
     if (c.http.auth == MC__HTTP_BEARER && !c.http.token_cb)

@@ -50,6 +50,12 @@ static const mc__choice ews_send_modes[] = {
     CH("send_and_save_copy", MC__EWS_SEND_AND_SAVE_COPY, "one CreateItem SendAndSaveCopy"),
     END};
 
+static const mc__choice ews_notifies[] = {
+    CH("streaming", MC__EWS_NOTIFY_STREAMING, "GetStreamingEvents on a connection of its own; pull where missing"),
+    CH("pull", MC__EWS_NOTIFY_PULL, "GetEvents every 5 s while waiting"),
+    CH("none", MC__EWS_NOTIFY_NONE, "only the query every server_query_interval"),
+    END};
+
 /* ExchangeVersionType of Microsoft's schema (types.xsd) */
 static const mc__choice ews_versions[] = {
     CH("Exchange2007_SP1", 0, NULL), CH("Exchange2010", 1, NULL), CH("Exchange2010_SP1", 2, NULL),
@@ -183,8 +189,8 @@ const mc__setting mc__settings[MC__S_COUNT] = {
     CHOICE(EWS_SEND_MODE, ews_send_mode, TR, "exchange", "save_then_send", ews_send_modes, "how mail is sent"),
     CHOICE(EWS_SERVER_VERSION, ews_server_version, TR, "exchange", "Exchange2013_SP1", ews_versions,
            "RequestServerVersion of every request"),
-    BOOL(EWS_PULL_NOTIFICATIONS, ews_pull_notifications, TR, "exchange", "true",
-         "learn of new mail by a pull subscription (GetEvents every 5 s) between queries"),
+    CHOICE(EWS_NOTIFICATIONS, ews_notifications, TR, "exchange", "streaming", ews_notifies,
+           "how new mail is learnt of between queries"),
     CHOICE(SOAP_VERSION, soap_version, EN, ALL, "1.2", soap_versions, "SOAP version of the text encoder"),
     CHOICE(SECURITY_MODE, security_mode, SE, ALL, "none", security_modes, "message security"),
     CHOICE(ALGORITHM_SUITE, algorithm_suite, SE, ALL, "Basic256Rsa15", algorithm_suites,

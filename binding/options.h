@@ -55,7 +55,7 @@ typedef enum {
     MC__S_EWS_IMPERSONATE,
     MC__S_EWS_SEND_MODE,
     MC__S_EWS_SERVER_VERSION,
-    MC__S_EWS_PULL_NOTIFICATIONS,
+    MC__S_EWS_NOTIFICATIONS,
     /* encoding element */
     MC__S_SOAP_VERSION,
     /* security element */
@@ -178,7 +178,7 @@ typedef struct {
     const char *ews_impersonate;
     int ews_send_mode;      /* mc__ews_send_mode */
     int ews_server_version; /* an index into its choices: mc__setting_choice_name() */
-    bool ews_pull_notifications;
+    int ews_notifications; /* mc__ews_notify */
     /* encoding element */
     int soap_version; /* mc_soap_version */
     /* security element */

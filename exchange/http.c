@@ -7,6 +7,12 @@
 
 struct mc__http {
     CURL *curl;
+    CURLM *multi;       /* a stream in progress runs here */
+    bool streaming;
+    mc__http_data_cb on_data;
+    void *on_data_ud;
+    bool got_data, data_refused;
+    char *stream_body;  /* the request of the stream, alive while it runs */
     struct curl_slist *headers;
     char *url, *username, *password, *ca_file, *ca_path;
     char *token; /* the current bearer token (a secret) */
@@ -68,6 +74,9 @@ void mc__http_free(mc__http *h)
 {
     if (!h)
         return;
+    mc__http_stream_stop(h);
+    if (h->multi)
+        curl_multi_cleanup(h->multi);
     if (h->curl)
         curl_easy_cleanup(h->curl);
     curl_slist_free_all(h->headers);
@@ -277,4 +286,107 @@ int mc__http_post(mc__http *h, const char *body, size_t len, size_t max_reply, c
     }
     *out = r;
     return 0;
+}
+
+/* ---- a streamed reply ---- */
+
+static size_t stream_cb(char *p, size_t size, size_t n, void *ud)
+{
+    mc__http *h = ud;
+    n *= size;
+    h->got_data = true;
+    if (!h->on_data(p, n, h->on_data_ud)) {
+        h->data_refused = true;
+        return 0;
+    }
+    return n;
+}
+
+bool mc__http_streaming(const mc__http *h) { return h->streaming; }
+
+int mc__http_stream_start(mc__http *h, const char *body, size_t len, mc__http_data_cb on_data, void *user_data)
+{
+    int rc;
+    mc__http_stream_stop(h);
+    if (h->auth == MC__HTTP_BEARER && (rc = bearer(h, false)))
+        return rc;
+    if (!h->multi && !(h->multi = curl_multi_init()))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    if (!(h->stream_body = mc__strndup(body, len)))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    h->on_data = on_data;
+    h->on_data_ud = user_data;
+    h->got_data = h->data_refused = false;
+    h->errbuf[0] = 0;
+    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, h->stream_body);
+    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, stream_cb);
+    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, h);
+    curl_easy_setopt(h->curl, CURLOPT_NOPROGRESS, 1L);
+    /* a stream is quiet for minutes between events: only the connect is bounded */
+    curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_TIME, 0L);
+    if (curl_multi_add_handle(h->multi, h->curl) != CURLM_OK) {
+        free(h->stream_body);
+        h->stream_body = NULL;
+        return mc__error_set(MC_EIO, "cannot start the notification stream");
+    }
+    h->streaming = true;
+    return 0;
+}
+
+void mc__http_stream_stop(mc__http *h)
+{
+    if (!h->streaming)
+        return;
+    curl_multi_remove_handle(h->multi, h->curl);
+    h->streaming = false;
+    free(h->stream_body);
+    h->stream_body = NULL;
+    /* back to ordinary calls: forget the connection the stream was on */
+    curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(h->curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h->curl, CURLOPT_FORBID_REUSE, 1L);
+    apply_options(h);
+    if (h->token)
+        curl_easy_setopt(h->curl, CURLOPT_XOAUTH2_BEARER, h->token);
+}
+
+int mc__http_stream_run(mc__http *h, int timeout_ms, int wake_fd)
+{
+    int64_t end = mc__mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    struct curl_waitfd extra = {.fd = wake_fd, .events = CURL_WAIT_POLLIN};
+    if (!h->streaming)
+        return mc__error_set(MC_ECLOSED, "no notification stream");
+    for (;;) {
+        int running = 0, left, numfds = 0;
+        CURLMsg *m;
+        h->got_data = false;
+        curl_multi_perform(h->multi, &running);
+        while ((m = curl_multi_info_read(h->multi, &left))) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            CURLcode cc = m->data.result;
+            long status = 0;
+            xfer x = {0};
+            curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+            mc__http_stream_stop(h);
+            if (cc == CURLE_OK && status == 200)
+                return mc__error_set(MC_ECLOSED, "%s: the server ended the notification stream", h->url);
+            if (cc == CURLE_OK)
+                return mc__error_set(status == 401 ? MC_EAUTH : MC_EIO, "%s: notification stream: HTTP %ld",
+                                     h->url, status);
+            if (cc == CURLE_WRITE_ERROR && h->data_refused)
+                return mc__error_set(MC_EPROTO, "%s: notification stream: refused what the server sent", h->url);
+            return curl_error(h, cc, &x);
+        }
+        if (h->got_data)
+            return 1;
+        int64_t now = mc__mono_ms();
+        if (now >= end)
+            return 0;
+        if (curl_multi_poll(h->multi, &extra, wake_fd >= 0 ? 1 : 0, (int)(end - now), &numfds) != CURLM_OK)
+            return mc__error_set(MC_EIO, "%s: waiting on the notification stream failed", h->url);
+        if (wake_fd >= 0 && (extra.revents & CURL_WAIT_POLLIN))
+            return 0;
+    }
 }

@@ -48,7 +48,20 @@ int mc__http_post(mc__http *h, const char *body, size_t len, size_t max_reply, c
                   mc__http_reply *out);
 void mc__http_reply_free(mc__http_reply *r);
 
-/* The raw libcurl handle's error text for logs (never a secret). */
+/* The server URL, for messages (never a secret). */
 const char *mc__http_url(const mc__http *h);
+
+/* A streamed reply (EWS GetStreamingEvents): POSTs body and hands the reply
+ * to on_data as it arrives, on a session of its own (its own connection).
+ * on_data returns false to end the stream (a limit crossed). */
+typedef bool (*mc__http_data_cb)(const char *p, size_t n, void *user_data);
+int mc__http_stream_start(mc__http *h, const char *body, size_t len, mc__http_data_cb on_data, void *user_data);
+/* Runs the stream until data came (1), wake_fd became readable or the
+ * timeout passed (0), or the stream ended (MC_ECLOSED when the server ended
+ * it in order: HTTP 200 complete; else the error). */
+int mc__http_stream_run(mc__http *h, int timeout_ms, int wake_fd);
+/* Ends a stream (if any) and closes its connection. */
+void mc__http_stream_stop(mc__http *h);
+bool mc__http_streaming(const mc__http *h);
 
 #endif

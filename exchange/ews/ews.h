@@ -3,8 +3,8 @@
  * CreateItem SendAndSaveCopy) and a receiver (ewsrecv.c: FindFolder for the
  * service folder with the Inbox as fallback, FindItem paged with a subject
  * restriction, GetItem with the MIME content, DeleteItem HardDelete in
- * batches, MoveItem to deleteditems, a pull subscription for new-mail
- * events), over the shared HTTPS session (exchange/http.h). Used by binding/. */
+ * batches, MoveItem to deleteditems, streaming notifications on a
+ * connection of their own, or a pull subscription), over the shared HTTPS session (exchange/http.h). Used by binding/. */
 #ifndef MC_EWS_H
 #define MC_EWS_H
 
@@ -12,6 +12,8 @@
 #include "soap.h"
 
 typedef enum { MC__EWS_SAVE_THEN_SEND = 0, MC__EWS_SEND_AND_SAVE_COPY } mc__ews_send_mode;
+/* how the receiver learns of new mail between queries */
+typedef enum { MC__EWS_NOTIFY_STREAMING = 0, MC__EWS_NOTIFY_PULL, MC__EWS_NOTIFY_NONE } mc__ews_notify;
 
 /* Borrowed strings; each half copies what it keeps. */
 typedef struct {
@@ -21,7 +23,7 @@ typedef struct {
     const char *impersonate;    /* act as this mailbox (ExchangeImpersonation), or NULL */
     mc__ews_send_mode send_mode;
     const char *service_folder; /* display name under msgfolderroot */
-    bool pull_notifications;    /* learn of new mail by a pull subscription */
+    mc__ews_notify notify;
 } mc__ews_config;
 
 /* One EWS session: the HTTP session and the header every request carries. */
@@ -63,6 +65,12 @@ int mc__ews_read_deleted(const mc__ews_response *r, const char *const *ids, size
 int mc__ews_read_subscription(const xmlNode *msg, char *id, size_t idcap, char *wm, size_t wmcap);
 /* GetEvents: advances *watermark; 1 when an event other than a status event came. */
 int mc__ews_read_events(const xmlNode *msg, char *watermark, size_t cap);
+/* the same for the events of one Notification element */
+int mc__ews_read_events_in(const xmlNode *note, char *watermark, size_t cap);
+/* GetStreamingEvents, one envelope of the stream: 1 when an event other
+ * than a status event came; *closed when the server ended the connection;
+ * MC_ENOTFOUND when the subscription is gone (make a new one, resync). */
+int mc__ews_read_stream(const mc__ews_response *r, bool *closed);
 /* CreateItem SaveOnly: the draft's id and change key. */
 int mc__ews_read_draft_id(const xmlNode *msg, char *id, size_t idcap, char *ck, size_t ckcap);
 

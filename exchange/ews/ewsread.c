@@ -97,7 +97,12 @@ int mc__ews_read_subscription(const xmlNode *msg, char *id, size_t idcap, char *
 
 int mc__ews_read_events(const xmlNode *msg, char *watermark, size_t cap)
 {
-    xmlNode *note = mc__ews_child(msg, MC__EWS_NS_M, "Notification");
+    return mc__ews_read_events_in(mc__ews_child(msg, MC__EWS_NS_M, "Notification"), watermark, cap);
+}
+
+/* the events of one t:Notification / m:Notification */
+int mc__ews_read_events_in(const xmlNode *note, char *watermark, size_t cap)
+{
     char wm[1024];
     int news = 0;
     for (xmlNode *ev = mc__ews_child(note, MC__EWS_NS_T, NULL); ev; ev = mc__ews_next(ev, MC__EWS_NS_T, NULL)) {
@@ -122,4 +127,28 @@ int mc__ews_read_draft_id(const xmlNode *msg, char *id, size_t idcap, char *ck, 
     if (!*id)
         return mc__error_set(MC_EPROTO, "EWS CreateItem: the response names no item id");
     return 0;
+}
+
+int mc__ews_read_stream(const mc__ews_response *r, bool *closed)
+{
+    char code[64], text[256], status[16];
+    int news = 0, backoff;
+    *closed = false;
+    for (xmlNode *m = mc__ews_first_message(r); m; m = mc__ews_next_message(m)) {
+        int rc = mc__ews_message_status(m, code, text, &backoff);
+        if (rc)
+            return mc__error_set(rc == MC_EBUSY ? MC_EBUSY : MC_ENOTFOUND, "EWS GetStreamingEvents: %s: %s", code,
+                                 text);
+        if (!strcmp(mc__ews_text(mc__ews_child(m, MC__EWS_NS_M, "ConnectionStatus"), status, sizeof(status)),
+                    "Closed"))
+            *closed = true;
+        xmlNode *notes = mc__ews_child(m, MC__EWS_NS_M, "Notifications");
+        for (xmlNode *n = mc__ews_child(notes, MC__EWS_NS_T, "Notification"); n;
+             n = mc__ews_next(n, MC__EWS_NS_T, "Notification")) {
+            char wm[8];
+            if (mc__ews_read_events_in(n, wm, sizeof(wm)))
+                news = 1;
+        }
+    }
+    return news;
 }

@@ -12,10 +12,13 @@
  * - remove: DeleteItem HardDelete, at most 100 ids a request;
  *   ErrorItemNotFound counts as deleted. move_to_trash: MoveItem to
  *   deleteditems.
- * - wait: a pull subscription on the watched folder (NewMail, Created and
- *   Moved events), asked with GetEvents at least every 5 s while waiting; a
- *   lost subscription is made again and the core queries (the listing is a
- *   resync). Without a subscription, the wait only sleeps.
+ * - wait: a streaming subscription on the watched folder (NewMail, Created
+ *   and Moved events) read on a connection of its own (GetStreamingEvents,
+ *   30 min at a time); where the server has no streaming, a pull
+ *   subscription asked with GetEvents at least every 5 s while waiting. A
+ *   reconnected stream or a lost subscription makes the core query (the
+ *   listing is the resync), so nothing that arrived meanwhile is missed.
+ *   Without a subscription, the wait only sleeps.
  * - Every response message's ResponseClass/ResponseCode is checked; a busy
  *   server's wait (ErrorServerBusy BackOffMilliseconds, HTTP 503/429
  *   Retry-After) is handed to the core through mc__receiver_retry_after. */
@@ -31,16 +34,20 @@
 #define MAX_REPLY (16u << 20)
 #define EVENTS_EVERY_MS 5000
 #define SUBSCRIPTION_MINUTES 30
+#define STREAM_MAX (4u << 20) /* one notification envelope at most */
 
 typedef struct {
     mc__receiver base;
     mc__ews ews;
+    mc__ews stream; /* GetStreamingEvents: a session (a connection) of its own */
     char *service;
     char folder_id[1024]; /* the service folder's id; "" while watching the Inbox */
     bool folder_known;
-    bool pull;
-    char sub_id[512], watermark[512];
+    mc__ews_notify notify;
+    char sub_id[512], watermark[512]; /* the subscription (watermark: pull only) */
     bool subscribed;
+    mc__buf pending; /* stream bytes not yet a whole envelope */
+    bool news, lost;   /* what the stream said: new mail; the subscription is gone */
 } ews_receiver;
 
 #define R(b) ((ews_receiver *)(b))
@@ -289,21 +296,22 @@ static int ews_move_to_trash(mc__receiver *b, const char *id)
 
 /* ---- new mail: a pull subscription ---- */
 
-static int subscribe(ews_receiver *r)
+static int subscribe(ews_receiver *r, bool streaming)
 {
     mc__ews_response resp = {0};
     xmlNode *msg;
     mc__buf b;
     char *body;
     int rc;
+    const char *kind = streaming ? "StreamingSubscriptionRequest" : "PullSubscriptionRequest";
     mc__buf_init(&b);
-    mc__buf_puts(&b, "<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds>");
+    mc__buf_printf(&b, "<m:Subscribe><m:%s><t:FolderIds>", kind);
     put_folder(r, &b);
-    mc__buf_printf(&b,
-                   "</t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType>"
-                   "<t:EventType>CreatedEvent</t:EventType><t:EventType>MovedEvent</t:EventType></t:EventTypes>"
-                   "<t:Timeout>%d</t:Timeout></m:PullSubscriptionRequest></m:Subscribe>",
-                   SUBSCRIPTION_MINUTES);
+    mc__buf_puts(&b, "</t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType>"
+                     "<t:EventType>CreatedEvent</t:EventType><t:EventType>MovedEvent</t:EventType></t:EventTypes>");
+    if (!streaming)
+        mc__buf_printf(&b, "<t:Timeout>%d</t:Timeout>", SUBSCRIPTION_MINUTES);
+    mc__buf_printf(&b, "</m:%s></m:Subscribe>", kind);
     if (!(body = mc__buf_detach(&b, NULL)))
         return mc__error_set(MC_ENOMEM, "out of memory");
     rc = call(r, body, MAX_REPLY, &resp);
@@ -322,6 +330,7 @@ static void unsubscribe(ews_receiver *r)
     mc__ews_response resp = {0};
     mc__buf b;
     char *body;
+    mc__http_stream_stop(r->stream.http);
     if (!r->subscribed)
         return;
     r->subscribed = false;
@@ -356,8 +365,10 @@ static int get_events(ews_receiver *r)
     if (rc)
         return rc;
     if ((rc = single(r, &resp, "GetEvents", &msg))) {
-        r->subscribed = false; /* expired or unknown: subscribe again, after a resync */
         mc__ews_response_free(&resp);
+        if (rc == MC_EBUSY)
+            return rc;
+        r->subscribed = false; /* expired or unknown: subscribe again, after a resync */
         return 1;
     }
     news = mc__ews_read_events(msg, r->watermark, sizeof(r->watermark));
@@ -365,31 +376,152 @@ static int get_events(ews_receiver *r)
     return news;
 }
 
-static int ews_wait(mc__receiver *b, int timeout_ms, int wake_fd)
+/* Where an envelope's closing root tag ends ("</s:Envelope>", any
+ * prefix), or 0 while it has not come yet. */
+static size_t envelope_end(const char *p, size_t n)
 {
-    ews_receiver *r = R(b);
-    int64_t end = mc__mono_ms() + (timeout_ms < 0 ? 60000 : timeout_ms);
-    struct pollfd p = {wake_fd, POLLIN, 0};
-    if (r->pull && !r->subscribed && r->folder_known) {
-        int rc = subscribe(r);
-        if (rc == MC_EPROTO) {
-            mc__log(MC_LOG_WARN, "%s; new mail is found by the query every server_query_interval", mc_error_last());
-            r->pull = false;
-        } else if (rc) {
-            return rc;
-        }
+    for (size_t i = 0; i + 2 < n; i++) {
+        size_t j = i + 2, name;
+        if (p[i] != '<' || p[i + 1] != '/')
+            continue;
+        name = j;
+        while (j < n && p[j] != '>' && j - name < 64)
+            j++;
+        if (j >= n || p[j] != '>')
+            continue;
+        if (j - name >= 8 && !memcmp(p + j - 8, "Envelope", 8) && (j - name == 8 || p[j - 9] == ':'))
+            return j + 1;
     }
+    return 0;
+}
+
+/* The stream's bytes: each complete envelope is read as it arrives. */
+static bool on_stream(const char *p, size_t n, void *ud)
+{
+    ews_receiver *r = ud;
+    size_t end;
+    if (r->pending.len + n > STREAM_MAX) {
+        mc__log(MC_LOG_WARN, "EWS notification stream: an envelope over %u octets; reconnecting", STREAM_MAX);
+        return false;
+    }
+    mc__buf_put(&r->pending, p, n);
+    while (r->pending.len && (end = envelope_end(r->pending.data, r->pending.len))) {
+        mc__ews_response resp = {0};
+        bool closed = false;
+        int rc = mc__ews_parse(&resp, r->pending.data, end, STREAM_MAX);
+        if (!rc && resp.fault)
+            rc = mc__error_set(MC_EPROTO, "EWS GetStreamingEvents: %s: %s", resp.code, resp.text);
+        else if (!rc)
+            rc = mc__ews_read_stream(&resp, &closed);
+        mc__ews_response_free(&resp);
+        if (rc > 0)
+            r->news = true;
+        else if (rc < 0) {
+            mc__log(MC_LOG_INFO, "%s; subscribing again", mc_error_last());
+            r->lost = true;
+        }
+        memmove(r->pending.data, r->pending.data + end, r->pending.len - end);
+        r->pending.len -= end;
+    }
+    return !r->lost;
+}
+
+static int start_stream(ews_receiver *r)
+{
+    mc__buf b;
+    char *body, *env;
+    size_t len;
+    int rc;
+    mc__buf_init(&b);
+    mc__buf_puts(&b, "<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>");
+    mc__buf_put_xml_escaped(&b, r->sub_id, strlen(r->sub_id));
+    mc__buf_printf(&b, "</t:SubscriptionId></m:SubscriptionIds><m:ConnectionTimeout>%d</m:ConnectionTimeout>"
+                       "</m:GetStreamingEvents>", SUBSCRIPTION_MINUTES);
+    if (!(body = mc__buf_detach(&b, NULL)) || !(env = mc__ews_envelope(&r->stream.header, body, &len))) {
+        free(body);
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    }
+    free(body);
+    r->pending.len = 0;
+    r->news = r->lost = false;
+    rc = mc__http_stream_start(r->stream.http, env, len, on_stream, r);
+    free(env);
+    return rc;
+}
+
+/* Streaming: > 0 new mail (or a reconnect: query to resync), 0 timeout or
+ * woken, < 0 the stream failed (the core backs off, then resyncs). */
+static int wait_streaming(ews_receiver *r, int timeout_ms, int wake_fd)
+{
+    int64_t end = mc__mono_ms() + timeout_ms;
+    int rc;
+    if (!mc__http_streaming(r->stream.http)) {
+        if ((rc = start_stream(r)))
+            return rc;
+        mc__log(MC_LOG_DEBUG, "EWS: notification stream open");
+    }
+    for (;;) {
+        int64_t left = end - mc__mono_ms();
+        rc = mc__http_stream_run(r->stream.http, left > 0 ? (int)left : 0, wake_fd);
+        if (r->lost) {
+            mc__http_stream_stop(r->stream.http);
+            r->subscribed = false;
+            return 1;
+        }
+        if (r->news) {
+            r->news = false;
+            return 1;
+        }
+        if (rc == 1)
+            continue; /* a status event (keep-alive) */
+        if (rc == MC_ECLOSED)
+            return 1; /* ended in order (ConnectionTimeout): reconnect, and resync meanwhile */
+        return rc;
+    }
+}
+
+/* Pull: GetEvents at least every EVENTS_EVERY_MS while waiting. */
+static int wait_pull(ews_receiver *r, int timeout_ms, int wake_fd)
+{
+    int64_t end = mc__mono_ms() + timeout_ms;
+    struct pollfd p = {wake_fd, POLLIN, 0};
     for (;;) {
         int64_t left = end - mc__mono_ms();
         int slice = (int)(left < EVENTS_EVERY_MS ? left : EVENTS_EVERY_MS);
         int rc;
         if (slice <= 0 || poll(&p, 1, slice) > 0)
             return 0;
-        if (!r->subscribed)
-            continue;
         if ((rc = get_events(r)) != 0)
             return rc;
+        if (!r->subscribed)
+            return 1;
     }
+}
+
+static int ews_wait(mc__receiver *b, int timeout_ms, int wake_fd)
+{
+    ews_receiver *r = R(b);
+    struct pollfd p = {wake_fd, POLLIN, 0};
+    if (timeout_ms < 0)
+        timeout_ms = 60000;
+    if (r->notify != MC__EWS_NOTIFY_NONE && !r->subscribed && r->folder_known) {
+        int rc = subscribe(r, r->notify == MC__EWS_NOTIFY_STREAMING);
+        if (rc == MC_EPROTO && r->notify == MC__EWS_NOTIFY_STREAMING) {
+            mc__log(MC_LOG_INFO, "%s; using a pull subscription", mc_error_last());
+            r->notify = MC__EWS_NOTIFY_PULL;
+        } else if (rc == MC_EPROTO) {
+            mc__log(MC_LOG_WARN, "%s; new mail is found by the query every server_query_interval", mc_error_last());
+            r->notify = MC__EWS_NOTIFY_NONE;
+        } else if (rc) {
+            return rc;
+        }
+    }
+    if (r->subscribed && r->notify == MC__EWS_NOTIFY_STREAMING)
+        return wait_streaming(r, timeout_ms, wake_fd);
+    if (r->subscribed && r->notify == MC__EWS_NOTIFY_PULL)
+        return wait_pull(r, timeout_ms, wake_fd);
+    poll(&p, 1, timeout_ms);
+    return 0;
 }
 
 static void ews_close(mc__receiver *b)
@@ -402,7 +534,9 @@ static void ews_free(mc__receiver *b)
 {
     ews_receiver *r = R(b);
     ews_close(b);
+    mc__ews_close(&r->stream);
     mc__ews_close(&r->ews);
+    mc__buf_free(&r->pending);
     free(r->service);
     free(r);
 }
@@ -429,13 +563,15 @@ int mc__ews_receiver_new(mc__receiver **out, const mc__ews_config *cfg)
     if (!r)
         return mc__error_set(MC_ENOMEM, "out of memory");
     r->base.ops = &receiver_ops;
-    r->pull = cfg->pull_notifications;
+    r->notify = cfg->notify;
+    mc__buf_init(&r->pending);
     if (!(r->service = mc__strdup(cfg->service_folder && *cfg->service_folder ? cfg->service_folder
                                                                               : "Service E-mail"))) {
         free(r);
         return mc__error_set(MC_ENOMEM, "out of memory");
     }
-    if ((rc = mc__ews_open(&r->ews, cfg))) {
+    if ((rc = mc__ews_open(&r->ews, cfg)) || (rc = mc__ews_open(&r->stream, cfg))) {
+        mc__ews_close(&r->ews);
         free(r->service);
         free(r);
         return rc;
