@@ -829,13 +829,14 @@ static int md_remove(mc__receiver *b, const char *const *ids, size_t count)
     return rc;
 }
 
-static int md_move_to_trash(mc__receiver *b, const char *id)
+static int md_move_to_trash(mc__receiver *b, const char *id, const char **folder)
 {
     maildir *m = (maildir *)b;
     int rc;
     pthread_mutex_lock(&m->lock);
     rc = md_move_to_trash_locked(b, id);
     pthread_mutex_unlock(&m->lock);
+    *folder = m->deleted;
     return rc;
 }
 
