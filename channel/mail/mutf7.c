@@ -99,12 +99,12 @@ static void end_run(mc__buf *b, b64_state *st)
 
 static int finish(char **out, mc__buf *b)
 {
-    char *s;
-    mc__buf_put(b, "", 0);
-    if (b->failed || !(s = b->len ? mc__buf_detach(b, NULL) : mc__strdup(""))) {
-        mc__buf_free(b);
+    char *s = NULL;
+    if (!b->failed)
+        s = b->len ? mc__buf_detach(b, NULL) : mc__strdup("");
+    mc__buf_free(b); /* what detach left, or the empty buffer */
+    if (!s)
         return mc__error_set(MC_ENOMEM, "out of memory");
-    }
     *out = s;
     return 0;
 }
