@@ -19,6 +19,7 @@ int mc__kind_mail_build(const mc__values *v, const char *address, mc__sender **s
     c.username = v->username;
     c.password = v->password;
     c.auth = (mc__auth_mech)v->auth_mechanism;
+    c.smtp_auth = (mc__smtp_auth)v->smtp_auth;
     c.token_cb = v->token_cb;
     c.token_user_data = v->token_user_data;
     c.ca_file = v->tls_ca_file;

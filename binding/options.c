@@ -62,6 +62,12 @@ static const mc__choice ews_versions[] = {
     CH("Exchange2010_SP2", 3, NULL), CH("Exchange2013", 4, NULL), CH("Exchange2013_SP1", 5, NULL),
     CH("Exchange2016", 6, NULL),     END};
 
+static const mc__choice smtp_auth_modes[] = {
+    CH("auto", MC__SMTP_AUTH_AUTO,
+       "authenticate when a password or token is set; a server that offers no AUTH is then an error"),
+    CH("none", MC__SMTP_AUTH_NONE, "never authenticate to SMTP, even with a password (a relay that trusts the network)"),
+    END};
+
 static const mc__choice tls_versions[] = {CH("1.2", 12, NULL), CH("1.3", 13, NULL), END};
 
 static const mc__choice soap_versions[] = {
@@ -164,6 +170,8 @@ const mc__setting mc__settings[MC__S_COUNT] = {
            "password for SMTP, IMAP and EWS (a secret: never logged or read back)"),
     CHOICE(AUTH_MECHANISM, auth_mechanism, TR, "mail", "auto", auth_mechanisms,
            "how SMTP and IMAP authenticate"),
+    CHOICE(SMTP_AUTH, smtp_auth, TR, "mail", "auto", smtp_auth_modes,
+           "whether SMTP authenticates (IMAP always logs in)"),
     STRING(TLS_CA_FILE, tls_ca_file, TR, "mail exchange", "",
            "PEM file of trusted CA certificates; the system's when empty"),
     STRING(TLS_CA_PATH, tls_ca_path, TR, "mail exchange", "",

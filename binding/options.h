@@ -41,6 +41,7 @@ typedef enum {
     MC__S_USERNAME,
     MC__S_PASSWORD,
     MC__S_AUTH_MECHANISM,
+    MC__S_SMTP_AUTH,
     MC__S_TLS_CA_FILE,
     MC__S_TLS_CA_PATH,
     MC__S_TLS_VERIFY,
@@ -164,6 +165,7 @@ typedef struct {
     const char *username;
     const char *password;
     int auth_mechanism; /* mc__auth_mech */
+    int smtp_auth;      /* mc__smtp_auth */
     const char *tls_ca_file;
     const char *tls_ca_path;
     bool tls_verify;

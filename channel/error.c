@@ -25,6 +25,7 @@ const char *mc_strerror(int code)
     case MC_EBUSY: return "busy";
     case MC_EIO: return "I/O error";
     case MC_ECLOSED: return "closed";
+    case MC_EPARTIAL: return "delivered to some recipients, refused by the server for others";
     default: return "unknown error";
     }
 }

@@ -2,7 +2,7 @@
  * the receiver interface: the background query loop, the bounded processing
  * cache, dispatch by channel name, accept_existing_messages, the
  * deleted-message cache and its batch flush, receive_retry_count for
- * invalid mail, malformed mail to Deleted Items, ttl expiry. */
+ * invalid mail, malformed mail to the trash, ttl expiry. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -525,6 +525,50 @@ static void act_invalid(mc_transport *t, const char *id, const mc_mail_info *inf
     pthread_mutex_unlock(&t->lock);
 }
 
+/* Malformed mail goes to the trash. Where that fails (a server with no
+ * trash folder that refuses to make one), it must not stay in the watched
+ * folder forever: like invalid mail it is deleted after receive_retry_count
+ * attempts. */
+static void act_malformed(mc_transport *t, const char *id, const mc_mail_info *info)
+{
+    const char *folder = NULL;
+    char why[512];
+    known *k;
+    bool remove;
+    int rc = t->receiver->ops->move_to_trash(t->receiver, id, &folder);
+    if (!rc || rc == MC_ENOTFOUND) {
+        if (!rc)
+            mc__log(MC_LOG_WARN, "moved malformed mail %s to %s: %s", id, folder ? folder : "the trash",
+                    info->reason);
+        pthread_mutex_lock(&t->lock);
+        if (!rc)
+            t->stats.malformed++;
+        known_forget(t, id);
+        pthread_mutex_unlock(&t->lock);
+        return;
+    }
+    snprintf(why, sizeof(why), "%s", mc_error_last());
+    pthread_mutex_lock(&t->lock);
+    k = known_set(t, id, KNOWN_INVALID);
+    remove = !k || ++k->attempts >= t->cfg.receive_retry_count;
+    pthread_mutex_unlock(&t->lock);
+    if (!remove) {
+        mc__log(MC_LOG_DEBUG, "cannot move malformed mail %s to the trash (attempt %u of %u): %s", id,
+                k->attempts, t->cfg.receive_retry_count, why);
+        return;
+    }
+    if (t->receiver->ops->remove(t->receiver, &id, 1)) {
+        mc__log(MC_LOG_WARN, "cannot delete malformed mail %s: %s", id, mc_error_last());
+        return;
+    }
+    mc__log(MC_LOG_WARN, "deleted malformed mail %s after %u attempts to move it to the trash (%s): %s", id,
+            t->cfg.receive_retry_count, why, info->reason);
+    pthread_mutex_lock(&t->lock);
+    t->stats.malformed++;
+    known_forget(t, id);
+    pthread_mutex_unlock(&t->lock);
+}
+
 static void act(mc_transport *t, const mc__mail_item *it, mc_mail_info *info)
 {
     const char *id = it->id;
@@ -535,16 +579,7 @@ static void act(mc_transport *t, const mc__mail_item *it, mc_mail_info *info)
         pthread_mutex_unlock(&t->lock);
         break;
     case MC_MAIL_MALFORMED:
-        if (t->receiver->ops->move_to_trash(t->receiver, id)) {
-            mc__log(MC_LOG_WARN, "cannot move malformed mail %s to Deleted Items: %s", id,
-                    mc_error_last());
-            break;
-        }
-        mc__log(MC_LOG_WARN, "moved malformed mail %s to Deleted Items: %s", id, info->reason);
-        pthread_mutex_lock(&t->lock);
-        t->stats.malformed++;
-        known_forget(t, id);
-        pthread_mutex_unlock(&t->lock);
+        act_malformed(t, id, info);
         break;
     case MC_MAIL_EXPIRED:
         if (t->receiver->ops->remove(t->receiver, &id, 1)) {

@@ -83,8 +83,11 @@ typedef struct {
     int (*claim)(mc__receiver *r, const char *id);
     /* Deletes these mails permanently, in one batch. Missing ones are not an error. */
     int (*remove)(mc__receiver *r, const char *const *ids, size_t count);
-    /* Moves a mail into the Deleted Items folder. */
-    int (*move_to_trash)(mc__receiver *r, const char *id);
+    /* Moves a (malformed) mail into the trash folder; *folder receives that
+     * folder's name for logs (borrowed: valid until the receiver's next
+     * call). A failure other than MC_ENOTFOUND counts as an attempt: after
+     * receive_retry_count of them the core deletes the mail instead. */
+    int (*move_to_trash)(mc__receiver *r, const char *id, const char **folder);
     /* Blocks until new mail may have arrived, wake_fd is readable, or the
      * timeout. > 0: the server announced new mail (query now); 0: timeout or
      * woken; < 0: the connection failed (the core backs off). */

@@ -18,7 +18,7 @@ for opt in $(grep -o '{"[a-z-]*", [a-z_]*_argument' "$(dirname "$0")/../samples/
 done
 "$cli" --list-settings | grep -q max_received_message_size; check "list-settings" 0 $?
 # --help documents every exit status
-for code in 0 2 3 4 130; do
+for code in 0 2 3 4 5 130; do
   grep -Eq "^  $code +[a-z]" <<<"$help" || { echo "FAIL: exit status $code is not documented"; fails=$((fails+1)); }
 done
 version="$("$cli" --version)"; check "version" 0 $?

@@ -36,15 +36,15 @@ echo "== tests under ASan + UBSan =="
 if command -v clang >/dev/null; then
   echo "== libFuzzer targets (clang), short runs over their corpora =="
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DMC_FUZZ=ON -DMC_BUILD_SAMPLES=OFF >/dev/null
-  cmake --build build-fuzz -j"$jobs" --target fuzz_subject fuzz_classify fuzz_soap fuzz_wss fuzz_imap fuzz_smtp_reply fuzz_ews >/dev/null
-  for t in subject classify soap wss imap smtp_reply ews; do
+  cmake --build build-fuzz -j"$jobs" --target fuzz_subject fuzz_classify fuzz_soap fuzz_wss fuzz_imap fuzz_smtp_reply fuzz_ews fuzz_mutf7 >/dev/null
+  for t in subject classify soap wss imap smtp_reply ews mutf7; do
     # -max_len: past the largest input each target parses at the default limit
     # (an envelope is refused past 64 KiB, a subject past 4 KiB; a mail is read
     # whole up to 1.5 x 64 KiB + 64 KiB; a session of IMAP replies and SMTP
     # replies cross their fuzz limits within 400 KB; an EWS reply's seeds reach
     # 3000 listed items and a MIME content past the 64 KiB read limit), so that
     # the large seeds are used
-    case $t in classify) len=200000 ;; imap|smtp_reply) len=400000 ;; ews) len=500000 ;; *) len=70000 ;; esac
+    case $t in classify) len=200000 ;; imap|smtp_reply) len=400000 ;; ews) len=500000 ;; mutf7) len=9000 ;; *) len=70000 ;; esac
     mkdir -p build-fuzz/corpus-$t && cp tests/corpus/$t/* build-fuzz/corpus-$t/
     # libetpan's parser leaks on its own error paths: suppressed (fuzz runs only)
     LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp" \

@@ -8,7 +8,9 @@
  *   name are verified with OpenSSL (tlsverify.c) before LOGIN or
  *   AUTHENTICATE sends anything secret. COMPRESS is never enabled.
  * - Folder: service_folder, or the Inbox while it does not exist (checked
- *   again at every query, so a folder made later is picked up).
+ *   again at every query, so a folder made later is picked up). Names are
+ *   resolved in the server's personal namespace, in modified UTF-7
+ *   (imapfolders.c).
  * - Ids are "<UIDVALIDITY>.<UID>": a changed UIDVALIDITY makes every old id
  *   unknown, so nothing is deleted or moved by a stale UID.
  * - list: UID SEARCH UNDELETED, then one UID FETCH of RFC822.SIZE,
@@ -18,8 +20,9 @@
  *   those UIDs (UIDPLUS). Without UIDPLUS: EXPUNGE only when no other mail
  *   carries \Deleted, else our mail stays flagged (it is excluded from every
  *   listing, and the next EXPUNGE by any client removes it).
- * - move_to_trash: UID MOVE to the \Trash special-use folder (or the folder
- *   named deleted_folder), UID COPY + remove where MOVE is missing.
+ * - move_to_trash: UID MOVE to the trash imapfolders.c finds once per
+ *   session (\Trash, deleted_folder, well-known names, else CREATE), UID
+ *   COPY + remove where MOVE is missing.
  * - A broken connection drops the session; the next call reconnects. What
  *   the core holds (cached mail, ids waiting for deletion) keeps its ids.
  */
@@ -34,6 +37,7 @@
 #include <fcntl.h>
 #include <libetpan/libetpan.h>
 #include "imapconn.h"
+#include "imapfolders.h"
 #include "mailnet.h"
 
 typedef struct {
@@ -58,7 +62,7 @@ typedef struct {
     bool swept;   /* this session looked for mail a dead receiver left flagged */
     char *folder; /* the selected folder */
     bool fallback;
-    char *trash;
+    mc__imap_folders fold; /* namespace, resolved names, this session's trash */
     uint32_t uidvalidity;
     bool has_uidplus, has_move, has_idle;
     bool listed_once;
@@ -286,36 +290,12 @@ static int authenticate(mc__imap *m)
     return imap_error(m, r, "login");
 }
 
-/* LIST "" "*": finds the service folder and the \Trash folder. */
+static int fail_cb(void *ctx, int r, const char *step) { return imap_error(ctx, r, step); }
+
+/* LIST "" "*": finds the service folder and candidates for the trash. */
 static int find_folders(mc__imap *m, bool *service_exists)
 {
-    clist *list = NULL;
-    char *trash = NULL, *named = NULL;
-    int r = mailimap_list(m->s, "", "*", &list);
-    *service_exists = false;
-    if (r != MAILIMAP_NO_ERROR)
-        return imap_error(m, r, "LIST");
-    for (clistiter *it = first(list); it; it = clist_next(it)) {
-        struct mailimap_mailbox_list *mb = clist_content(it);
-        if (!mb->mb_name)
-            continue;
-        if (!strcmp(mb->mb_name, m->service))
-            *service_exists = true;
-        if (!strcmp(mb->mb_name, m->deleted) && !named)
-            named = mb->mb_name;
-        if (mb->mb_flag && mb->mb_flag->mbf_oflags && !trash) {
-            for (clistiter *f = first(mb->mb_flag->mbf_oflags); f; f = clist_next(f)) {
-                struct mailimap_mbx_list_oflag *o = clist_content(f);
-                if (o->of_type == MAILIMAP_MBX_LIST_OFLAG_FLAG_EXT && o->of_flag_ext &&
-                    !strcasecmp(o->of_flag_ext, "Trash"))
-                    trash = mb->mb_name;
-            }
-        }
-    }
-    free(m->trash);
-    m->trash = mc__strdup(trash ? trash : named ? named : "");
-    mailimap_list_result_free(list);
-    return m->trash ? 0 : mc__error_set(MC_ENOMEM, "out of memory");
+    return mc__imap_folders_list(&m->fold, m->s, service_exists, fail_cb, m);
 }
 
 static int select_folder(mc__imap *m, const char *folder)
@@ -335,7 +315,7 @@ static int select_folder(mc__imap *m, const char *folder)
     }
     if (mc__set_str(&m->folder, folder))
         return mc__error_set(MC_ENOMEM, "out of memory");
-    m->fallback = strcmp(folder, m->service) != 0;
+    m->fallback = strcmp(folder, m->fold.service) != 0;
     m->cursor_ok = false;
     m->next_uid = 0;
     return 0;
@@ -372,11 +352,12 @@ static int connect_session(mc__imap *m)
     m->swept = false;
     m->cursor_ok = false; /* a new connection: its guard counts from 0 */
     m->own_expunges = m->foreign_at_list = 0;
-    if ((rc = find_folders(m, &service_exists)))
+    if ((rc = mc__imap_folders_start(&m->fold, m->s, m->service, m->deleted, fail_cb, m)) ||
+        (rc = find_folders(m, &service_exists)))
         return rc;
     if (!service_exists)
-        mc__log(MC_LOG_INFO, "IMAP folder \"%s\" does not exist; watching INBOX", m->service);
-    if ((rc = select_folder(m, service_exists ? m->service : "INBOX")))
+        mc__log(MC_LOG_INFO, "IMAP folder \"%s\" does not exist; watching INBOX", m->fold.service_shown);
+    if ((rc = select_folder(m, service_exists ? m->fold.service : "INBOX")))
         return rc;
     mc__log(MC_LOG_DEBUG, "IMAP %s:%u: watching %s (UIDPLUS %d, MOVE %d, IDLE %d)", m->host, port,
             m->folder, m->has_uidplus, m->has_move, m->has_idle);
@@ -566,8 +547,8 @@ static int recheck_folder(mc__imap *m)
         return rc;
     if (!exists)
         return 0;
-    mc__log(MC_LOG_INFO, "IMAP folder \"%s\" exists now; watching it instead of INBOX", m->service);
-    return select_folder(m, m->service);
+    mc__log(MC_LOG_INFO, "IMAP folder \"%s\" exists now; watching it instead of INBOX", m->fold.service_shown);
+    return select_folder(m, m->fold.service);
 }
 
 static int by_uid(const void *a, const void *b)
@@ -1073,35 +1054,31 @@ done:
     return rc;
 }
 
-static int imap_move_to_trash(mc__receiver *self, const char *id)
+static int imap_move_to_trash(mc__receiver *self, const char *id, const char **folder)
 {
     mc__imap *m = (mc__imap *)self;
     struct mailimap_set *set;
+    const char *trash;
     uint32_t uid;
     int r, rc;
     if ((rc = ensure_session(m)))
         return rc;
     if (!parse_id(m, id, &uid))
         return mc__error_set(MC_ENOTFOUND, "mail %s is not in the watched folder", id);
-    if (!*m->trash) {
-        /* neither a \Trash folder nor one named deleted_folder: make it */
-        if ((r = mailimap_create(m->s, m->deleted)) != MAILIMAP_NO_ERROR)
-            return imap_error(m, r, "CREATE of the Deleted Items folder");
-        if (mc__set_str(&m->trash, m->deleted))
-            return mc__error_set(MC_ENOMEM, "out of memory");
-    }
+    if ((rc = mc__imap_folders_trash(&m->fold, m->s, &trash, folder, fail_cb, m)))
+        return rc;
     if (!(set = mailimap_set_new_single(uid)))
         return mc__error_set(MC_ENOMEM, "out of memory");
     if (m->has_move) {
         unsigned long before = mc__imap_conn_guard(m->conn)->expunges;
-        r = mailimap_uid_move(m->s, set, m->trash);
+        r = mailimap_uid_move(m->s, set, trash);
         mailimap_set_free(set);
         if (r != MAILIMAP_NO_ERROR)
             return imap_error(m, r, "UID MOVE");
         expunged_by_us(m, before, 1);
         return 0;
     }
-    r = mailimap_uid_copy(m->s, set, m->trash);
+    r = mailimap_uid_copy(m->s, set, trash);
     mailimap_set_free(set);
     if (r != MAILIMAP_NO_ERROR)
         return imap_error(m, r, "UID COPY");
@@ -1215,7 +1192,7 @@ static void imap_free(mc__receiver *r)
     free(m->service);
     free(m->deleted);
     free(m->folder);
-    free(m->trash);
+    mc__imap_folders_free(&m->fold);
     free(m);
 }
 
@@ -1251,9 +1228,8 @@ int mc__imap_new(mc__receiver **out, const mc__mail_config *cfg)
     m->ca_path = copy_or_empty(cfg->ca_path);
     m->service = copy_or_empty(cfg->service_folder);
     m->deleted = copy_or_empty(cfg->deleted_folder);
-    m->trash = copy_or_empty("");
     if (!m->host || !m->username || !m->password || !m->ca_file || !m->ca_path || !m->service ||
-        !m->deleted || !m->trash) {
+        !m->deleted) {
         imap_free(&m->base);
         return mc__error_set(MC_ENOMEM, "out of memory");
     }

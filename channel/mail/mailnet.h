@@ -8,6 +8,9 @@
 
 typedef enum { MC__TLS_STARTTLS = 0, MC__TLS_IMPLICIT, MC__TLS_NONE } mc__tls_mode;
 typedef enum { MC__AUTH_AUTO = 0, MC__AUTH_PLAIN, MC__AUTH_LOGIN, MC__AUTH_XOAUTH2 } mc__auth_mech;
+/* SMTP: auto authenticates with a credential (and fails where the server
+ * offers no AUTH); none never does */
+typedef enum { MC__SMTP_AUTH_AUTO = 0, MC__SMTP_AUTH_NONE } mc__smtp_auth;
 
 typedef struct {
     const char *host;
@@ -22,6 +25,7 @@ typedef struct {
     const char *username;    /* login name; the address when empty */
     const char *password;    /* secret: never logged, never in an error */
     mc__auth_mech auth;
+    mc__smtp_auth smtp_auth;
     mc_token_cb token_cb;    /* XOAUTH2 bearer token source */
     void *token_user_data;
     const char *ca_file, *ca_path; /* trust anchors; system default when both empty */

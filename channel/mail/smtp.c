@@ -4,18 +4,37 @@
  * A failed send drops the handle, and with it whatever connection curl kept:
  * curl may keep a connection the server reset while it waited for a reply.
  * curl speaks the protocol (dot-stuffing, SMTPUTF8 when an address needs it
- * and the server offers it); this file maps settings and errors. */
+ * and the server offers it); this file maps settings and errors.
+ *
+ * The debug callback follows the dialogue (the server's replies; of what we
+ * send, only the command word, never the rest: AUTH carries secrets):
+ * - several recipients: curl goes on past a refused RCPT TO
+ *   (CURLOPT_MAIL_RCPT_ALLOWFAILS); each RCPT TO is paired with its reply,
+ *   and a send some recipients refused is MC_EPARTIAL naming them.
+ * - a credential means authentication: curl skips AUTH silently when the
+ *   server's EHLO offers none, so the pre-request callback (after connect
+ *   and EHLO, before MAIL FROM) refuses to go on unauthenticated, unless
+ *   smtp_auth = none. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
+#include <strings.h>
 #include "mailnet.h"
+
+/* curl 8.2 fixed the option's spelling; 7.88 (Debian 12) has the old one */
+#if LIBCURL_VERSION_NUM >= 0x080200
+#define MC__RCPT_ALLOWFAILS CURLOPT_MAIL_RCPT_ALLOWFAILS
+#else
+#define MC__RCPT_ALLOWFAILS CURLOPT_MAIL_RCPT_ALLLOWFAILS
+#endif
 
 typedef struct {
     mc__sender base; /* the sending half of the mail transport */
     CURL *curl;
     char *url, *username, *password, *ca_file, *ca_path;
     mc__auth_mech auth;
+    bool never_auth; /* smtp_auth = none */
     mc_token_cb token_cb;
     void *token_user_data;
     bool verify;
@@ -24,6 +43,15 @@ typedef struct {
     int timeout_ms;
     char errbuf[CURL_ERROR_SIZE];
     mc__smtp_reply reply; /* the server's first refusal (4xx/5xx) of a send, else its last reply */
+    mc__smtp_reply outside; /* the same, of the replies to anything but RCPT TO */
+    /* one send's recipients: the reply to each RCPT TO, in order */
+    mc__smtp_reply *rcpt;
+    size_t nrcpt, rcpt_sent;
+    bool in_rcpt;        /* the last command was RCPT TO */
+    /* the connection: what its last EHLO offered, whether AUTH went out */
+    bool in_ehlo, auth_offered, authenticated;
+    bool need_auth;       /* this send has a credential to present */
+    bool stopped_no_auth; /* the pre-request callback stopped the send */
 } mc__smtp;
 
 typedef struct {
@@ -94,14 +122,66 @@ void mc__smtp_reply_note(mc__smtp_reply *r, const char *line, size_t len)
     r->more = more;
 }
 
+static bool command_is(const char *data, size_t size, const char *word)
+{
+    size_t n = strlen(word);
+    return size >= n && !strncasecmp(data, word, n);
+}
+
+/* A command went out: only its first word is looked at (AUTH and its
+ * continuations carry secrets, which are never copied). */
+static void note_command(mc__smtp *s, const char *data, size_t size)
+{
+    s->in_rcpt = command_is(data, size, "RCPT TO:");
+    if (s->in_rcpt && s->rcpt_sent < s->nrcpt)
+        memset(&s->rcpt[s->rcpt_sent], 0, sizeof(s->rcpt[0]));
+    if (s->in_rcpt)
+        s->rcpt_sent++;
+    s->in_ehlo = command_is(data, size, "EHLO ");
+    if (s->in_ehlo) /* a new connection, or a new EHLO after STARTTLS */
+        s->auth_offered = s->authenticated = false;
+    if (command_is(data, size, "AUTH "))
+        s->authenticated = true; /* curl fails the send itself if AUTH is refused */
+}
+
+/* "250-AUTH PLAIN LOGIN" (or the old "250-AUTH=PLAIN") in an EHLO reply */
+static void note_ehlo(mc__smtp *s, const char *line, size_t len)
+{
+    if (len >= 8 && !strncmp(line, "250", 3) && (line[3] == '-' || line[3] == ' ') &&
+        !strncasecmp(line + 4, "AUTH", 4) && (len == 8 || line[8] == ' ' || line[8] == '=' || line[8] == '\r'))
+        s->auth_offered = true;
+}
+
 /* Keeps the server's replies (never what we sent: that holds AUTH secrets). */
 static int debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *arg)
 {
     mc__smtp *s = arg;
     (void)c;
-    if (type == CURLINFO_HEADER_IN)
-        mc__smtp_reply_note(&s->reply, data, size);
+    if (type == CURLINFO_HEADER_OUT)
+        note_command(s, data, size);
+    if (type != CURLINFO_HEADER_IN)
+        return 0;
+    if (s->in_ehlo)
+        note_ehlo(s, data, size);
+    if (s->in_rcpt && s->rcpt_sent && s->rcpt_sent <= s->nrcpt)
+        mc__smtp_reply_note(&s->rcpt[s->rcpt_sent - 1], data, size);
+    else
+        mc__smtp_reply_note(&s->outside, data, size);
+    mc__smtp_reply_note(&s->reply, data, size);
     return 0;
+}
+
+/* After connecting (EHLO, STARTTLS, AUTH), before MAIL FROM: a credential
+ * that was not presented stops the send. */
+static int prereq_cb(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+    mc__smtp *s = arg;
+    (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+    if (s->need_auth && !s->authenticated) {
+        s->stopped_no_auth = true;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
 }
 
 static char *opt_dup(const char *s) { return s && *s ? mc__strdup(s) : NULL; }
@@ -135,6 +215,7 @@ int mc__smtp_new(mc__sender **out, const mc__mail_config *cfg)
     s->ca_file = opt_dup(cfg->ca_file);
     s->ca_path = opt_dup(cfg->ca_path);
     s->auth = cfg->auth;
+    s->never_auth = cfg->smtp_auth == MC__SMTP_AUTH_NONE;
     s->token_cb = cfg->token_cb;
     s->token_user_data = cfg->token_user_data;
     s->verify = cfg->verify;
@@ -159,6 +240,7 @@ int mc__smtp_new(mc__sender **out, const mc__mail_config *cfg)
  * dead one the write fails at once. */
 static void drop_connection(mc__smtp *s)
 {
+    s->auth_offered = s->authenticated = false;
     if (s->curl)
         curl_easy_cleanup(s->curl);
     s->curl = curl_easy_init(); /* NULL (no memory): the next send tries again */
@@ -189,6 +271,12 @@ static int map_error(mc__smtp *s, CURLcode cc)
     char what[CURL_ERROR_SIZE]; /* curl's text may quote the server: made printable too */
     const char *text = s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc);
     mc__printable(what, sizeof(what), text, strnlen(text, sizeof(what) - 1));
+    if (s->stopped_no_auth)
+        return mc__error_set(MC_EAUTH,
+                             "SMTP %s: the server offers no authentication (no AUTH in its EHLO reply), and a "
+                             "password or token is set: not sending without authenticating (smtp_auth = none "
+                             "sends without)",
+                             s->url);
     switch (cc) {
     case CURLE_ABORTED_BY_CALLBACK:
     case CURLE_READ_ERROR:
@@ -259,6 +347,10 @@ static void apply_options(mc__smtp *s)
     curl_easy_setopt(c, CURLOPT_VERBOSE, 1L); /* only to feed debug_cb the replies */
     curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, debug_cb);
     curl_easy_setopt(c, CURLOPT_DEBUGDATA, s);
+    curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, prereq_cb);
+    curl_easy_setopt(c, CURLOPT_PREREQDATA, s);
+    /* the recipients the server accepts get the mail; the refused are reported */
+    curl_easy_setopt(c, MC__RCPT_ALLOWFAILS, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, s->verify ? 1L : 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, s->verify ? 2L : 0L);
     /* the floor holds for the handshake, so nothing (AUTH included) goes out below it */
@@ -290,6 +382,7 @@ static int get_secret(mc__smtp *s, char **secret)
 
 static void set_auth(mc__smtp *s, const char *secret)
 {
+    s->need_auth = secret != NULL;
     if (!secret)
         return;
     curl_easy_setopt(s->curl, CURLOPT_USERNAME, s->username);
@@ -328,9 +421,40 @@ static CURLcode attempt(mc__smtp *s, upload *u, const char *from, struct curl_sl
     u->started = u->committed = false;
     s->errbuf[0] = 0;
     memset(&s->reply, 0, sizeof(s->reply));
+    memset(&s->outside, 0, sizeof(s->outside));
+    s->rcpt_sent = 0;
+    s->in_rcpt = s->in_ehlo = s->stopped_no_auth = false;
     cc = curl_easy_perform(s->curl);
     clear_auth(s);
     return cc;
+}
+
+/* After a send curl reports done: MC_EPARTIAL naming each recipient the
+ * server refused, with its reply; 0 when none was. */
+static int refused_recipients(mc__smtp *s, const char *const *to, size_t nto)
+{
+    mc__buf b;
+    size_t refused = 0;
+    char *text;
+    int rc;
+    mc__buf_init(&b);
+    for (size_t i = 0; i < nto && i < s->rcpt_sent; i++) {
+        char who[320];
+        if (s->rcpt[i].code < 400)
+            continue;
+        mc__printable(who, sizeof(who), to[i], strlen(to[i]));
+        mc__buf_printf(&b, "%s%s (%s)", refused++ ? ", " : "", who, s->rcpt[i].text);
+    }
+    if (!refused) {
+        mc__buf_free(&b);
+        return 0;
+    }
+    if (!(text = mc__buf_detach(&b, NULL)))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    rc = mc__error_set(MC_EPARTIAL, "the SMTP server %s delivered the mail to %zu of %zu recipients; refused by the "
+                       "server: %s", s->url, nto - refused, nto, text);
+    free(text);
+    return rc;
 }
 
 static int smtp_send(mc__sender *base, const char *from, const char *const *to, size_t nto, const char *mail,
@@ -354,7 +478,12 @@ static int smtp_send(mc__sender *base, const char *from, const char *const *to, 
         }
         rcpt = n;
     }
-    if ((rc = get_secret(s, &secret)))
+    if (!(s->rcpt = calloc(nto, sizeof(*s->rcpt)))) {
+        rc = mc__error_set(MC_ENOMEM, "out of memory");
+        goto done;
+    }
+    s->nrcpt = nto;
+    if (!s->never_auth && (rc = get_secret(s, &secret)))
         goto done;
     cc = attempt(s, &u, from, rcpt, secret);
     if (cc != CURLE_OK && retryable(s, cc, &u)) {
@@ -371,13 +500,18 @@ static int smtp_send(mc__sender *base, const char *from, const char *const *to, 
     }
     if (cc != CURLE_OK) {
         rc = map_error(s, cc);
-    } else if (s->reply.code && s->reply.code / 100 != 2) {
+    } else if (s->outside.code && s->outside.code / 100 != 2) {
         /* curl said yes but the final reply was not 2xx: never report success */
-        rc = mc__error_set(MC_EPROTO, "the SMTP server %s did not accept the mail: %s", s->url, s->reply.text);
+        rc = mc__error_set(MC_EPROTO, "the SMTP server %s did not accept the mail: %s", s->url, s->outside.text);
+    } else {
+        rc = refused_recipients(s, to, nto);
     }
-    if (rc)
+    if (rc && rc != MC_EPARTIAL)
         drop_connection(s); /* after the error is taken from errbuf and reply */
 done:
+    free(s->rcpt);
+    s->rcpt = NULL;
+    s->nrcpt = 0;
     curl_slist_free_all(rcpt);
     mc__secret_free(secret);
     return rc;

@@ -712,7 +712,7 @@ static int md_remove(mc__receiver *b, const char *const *ids, size_t count)
     return rc;
 }
 
-static int md_move_to_trash(mc__receiver *b, const char *id)
+static int md_move_to_trash(mc__receiver *b, const char *id, const char **folder)
 {
     maildir *m = (maildir *)b;
     location *loc = mc__strmap_get(&m->where, id, NULL);
@@ -739,6 +739,7 @@ static int md_move_to_trash(mc__receiver *b, const char *id)
     }
     mc__strmap_remove(&m->where, id, &val);
     location_free(val);
+    *folder = m->deleted;
 done:
     free(trash);
     free(src);

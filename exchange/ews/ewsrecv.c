@@ -270,7 +270,7 @@ static int ews_remove(mc__receiver *b, const char *const *ids, size_t count)
     return rc;
 }
 
-static int ews_move_to_trash(mc__receiver *b, const char *id)
+static int ews_move_to_trash(mc__receiver *b, const char *id, const char **folder)
 {
     ews_receiver *r = R(b);
     mc__ews_response resp = {0};
@@ -291,6 +291,7 @@ static int ews_move_to_trash(mc__receiver *b, const char *id)
         return rc;
     rc = single(r, &resp, "MoveItem", &msg);
     mc__ews_response_free(&resp);
+    *folder = "Deleted Items (deleteditems)";
     return rc;
 }
 

@@ -50,15 +50,24 @@ MC_EXTERN(int) mc_channel_factory_create_channel(mc_output_channel **out,
  * wsa:To is set to the channel's address in what is sent; @p msg itself
  * is not changed.
  * @return 0; MC_EBUSY (another send in flight); MC_ECLOSED; MC_ETOOBIG
- *         (the envelope exceeds max_received_message_size); MC_EIO and the
- *         transport's errors. Never 0 for a mail that was not accepted.
+ *         (the envelope exceeds max_received_message_size); MC_EPARTIAL
+ *         (several recipients, and the server accepted the mail for some
+ *         and refused others: those accepted have it, it is not sent again;
+ *         mc_error_last() names each refused address with the server's
+ *         reply, e.g. "refused by the server: bob@x.test (550 5.1.1 ...)");
+ *         MC_EAUTH (also: a password or token is set and the SMTP server
+ *         offers no authentication, unless smtp_auth = none); MC_EIO and the
+ *         transport's errors (a server that refuses every recipient:
+ *         MC_EPROTO with its reply). Never 0 for a mail that was not
+ *         accepted for every recipient.
  */
 MC_EXTERN(int) mc_output_channel_send(mc_output_channel *ch, const mc_message *msg);
 
 /**
  * Completion callback of mc_output_channel_send_async(): @p status is 0,
- * an MC_E* code, or MC_ECANCELED; @p error_message is "" on success, valid
- * during the call. Called on the channel's worker thread. The callback may
+ * an MC_E* code (as mc_output_channel_send() returns them, MC_EPARTIAL
+ * included: @p error_message then names the refused recipients), or
+ * MC_ECANCELED; @p error_message is "" on success, valid during the call. Called on the channel's worker thread. The callback may
  * start the next send or close the channel, but must not free it.
  */
 typedef void (*mc_send_cb)(int status, const char *error_message, void *user_data);

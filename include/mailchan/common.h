@@ -57,7 +57,8 @@ typedef enum {
     MC_ETOOBIG = -10,   /**< a size limit was exceeded */
     MC_EBUSY = -11,     /**< the object is busy (a send in flight, a channel open) */
     MC_EIO = -12,       /**< I/O failure: file system, network, unreachable server */
-    MC_ECLOSED = -13    /**< the object was closed (or aborted) */
+    MC_ECLOSED = -13,   /**< the object was closed (or aborted) */
+    MC_EPARTIAL = -14   /**< delivered to some recipients, refused by the server for others */
 } mc_error_code;
 
 /** A length meaning "the string is NUL-terminated: measure it" (see above). */

@@ -27,7 +27,7 @@
 extern char **environ;
 
 /* exit codes, as documented in --help and the README */
-enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_TIMEOUT = 3, EXIT_TRANSPORT = 4, EXIT_INTERRUPTED = 130 };
+enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_TIMEOUT = 3, EXIT_TRANSPORT = 4, EXIT_PARTIAL = 5, EXIT_INTERRUPTED = 130 };
 /* keep running: returned by the steps of main() that may end the program */
 enum { CONTINUE = -1 };
 
@@ -86,7 +86,9 @@ static const char usage_text[] =
     "  3    timeout: no message within --timeout, or no reply within --wait-reply\n"
     "       (the request was sent)\n"
     "  4    transport or server failure: the store cannot be used, a server is\n"
-    "       unreachable, TLS or login failed, the server refused a recipient or the mail\n"
+    "       unreachable, TLS or login failed, the server refused the recipient or the mail\n"
+    "  5    sent, but the server refused some of the recipients (named on stderr); the\n"
+    "       others have the mail\n"
     "  130  interrupted by SIGINT or SIGTERM (a send not yet handed to the transport is\n"
     "       not made; a second signal ends the program at once)\n";
 
@@ -214,6 +216,8 @@ static int exit_code(int code)
     switch (code) {
     case MC_ETIMEOUT:
         return EXIT_TIMEOUT;
+    case MC_EPARTIAL:
+        return EXIT_PARTIAL;
     case MC_EINVAL: case MC_ENOTFOUND: case MC_ETOOBIG: case MC_ESECURITY:
         return EXIT_USAGE;
     default: /* MC_EPROTO (refused or malformed by the server), MC_EIO, MC_EAUTH, MC_ETLS... */
@@ -597,7 +601,8 @@ static int send_interruptible(mc_output_channel *ch, const mc_message *m)
     if (r.status == MC_ECANCELED && interrupted())
         return stopped_by_signal();
     if (r.status)
-        return report(r.status, "send failed", r.error);
+        return report(r.status, r.status == MC_EPARTIAL ? "sent, but not to every recipient" : "send failed",
+                      r.error);
     return EXIT_OK;
 }
 

@@ -159,8 +159,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (n)
             step(m->ops->remove(m, (const char *const *)&items[0].id, 1), "remove");
-        if (n > 1)
-            step(m->ops->move_to_trash(m, items[1].id), "move");
+        if (n > 1) {
+            const char *folder;
+            step(m->ops->move_to_trash(m, items[1].id, &folder), "move");
+        }
         step(m->ops->wait(m, 30, -1), "wait");
         step(m->ops->list(m, &again), "list again"); /* incremental when the cursor held */
     }

@@ -28,6 +28,16 @@ Scenarios:
   silent_idle     after IDLE's continuation, nothing ever again
   silent_greeting accepts connections and never greets
   escape_text     NO responses carrying terminal escape sequences
+
+Folders (any scenario): --namespace PREFIX makes the server announce
+NAMESPACE and answer (("PREFIX" ".")) NIL NIL, as Courier and Cyrus without
+altnamespace do with "INBOX."; CREATE of a name outside it is refused
+("NO Invalid mailbox name"). --folder NAME adds a folder, --mail-folder NAME
+is where the --mail files are, --special-use NAME announces SPECIAL-USE and
+marks that folder \Trash (only in the answer to LIST (SPECIAL-USE), as
+servers may do), --no-create refuses every CREATE. UID MOVE and UID COPY
+move mail between folders. Without --namespace, LIST shows INBOX and a
+folder "Trash" marked \Trash, as before.
 """
 import argparse
 import re
@@ -44,6 +54,11 @@ p.add_argument("--late", action="append", default=[])
 p.add_argument("--flagged", action="append", default=[], help="mail already flagged \\Deleted")
 p.add_argument("--record")
 p.add_argument("--lifetime", type=float, default=60)
+p.add_argument("--namespace")
+p.add_argument("--folder", action="append", default=[])
+p.add_argument("--mail-folder", default="INBOX")
+p.add_argument("--special-use")
+p.add_argument("--no-create", action="store_true")
 a = p.parse_args()
 
 start = time.time()
@@ -55,6 +70,31 @@ for m in mails:
 for f in a.flagged:
     box.append([len(box) + 1, open(f, "rb").read(), True])
 next_uid = len(box) + 1
+folders = {"INBOX": []}
+for name in a.folder + ([a.special_use] if a.special_use else []):
+    folders[name] = []
+if a.namespace is None:
+    folders.setdefault("Trash", [])
+folders[a.mail_folder] = box
+selected = None
+caps = b"IMAP4rev1 IDLE UIDPLUS MOVE" + (b" NAMESPACE" if a.namespace is not None else b"") + \
+    (b" SPECIAL-USE" if a.special_use else b"")
+
+
+def mailbox_arg(text):
+    """The mailbox name of a command: quoted or an atom."""
+    m = re.match(r'\s*"((?:[^"\\]|\\.)*)"', text)
+    if m:
+        return re.sub(r"\\(.)", r"\1", m.group(1))
+    return text.strip().split(" ")[0]
+
+
+def list_line(name):
+    flags = "\\HasNoChildren"
+    if name == a.special_use or (a.namespace is None and name == "Trash"):
+        flags += " \\Trash"
+    return b'* LIST (%s) "%s" "%s"\r\n' % (flags.encode(), b"." if a.namespace is not None else b"/",
+                                          name.encode())
 
 
 def alive():
@@ -135,7 +175,8 @@ def serve(c):
         while alive():
             time.sleep(0.2)
         return
-    c.sendall(b"* OK [CAPABILITY IMAP4rev1 IDLE UIDPLUS MOVE] scripted server ready\r\n")
+    global selected
+    c.sendall(b"* OK [CAPABILITY %s] scripted server ready\r\n" % caps)
     f = c.makefile("rb")
     while alive():
         line = f.readline(65536)
@@ -154,18 +195,47 @@ def serve(c):
         cmd = rest.upper()
         ok = lambda what="done": c.sendall(b"%s OK %s\r\n" % (tag.encode(), what.encode()))
         if cmd.startswith("CAPABILITY"):
-            c.sendall(b"* CAPABILITY IMAP4rev1 IDLE UIDPLUS MOVE\r\n")
+            c.sendall(b"* CAPABILITY %s\r\n" % caps)
             ok()
         elif cmd.startswith("LOGIN"):
             if sc == "escape_text":
                 c.sendall(b"%s NO \x1b[2J\x1b]0;owned\x07 login refused\r\n" % tag.encode())
             else:
                 ok("logged in")
+        elif cmd.startswith("LIST (SPECIAL-USE)"):
+            if a.special_use:
+                c.sendall(list_line(a.special_use))
+                ok()
+            else:
+                c.sendall(b"%s BAD unknown command\r\n" % tag.encode())
         elif cmd.startswith("LIST"):
-            c.sendall(b'* LIST (\\HasNoChildren) "/" "INBOX"\r\n')
-            c.sendall(b'* LIST (\\HasNoChildren \\Trash) "/" "Trash"\r\n')
+            for name in folders:
+                line = list_line(name)
+                if a.namespace is not None and name == a.special_use:
+                    line = line.replace(b" \\Trash", b"")  # only when asked for
+                c.sendall(line)
             ok()
+        elif cmd.startswith("NAMESPACE") and a.namespace is not None:
+            c.sendall(b'* NAMESPACE (("%s" ".")) NIL NIL\r\n' % a.namespace.encode())
+            ok()
+        elif cmd.startswith("CREATE"):
+            name = mailbox_arg(rest[len("CREATE"):])
+            if a.no_create or (a.namespace and not name.startswith(a.namespace)):
+                c.sendall(b"%s NO Invalid mailbox name\r\n" % tag.encode())
+            elif name in folders:
+                c.sendall(b"%s NO Mailbox exists\r\n" % tag.encode())
+            else:
+                folders[name] = []
+                ok()
         elif cmd.startswith("SELECT"):
+            name = mailbox_arg(rest[len("SELECT"):])
+            if name.upper() == "INBOX":
+                name = "INBOX"
+            if name not in folders:
+                c.sendall(b"%s NO Mailbox does not exist\r\n" % tag.encode())
+                continue
+            selected = name
+            box = folders[name]
             c.sendall(b"* %d EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT %d] n\r\n"
                       % (len(box), next_uid))
             c.sendall(b"%s OK [READ-WRITE] selected\r\n" % tag.encode())
@@ -212,8 +282,26 @@ def serve(c):
                     out += b"* %d EXPUNGE\r\n" % seq
             c.sendall(out)
             box = [m for m in box if not gone(m)]
+            folders[selected] = box
             ok()
         elif cmd.startswith("UID MOVE") or cmd.startswith("UID COPY"):
+            spec, _, dest = rest.split(" ", 2)[2].partition(" ")
+            dest = mailbox_arg(dest)
+            if dest not in folders:
+                c.sendall(b"%s NO [TRYCREATE] Mailbox does not exist\r\n" % tag.encode())
+                continue
+            want = set(uids_of(spec))
+            moving = cmd.startswith("UID MOVE")
+            out = b""
+            for seq in range(len(box), 0, -1):
+                if box[seq - 1][0] in want:
+                    folders[dest].append([len(folders[dest]) + 1, box[seq - 1][1], False])
+                    if moving:
+                        out += b"* %d EXPUNGE\r\n" % seq
+            if moving:
+                box = [m for m in box if m[0] not in want]
+                folders[selected] = box
+            c.sendall(out)
             ok()
         elif cmd.startswith("IDLE"):
             if sc == "exists_in_idle" and late:

@@ -489,6 +489,155 @@ static void test_connect_errors(void **state)
     mc_transport_free(t);
 }
 
+/* ---- folders: a personal namespace "INBOX." (Courier, Cyrus) and the trash ---- */
+
+static int log_count(const char *s)
+{
+    int n = 0;
+    pthread_mutex_lock(&log_lock);
+    for (const char *p = log_text; (p = strstr(p, s)); p++)
+        n++;
+    pthread_mutex_unlock(&log_lock);
+    return n;
+}
+
+/* lines of a --record file holding s */
+static int record_count(const char *path, const char *s)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    int n = 0;
+    while (f && fgets(line, sizeof(line), f))
+        n += strstr(line, s) != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* a stamped mail whose subject does not parse: malformed */
+static void make_malformed(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("From: mallory@example.test\r\nTo: bob@example.test\r\nSubject: [net.mail] bad name\r\n"
+          "Message-ID: <malformed@example.test>\r\nMIME-Version: 1.0\r\n"
+          "Content-Type: application/soap+xml; charset=utf-8\r\n\r\n<x/>\r\n",
+          f);
+    fclose(f);
+}
+
+static mc_transport *folder_transport(const server *s, const char *interval_ms)
+{
+    mc_binding *b;
+    char port[16];
+    snprintf(port, sizeof(port), "%u", s->port);
+    b = mail_binding_new("bob", NULL, port);
+    binding_set(b, "imap_security", "none");
+    binding_set(b, "password", "not-a-real-secret-42");
+    binding_set(b, "timeout", "3000");
+    binding_set(b, "server_query_interval", interval_ms);
+    return transport_of(b);
+}
+
+/* Mail filed in "INBOX.Service E-mail" on a server whose personal namespace
+ * is "INBOX." is what service_folder "Service E-mail" means: it is received
+ * (it used to be missed: INBOX was watched instead). */
+static void test_namespace_service_folder(void **state)
+{
+    char *dir = make_tmpdir(), m1[512], *a;
+    server s;
+    mc_transport *t;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    (void)state;
+    make_mail(dir, "1.eml", "filed in the namespace");
+    snprintf(m1, sizeof(m1), "%s/1.eml", dir);
+    start(&s, "normal", "--namespace", "INBOX.", "--folder", "INBOX.Service E-mail", "--mail-folder",
+          "INBOX.Service E-mail", "--mail", m1, NULL);
+    t = folder_transport(&s, "60000");
+    open_in(t, "net.mail://hostile#", &l, &in);
+    a = receive_text(in, 10000);
+    assert_string_equal(a, "filed in the namespace");
+    free(a);
+    assert_false(log_has("does not exist; watching INBOX"));
+    close_all(t, l, in, 5000);
+    stop(&s);
+    rm_rf(dir);
+    free(dir);
+}
+
+/* malformed mail in "INBOX.Service E-mail" goes to the trash the server
+ * has, and the log names that folder; extra: the script's arguments */
+static void malformed_goes_to(const char *want_folder, const char *want_move, const char *a1, const char *a2,
+                              const char *a3, const char *a4)
+{
+    char *dir = make_tmpdir(), bad[512], rec[512], moved[128];
+    server s;
+    mc_transport *t;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    snprintf(bad, sizeof(bad), "%s/bad.eml", dir);
+    snprintf(rec, sizeof(rec), "%s/record", dir);
+    make_malformed(bad);
+    start(&s, "normal", "--namespace", "INBOX.", "--folder", "INBOX.Service E-mail", "--mail-folder",
+          "INBOX.Service E-mail", "--mail", bad, "--record", rec, a1, a2, a3, a4, NULL);
+    t = folder_transport(&s, "60000");
+    open_in(t, "net.mail://hostile#", &l, &in);
+    if (await_log("moved malformed mail", 10000) < 0)
+        fail_msg("malformed mail not moved (want %s):\n%s", want_folder, log_text);
+    snprintf(moved, sizeof(moved), "to %s: ", want_folder);
+    if (!log_has(moved))
+        fail_msg("the log does not name %s:\n%s", want_folder, log_text);
+    assert_false(log_has("Deleted Items:") && strcmp(want_folder, "INBOX.Deleted Items"));
+    close_all(t, l, in, 5000);
+    stop(&s);
+    assert_int_equal(record_count(rec, want_move), 1);
+    rm_rf(dir);
+    free(dir);
+}
+
+static void test_namespace_trash(void **state)
+{
+    (void)state;
+    /* \Trash by SPECIAL-USE, only in the answer to LIST (SPECIAL-USE) */
+    malformed_goes_to("INBOX.Trash", "UID MOVE 1 \"INBOX.Trash\"", "--special-use", "INBOX.Trash", NULL, NULL);
+    /* no SPECIAL-USE: a well-known name in the namespace */
+    malformed_goes_to("INBOX.Deleted Messages", "UID MOVE 1 \"INBOX.Deleted Messages\"", "--folder",
+                      "INBOX.Deleted Messages", NULL, NULL);
+    /* nothing there: deleted_folder created in the namespace */
+    malformed_goes_to("INBOX.Deleted Items", "CREATE \"INBOX.Deleted Items\"", NULL, NULL, NULL, NULL);
+}
+
+/* No trash and CREATE refused: said once, not at every query; the
+ * malformed mail is deleted after receive_retry_count (3) attempts instead
+ * of staying in the watched folder for ever. */
+static void test_no_trash(void **state)
+{
+    char *dir = make_tmpdir(), bad[512], rec[512];
+    server s;
+    mc_transport *t;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    (void)state;
+    snprintf(bad, sizeof(bad), "%s/bad.eml", dir);
+    snprintf(rec, sizeof(rec), "%s/record", dir);
+    make_malformed(bad);
+    start(&s, "normal", "--namespace", "INBOX.", "--no-create", "--mail", bad, "--record", rec, NULL);
+    t = folder_transport(&s, "100");
+    open_in(t, "net.mail://hostile#", &l, &in);
+    if (await_log("deleted malformed mail", 15000) < 0)
+        fail_msg("malformed mail not deleted:\n%s", log_text);
+    assert_true(log_has("after 3 attempts to move it to the trash"));
+    sleep_ms(1000); /* more queries */
+    assert_int_equal(log_count("no folder for malformed mail"), 1);
+    close_all(t, l, in, 5000);
+    stop(&s);
+    assert_int_equal(record_count(rec, "CREATE"), 1); /* looked for once per session */
+    assert_int_equal(record_count(rec, "UID EXPUNGE 1"), 1);
+    rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -500,6 +649,8 @@ int main(void)
         cmocka_unit_test(test_silent_idle),
         cmocka_unit_test(test_silent_greeting), cmocka_unit_test(test_escape_text),
         cmocka_unit_test(test_connect_errors),
+        cmocka_unit_test(test_namespace_service_folder), cmocka_unit_test(test_namespace_trash),
+        cmocka_unit_test(test_no_trash),
     };
     signal(SIGPIPE, SIG_IGN);
     mc_init();

@@ -369,6 +369,71 @@ static void test_rejected_and_unreachable(void **state)
     }
 }
 
+static void expunge_all(const char *user, const char *folder)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "doveadm -c '%s/dovecot/dovecot.conf' expunge -u %s@example.test mailbox '%s' all",
+             dir, user, folder);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* two recipients, one unknown: the known one gets the mail, the send says
+ * MC_EPARTIAL naming the refused one with the server's reply (before: the
+ * whole send failed and nobody got it); all unknown: the error it was */
+static void test_partial_recipients(void **state)
+{
+    mc_transport *a = transport_of(mail_binding("alice", test_env("MC_ALICE_PW"), NULL));
+    const char *e;
+    int rc;
+    (void)state;
+    rc = send_text(a, "net.mail://partial#nobody@example.test;carol@example.test", "to some");
+    assert_int_equal(rc, MC_EPARTIAL);
+    e = mc_error_last();
+    assert_non_null(strstr(e, "refused by the server: nobody@example.test (550"));
+    assert_non_null(strstr(e, "User unknown"));
+    assert_null(strstr(e, "carol@"));
+    assert_null(strstr(e, test_env("MC_ALICE_PW")));
+    assert_string_equal(mc_strerror(MC_EPARTIAL), "delivered to some recipients, refused by the server for others");
+    assert_int_equal(await_count("carol", "INBOX", "subject partial", 1), 1); /* carol has no Service E-mail */
+    /* every recipient refused: nothing delivered, the error as for one */
+    rc = send_text(a, "net.mail://partial#nobody@example.test;nobody2@example.test", "to none");
+    assert_int_equal(rc, MC_EPROTO);
+    assert_non_null(strstr(mc_error_last(), "550"));
+    /* the connection is still good */
+    assert_int_equal(send_text(a, "net.mail://partial#carol@example.test", "after"), 0);
+    assert_int_equal(await_count("carol", "INBOX", "subject partial", 2), 2);
+    mc_transport_free(a);
+    expunge_all("carol", "INBOX");
+}
+
+/* A password or a token means authentication: Postfix's plain port offers
+ * no AUTH, and a send with a password there fails with MC_EAUTH (before: it
+ * went out unauthenticated); without a password, or with smtp_auth = none,
+ * it is sent as before */
+static void test_credentials_need_auth(void **state)
+{
+    char kv[64];
+    mc_transport *p;
+    int rc;
+    (void)state;
+    snprintf(kv, sizeof(kv), "smtp_port=%s", test_env("MC_SMTP_PORT"));
+    p = transport_of(mail_binding("alice", test_env("MC_ALICE_PW"), "smtp_security=none", kv, NULL));
+    rc = send_text(p, "net.mail://noauth#bob@example.test", "with a password");
+    assert_int_equal(rc, MC_EAUTH);
+    assert_non_null(strstr(mc_error_last(), "server offers no authentication"));
+    assert_null(strstr(mc_error_last(), test_env("MC_ALICE_PW")));
+    mc_transport_free(p);
+    p = transport_of(mail_binding("alice", NULL, "smtp_security=none", kv, NULL));
+    assert_int_equal(send_text(p, "net.mail://noauth#bob@example.test", "without"), 0);
+    mc_transport_free(p);
+    p = transport_of(mail_binding("alice", test_env("MC_ALICE_PW"), "smtp_security=none", "smtp_auth=none", kv, NULL));
+    assert_int_equal(send_text(p, "net.mail://noauth#bob@example.test", "chosen"), 0);
+    mc_transport_free(p);
+    assert_int_equal(await_count("bob", "Service E-mail", "subject noauth", 2), 2);
+    assert_int_equal(server_count("bob", "Service E-mail", "body \"with a password\""), 0);
+    expunge_all("bob", "Service E-mail");
+}
+
 static int token_cb(char **token, void *user_data)
 {
     int *calls = user_data;
@@ -614,6 +679,8 @@ int main(void)
         cmocka_unit_test_setup(test_wrong_password, empty_mailboxes),
         cmocka_unit_test_setup(test_rejected_and_unreachable, empty_mailboxes),
         cmocka_unit_test_setup(test_xoauth2, empty_mailboxes),
+        cmocka_unit_test_setup(test_partial_recipients, empty_mailboxes),
+        cmocka_unit_test_setup(test_credentials_need_auth, empty_mailboxes),
         cmocka_unit_test_setup(test_crash_redelivery, empty_mailboxes),
         cmocka_unit_test_setup_teardown(test_server_restart, empty_mailboxes, servers_running),
     };

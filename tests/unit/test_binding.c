@@ -353,6 +353,8 @@ static void test_enumerations_round_trip(void **state)
         {"auth_mechanism", "plain", "plain", MC__AUTH_PLAIN},
         {"auth_mechanism", "login", "login", MC__AUTH_LOGIN},
         {"auth_mechanism", "xoauth2", "xoauth2", MC__AUTH_XOAUTH2},
+        {"smtp_auth", "auto", "auto", MC__SMTP_AUTH_AUTO},
+        {"smtp_auth", "none", "none", MC__SMTP_AUTH_NONE},
         {"tls_min_version", "1.2", "1.2", 12},
         {"tls_min_version", "1.3", "1.3", 13},
         {"soap_version", "1.2", "1.2", MC_SOAP12},

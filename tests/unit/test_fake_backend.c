@@ -153,8 +153,9 @@ static int f_remove(mc__receiver *b, const char *const *ids, size_t count)
     return rc;
 }
 
-static int f_trash(mc__receiver *b, const char *id)
+static int f_trash(mc__receiver *b, const char *id, const char **folder)
 {
+    *folder = "Fake Trash";
     return f_remove(b, &id, 1);
 }
 
