@@ -138,7 +138,7 @@ fill() { # template output
         -e "s|@EXIM_SMTPS@|$exim_smtps|g" -e "s|@CYRUS_DOMAIN@|$cyrus_domain|g" \
         -e "s|@COURIER_DOMAIN@|$courier_domain|g" \
         -e "s|@ENHANCEDIDLE@|${MCX_COURIER_ENHANCEDIDLE:-1}|g" \
-        -e "s|@IDLE_TIMEOUT@|${MCX_COURIER_IDLE_TIMEOUT:-1}|g" "$1" > "$2"
+        -e "s|@IDLE_TIMEOUT@|${MCX_COURIER_IDLE_TIMEOUT:-60}|g" "$1" > "$2"
 }
 
 # ---- Cyrus (the directories of Debian's cyrus makedirs)
@@ -268,7 +268,7 @@ export MCX_COURIER_NOUIDPLUS_IMAP_PORT=$courier_nouidplus
 export MCX_COURIER_FILING_USER=alice MCX_COURIER_FILING_PW=$courier_alice_pw MCX_COURIER_FILING_ADDR=alice@$courier_domain
 export MCX_COURIER_INBOX_USER=carol MCX_COURIER_INBOX_PW=$courier_carol_pw MCX_COURIER_INBOX_ADDR=carol@$courier_domain
 export MCX_COURIER_FILING_MAILDIR=$dir/courier/home/alice/Maildir MCX_COURIER_INBOX_MAILDIR=$dir/courier/home/carol/Maildir
-export MCX_COURIER_IDLE_TIMEOUT=${MCX_COURIER_IDLE_TIMEOUT:-1} MCX_COURIER_ENHANCEDIDLE=${MCX_COURIER_ENHANCEDIDLE:-1}
+export MCX_COURIER_IDLE_TIMEOUT=${MCX_COURIER_IDLE_TIMEOUT:-60} MCX_COURIER_ENHANCEDIDLE=${MCX_COURIER_ENHANCEDIDLE:-1}
 export MCX_EXIM_SMTP_PORT=$exim_smtp MCX_EXIM_SMTPS_PORT=$exim_smtps
 export MCX_EXIM_USER=submit MCX_EXIM_PW=$exim_pw
 ENV
