@@ -45,4 +45,14 @@ if ! wait_gone 30; then
     [ -n "$left" ] && kill -KILL $left 2>/dev/null
     wait_gone 30 || { echo "stop.sh: processes still in $ns: $(members | tr '\n' ' ')" >&2; exit 1; }
 fi
+# the daemons' parent (ns.sh) is gone, so init reaps them: give it a moment,
+# so that `ps` right after this shows no <defunct> ones
+for _ in $(seq 1 30); do
+    z=0
+    for pid in $(awk '{print $2}' "$dir/run/pids" 2>/dev/null); do
+        [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && z=1
+    done
+    [ "$z" = 0 ] && break
+    sleep 0.1
+done
 exit 0
