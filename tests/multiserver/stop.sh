@@ -3,9 +3,9 @@
 # it is gone, so that start.sh can follow at once. Safe to run twice or on a
 # half-started DIR.
 # Which processes are ours: those in the mount namespace recorded in
-# DIR/run/mntns (start.sh's ns.sh made it; nothing else runs in it), found by
-# PID through /proc, never by name: other copies of these daemons, or of this
-# stage, may run. First the daemons listed in DIR/run/pids get SIGTERM (Exim,
+# DIR/run/mntns (start.sh's ns.sh made it; nothing else runs in it) whose
+# mounts are this DIR's, found by PID through /proc, never by name: other
+# copies of these daemons, or of this stage, may run. First the daemons listed in DIR/run/pids get SIGTERM (Exim,
 # the couriertcpd, authdaemond, Cyrus master, which end their children), then
 # anything left in the namespace (gam_server, stray children) SIGTERM and,
 # after 3 s, SIGKILL. The namespace and its mounts vanish with its last process.
@@ -15,11 +15,25 @@ dir="$(cd "$dir" && pwd)"
 ns="$(cat "$dir/run/mntns" 2>/dev/null)"
 [ -n "$ns" ] || exit 0
 
-members() { # the PIDs in our namespace (one find over /proc: readlink per PID is slow)
+in_ns() { # the PIDs in the recorded namespace (one find over /proc: readlink per PID is slow)
     find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/mnt' -printf '%l %h\n' 2>/dev/null |
         awk -v ns="$ns" '$1 == ns { split($2, p, "/"); print p[3] }'
 }
-ours() { [ "$(readlink "/proc/$1/ns/mnt" 2>/dev/null)" = "$ns" ]; }
+# A namespace's id is an inode number that the kernel hands out again once
+# the namespace is gone: DIR/run/mntns of a stage stopped long ago may name
+# another stage's namespace now. Ours is the one whose /dev overlay has its
+# upper layer in this DIR.
+mine() { grep -qF "upperdir=$dir/ns/dev-up," "/proc/$1/mountinfo" 2>/dev/null; }
+members() {
+    local pids
+    pids="$(in_ns)"
+    [ -n "$pids" ] || return 0
+    for pid in $pids; do
+        if mine "$pid"; then echo "$pids"; return 0; fi
+        [ -d "/proc/$pid" ] && return 0   # alive and not ours: the namespace is another's
+    done
+}
+ours() { [ "$(readlink "/proc/$1/ns/mnt" 2>/dev/null)" = "$ns" ] && mine "$1"; }
 wait_gone() { # tenths of a second
     local _
     for _ in $(seq 1 "$1"); do
@@ -55,4 +69,6 @@ for _ in $(seq 1 30); do
     [ "$z" = 0 ] && break
     sleep 0.1
 done
+# the id may be handed out again: never act on it twice
+mv -f "$dir/run/mntns" "$dir/run/mntns.stopped"
 exit 0
