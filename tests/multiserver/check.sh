@@ -96,8 +96,8 @@ check "Courier: \"INBOX.Service E-mail\" and INBOX.Trash exist, no special-use f
 
 # ---- mail through Exim, filed or not
 tok="mcx$(date +%s)$$"
-sent() { # how url to subject [curl args...]
-    local how="$1" url="$2" to="$3" subject="$4"; shift 4
+sent() { # url to subject [curl args...]
+    local url="$1" to="$2" subject="$3"; shift 3
     local msg
     msg="$(printf 'From: <check@example.test>\r\nTo: <%s>\r\nSubject: %s\r\nMessage-ID: <%s.%s@example.test>\r\nDate: %s\r\n\r\nmulti-server check\r\n' \
         "$to" "$subject" "$tok" "$RANDOM" "$(date -R)")"
@@ -110,12 +110,14 @@ auth=(--cacert "$MCX_CA" -u "$MCX_EXIM_USER:$MCX_EXIM_PW")
 for srv in CYRUS COURIER; do
     f="MCX_${srv}_FILING_ADDR" i="MCX_${srv}_INBOX_ADDR"
     check "Exim: stamped mail to ${!f} (plain SMTP from 127.0.0.1, no AUTH)" \
-        sent plain "$smtp" "${!f}" "[net.mail] echo $tok-stamped"
+        sent "$smtp" "${!f}" "[net.mail] echo $tok-stamped"
     check "Exim: unstamped mail to ${!f} (STARTTLS, verified, AUTH)" \
-        sent starttls "$smtp" "${!f}" "plain $tok-plain" --ssl-reqd "${auth[@]}"
+        sent "$smtp" "${!f}" "plain $tok-plain" --ssl-reqd "${auth[@]}"
     check "Exim: stamped mail to ${!i} (SMTPS, verified, AUTH)" \
-        sent smtps "$smtps" "${!i}" "[net.mail] echo $tok-inbox" "${auth[@]}"
+        sent "$smtps" "${!i}" "[net.mail] echo $tok-inbox" "${auth[@]}"
 done
+check "Exim: AUTH LOGIN (instead of PLAIN) after STARTTLS is accepted too" \
+    sent "$smtp" "$MCX_CYRUS_INBOX_ADDR" "plain $tok-login" --ssl-reqd "${auth[@]}" --login-options AUTH=LOGIN
 check "Exim: a wrong AUTH password is refused" \
     bash -c '! curl -sS --max-time 15 "$1" --ssl-reqd --cacert "$2" -u "$3:wrong" --mail-from a@example.test \
         --mail-rcpt "$4" --upload-file /dev/null 2>/dev/null' _ "$smtp" "$MCX_CA" "$MCX_EXIM_USER" "$MCX_CYRUS_INBOX_ADDR"

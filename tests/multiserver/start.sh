@@ -80,11 +80,14 @@ done
 
 # from here on, a failure stops whatever started and shows the logs
 failed() {
-    echo "start.sh: failed; logs in $dir/log:" >&2
-    for f in "$dir"/log/*; do [ -s "$f" ] && { echo "== $f" >&2; tail -n 15 "$f" >&2; }; done
+    trap '' PIPE   # stop everything even if whoever reads our stderr went away
     "$here/stop.sh" "$dir" || true
+    echo "start.sh: failed (stopped what had started); logs in $dir/log:" >&2
+    for f in "$dir"/log/*; do [ -s "$f" ] && { echo "== $f"; tail -n 15 "$f"; } >&2; done
+    return 0
 }
-trap 'rc=$?; [ "$rc" -eq 0 ] || failed' EXIT
+on_exit() { local rc=$?; [ "$rc" -eq 0 ] || failed; }
+trap on_exit EXIT
 die() { echo "start.sh: $*" >&2; exit 1; }
 
 root="$("$here/fetch.sh")"
