@@ -10,6 +10,10 @@ if [ "${1:-}" = "--test" ]; then
   pkgs+=(libcmocka-dev clang libclang-rt-14-dev)
   # the integration tests' mail servers (tests/mailserver/start.sh)
   pkgs+=(postfix dovecot-imapd dovecot-lmtpd dovecot-sieve libsasl2-modules openssl)
+  # the multi-server stage (tests/multiserver): its check.sh speaks IMAP and
+  # SMTP with the curl command; Cyrus, Courier and Exim are not installed
+  # (they conflict with the above): tests/multiserver/fetch.sh unpacks them
+  pkgs+=(curl python3)
   # WS-Security peers (tests/security): WSS4J on Java, zeep + python-xmlsec, the xmlsec1 command
   pkgs+=(libwss4j-java libslf4j-java openjdk-17-jdk-headless python3-zeep python3-xmlsec python3-lxml
          python3-cryptography xmlsec1)
