@@ -604,7 +604,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 fromfile_prefix_chars="@")
     ap.add_argument("--user", action="append", default=[], help="ADDRESS=PASSWORD (Basic auth, own mailbox)")
     ap.add_argument("--token", action="append", default=[], help="ADDRESS=TOKEN (Bearer auth)")
     ap.add_argument("--service-folder", action="append", default=[],
