@@ -405,9 +405,10 @@ class Store:
             if a and a not in rcpts:
                 rcpts.append(a)
         mime = strip_bcc(item.mime)
+        delivered, dropped = [], []
         for a in rcpts:
-            self.deliver(a, mime, sender.address)
-        return rcpts
+            (delivered if self.deliver(a, mime, sender.address) is not None else dropped).append(a)
+        return delivered, dropped
 
     def deliver(self, address, mime, sender="(outside)"):
         mbx = self.mailbox(address)
@@ -438,6 +439,23 @@ def strip_bcc(mime):
         return mime
     del msg["Bcc"]
     return msg.as_bytes()
+
+
+def complete_for_submission(mime, sender):
+    """What the transport adds to a message it submits: From (the mailbox
+    owner) when missing, Date and Message-ID when missing."""
+    msg = email.message_from_bytes(mime, policy=email.policy.compat32)
+    add = []
+    if msg.get("From") is None:
+        add.append("From: %s" % sender)
+    if msg.get("Date") is None:
+        add.append("Date: %s" % email.utils.format_datetime(datetime.now(timezone.utc)))
+    if msg.get("Message-ID") is None:
+        add.append("Message-ID: %s" % email.utils.make_msgid(domain="responder.example.test"))
+    if not add:
+        return mime
+    nl = b"\r\n" if b"\r\n" in mime[:2000] else b"\n"
+    return nl.join(a.encode() for a in add) + nl + mime
 
 
 def add_received(mime, address):

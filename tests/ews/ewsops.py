@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from ewsxml import M, T, m, t, el, response_root, bool_text, parse_bool
 from ewsmodel import (EwsError, ews_time, build_mime, encode_sync_state, decode_sync_state,
-                      KIND_ITEM)
+                      complete_for_submission, KIND_ITEM)
 from ewsnotify import notification_xml, watermark
 
 
@@ -575,8 +575,12 @@ def _send(ctx, it, save_folder):
     if it.folder is not outbox:
         it = mbx.move_item(it, outbox)
     it.is_submitted = True
-    rcpts = ctx.store.submit(mbx, it)
-    ctx.notes.append("sent to %s" % ", ".join(rcpts))
+    completed = complete_for_submission(it.mime, mbx.address)
+    if completed is not it.mime:
+        it.set_mime(completed)
+    delivered, dropped = ctx.store.submit(mbx, it)
+    ctx.notes.append("delivered to: %s; dropped (not hosted): %s" % (", ".join(delivered) or "-",
+                                                                      ", ".join(dropped) or "-"))
     if save_folder is None:
         mbx.remove_item(it)
         return None

@@ -470,6 +470,97 @@ class RawRequests(unittest.TestCase):
         fresh = control({"new_token": {"user": "dave@example.test"}})["token"]
         self.assertEqual(post(xml, "Bearer " + fresh)[0], 200)
 
+    def _env(self, body):
+        return ('<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/'
+                'envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://'
+                'schemas.microsoft.com/exchange/services/2006/types"><soap:Header><t:RequestServerVersion Version='
+                '"Exchange2016"/></soap:Header><soap:Body>%s</soap:Body></soap:Envelope>' % body)
+
+    def test_strict_like_exchange(self):
+        auth = basic("alice@example.test", ENV["MC_EWS_ALICE_PW"])
+        mime_b64 = base64.b64encode(mime("bob@example.test", "carol@example.test", "forged")).decode()
+        create = ('<m:CreateItem MessageDisposition="%s"><m:Items><t:Message><t:MimeContent>%s</t:MimeContent>'
+                  '</t:Message></m:Items></m:CreateItem>')
+        # From: another user's address: ErrorSendAsDenied, nothing delivered
+        status, _, body = post(self._env(create % ("SendOnly", mime_b64)), auth)
+        self.assertEqual(status, 200)
+        self.assertIn("<m:ResponseCode>ErrorSendAsDenied</m:ResponseCode>", body)
+        self.assertEqual(items_in("carol@example.test", "", "forged"), [])
+        # a draft, then SendItem with a stale ChangeKey, with contradicting save settings
+        tag = stamp()
+        own = base64.b64encode(mime("alice@example.test", "carol@example.test", "draft " + tag)).decode()
+        status, _, body = post(self._env(create % ("SaveOnly", own)), auth)
+        item_id, ck = re.search(r'<t:ItemId Id="([^"]+)" ChangeKey="([^"]+)"/>', body).groups()
+        ids = '<m:ItemIds><t:ItemId Id="%s" ChangeKey="%s"/></m:ItemIds>'
+        stale = ck[:-4] + ("AAAA" if not ck.endswith("AAAA") else "AAAB")
+        status, _, body = post(self._env('<m:SendItem SaveItemToFolder="true">%s</m:SendItem>' % (ids % (item_id, stale))),
+                               auth)
+        self.assertIn("<m:ResponseCode>ErrorStaleObject</m:ResponseCode>", body)
+        status, _, body = post(self._env('<m:SendItem SaveItemToFolder="false">%s<m:SavedItemFolderId>'
+                                         '<t:DistinguishedFolderId Id="sentitems"/></m:SavedItemFolderId></m:SendItem>'
+                                         % (ids % (item_id, ck))), auth)
+        self.assertIn("<m:ResponseCode>ErrorInvalidSendItemSaveSettings</m:ResponseCode>", body)
+        # GetItem of three ids: one good, one malformed, one not found -> one message each, in order
+        deleted = deliver("alice@example.test", mime("x@outside.test", "alice@example.test", "gone"))["id"]
+        post(self._env('<m:DeleteItem DeleteType="HardDelete"><m:ItemIds><t:ItemId Id="%s"/></m:ItemIds>'
+                       '</m:DeleteItem>' % deleted), auth)
+        status, _, body = post(self._env('<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>'
+                                         '<m:ItemIds><t:ItemId Id="%s"/><t:ItemId Id="AAMkAD%%3D"/><t:ItemId Id="%s"/>'
+                                         '</m:ItemIds></m:GetItem>' % (item_id, deleted)), auth)
+        codes = re.findall(r'ResponseClass="(\w+)">.*?<m:ResponseCode>(\w+)<', body)
+        self.assertEqual(codes, [("Success", "NoError"), ("Error", "ErrorInvalidIdMalformed"),
+                                 ("Error", "ErrorItemNotFound")])
+        # CreateItem of a message without MessageDisposition
+        status, _, body = post(self._env(create.replace(' MessageDisposition="%s"', "") % own), auth)
+        self.assertIn("<m:ResponseCode>ErrorMessageDispositionRequired</m:ResponseCode>", body)
+        # another mailbox's folder by DistinguishedFolderId + Mailbox: no delegate rights here
+        status, _, body = post(self._env('<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly'
+                                         '</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId '
+                                         'Id="inbox"><t:Mailbox><t:EmailAddress>bob@example.test</t:EmailAddress>'
+                                         '</t:Mailbox></t:DistinguishedFolderId></m:ParentFolderIds></m:FindItem>'),
+                               auth)
+        self.assertIn("<m:ResponseCode>ErrorAccessDenied</m:ResponseCode>", body)
+
+    def test_streaming_raw(self):
+        """GetStreamingEvents on the wire: chunked, one whole envelope per chunk,
+        an OK first, the events, Closed at the end; drop_streams cuts it."""
+        import http.client
+        auth = basic("carol@example.test", ENV["MC_EWS_CAROL_PW"])
+        status, _, body = post(self._env('<m:Subscribe><m:StreamingSubscriptionRequest><t:FolderIds>'
+                                         '<t:DistinguishedFolderId Id="inbox"/></t:FolderIds><t:EventTypes><t:EventType>'
+                                         'NewMailEvent</t:EventType></t:EventTypes></m:StreamingSubscriptionRequest>'
+                                         '</m:Subscribe>'), auth)
+        sid = re.search(r"<m:SubscriptionId>([^<]+)<", body).group(1)
+        req = self._env('<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>%s</t:SubscriptionId>'
+                        '</m:SubscriptionIds><m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents>' % sid)
+        port = int(ENV["MC_EWS_PORT"])
+
+        def open_stream():
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=ssl_ctx(), timeout=30)
+            conn.request("POST", "/EWS/Exchange.asmx", body=req.encode(),
+                         headers={"Authorization": auth, "Content-Type": "text/xml; charset=utf-8"})
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 200)
+            self.assertEqual(resp.getheader("Transfer-Encoding"), "chunked")
+            return conn, resp
+        conn, resp = open_stream()
+        first = resp.read1()
+        self.assertIn(b"<m:ConnectionStatus>OK</m:ConnectionStatus>", first)
+        self.assertTrue(first.rstrip().endswith(b"</s:Envelope>"))
+        deliver("carol@example.test", mime("x@outside.test", "carol@example.test", "raw stream"))
+        rest = resp.read()          # until the stream ends after its ConnectionTimeout (2 s here)
+        self.assertIn(b"<t:NewMailEvent>", rest)
+        self.assertTrue(rest.rstrip().endswith(b"<m:ConnectionStatus>Closed</m:ConnectionStatus>"
+                                               b"</m:GetStreamingEventsResponseMessage></m:ResponseMessages>"
+                                               b"</m:GetStreamingEventsResponse></s:Body></s:Envelope>"))
+        conn.close()
+        conn, resp = open_stream()
+        resp.read1()
+        self.assertEqual(control({"drop_streams": True})["dropped"], 1)
+        with self.assertRaises((http.client.IncompleteRead, ConnectionError, ssl.SSLError)):
+            resp.read()
+        conn.close()
+
     def test_http_error_injection(self):
         control({"http_error": {"status": 503, "count": 1, "retry_after": 2}})
         status, hdrs, _ = post(self._example("subscribe-pull.xml", False),
