@@ -5,12 +5,11 @@ item/folder/id in request order, as Exchange does.
 All run under Store.lock (taken by the server around a call).
 """
 import base64
-import binascii
 import re
 import unicodedata
 from datetime import datetime, timezone
 
-from ewsxml import M, T, m, t, el, response_root, bool_text, parse_bool
+from ewsxml import T, m, t, el, response_root, bool_text, parse_bool
 from ewsmodel import (EwsError, ews_time, build_mime, encode_sync_state, decode_sync_state,
                       complete_for_submission, KIND_ITEM)
 from ewsnotify import notification_xml, watermark
@@ -674,6 +673,7 @@ def SendItem(ctx, req):
 @op
 def FindItem(ctx, req):
     root, msgs = response_root("FindItem")
+    shape = None
     try:
         shape = Shape(req.find(m("ItemShape")), for_find=True)
         restr = req.find(m("Restriction"))
@@ -710,7 +710,7 @@ def FindItem(ctx, req):
             rm.append(rf)
         except EwsError as e:
             message(msgs, "FindItem", e)
-    if shape_ignored(locals()):
+    if shape is not None and shape.ignored:
         ctx.notes.append(ignored_note(shape))
     return root
 
@@ -719,11 +719,6 @@ def ignored_note(shape):
     names = sorted(set(shape.ignored))
     return "%d requested properties have no value here (%s%s)" % (
         len(names), ", ".join(names[:5]), ", ..." if len(names) > 5 else "")
-
-
-def shape_ignored(scope):
-    s = scope.get("shape")
-    return s is not None and s.ignored
 
 
 @op
@@ -1017,6 +1012,3 @@ def ResolveNames(ctx, req):
         el(mb, t("MailboxType"), "Mailbox")
     return root
 
-
-def unicode_safe(s):
-    return s
