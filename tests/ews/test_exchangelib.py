@@ -24,12 +24,13 @@ import unittest
 import urllib.error
 import urllib.request
 import uuid
+from datetime import timedelta
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 try:
     import requests.adapters
     from exchangelib import (Account, BASIC, Build, Configuration, Credentials, DELEGATE, FaultTolerance,
-                             IMPERSONATION, Mailbox, Message, Version)
+                             IMPERSONATION, Mailbox, Message, Q, Version)
     from exchangelib.errors import ErrorImpersonateUserDenied, ErrorItemNotFound, TransportError
     from exchangelib.items import HARD_DELETE
     from exchangelib.properties import NewMailEvent
@@ -226,6 +227,13 @@ class ExchangelibAgainstResponder(unittest.TestCase):
             self.assertTrue(got[subj].endswith(data), subj)
         newest_first = [i.subject for i in c.inbox.filter(subject__contains=tag).order_by("-datetime_received")]
         self.assertEqual(len(newest_first), 5)
+        # And / Or / IsEqualTo / IsGreaterThan as exchangelib writes them
+        since = c.inbox.filter(subject__contains=tag).order_by("datetime_received")[0].datetime_received
+        self.assertEqual(c.inbox.filter(Q(subject__contains=tag) & Q(is_read=False)
+                                        & Q(datetime_received__gte=since)).count(), 5)
+        self.assertEqual(c.inbox.filter(Q(subject="find %s no 1" % tag) | Q(subject="find %s no 3" % tag)).count(), 2)
+        self.assertEqual(c.inbox.filter(subject__contains=tag, datetime_received__gt=since + timedelta(days=1)).count(),
+                         0)
 
     def test_05_bulk_hard_delete(self):
         c = account("carol")
