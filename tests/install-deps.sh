@@ -17,6 +17,8 @@ if [ "${1:-}" = "--test" ]; then
   # WS-Security peers (tests/security): WSS4J on Java, zeep + python-xmlsec, the xmlsec1 command
   pkgs+=(libwss4j-java libslf4j-java openjdk-17-jdk-headless python3-zeep python3-xmlsec python3-lxml
          python3-cryptography xmlsec1)
+  # the EWS responder's independent client (tests/ews/test_exchangelib.py)
+  pkgs+=(python3-exchangelib)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
