@@ -76,6 +76,12 @@ umask 022
 chgrp "$run_group" "$dir/ntlm" "$dir/ntlm/users"
 chmod 750 "$dir/ntlm"; chmod 640 "$dir/ntlm/users"
 
+# every directory above DIR must let the run user through
+if [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null &&
+   ! runuser -u "$run_user" -- test -r "$dir/ntlm/users"; then
+    die "$run_user cannot read $dir/ntlm/users: a directory above $dir is closed to it (chmod o+x)"
+fi
+
 # ---- libcurl's NTLM messages lack the VERSION structure that gss-ntlmssp
 # 1.2.0 insists on: ntlm_compat.lua re-frames them (and only that; see its
 # header). MC_NTLM_CURL_COMPAT=0 leaves it out, to see the raw failure.
@@ -136,7 +142,7 @@ Timeout 60
 
 ErrorLog "$dir/log/error.log"
 LogLevel warn auth_gssapi:info lua:info
-LogFormat "%h %l %u %t \"%r\" %>s %b auth=\"%{GSS_MECH}e\" conn=%{c}L keepalive=%k" ntlm
+LogFormat "%h %l %u %t \"%r\" %>s %b auth=\"%{GSS_MECH}e\" client_port=%{remote}p keepalive=%k" ntlm
 CustomLog "$dir/log/access.log" ntlm
 
 SSLEngine on
