@@ -13,6 +13,11 @@ if [ "${1:-}" = "--test" ]; then
   # WS-Security peers (tests/security): WSS4J on Java, zeep + python-xmlsec, the xmlsec1 command
   pkgs+=(libwss4j-java libslf4j-java openjdk-17-jdk-headless python3-zeep python3-xmlsec python3-lxml
          python3-cryptography xmlsec1)
+  # the EWS NTLM acceptor (tests/ews/ntlm): Apache with mod_auth_gssapi and the
+  # gss-ntlmssp mechanism, checked with the curl command. apache2-bin is the
+  # server and its modules without the apache2 service, whose postinst would
+  # start a system Apache on port 80 wherever no policy-rc.d stops it
+  pkgs+=(apache2-bin libapache2-mod-auth-gssapi gss-ntlmssp curl)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
