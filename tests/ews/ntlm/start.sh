@@ -85,11 +85,11 @@ fi
 # ---- libcurl's NTLM messages lack the VERSION structure that gss-ntlmssp
 # 1.2.0 insists on: ntlm_compat.lua re-frames them (and only that; see its
 # header). MC_NTLM_CURL_COMPAT=0 leaves it out, to see the raw failure.
-lua_module="" lua_hook=""
+lua_module="" lua_hook="" lua_loglevel=""
 if [ "${MC_NTLM_CURL_COMPAT:-1}" != 0 ]; then
     [ -f "$modules/mod_lua.so" ] || die "$modules/mod_lua.so missing (apache2-bin)"
     install -m 644 "$here/ntlm_compat.lua" "$dir/ntlm_compat.lua"
-    lua_module="LoadModule lua_module $modules/mod_lua.so"
+    lua_module="LoadModule lua_module $modules/mod_lua.so" lua_loglevel=" lua:info"
     lua_hook="    # before mod_auth_gssapi sees them (access checkers run before authentication)
     LuaHookAccessChecker $dir/ntlm_compat.lua reframe early"
 fi
@@ -141,7 +141,7 @@ MaxKeepAliveRequests 1000
 Timeout 60
 
 ErrorLog "$dir/log/error.log"
-LogLevel warn auth_gssapi:info lua:info
+LogLevel warn auth_gssapi:info$lua_loglevel
 LogFormat "%h %l %u %t \"%r\" %>s %b auth=\"%{GSS_MECH}e\" client_port=%{remote}p keepalive=%k" ntlm
 CustomLog "$dir/log/access.log" ntlm
 
