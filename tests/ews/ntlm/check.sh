@@ -6,6 +6,7 @@
 # echo_backend.py there for the duration of the checks and looks at what
 # reached it. Exit 0 when every check passes; the curl -v traces (Basic
 # credentials redacted) stay in DIR/check/ (*.trace).
+# shellcheck disable=SC2016  # all_of evaluates its single-quoted tests itself
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 dir="${1:?usage: check.sh DIR}"

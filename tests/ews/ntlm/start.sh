@@ -33,8 +33,9 @@ done
     die "gss-ntlmssp is not installed"
 case "$backend" in
     http://*) ;;
-    https://*) [ -n "${BACKEND_CA:-}" ] && [ -f "$BACKEND_CA" ] ||
-                   die "an https BACKEND_URL needs BACKEND_CA=the backend's CA file" ;;
+    https://*) if [ -z "${BACKEND_CA:-}" ] || [ ! -f "$BACKEND_CA" ]; then
+                   die "an https BACKEND_URL needs BACKEND_CA=the backend's CA file"
+               fi ;;
     *) die "BACKEND_URL must be http:// or https://, not '$backend'" ;;
 esac
 
