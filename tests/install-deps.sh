@@ -19,6 +19,11 @@ if [ "${1:-}" = "--test" ]; then
          python3-cryptography xmlsec1)
   # the EWS responder's independent client (tests/ews/test_exchangelib.py)
   pkgs+=(python3-exchangelib)
+  # the EWS NTLM acceptor (tests/ews/ntlm): Apache with mod_auth_gssapi and the
+  # gss-ntlmssp mechanism, checked with the curl command. apache2-bin is the
+  # server and its modules without the apache2 service, whose postinst would
+  # start a system Apache on port 80 wherever no policy-rc.d stops it
+  pkgs+=(apache2-bin libapache2-mod-auth-gssapi gss-ntlmssp curl)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
