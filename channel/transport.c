@@ -5,6 +5,7 @@
  * invalid mail, malformed mail to the trash, ttl expiry. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -842,6 +843,17 @@ static int server_wait(mc_transport *t)
     return ms;
 }
 
+/* Sleeps until `until`, or less when woken (a stop, a listener, a
+ * receive): the caller looks again. No receiver call. */
+static void quiet_until(mc_transport *t, int64_t until)
+{
+    struct pollfd p = {t->wake[0], POLLIN, 0};
+    int64_t left = until - mc__mono_ms();
+    if (left > 0)
+        poll(&p, 1, (int)left);
+    drain_wake(t);
+}
+
 /* back-off after n failures in a row: 500 ms doubling, at most the query interval */
 static int backoff_ms(const mc_transport *t, unsigned n)
 {
@@ -860,9 +872,9 @@ static void *receive_loop(void *arg)
     mc_transport *t = arg;
     unsigned failures = 0, wait_failures = 0;
     bool query_now = true;
-    int64_t next_query = 0;
+    int64_t next_query = 0, hold_until = 0;
     for (;;) {
-        int rc = 0, wrc, timeout;
+        int rc = 0, wrc, timeout, asked;
         int64_t now, until, due = -1;
         sigpipe_guard g;
         pthread_mutex_lock(&t->lock);
@@ -878,6 +890,11 @@ static void *receive_loop(void *arg)
         pthread_mutex_unlock(&t->lock);
         drain_wake(t);
         now = mc__mono_ms();
+        if (now < hold_until) {
+            /* the server asked for quiet: no request at all until then */
+            quiet_until(t, hold_until);
+            continue;
+        }
         io_enter_loop(t, &g);
         rc = t->opened ? 0 : t->receiver->ops->open(t->receiver);
         if (!rc) {
@@ -898,9 +915,14 @@ static void *receive_loop(void *arg)
         if (t->ndeleting && t->delete_due_ms < until)
             until = t->delete_due_ms;
         pthread_mutex_unlock(&t->lock);
+        if (failures + wait_failures && (asked = server_wait(t))) {
+            hold_until = mc__mono_ms() + asked;
+            sigpipe_restore(&g);
+            pthread_mutex_unlock(&t->io);
+            continue;
+        }
         if (failures + wait_failures) {
-            int asked = server_wait(t);
-            timeout = asked ? asked : backoff_ms(t, failures + wait_failures);
+            timeout = backoff_ms(t, failures + wait_failures);
         } else {
             timeout = until > now ? (int)(until - now) : 0;
         }
@@ -911,11 +933,13 @@ static void *receive_loop(void *arg)
             wait_failures = 0;
         } else if (wrc < 0) {
             /* the connection failed while waiting: back off, then reconnect */
-            int asked = server_wait(t);
             note_outcome(t, wrc);
             query_now = true;
             wait_failures++;
-            t->receiver->ops->wait(t->receiver, asked ? asked : backoff_ms(t, failures + wait_failures), t->wake[0]);
+            if ((asked = server_wait(t)))
+                hold_until = mc__mono_ms() + asked;
+            else
+                t->receiver->ops->wait(t->receiver, backoff_ms(t, failures + wait_failures), t->wake[0]);
         } else if (!failures) {
             wait_failures = 0;
         }

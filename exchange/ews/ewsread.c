@@ -97,7 +97,7 @@ int mc__ews_read_subscription(const xmlNode *msg, char *id, size_t idcap, char *
 
 int mc__ews_read_events(const xmlNode *msg, char *watermark, size_t cap)
 {
-    return mc__ews_read_events_in(mc__ews_child(msg, MC__EWS_NS_M, "Notification"), watermark, cap);
+    return mc__ews_read_events_in(mc__ews_child(msg, NULL, "Notification"), watermark, cap);
 }
 
 /* the events of one t:Notification / m:Notification */
@@ -143,8 +143,9 @@ int mc__ews_read_stream(const mc__ews_response *r, bool *closed)
                     "Closed"))
             *closed = true;
         xmlNode *notes = mc__ews_child(m, MC__EWS_NS_M, "Notifications");
-        for (xmlNode *n = mc__ews_child(notes, MC__EWS_NS_T, "Notification"); n;
-             n = mc__ews_next(n, MC__EWS_NS_T, "Notification")) {
+        /* Exchange writes m:Notification, as Microsoft's examples show; the
+         * schema read strictly says t:. Either is taken. */
+        for (xmlNode *n = mc__ews_child(notes, NULL, "Notification"); n; n = mc__ews_next(n, NULL, "Notification")) {
             char wm[8];
             if (mc__ews_read_events_in(n, wm, sizeof(wm)))
                 news = 1;
