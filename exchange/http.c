@@ -255,12 +255,11 @@ static int post_once(mc__http *h, const char *body, size_t len, size_t max_reply
         return rc;
     }
     curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &out->status);
-    mc__buf_put(&x.buf, "", 0);
     out->len = x.buf.len;
-    if (!(out->body = x.buf.len ? mc__buf_detach(&x.buf, NULL) : mc__strdup(""))) {
-        mc__buf_free(&x.buf);
+    out->body = x.buf.len ? mc__buf_detach(&x.buf, NULL) : mc__strdup("");
+    mc__buf_free(&x.buf); /* what an empty reply left (detach took the rest) */
+    if (!out->body)
         return mc__error_set(MC_ENOMEM, "out of memory");
-    }
     out->retry_after_ms = x.retry_after_ms;
     return 0;
 }
