@@ -207,15 +207,11 @@ static int ews_fetch(mc__receiver *b, const char *id, size_t max, char **data, s
     ews_receiver *r = R(b);
     mc__ews_response resp = {0};
     xmlNode *msg;
-    mc__buf buf;
     char *body;
     int rc;
-    mc__buf_init(&buf);
-    mc__buf_puts(&buf, "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
-                       "<t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape><m:ItemIds><t:ItemId Id=\"");
-    mc__buf_put_xml_escaped(&buf, id, strlen(id));
-    mc__buf_puts(&buf, "\"/></m:ItemIds></m:GetItem>");
-    if (!(body = mc__buf_detach(&buf, NULL)))
+    if (!(body = mc__ews_items_request("<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+                                       "<t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape>",
+                                       &id, NULL, 1, "</m:GetItem>")))
         return mc__error_set(MC_ENOMEM, "out of memory");
     /* the MIME in base64 grows by a third; the rest of the reply is small */
     rc = call(r, body, max / 3 * 4 + (1u << 20), &resp);
@@ -239,18 +235,9 @@ static int ews_fetch(mc__receiver *b, const char *id, size_t max, char **data, s
 static int delete_batch(ews_receiver *r, const char *const *ids, size_t n)
 {
     mc__ews_response resp = {0};
-    mc__buf b;
-    char *body;
+    char *body = mc__ews_items_request("<m:DeleteItem DeleteType=\"HardDelete\">", ids, NULL, n, "</m:DeleteItem>");
     int rc, backoff = 0;
-    mc__buf_init(&b);
-    mc__buf_puts(&b, "<m:DeleteItem DeleteType=\"HardDelete\"><m:ItemIds>");
-    for (size_t k = 0; k < n; k++) {
-        mc__buf_puts(&b, "<t:ItemId Id=\"");
-        mc__buf_put_xml_escaped(&b, ids[k], strlen(ids[k]));
-        mc__buf_puts(&b, "\"/>");
-    }
-    mc__buf_puts(&b, "</m:ItemIds></m:DeleteItem>");
-    if (!(body = mc__buf_detach(&b, NULL)))
+    if (!body)
         return mc__error_set(MC_ENOMEM, "out of memory");
     rc = call(r, body, MAX_REPLY, &resp);
     free(body);
@@ -275,15 +262,11 @@ static int ews_move_to_trash(mc__receiver *b, const char *id, const char **folde
     ews_receiver *r = R(b);
     mc__ews_response resp = {0};
     xmlNode *msg;
-    mc__buf buf;
     char *body;
     int rc;
-    mc__buf_init(&buf);
-    mc__buf_puts(&buf, "<m:MoveItem><m:ToFolderId><t:DistinguishedFolderId Id=\"deleteditems\"/></m:ToFolderId>"
-                       "<m:ItemIds><t:ItemId Id=\"");
-    mc__buf_put_xml_escaped(&buf, id, strlen(id));
-    mc__buf_puts(&buf, "\"/></m:ItemIds></m:MoveItem>");
-    if (!(body = mc__buf_detach(&buf, NULL)))
+    if (!(body = mc__ews_items_request("<m:MoveItem><m:ToFolderId><t:DistinguishedFolderId Id=\"deleteditems\"/>"
+                                       "</m:ToFolderId>",
+                                       &id, NULL, 1, "</m:MoveItem>")))
         return mc__error_set(MC_ENOMEM, "out of memory");
     rc = call(r, body, MAX_REPLY, &resp);
     free(body);

@@ -79,27 +79,11 @@ static char *create_body(const char *disposition, const char *folder, const char
     return mc__buf_detach(&b, NULL);
 }
 
-static char *item_body(const char *op_open, const char *id, const char *change_key, const char *op_rest)
-{
-    mc__buf b;
-    mc__buf_init(&b);
-    mc__buf_puts(&b, op_open);
-    mc__buf_puts(&b, "<m:ItemIds><t:ItemId Id=\"");
-    mc__buf_put_xml_escaped(&b, id, strlen(id));
-    if (change_key && *change_key) {
-        mc__buf_puts(&b, "\" ChangeKey=\"");
-        mc__buf_put_xml_escaped(&b, change_key, strlen(change_key));
-    }
-    mc__buf_puts(&b, "\"/></m:ItemIds>");
-    mc__buf_puts(&b, op_rest);
-    return mc__buf_detach(&b, NULL);
-}
-
 static void delete_draft(ews_sender *s, const char *id)
 {
     mc__ews_response r = {0};
     xmlNode *msg;
-    char *body = item_body("<m:DeleteItem DeleteType=\"HardDelete\">", id, NULL, "</m:DeleteItem>");
+    char *body = mc__ews_items_request("<m:DeleteItem DeleteType=\"HardDelete\">", &id, NULL, 1, "</m:DeleteItem>");
     if (body && !call_one(s, body, NULL, "DeleteItem", &r, &msg))
         mc__ews_response_free(&r);
     free(body);
@@ -138,9 +122,12 @@ static int ews_send(mc__sender *base, const char *from, const char *const *to, s
         return mc__error_set(MC_ECANCELED, "sending was cancelled");
     }
     /* the commit: from here the mail goes, whatever cancel says */
-    body = item_body("<m:SendItem SaveItemToFolder=\"true\">", id, ck,
-                     "<m:SavedItemFolderId><t:DistinguishedFolderId Id=\"sentitems\"/></m:SavedItemFolderId>"
-                     "</m:SendItem>");
+    {
+        const char *idp = id, *ckp = ck;
+        body = mc__ews_items_request("<m:SendItem SaveItemToFolder=\"true\">", &idp, &ckp, 1,
+                                     "<m:SavedItemFolderId><t:DistinguishedFolderId Id=\"sentitems\"/>"
+                                     "</m:SavedItemFolderId></m:SendItem>");
+    }
     if (!body)
         return mc__error_set(MC_ENOMEM, "out of memory");
     rc = call_one(s, body, NULL, "SendItem", &r, &msg);

@@ -25,6 +25,27 @@ char *mc__ews_envelope(const mc__ews_header *h, const char *body, size_t *len)
     return mc__buf_detach(&b, len);
 }
 
+char *mc__ews_items_request(const char *open, const char *const *ids, const char *const *ck, size_t n,
+                            const char *close)
+{
+    mc__buf b;
+    mc__buf_init(&b);
+    mc__buf_puts(&b, open);
+    mc__buf_puts(&b, "<m:ItemIds>");
+    for (size_t i = 0; i < n; i++) {
+        mc__buf_puts(&b, "<t:ItemId Id=\"");
+        mc__buf_put_xml_escaped(&b, ids[i], strlen(ids[i]));
+        if (ck && ck[i] && *ck[i]) {
+            mc__buf_puts(&b, "\" ChangeKey=\"");
+            mc__buf_put_xml_escaped(&b, ck[i], strlen(ck[i]));
+        }
+        mc__buf_puts(&b, "\"/>");
+    }
+    mc__buf_puts(&b, "</m:ItemIds>");
+    mc__buf_puts(&b, close);
+    return mc__buf_detach(&b, NULL);
+}
+
 static bool is(const xmlNode *n, const char *ns, const char *name)
 {
     return n->type == XML_ELEMENT_NODE && (!name || !strcmp((const char *)n->name, name)) &&

@@ -52,6 +52,12 @@ const char *mc__ews_attr(const xmlNode *n, const char *name, char *buf, size_t c
  * MC_EPROTO (any other), with code/text for the error. */
 int mc__ews_message_status(const xmlNode *msg, char code[64], char text[256], int *backoff_ms);
 
+/* An operation on items: open, then <m:ItemIds> with each id (and its
+ * change key when ck is given and the key not empty), escaped, then close.
+ * NULL when out of memory. */
+char *mc__ews_items_request(const char *open, const char *const *ids, const char *const *ck, size_t n,
+                            const char *close);
+
 /* base64 of raw bytes into b (76-column lines are not needed in XML). */
 void mc__ews_put_base64(mc__buf *b, const char *data, size_t len);
 /* Decodes base64 text (white space skipped) of at most max decoded octets;
