@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libxml2-dev libssl-dev libetpan-dev libsasl2-modules ca-certificates
       libxmlsec1-dev libxmlsec1-openssl)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(libcmocka-dev clang libclang-rt-14-dev)
+  pkgs+=(libcmocka-dev clang libclang-rt-14-dev clang-format)
   # the integration tests' mail servers (tests/mailserver/start.sh)
   pkgs+=(postfix dovecot-imapd dovecot-lmtpd dovecot-sieve libsasl2-modules openssl)
   # the multi-server stage (tests/multiserver): its check.sh speaks IMAP and

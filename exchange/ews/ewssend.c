@@ -83,7 +83,8 @@ static void delete_draft(ews_sender *s, const char *id)
 {
     mc__ews_response r = {0};
     xmlNode *msg;
-    char *body = mc__ews_items_request("<m:DeleteItem DeleteType=\"HardDelete\">", &id, NULL, 1, "</m:DeleteItem>");
+    char *body =
+        mc__ews_items_request("<m:DeleteItem DeleteType=\"HardDelete\">", &id, NULL, 1, "</m:DeleteItem>");
     if (body && !call_one(s, body, NULL, "DeleteItem", &r, &msg))
         mc__ews_response_free(&r);
     free(body);
