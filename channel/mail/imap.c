@@ -64,7 +64,8 @@ typedef struct {
     bool fallback;
     mc__imap_folders fold; /* namespace, resolved names, this session's trash */
     uint32_t uidvalidity;
-    bool has_uidplus, has_move, has_idle;
+    bool has_uidplus, has_move, has_idle, has_condstore;
+    uint64_t modseq; /* CONDSTORE: the mod-sequence the listing has seen up to; 0 none */
     bool listed_once;
     mc__strmap meta; /* uid (decimal) -> meta */
     /* the listing cursor: UIDs below next_uid were listed in this session
@@ -305,7 +306,10 @@ static int find_folders(mc__imap *m, bool *service_exists)
 
 static int select_folder(mc__imap *m, const char *folder)
 {
-    int r = mailimap_select(m->s, folder);
+    uint64_t modseq = 0;
+    /* with CONDSTORE the folder's HIGHESTMODSEQ comes with it (0: NOMODSEQ) */
+    int r =
+        m->has_condstore ? mailimap_select_condstore(m->s, folder, &modseq) : mailimap_select(m->s, folder);
     uint32_t v;
     if (r != MAILIMAP_NO_ERROR)
         return imap_error(m, r, "SELECT");
@@ -323,6 +327,7 @@ static int select_folder(mc__imap *m, const char *folder)
     m->fallback = strcmp(folder, m->fold.service) != 0;
     m->cursor_ok = false;
     m->next_uid = 0;
+    m->modseq = modseq;
     return 0;
 }
 
@@ -352,6 +357,7 @@ static int connect_session(mc__imap *m)
             return imap_error(m, r, "CAPABILITY");
     }
     m->has_uidplus = mailimap_has_extension(m->s, "UIDPLUS");
+    m->has_condstore = mailimap_has_condstore(m->s);
     m->has_move = mailimap_has_extension(m->s, "MOVE");
     m->has_idle = mailimap_has_idle(m->s);
     m->swept = false;
@@ -744,6 +750,94 @@ static int add_item(mc__imap *m, mc__mail_item *out, size_t *n, const char *k, c
     return 0;
 }
 
+/* What one FETCH response of flagged_since says: the UID, whether the mail
+ * carries \\Deleted, and its mod-sequence. */
+static void changed(struct mailimap_msg_att *att, uint32_t *uid, bool *deleted, uint64_t *modseq)
+{
+    *uid = 0;
+    *deleted = false;
+    *modseq = 0;
+    for (clistiter *i = first(att->att_list); i; i = clist_next(i)) {
+        struct mailimap_msg_att_item *item = clist_content(i);
+        if (item->att_type == MAILIMAP_MSG_ATT_ITEM_STATIC &&
+            item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_UID) {
+            *uid = item->att_data.att_static->att_data.att_uid;
+        } else if (item->att_type == MAILIMAP_MSG_ATT_ITEM_DYNAMIC && item->att_data.att_dyn) {
+            for (clistiter *f = first(item->att_data.att_dyn->att_list); f; f = clist_next(f)) {
+                struct mailimap_flag_fetch *ff = clist_content(f);
+                if (ff->fl_type == MAILIMAP_FLAG_FETCH_OTHER && ff->fl_flag &&
+                    ff->fl_flag->fl_type == MAILIMAP_FLAG_DELETED)
+                    *deleted = true;
+            }
+        } else if (item->att_type == MAILIMAP_MSG_ATT_ITEM_EXTENSION && item->att_data.att_extension_data &&
+                   item->att_data.att_extension_data->ext_extension == &mailimap_extension_condstore &&
+                   item->att_data.att_extension_data->ext_type == MAILIMAP_CONDSTORE_TYPE_FETCH_DATA) {
+            struct mailimap_condstore_fetch_mod_resp *mr = item->att_data.att_extension_data->ext_data;
+            if (mr)
+                *modseq = mr->cs_modseq_value;
+        }
+    }
+}
+
+/* Incremental listing with CONDSTORE (RFC 7162): mail listed before that
+ * another client flagged \\Deleted since the last listing has left the
+ * folder for us; reported in l->gone. One UID FETCH (FLAGS) CHANGEDSINCE:
+ * the answer holds only what changed. */
+static int flagged_since(mc__imap *m, mc__listing *l)
+{
+    struct mailimap_set *set = mailimap_set_new_interval(1, 0);
+    struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
+    struct mailimap_fetch_att *fa = NULL;
+    clist *result = NULL;
+    size_t n = 0;
+    int r, rc = 0;
+    if (!set || !ft || !(fa = mailimap_fetch_att_new_flags()) ||
+        mailimap_fetch_type_new_fetch_att_list_add(ft, fa) != MAILIMAP_NO_ERROR) {
+        if (fa)
+            mailimap_fetch_att_free(fa);
+        rc = mc__error_set(MC_ENOMEM, "out of memory");
+        goto done;
+    }
+    expect(m, 0, 0);
+    if ((r = mailimap_uid_fetch_changedsince(m->s, set, ft, m->modseq, &result)) != MAILIMAP_NO_ERROR) {
+        rc = imap_error(m, r, "UID FETCH CHANGEDSINCE");
+        goto done;
+    }
+    for (clistiter *it = first(result); it; it = clist_next(it))
+        n++;
+    if (n && !(l->gone = calloc(n, sizeof(char *)))) {
+        rc = mc__error_set(MC_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (clistiter *it = first(result); it; it = clist_next(it)) {
+        uint32_t uid;
+        bool deleted;
+        uint64_t modseq;
+        char k[16];
+        void *v;
+        changed(clist_content(it), &uid, &deleted, &modseq);
+        if (modseq > m->modseq)
+            m->modseq = modseq;
+        snprintf(k, sizeof(k), "%u", uid);
+        if (!uid || !deleted || !mc__strmap_remove(&m->meta, k, &v))
+            continue; /* not flagged, or never listed, or ours already gone */
+        meta_free(v);
+        if (!(l->gone[l->ngone] = make_id(m, uid))) {
+            rc = mc__error_set(MC_ENOMEM, "out of memory");
+            goto done;
+        }
+        l->ngone++;
+    }
+done:
+    if (result)
+        mailimap_fetch_list_free(result);
+    if (ft)
+        mailimap_fetch_type_free(ft);
+    if (set)
+        mailimap_set_free(set);
+    return rc;
+}
+
 /* Full listing: forget the metadata of mail that is gone. */
 static void forget_absent(mc__imap *m, const mc__strmap *present)
 {
@@ -843,6 +937,8 @@ static int imap_list(mc__receiver *self, mc__listing *l)
         goto done;
     if (!incremental)
         forget_absent(m, &listed);
+    else if (m->has_condstore && m->modseq && (rc = flagged_since(m, l)))
+        goto done;
     if ((rc = listing_items(m, &listed, !incremental, l)))
         goto done;
     l->full = !incremental;

@@ -290,6 +290,51 @@ static bool log_mentions(const char *name, long offset, const char *s)
 }
 
 /* a CA that did not sign the server's certificate: MC_ETLS, no credential sent */
+/* another client flags a listed mail \\Deleted without expunging it: with
+ * CONDSTORE (Dovecot has it) the incremental listing reports it gone, so the
+ * copy waiting in the processing cache is never delivered */
+static void test_flagged_by_another_client(void **state)
+{
+    mc_transport *a = transport_of(mail_binding("alice", test_env("MC_ALICE_PW"), NULL));
+    mc_transport *b =
+        transport_of(mail_binding("bob", test_env("MC_BOB_PW"), "server_query_interval=200", NULL));
+    mc_channel_listener *lo, *lh;
+    mc_input_channel *io, *ih;
+    mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
+    mc_message *m = NULL;
+    char cmd[1024];
+    unsigned long long q;
+    (void)state;
+    open_in(b, "net.mail://other#", &lo, &io);
+    assert_int_equal(send_text(a, "net.mail://held#bob@example.test", "withdrawn"), 0);
+    for (int i = 0; i < 100; i++) { /* in the cache, for a channel nobody listens on yet */
+        assert_int_equal(mc_transport_statistics(&st, b), 0);
+        if (st.cached)
+            break;
+        sleep_ms(100);
+    }
+    assert_int_equal(st.cached, 1);
+    snprintf(cmd, sizeof(cmd),
+             "doveadm -c '%s/dovecot/dovecot.conf' flags add -u bob@example.test '\\Deleted' mailbox "
+             "'Service E-mail' subject held",
+             dir);
+    assert_int_equal(system(cmd), 0);
+    q = st.queries;
+    for (int i = 0; i < 100 && st.queries < q + 3; i++) {
+        sleep_ms(100);
+        assert_int_equal(mc_transport_statistics(&st, b), 0);
+    }
+    assert_int_equal(st.cached, 0);
+    open_in(b, "net.mail://held#", &lh, &ih);
+    assert_int_equal(mc_input_channel_receive(&m, ih, 1000), MC_ETIMEOUT);
+    mc_input_channel_free(ih);
+    mc_channel_listener_free(lh);
+    mc_input_channel_free(io);
+    mc_channel_listener_free(lo);
+    mc_transport_free(b);
+    mc_transport_free(a);
+}
+
 static void test_wrong_ca(void **state)
 {
     long dlog = log_size("dovecot.log"), plog = log_size("postfix.log");
@@ -691,6 +736,7 @@ int main(void)
         cmocka_unit_test_setup(test_forms_recipients_tls, empty_mailboxes),
         cmocka_unit_test_setup(test_bad_mail, empty_mailboxes),
         cmocka_unit_test_setup(test_listing_every_mail, empty_mailboxes),
+        cmocka_unit_test_setup(test_flagged_by_another_client, empty_mailboxes),
         cmocka_unit_test_setup(test_wrong_ca, empty_mailboxes),
         cmocka_unit_test_setup(test_wrong_security_mode, empty_mailboxes),
         cmocka_unit_test_setup(test_wrong_password, empty_mailboxes),
