@@ -141,6 +141,10 @@ class Server(ThreadingHTTPServer):
             self.slots.release()
 
     def finish_request(self, request, client_address):
+        # a response goes out in several writes (headers, body, stream chunks): without
+        # TCP_NODELAY, Nagle holds the last one back until the client's delayed ACK
+        # (40 ms on Linux) - a wait on every request that IIS does not impose
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.ssl_ctx is None:
             return super().finish_request(request, client_address)
         request.settimeout(10)
