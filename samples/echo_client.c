@@ -44,8 +44,9 @@ int main(int argc, char **argv)
     }
     n = argc > 2 ? atoi(argv[2]) : 5;
     if (argc < 2 || n <= 0 || n > 100000 || (!config && argv[1][0] == '-')) {
-        fprintf(stderr, "usage: echo_client MAILDIR_ROOT|CONFIG_FILE [N] [SERVICE_ADDRESS]\n"
-                        "       echo_client --config FILE [N] [SERVICE_ADDRESS]   (FILE names its binding)\n");
+        fprintf(stderr,
+                "usage: echo_client MAILDIR_ROOT|CONFIG_FILE [N] [SERVICE_ADDRESS]\n"
+                "       echo_client --config FILE [N] [SERVICE_ADDRESS]   (FILE names its binding)\n");
         return 2;
     }
     snprintf(to, sizeof(to), "net.mail://echo#%s", argc > 3 ? argv[3] : "svc@demo.local");
@@ -54,7 +55,8 @@ int main(int argc, char **argv)
         if (check(mc_binding_new_from_config(&b, argv[1]), argv[1]))
             goto fail;
     } else if (stat(argv[1], &st) == 0 && S_ISREG(st.st_mode)) {
-        if (check(mc_binding_new(&b, "mail"), "binding") || check(mc_binding_load_config(b, argv[1]), argv[1]))
+        if (check(mc_binding_new(&b, "mail"), "binding") ||
+            check(mc_binding_load_config(b, argv[1]), argv[1]))
             goto fail;
     } else if (check(mc_binding_new(&b, "maildir"), "binding") ||
                check(mc_binding_set(b, "maildir_root", argv[1]), "maildir_root") ||
@@ -73,7 +75,8 @@ int main(int argc, char **argv)
         char text[64];
         snprintf(text, sizeof(text), "hello #%d", i + 1);
         if (check(mc_message_new_text(&m, "urn:mailchan:demo:Echo", text), "message") ||
-            check(mc_message_set_reply_to(m, reply_to), "reply-to") || check(mc_output_channel_send(out, m), "send")) {
+            check(mc_message_set_reply_to(m, reply_to), "reply-to") ||
+            check(mc_output_channel_send(out, m), "send")) {
             mc_message_free(m);
             goto fail;
         }
@@ -92,7 +95,8 @@ int main(int argc, char **argv)
                 break;
         mc_message_body_text(&text, r);
         if (i == n) {
-            printf("unmatched reply (RelatesTo %s)\n", mc_message_relates_to(r) ? mc_message_relates_to(r) : "none");
+            printf("unmatched reply (RelatesTo %s)\n",
+                   mc_message_relates_to(r) ? mc_message_relates_to(r) : "none");
             ok = 0;
         } else {
             printf("reply to %s  \"%s\" (from %s)\n", ids[i], text ? text : "?",

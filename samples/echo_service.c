@@ -20,7 +20,11 @@
 #include <mailchan.h>
 
 static volatile sig_atomic_t stop;
-static void on_signal(int sig) { (void)sig; stop = 1; }
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
 
 static int check(int rc, const char *what)
 {
@@ -41,8 +45,9 @@ int main(int argc, char **argv)
     struct stat st;
     bool mail, config = argc > 2 && !strcmp(argv[1], "--config");
     if (argc < 2 || (!config && argv[1][0] == '-')) {
-        fprintf(stderr, "usage: echo_service MAILDIR_ROOT|CONFIG_FILE [ADDRESS]\n"
-                        "       echo_service --config FILE [ADDRESS]   (FILE names its binding: binding = KIND)\n");
+        fprintf(stderr,
+                "usage: echo_service MAILDIR_ROOT|CONFIG_FILE [ADDRESS]\n"
+                "       echo_service --config FILE [ADDRESS]   (FILE names its binding: binding = KIND)\n");
         return 2;
     }
     if (config) { /* the rest as in the positional form, minus the binding's choice */
@@ -58,7 +63,8 @@ int main(int argc, char **argv)
                 : (check(mc_binding_new(&b, mail ? "mail" : "maildir"), "binding") ||
                    (mail ? check(mc_binding_load_config(b, argv[1]), argv[1])
                          : check(mc_binding_set(b, "maildir_root", argv[1]), "maildir_root")))) ||
-        ((argc > 2 || !mail) && check(mc_binding_set(b, "address", argc > 2 ? argv[2] : "svc@demo.local"), "address")) ||
+        ((argc > 2 || !mail) &&
+         check(mc_binding_set(b, "address", argc > 2 ? argv[2] : "svc@demo.local"), "address")) ||
         check(mc_transport_new(&t, b), "transport") || check(mc_channel_factory_new(&f, t), "factory") ||
         check(mc_channel_listener_new(&l, t, "net.mail://echo#"), "listener") ||
         check(mc_channel_listener_accept_channel(&in, l, -1), "accept"))

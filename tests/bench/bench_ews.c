@@ -48,9 +48,11 @@ static mc_transport *transport(const char *user, const char *pw)
     mc_transport *t;
     char addr[64];
     snprintf(addr, sizeof(addr), "%s@example.test", user);
-    if (mc_binding_new(&b, "exchange") || mc_binding_set(b, "address", addr) || mc_binding_set(b, "password", pw) ||
-        mc_binding_set(b, "ews_url", env("MC_EWS_URL")) || mc_binding_set(b, "tls_ca_file", env("MC_EWS_CA")) ||
-        mc_binding_set(b, "ews_send_mode", "save_then_send") || mc_binding_set(b, "ews_notifications", "streaming") ||
+    if (mc_binding_new(&b, "exchange") || mc_binding_set(b, "address", addr) ||
+        mc_binding_set(b, "password", pw) || mc_binding_set(b, "ews_url", env("MC_EWS_URL")) ||
+        mc_binding_set(b, "tls_ca_file", env("MC_EWS_CA")) ||
+        mc_binding_set(b, "ews_send_mode", "save_then_send") ||
+        mc_binding_set(b, "ews_notifications", "streaming") ||
         mc_binding_set(b, "server_query_interval", "60000") || mc_transport_new(&t, b))
         die("transport");
     mc_binding_free(b);
@@ -196,8 +198,8 @@ int main(int argc, char **argv)
     mc_init();
     a = transport("alice", env("MC_EWS_ALICE_PW"));
     b = transport("bob", env("MC_EWS_BOB_PW"));
-    if (mc_channel_listener_new(&l, b, "net.mail://bench#") || mc_channel_listener_accept_channel(&p.in, l, -1) ||
-        mc_channel_factory_new(&f, a) ||
+    if (mc_channel_listener_new(&l, b, "net.mail://bench#") ||
+        mc_channel_listener_accept_channel(&p.in, l, -1) || mc_channel_factory_new(&f, a) ||
         mc_channel_factory_create_channel(&p.out, f, "net.mail://bench#bob@example.test"))
         die("setup");
     worker_start(&w, argv[1]);
@@ -243,9 +245,10 @@ int main(int argc, char **argv)
         mc_message_free(m);
     }
     qsort(lat, (size_t)seq, sizeof(double), cmp);
-    printf("  latency, %d one at a time (send -> streaming notification -> receive): p50 %.0f ms, p90 %.0f ms, "
-           "max %.0f ms (goal p50 <= 100 ms)\n",
-           seq, lat[seq / 2] * 1e3, lat[seq * 9 / 10] * 1e3, lat[seq - 1] * 1e3);
+    printf(
+        "  latency, %d one at a time (send -> streaming notification -> receive): p50 %.0f ms, p90 %.0f ms, "
+        "max %.0f ms (goal p50 <= 100 ms)\n",
+        seq, lat[seq / 2] * 1e3, lat[seq * 9 / 10] * 1e3, lat[seq - 1] * 1e3);
     free(lat);
     mc_input_channel_close(p.in);
     mc_input_channel_free(p.in);

@@ -163,8 +163,8 @@ static void test_ntlm_roundtrip(void **state)
     /* one handshake per connection, and connections are reused */
     n = read_access_log(c, 256, &from);
     for (int i = 0; i < n; i++) {
-        printf("connection :%d: %d NTLM challenge(s), %d authenticated request(s)\n", c[i].port, c[i].challenges,
-               c[i].served);
+        printf("connection :%d: %d NTLM challenge(s), %d authenticated request(s)\n", c[i].port,
+               c[i].challenges, c[i].served);
         assert_true(c[i].challenges <= 1);
         served += c[i].served;
         if (c[i].served > c[busiest].served)
@@ -214,7 +214,8 @@ int main(void)
         cmocka_unit_test(test_ntlm_refused),
     };
     if (!getenv("MC_EWS_URL") || !getenv("MC_NTLM_URL")) {
-        fprintf(stderr, "test_ews_ntlm: no NTLM proxy and EWS responder (run tests/ews/ntlm/run_test.sh); skipped\n");
+        fprintf(stderr,
+                "test_ews_ntlm: no NTLM proxy and EWS responder (run tests/ews/ntlm/run_test.sh); skipped\n");
         return 77;
     }
     net_test_init();
