@@ -301,6 +301,16 @@ int mc_binding_load_config(mc_binding *b, const char *path)
             break;
         }
         *eq = '\0';
+        if (!strcmp(trim(s), "binding")) {
+            /* the kind the file is for (mc_binding_new_from_config): it must be this one */
+            const char *kind = trim(eq + 1);
+            if (strcmp(kind, b->kind)) {
+                rc = mc__error_set(MC_EINVAL, "%s:%u: the file is for a \"%.40s\" binding, not \"%s\"", path,
+                                   lineno, kind, b->kind);
+                break;
+            }
+            continue;
+        }
         if ((rc = mc_binding_set(b, trim(s), trim(eq + 1)))) {
             rc = mc__error_set(rc, "%s:%u: %s", path, lineno, mc_error_last());
             break;
@@ -311,6 +321,50 @@ int mc_binding_load_config(mc_binding *b, const char *path)
     wipe(line, sizeof(line));
     wipe(io, sizeof(io));
     return rc;
+}
+
+/* the value of the file's first "binding = KIND" line into kind ("" when none) */
+static int config_kind(const char *path, char *kind, size_t cap)
+{
+    FILE *f;
+    char line[4096], io[4096];
+    kind[0] = '\0';
+    if (!(f = fopen(path, "r")))
+        return mc__error_set(MC_EIO, "cannot read %s: %s", path, strerror(errno));
+    setvbuf(f, io, _IOFBF, sizeof(io));
+    while (!kind[0] && fgets(line, sizeof(line), f)) {
+        char *s = trim(line), *eq = strchr(s, '=');
+        if (*s == '#' || !eq)
+            continue;
+        *eq = '\0';
+        if (!strcmp(trim(s), "binding"))
+            snprintf(kind, cap, "%s", trim(eq + 1));
+    }
+    fclose(f);
+    wipe(line, sizeof(line));
+    wipe(io, sizeof(io));
+    return 0;
+}
+
+int mc_binding_new_from_config(mc_binding **out, const char *path)
+{
+    mc_binding *b = NULL;
+    char kind[64];
+    int rc;
+    if (!out || !path)
+        return mc__error_set(MC_EINVAL, "NULL argument");
+    if ((rc = config_kind(path, kind, sizeof(kind))))
+        return rc;
+    if (!kind[0])
+        return mc__error_set(MC_EINVAL, "%s names no binding (a \"binding = KIND\" line)", path);
+    if ((rc = mc_binding_new(&b, kind)))
+        return mc__error_set(rc, "%s: %s", path, mc_error_last());
+    if ((rc = mc_binding_load_config(b, path))) {
+        mc_binding_free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
 }
 
 /* ---- elements ---- */

@@ -3,11 +3,15 @@
  * reply, matched to its request by wsa:RelatesTo.
  *
  * usage: echo_client MAILDIR_ROOT|CONFIG_FILE [N] [SERVICE_ADDRESS]
+ *        echo_client --config FILE [N] [SERVICE_ADDRESS]
  * A directory is a Maildir store (the embedded default, own address
  * client@demo.local); a file is the configuration of a "mail" binding
- * (SMTP + IMAP; "name = value" lines, its own address included).
+ * (SMTP + IMAP; "name = value" lines, its own address included). With
+ * --config, the file names its binding in a "binding = KIND" line
+ * (maildir, mail, exchange: any kind; see mc_binding_new_from_config).
  * Exit status 0 when every request got its reply within 30 s. */
 #include <sys/stat.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,16 +34,27 @@ int main(int argc, char **argv)
     mc_output_channel *out = NULL;
     mc_channel_listener *l = NULL;
     mc_input_channel *in = NULL;
-    int n = argc > 2 ? atoi(argv[2]) : 5, got = 0, ok = 1;
+    bool config = argc > 2 && !strcmp(argv[1], "--config");
+    int n, got = 0, ok = 1;
     char **ids = NULL, to[300], reply_to[300];
     struct stat st;
-    if (argc < 2 || n <= 0 || n > 100000) {
-        fprintf(stderr, "usage: echo_client MAILDIR_ROOT|CONFIG_FILE [N] [SERVICE_ADDRESS]\n");
+    if (config) { /* the rest as in the positional form, minus the binding's choice */
+        argv++;
+        argc--;
+    }
+    n = argc > 2 ? atoi(argv[2]) : 5;
+    if (argc < 2 || n <= 0 || n > 100000 || (!config && argv[1][0] == '-')) {
+        fprintf(stderr,
+                "usage: echo_client MAILDIR_ROOT|CONFIG_FILE [N] [SERVICE_ADDRESS]\n"
+                "       echo_client --config FILE [N] [SERVICE_ADDRESS]   (FILE names its binding)\n");
         return 2;
     }
     snprintf(to, sizeof(to), "net.mail://echo#%s", argc > 3 ? argv[3] : "svc@demo.local");
     mc_init();
-    if (stat(argv[1], &st) == 0 && S_ISREG(st.st_mode)) {
+    if (config) {
+        if (check(mc_binding_new_from_config(&b, argv[1]), argv[1]))
+            goto fail;
+    } else if (stat(argv[1], &st) == 0 && S_ISREG(st.st_mode)) {
         if (check(mc_binding_new(&b, "mail"), "binding") ||
             check(mc_binding_load_config(b, argv[1]), argv[1]))
             goto fail;

@@ -4,9 +4,14 @@
  * same body, until SIGINT/SIGTERM.
  *
  * usage: echo_service MAILDIR_ROOT|CONFIG_FILE [ADDRESS]
+ *        echo_service --config FILE [ADDRESS]
  * A directory is a Maildir store (the embedded default; own address
  * svc@demo.local); a file is the configuration of a "mail" binding (SMTP +
- * IMAP; "name = value" lines). ADDRESS overrides the own address. */
+ * IMAP; "name = value" lines). With --config, the file names its binding
+ * in a "binding = KIND" line (maildir, mail, exchange: any kind; see
+ * mc_binding_new_from_config). ADDRESS overrides the own address.
+ * Exit status 0 when stopped by a signal, 1 when it could not start or
+ * receiving failed. */
 #include <signal.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -36,21 +41,28 @@ int main(int argc, char **argv)
     mc_input_channel *in = NULL;
     mc_channel_factory *f = NULL;
     unsigned answered = 0;
-    int rc;
+    int rc, failed = 1;
     struct stat st;
-    bool mail;
-    if (argc < 2) {
-        fprintf(stderr, "usage: echo_service MAILDIR_ROOT|CONFIG_FILE [ADDRESS]\n");
+    bool mail, config = argc > 2 && !strcmp(argv[1], "--config");
+    if (argc < 2 || (!config && argv[1][0] == '-')) {
+        fprintf(stderr,
+                "usage: echo_service MAILDIR_ROOT|CONFIG_FILE [ADDRESS]\n"
+                "       echo_service --config FILE [ADDRESS]   (FILE names its binding: binding = KIND)\n");
         return 2;
+    }
+    if (config) { /* the rest as in the positional form, minus the binding's choice */
+        argv++;
+        argc--;
     }
     mc_init();
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     /* a short query interval only matters where push (inotify) is missing */
-    mail = stat(argv[1], &st) == 0 && S_ISREG(st.st_mode);
-    if (check(mc_binding_new(&b, mail ? "mail" : "maildir"), "binding") ||
-        (mail ? check(mc_binding_load_config(b, argv[1]), argv[1])
-              : check(mc_binding_set(b, "maildir_root", argv[1]), "maildir_root")) ||
+    mail = config || (stat(argv[1], &st) == 0 && S_ISREG(st.st_mode));
+    if ((config ? check(mc_binding_new_from_config(&b, argv[1]), argv[1])
+                : (check(mc_binding_new(&b, mail ? "mail" : "maildir"), "binding") ||
+                   (mail ? check(mc_binding_load_config(b, argv[1]), argv[1])
+                         : check(mc_binding_set(b, "maildir_root", argv[1]), "maildir_root")))) ||
         ((argc > 2 || !mail) &&
          check(mc_binding_set(b, "address", argc > 2 ? argv[2] : "svc@demo.local"), "address")) ||
         check(mc_transport_new(&t, b), "transport") || check(mc_channel_factory_new(&f, t), "factory") ||
@@ -59,6 +71,7 @@ int main(int argc, char **argv)
         goto done;
     printf("echo service listening on net.mail://echo#%s\n", mc_transport_address(t));
     fflush(stdout);
+    failed = 0;
     while (!stop) {
         mc_message *req = NULL, *reply = NULL;
         mc_output_channel *out = NULL;
@@ -67,8 +80,10 @@ int main(int argc, char **argv)
         rc = mc_input_channel_receive(&req, in, 200);
         if (rc == MC_ETIMEOUT)
             continue;
-        if (check(rc, "receive"))
+        if (check(rc, "receive")) {
+            failed = 1;
             break;
+        }
         body = mc_message_body(req, &len);
         if (!check(mc_message_create_reply(&reply, req, "urn:mailchan:demo:EchoResponse", body, len),
                    "reply") &&
@@ -88,5 +103,5 @@ done:
     mc_transport_free(t);
     mc_binding_free(b);
     mc_shutdown();
-    return 0;
+    return failed;
 }

@@ -10,7 +10,9 @@
  *              password or a token callback (XOAUTH2), tls_* (verification
  *              is on by default; the system's CA store unless tls_ca_file or
  *              tls_ca_path is set), timeout, imap_idle*.
- * ("exchange" for EWS arrives with its transport.)
+ *   "exchange" Exchange Web Services over HTTPS (libcurl): settings ews_*,
+ *              username, password (Basic, NTLM) or a token callback (bearer),
+ *              tls_*, timeout.
  *
  * Settings are named; every setting has one default, one parser and one
  * description, in one table (mc_binding_settings()). The same names are
@@ -93,7 +95,7 @@ MC_EXTERN(int) mc_binding_set_token_callback(mc_binding *b, mc_token_cb cb, void
 
 /**
  * Creates a predefined binding with every setting at its default.
- * @param kind "maildir" or "mail".
+ * @param kind "maildir", "mail" or "exchange".
  * @return 0; MC_EINVAL for NULL; MC_ENOTFOUND for an unknown kind; MC_ENOMEM.
  */
 MC_EXTERN(int) mc_binding_new(mc_binding **out, const char *kind);
@@ -155,10 +157,27 @@ MC_EXTERN(int) mc_binding_is_default(const mc_binding *b, const char *name);
  * Applies a configuration file: one "name = value" per line; blank lines
  * and lines starting with '#' are ignored; surrounding white space is
  * trimmed. Errors name the file and line. Stops at the first bad line;
- * settings applied before it stay applied.
- * @return 0; MC_EIO (cannot read); MC_EINVAL/MC_ENOTFOUND for a bad line.
+ * settings applied before it stay applied. A "binding = KIND" line names
+ * the kind the file is for (mc_binding_new_from_config()): it must be this
+ * binding's kind.
+ * @return 0; MC_EIO (cannot read); MC_EINVAL/MC_ENOTFOUND for a bad line
+ *         (MC_EINVAL for a "binding" line naming another kind).
  */
 MC_EXTERN(int) mc_binding_load_config(mc_binding *b, const char *path);
+
+/**
+ * Creates the binding a configuration file describes: its first
+ * "binding = KIND" line gives the kind (as mc_binding_new()), then the file
+ * is applied as by mc_binding_load_config(). So one file, e.g.
+ * "binding = exchange", "address = ...", "ews_url = ...", configures a
+ * program for any kind.
+ * @param out receives the binding (the caller's; mc_binding_free()); on
+ *        failure it is untouched.
+ * @return 0; MC_EINVAL for NULL arguments or a file without a "binding"
+ *         line; MC_EIO (cannot read); MC_ENOTFOUND for an unknown kind; the
+ *         errors of mc_binding_load_config() for a bad line; MC_ENOMEM.
+ */
+MC_EXTERN(int) mc_binding_new_from_config(mc_binding **out, const char *path);
 
 /**
  * Takes the binding apart: returns copies of its elements, in the order

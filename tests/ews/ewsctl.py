@@ -10,6 +10,7 @@
   ewsctl.py json '{"busy": ...}'        any control command; prints the reply
   ewsctl.py times OP                    start times (s, float) of every OP request, one per line
   ewsctl.py invalid                     prints invalid requests + invalid responses so far
+  ewsctl.py requests [OP]               prints how many EWS requests (of OP) came so far, 401s included
 """
 import base64, json, os, ssl, sys, urllib.request
 
@@ -48,6 +49,9 @@ def main(a):
     elif a[0] == "invalid":
         st = call({"stats": True})["stats"]
         print(st.get("invalid_requests", 0) + st.get("invalid_responses", 0))
+    elif a[0] == "requests":
+        reqs = call({"stats": True})["stats"].get("requests", {})
+        print(reqs.get(a[1], 0) if len(a) > 1 else sum(reqs.values()))
     else:
         sys.exit("unknown command " + a[0])
 

@@ -66,6 +66,12 @@ class Responder:
         self.tokens = {}            # token -> address
         self.expired = set()
         self.impersonators = {a.lower() for a in args.impersonator}
+        # --trust-proxy-user: an authenticating front end (tests/ews/ntlm) names the user
+        self.proxy_header = args.trust_proxy_user
+        self.proxy_users = {}
+        for spec in args.proxy_user:
+            name, _, addr = spec.rpartition("=")
+            self.proxy_users[name.lower()] = addr.lower()
         service = {a.lower() for a in args.service_folder}
         self.store.lock.acquire()
         for spec in args.user:
@@ -78,6 +84,9 @@ class Responder:
             if self.store.mailbox(addr) is None:
                 self.store.add_mailbox(addr, None, addr.lower() in service)
         self.store.lock.release()
+        for name, addr in self.proxy_users.items():
+            if self.store.mailbox(addr) is None:
+                raise SystemExit("--proxy-user %s=%s: no such mailbox" % (name, addr))
         self.messages = Validator("messages.patched.xsd")
         self.types = Validator("types.patched.xsd")
         self.faults = Faults()
@@ -132,6 +141,10 @@ class Server(ThreadingHTTPServer):
             self.slots.release()
 
     def finish_request(self, request, client_address):
+        # a response goes out in several writes (headers, body, stream chunks): without
+        # TCP_NODELAY, Nagle holds the last one back until the client's delayed ACK
+        # (40 ms on Linux) - a wait on every request that IIS does not impose
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.ssl_ctx is None:
             return super().finish_request(request, client_address)
         request.settimeout(10)
@@ -208,6 +221,14 @@ class Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------ auth
     def _authenticate(self):
         """(address, scheme) or (None, reason)."""
+        if self.r.proxy_header:
+            # the front end authenticated the connection: only its header counts
+            who = (self.headers.get(self.r.proxy_header) or "").strip()
+            if not who:
+                return None, "no proxy user"
+            if who.lower() in self.r.proxy_users:
+                return self.r.proxy_users[who.lower()], "Proxy"
+            return None, "unknown proxy user"
         h = self.headers.get("Authorization") or ""
         scheme, _, cred = h.partition(" ")
         if scheme.lower() == "basic":
@@ -282,6 +303,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         user, how = self._authenticate()
         entry["auth_scheme"] = how if user else None
+        if r.proxy_header:
+            entry["proxy_user"] = self.headers.get(r.proxy_header)
         if user is None:
             self._unauthorized(entry, how)
             return
@@ -611,6 +634,11 @@ def main():
     ap.add_argument("--service-folder", action="append", default=[],
                     help="ADDRESS whose mailbox has a 'Service E-mail' folder")
     ap.add_argument("--impersonator", action="append", default=[], help="ADDRESS allowed to impersonate")
+    ap.add_argument("--trust-proxy-user", metavar="HEADER",
+                    help="trust an authenticating front end: the user is HEADER's value, mapped by --proxy-user; "
+                         "Authorization is ignored")
+    ap.add_argument("--proxy-user", action="append", default=[], metavar="NAME=ADDRESS",
+                    help="with --trust-proxy-user: the front end's user NAME (e.g. DOMAIN\\user) acts as ADDRESS")
     ap.add_argument("--listen", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0, help="0: a free port (reported through --ready)")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
@@ -625,6 +653,8 @@ def main():
     ap.add_argument("--minute-seconds", type=float, default=60.0,
                     help="length of an EWS 'minute' (ConnectionTimeout, subscription Timeout)")
     args = ap.parse_args()
+    if args.proxy_user and not args.trust_proxy_user:
+        ap.error("--proxy-user needs --trust-proxy-user")
 
     responder = Responder(args)
     ctx = None

@@ -175,6 +175,52 @@ static void test_config_file(void **state)
     free(dir);
 }
 
+/* a file that names its binding: "binding = KIND" */
+static void test_config_names_binding(void **state)
+{
+    char *dir = make_tmpdir(), path[512], *v;
+    FILE *f;
+    mc_binding *b = NULL;
+    (void)state;
+    snprintf(path, sizeof(path), "%s/svc.conf", dir);
+    f = fopen(path, "w");
+    fputs("# an EWS device\nbinding = exchange\naddress = dev@example.org\n"
+          "ews_url = https://ex.example.org/EWS/Exchange.asmx\npassword = s3cret\n",
+          f);
+    fclose(f);
+    assert_int_equal(mc_binding_new_from_config(&b, path), 0);
+    assert_string_equal(mc_binding_kind(b), "exchange");
+    assert_int_equal(mc_binding_get(&v, b, "ews_url"), 0);
+    assert_string_equal(v, "https://ex.example.org/EWS/Exchange.asmx");
+    mc_free(v);
+    assert_int_equal(mc_binding_is_default(b, "password"), 0);
+    /* the same file applied to a binding of that kind; another kind refuses it */
+    assert_int_equal(mc_binding_load_config(b, path), 0);
+    mc_binding_free(b);
+    assert_int_equal(mc_binding_new(&b, "maildir"), 0);
+    assert_int_equal(mc_binding_load_config(b, path), MC_EINVAL);
+    assert_non_null(strstr(mc_error_last(), ":2:"));
+    mc_binding_free(b);
+    b = NULL;
+    /* no binding line; an unknown kind; a bad line after it; no file: *out untouched */
+    f = fopen(path, "w");
+    fputs("address = dev@example.org\n", f);
+    fclose(f);
+    assert_int_equal(mc_binding_new_from_config(&b, path), MC_EINVAL);
+    f = fopen(path, "w");
+    fputs("binding = carrier-pigeon\n", f);
+    fclose(f);
+    assert_int_equal(mc_binding_new_from_config(&b, path), MC_ENOTFOUND);
+    f = fopen(path, "w");
+    fputs("binding = maildir\nsmtp_host = x\n", f);
+    fclose(f);
+    assert_int_equal(mc_binding_new_from_config(&b, path), MC_ENOTFOUND);
+    assert_int_equal(mc_binding_new_from_config(&b, "/nonexistent/x.conf"), MC_EIO);
+    assert_null(b);
+    rm_rf(dir);
+    free(dir);
+}
+
 static void test_transport_needs_settings(void **state)
 {
     mc_binding *b;
@@ -609,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_defaults_and_set),
         cmocka_unit_test(test_elements_and_custom),
         cmocka_unit_test(test_config_file),
+        cmocka_unit_test(test_config_names_binding),
         cmocka_unit_test(test_transport_needs_settings),
         cmocka_unit_test(test_mail_binding),
         cmocka_unit_test(test_table_matches_ids),

@@ -8,7 +8,7 @@
 #      refuses curl's NTLM messages (never a failure).
 # After each stop, no process of that Apache is left. Exit 77 (skipped) when
 # apache2, mod_auth_gssapi or gss-ntlmssp is missing (tests/install-deps.sh --test).
-# Ports: MC_PORT_BASE (default 22800) + 44 (Apache), + 80 (backend).
+# Ports: MC_PORT_BASE (default 23600) + 44 (Apache), + 80 (backend).
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 for f in /usr/sbin/apache2 /usr/lib/apache2/modules/mod_auth_gssapi.so /usr/lib/apache2/modules/mod_lua.so \
@@ -17,7 +17,7 @@ for f in /usr/sbin/apache2 /usr/lib/apache2/modules/mod_auth_gssapi.so /usr/lib/
 done
 ls /usr/lib/*/gssntlmssp/gssntlmssp.so >/dev/null 2>&1 || { echo "skip: gss-ntlmssp missing"; exit 77; }
 
-base="${MC_PORT_BASE:-22800}"
+base="${MC_PORT_BASE:-23600}"
 bport=$((base + 80))
 root="$(mktemp -d /tmp/mcntlm.XXXXXX)"
 chmod 711 "$root"   # Apache's children (www-data when run as root) read files under it

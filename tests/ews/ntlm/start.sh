@@ -13,13 +13,13 @@
 # mod_proxy_http: /EWS/ is proxied to BACKEND_URL/EWS/ with the
 # authenticated user in X-Authenticated-User. BACKEND_URL may be https: its
 # certificate is then checked against $BACKEND_CA (required) and its name.
-# Port: MC_PORT_BASE (default 22800) + 44. See README.md here.
+# Port: MC_PORT_BASE (default 23600) + 44. See README.md here.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 dir="${1:?usage: start.sh DIR BACKEND_URL}"
 backend="${2:?usage: start.sh DIR BACKEND_URL}"
 backend="${backend%/}"
-base="${MC_PORT_BASE:-22800}"
+base="${MC_PORT_BASE:-23600}"
 port=$((base + 44))
 httpd=/usr/sbin/apache2
 modules=/usr/lib/apache2/modules
