@@ -8,7 +8,9 @@
  *   always the whole folder (mc__listing full): unstamped mail is never
  *   listed, so a listing costs what the stamped mail costs.
  * - fetch: GetItem with IncludeMimeContent; the MIME goes to the core's
- *   classifier like any other transport's mail.
+ *   classifier like any other transport's mail. One GetItem reads up to 16
+ *   of the mails a listing found new (those that fit the size limit): the
+ *   core asks for them next, and they are handed over from memory.
  * - remove: DeleteItem HardDelete, at most 100 ids a request;
  *   ErrorItemNotFound counts as deleted. move_to_trash: MoveItem to
  *   deleteditems.
@@ -47,10 +49,39 @@ typedef struct {
     char sub_id[512], watermark[512]; /* the subscription (watermark: pull only) */
     bool subscribed;
     mc__buf pending; /* stream bytes not yet a whole envelope */
-    bool news, lost; /* what the stream said: new mail; the subscription is gone */
+    /* read-ahead: one GetItem reads a batch of the mail a listing found new */
+    mc__strmap seen;      /* ids of the previous listing */
+    mc__mail_item *fresh; /* ids new in the last listing, in its order (id, size) */
+    size_t nfresh;
+    mc__strmap ahead; /* id -> ahead_mail read with another's GetItem */
+    bool news, lost;  /* what the stream said: new mail; the subscription is gone */
 } ews_receiver;
 
 #define R(b) ((ews_receiver *)(b))
+#define READ_AHEAD 16 /* mails per GetItem */
+
+typedef struct {
+    char *data;
+    size_t len;
+    bool truncated;
+} ahead_mail;
+
+static void ahead_free(void *p)
+{
+    ahead_mail *a = p;
+    if (a)
+        free(a->data);
+    free(a);
+}
+
+static void fresh_free(ews_receiver *r)
+{
+    for (size_t i = 0; i < r->nfresh; i++)
+        free(r->fresh[i].id);
+    free(r->fresh);
+    r->fresh = NULL;
+    r->nfresh = 0;
+}
 
 /* One call; a busy server's wait goes to the core. */
 static int call(ews_receiver *r, const char *body, size_t max, mc__ews_response *out)
@@ -187,6 +218,42 @@ static int list_page(ews_receiver *r, size_t offset, mc__listing *l, size_t *cap
     return rc;
 }
 
+/* After a listing: which ids are new (read ahead in batches), and the
+ * read-ahead of mail no longer listed forgotten. */
+static int note_listing(ews_receiver *r, const mc__listing *l)
+{
+    mc__strmap now;
+    fresh_free(r);
+    mc__strmap_init(&now);
+    if (l->count && !(r->fresh = calloc(l->count, sizeof(*r->fresh))))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < l->count; i++) {
+        const char *id = l->items[i].id;
+        bool known = false;
+        mc__strmap_get(&r->seen, id, &known);
+        if (mc__strmap_put(&now, id, NULL) || (!known && !(r->fresh[r->nfresh].id = mc__strdup(id)))) {
+            mc__strmap_free(&now, NULL);
+            return mc__error_set(MC_ENOMEM, "out of memory");
+        }
+        if (!known)
+            r->fresh[r->nfresh++].size = l->items[i].size;
+    }
+    for (size_t i = 0; i < r->ahead.cap; i++) {
+        void *v;
+        const char *k = mc__strmap_slot(&r->ahead, i, &v);
+        bool listed = false;
+        if (k)
+            mc__strmap_get(&now, k, &listed);
+        if (k && !listed) {
+            mc__strmap_remove(&r->ahead, k, NULL);
+            ahead_free(v);
+        }
+    }
+    mc__strmap_free(&r->seen, NULL);
+    r->seen = now;
+    return 0;
+}
+
 static int ews_list(mc__receiver *b, mc__listing *l)
 {
     ews_receiver *r = R(b);
@@ -199,25 +266,71 @@ static int ews_list(mc__receiver *b, mc__listing *l)
     while (!last && l->count < MAX_LISTED)
         if ((rc = list_page(r, l->count, l, &cap, &last)))
             return rc;
-    return 0;
+    return note_listing(r, l);
 }
 
 /* ---- reading, deleting, moving ---- */
+
+/* The ids one GetItem reads: id, then new mail listed after it that fits
+ * max and was not read yet. */
+static size_t batch_of(ews_receiver *r, const char *id, size_t max, const char **ids)
+{
+    size_t n = 1, i = 0;
+    ids[0] = id;
+    while (i < r->nfresh && strcmp(r->fresh[i].id, id))
+        i++;
+    for (i++; i < r->nfresh && n < READ_AHEAD; i++)
+        if (r->fresh[i].size <= max && !mc__strmap_get(&r->ahead, r->fresh[i].id, NULL))
+            ids[n++] = r->fresh[i].id;
+    return n;
+}
+
+/* Keeps what a batch read for the others, for their fetch. */
+static void keep_ahead(ews_receiver *r, const xmlNode *msg, const char *id, size_t max)
+{
+    char code[64], text[256];
+    int backoff;
+    ahead_mail *a;
+    if (mc__ews_message_status(msg, code, text, &backoff) || !(a = calloc(1, sizeof(*a))))
+        return; /* read on its own when asked for */
+    if (mc__ews_read_mime(msg, max, &a->data, &a->len, &a->truncated) || mc__strmap_put(&r->ahead, id, a))
+        ahead_free(a);
+}
+
+static int get_items(ews_receiver *r, const char *const *ids, size_t n, size_t max, mc__ews_response *resp)
+{
+    char *body = mc__ews_items_request("<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+                                       "<t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape>",
+                                       ids, NULL, n, "</m:GetItem>");
+    int rc;
+    if (!body)
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    /* the MIME in base64 grows by a third; the rest of the reply is small */
+    rc = call(r, body, n * (max / 3 * 4 + 4096) + (1u << 20), resp);
+    free(body);
+    return rc;
+}
 
 static int ews_fetch(mc__receiver *b, const char *id, size_t max, char **data, size_t *len, bool *truncated)
 {
     ews_receiver *r = R(b);
     mc__ews_response resp = {0};
+    const char *ids[READ_AHEAD];
+    ahead_mail *a;
     xmlNode *msg;
-    char *body;
+    size_t n;
     int rc;
-    if (!(body = mc__ews_items_request("<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
-                                       "<t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape>",
-                                       &id, NULL, 1, "</m:GetItem>")))
-        return mc__error_set(MC_ENOMEM, "out of memory");
-    /* the MIME in base64 grows by a third; the rest of the reply is small */
-    rc = call(r, body, max / 3 * 4 + (1u << 20), &resp);
-    free(body);
+    if (mc__strmap_remove(&r->ahead, id, (void **)&a)) {
+        *data = a->data;
+        *len = a->len < max ? a->len : max;
+        *truncated = a->truncated || a->len > max;
+        free(a);
+        return 0;
+    }
+    n = batch_of(r, id, max, ids);
+    rc = get_items(r, ids, n, max, &resp);
+    if (rc == MC_ETOOBIG && n > 1) /* one of the others is larger than it said: alone */
+        rc = get_items(r, ids, n = 1, max, &resp);
     if (rc == MC_ETOOBIG) {
         /* a mail far over the limit: what the core needs is that it is too big */
         *data = mc__strdup("");
@@ -229,6 +342,9 @@ static int ews_fetch(mc__receiver *b, const char *id, size_t max, char **data, s
         return rc;
     if (!(rc = single(r, &resp, "GetItem", &msg)))
         rc = mc__ews_read_mime(msg, max, data, len, truncated);
+    msg = msg ? mc__ews_next_message(msg) : NULL;
+    for (size_t i = 1; !rc && i < n && msg; i++, msg = mc__ews_next_message(msg))
+        keep_ahead(r, msg, ids[i], max);
     mc__ews_response_free(&resp);
     return rc;
 }
@@ -530,6 +646,9 @@ static void ews_free(mc__receiver *b)
     mc__ews_close(&r->stream);
     mc__ews_close(&r->ews);
     mc__buf_free(&r->pending);
+    fresh_free(r);
+    mc__strmap_free(&r->seen, NULL);
+    mc__strmap_free(&r->ahead, ahead_free);
     free(r->service);
     free(r);
 }
@@ -558,6 +677,8 @@ int mc__ews_receiver_new(mc__receiver **out, const mc__ews_config *cfg)
     r->base.ops = &receiver_ops;
     r->notify = cfg->notify;
     mc__buf_init(&r->pending);
+    mc__strmap_init(&r->seen);
+    mc__strmap_init(&r->ahead);
     if (!(r->service = mc__strdup(cfg->service_folder && *cfg->service_folder ? cfg->service_folder
                                                                               : "Service E-mail"))) {
         free(r);
