@@ -346,6 +346,66 @@ static void test_auth(void **state)
     no_invalid_request();
 }
 
+/* the lines of the responder's request log */
+static long log_lines(void)
+{
+    char line[8192];
+    long n = 0;
+    FILE *f = fopen(test_env("MC_EWS_LOG"), "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f))
+        n++;
+    fclose(f);
+    return n;
+}
+
+/* a wrong CA: MC_ETLS, and the responder never saw a request (so no
+ * credential); impersonation: svc acts for bob (ExchangeImpersonation and
+ * X-AnchorMailbox) and receives bob's mail */
+static void test_ca_and_impersonation(void **state)
+{
+    mc_binding *w = ews_binding("bob", "MC_EWS_BOB_PW", "60000");
+    mc_transport *t, *a;
+    mc_channel_listener *l = NULL;
+    mc_input_channel *in;
+    char *text;
+    long before;
+    (void)state;
+    binding_set(w, "tls_ca_file", test_env("MC_EWS_OTHER_CA"));
+    t = transport_of(w);
+    before = log_lines();
+    assert_int_equal(mc_channel_listener_new(&l, t, "net.mail://x#"), MC_ETLS);
+    assert_null(strstr(mc_error_last(), test_env("MC_EWS_BOB_PW")));
+    mc_transport_free(t);
+    /* a failed handshake may be logged, never a request */
+    {
+        char cmd[512];
+        FILE *p;
+        long requests = -1;
+        snprintf(cmd, sizeof(cmd), "tail -n +%ld '%s' | grep -c '\"authorization\": true' || true",
+                 before + 1, test_env("MC_EWS_LOG"));
+        assert_non_null(p = popen(cmd, "r"));
+        assert_int_equal(fscanf(p, "%ld", &requests), 1);
+        pclose(p);
+        assert_int_equal(requests, 0);
+    }
+
+    a = transport_of(ews_binding("alice", "MC_EWS_ALICE_PW", "60000"));
+    w = ews_binding("svc", "MC_EWS_SVC_PW", "300");
+    binding_set(w, "address", "bob@example.test");
+    binding_set(w, "username", "svc@example.test");
+    binding_set(w, "ews_impersonate", "bob@example.test");
+    t = transport_of(w);
+    open_in(t, "net.mail://acting#", &l, &in);
+    assert_int_equal(send_text(a, "net.mail://acting#bob@example.test", "for bob, read by svc"), 0);
+    text = receive_text(in, 15000);
+    assert_string_equal(text, "for bob, read by svc");
+    free(text);
+    close_all(t, l, in);
+    mc_transport_free(a);
+    no_invalid_request();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_stream_dropped),
         cmocka_unit_test(test_restart_no_duplicate),
         cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_ca_and_impersonation),
     };
     if (!getenv("MC_EWS_URL")) {
         fprintf(stderr, "test_ews: no EWS responder (run tests/ews/run_test.sh); skipped\n");
