@@ -8,33 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "net_helpers.h"
+#include "ews_helpers.h"
 
 #define CTL MC_TEST_EWS_DIR "/ewsctl.py"
 #define SVC "Service E-mail"
 
-/* runs ewsctl.py with the arguments and returns its first output line as a number */
-static long ctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static long ctl(const char *fmt, ...)
-{
-    char cmd[2048], line[256] = "";
-    va_list ap;
-    FILE *p;
-    int n = snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s ", CTL);
-    va_start(ap, fmt);
-    vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
-    va_end(ap);
-    assert_non_null(p = popen(cmd, "r"));
-    if (!fgets(line, sizeof(line), p))
-        line[0] = 0;
-    if (pclose(p) != 0)
-        fail_msg("%s failed", cmd);
-    return strtol(line, NULL, 10);
-}
-
 static long count(const char *user, const char *folder, const char *subject)
 {
-    return ctl("count %s '%s' '%s'", user, folder, subject);
+    return ews_ctl("count %s '%s' '%s'", user, folder, subject);
 }
 
 /* waits (bounded) until count() is want */
@@ -73,11 +54,11 @@ static void deliver(const char *to, const char *subject, const char *body)
             "Content-Type: application/soap+xml; charset=utf-8\r\n\r\n%s\r\n",
             to, subject, (long long)now_ms(), body);
     fclose(f);
-    ctl("deliver %s %s", to, path);
+    ews_ctl("deliver %s %s", to, path);
     unlink(path);
 }
 
-static void no_invalid_request(void) { assert_int_equal(ctl("invalid"), 0); }
+static void no_invalid_request(void) { assert_int_equal(ews_ctl("invalid"), 0); }
 
 static void close_all(mc_transport *t, mc_channel_listener *l, mc_input_channel *in)
 {
@@ -123,7 +104,7 @@ static void test_send_and_save_copy(void **state)
     mc_channel_listener *l;
     mc_input_channel *in;
     char *text;
-    long sends = ctl("times SendItem | wc -l");
+    long sends = ews_ctl("times SendItem | wc -l");
     (void)state;
     binding_set(ab, "ews_send_mode", "send_and_save_copy");
     a = transport_of(ab);
@@ -132,7 +113,7 @@ static void test_send_and_save_copy(void **state)
     text = receive_text(in, 15000);
     assert_string_equal(text, "one call");
     free(text);
-    assert_int_equal(ctl("times SendItem | wc -l"), sends);
+    assert_int_equal(ews_ctl("times SendItem | wc -l"), sends);
     close_all(b, l, in);
     mc_transport_free(a);
     no_invalid_request();
@@ -179,14 +160,14 @@ static void test_inbox_fallback_and_folder_later(void **state)
     text = receive_text(in, 15000);
     assert_string_equal(text, "from the inbox");
     free(text);
-    ctl("folder carol@example.test '" SVC "'");
+    ews_ctl("folder carol@example.test '" SVC "'");
     sleep_ms(1000); /* a query or two: the folder is found */
     assert_int_equal(send_text(a, "net.mail://later#carol@example.test", "from the folder"), 0);
     text = receive_text(in, 15000);
     assert_string_equal(text, "from the folder");
     free(text);
     close_all(c, l, in);
-    assert_int_equal(ctl("unread carol@example.test Inbox lunch?"), 1);
+    assert_int_equal(ews_ctl("unread carol@example.test Inbox lunch?"), 1);
     mc_transport_free(a);
     no_invalid_request();
 }
@@ -205,8 +186,8 @@ static void test_server_busy(void **state)
     int n = 0, busy_at = -1;
     (void)state;
     assert_int_equal(send_text(a, "net.mail://busy#bob@example.test", "after the wait"), 0);
-    ctl("json '{\"clear_faults\": true}'");
-    ctl("json '{\"busy\": {\"op\": \"FindItem\", \"count\": 1, \"backoff_ms\": 2000}}'");
+    ews_ctl("json '{\"clear_faults\": true}'");
+    ews_ctl("json '{\"busy\": {\"op\": \"FindItem\", \"count\": 1, \"backoff_ms\": 2000}}'");
     {
         /* FindItems before this test */
         snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s times FindItem | wc -l", CTL);
@@ -244,7 +225,7 @@ static void test_stream_dropped(void **state)
     (void)state;
     open_in(b, "net.mail://cut#", &l, &in);
     sleep_ms(500);
-    ctl("json '{\"drop_streams\": true}'");
+    ews_ctl("json '{\"drop_streams\": true}'");
     assert_int_equal(send_text(a, "net.mail://cut#bob@example.test", "through the cut"), 0);
     text = receive_text(in, 20000);
     assert_string_equal(text, "through the cut");
@@ -307,7 +288,7 @@ static void test_auth(void **state)
     t = transport_of(d);
     assert_int_equal(send_text(t, "net.mail://tok#bob@example.test", "with a token"), 0);
     assert_int_equal(token_calls, 1);
-    ctl("json '{\"expire_tokens\": true}'");
+    ews_ctl("json '{\"expire_tokens\": true}'");
     /* the fresh token the callback will give */
     {
         char cmd[1024];
@@ -346,19 +327,6 @@ static void test_auth(void **state)
     no_invalid_request();
 }
 
-/* the lines of the responder's request log */
-static long log_lines(void)
-{
-    char line[8192];
-    long n = 0;
-    FILE *f = fopen(test_env("MC_EWS_LOG"), "r");
-    assert_non_null(f);
-    while (fgets(line, sizeof(line), f))
-        n++;
-    fclose(f);
-    return n;
-}
-
 /* a wrong CA: MC_ETLS, and the responder never saw a request (so no
  * credential); impersonation: svc acts for bob (ExchangeImpersonation and
  * X-AnchorMailbox) and receives bob's mail */
@@ -373,7 +341,7 @@ static void test_ca_and_impersonation(void **state)
     (void)state;
     binding_set(w, "tls_ca_file", test_env("MC_EWS_OTHER_CA"));
     t = transport_of(w);
-    before = log_lines();
+    before = ews_log_lines(NULL);
     assert_int_equal(mc_channel_listener_new(&l, t, "net.mail://x#"), MC_ETLS);
     assert_null(strstr(mc_error_last(), test_env("MC_EWS_BOB_PW")));
     mc_transport_free(t);

@@ -7,42 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "net_helpers.h"
+#include "ews_helpers.h"
 
 #define CTL MC_TEST_EWS_DIR "/ewsctl.py"
 #define BOB "bob@example.test"
-
-/* runs ewsctl.py (or a shell pipeline starting with it) and returns its first line as a number */
-static long ctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static long ctl(const char *fmt, ...)
-{
-    char cmd[2048], line[256] = "";
-    va_list ap;
-    FILE *p;
-    int n = snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s ", CTL);
-    va_start(ap, fmt);
-    vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
-    va_end(ap);
-    assert_non_null(p = popen(cmd, "r"));
-    if (!fgets(line, sizeof(line), p))
-        line[0] = 0;
-    if (pclose(p) != 0)
-        fail_msg("%s failed", cmd);
-    return strtol(line, NULL, 10);
-}
-
-/* lines of the responder's request log holding needle */
-static long log_lines(const char *needle)
-{
-    FILE *f = fopen(test_env("MC_EWS_LOG"), "r");
-    char line[8192];
-    long n = 0;
-    assert_non_null(f);
-    while (fgets(line, sizeof(line), f))
-        n += strstr(line, needle) != NULL;
-    fclose(f);
-    return n;
-}
 
 /* the NTLM user as libcurl wants it: DOMAIN\user */
 static const char *ntlm_user(void)
@@ -125,7 +93,7 @@ static void test_ntlm_roundtrip(void **state)
     mc_transport *r = transport_of(ntlm_binding(ntlm_user(), test_env("MC_NTLM_PASSWORD"), "60000"));
     mc_channel_listener *l;
     mc_input_channel *in;
-    long from = access_log_lines(), before = ctl("requests");
+    long from = access_log_lines(), before = ews_ctl("requests");
     conn c[256];
     int n, busiest = 0, served = 0;
     int64_t t0;
@@ -152,14 +120,14 @@ static void test_ntlm_roundtrip(void **state)
     mc_channel_listener_free(l);
     mc_transport_free(r);
     mc_transport_free(s);
-    assert_int_equal(ctl("count " BOB " 'Service E-mail' '[net.mail] ntlm'"), 0);
-    assert_int_equal(ctl("count " BOB " 'Sent Items' '[net.mail] ntlm'"), 10);
-    assert_int_equal(ctl("invalid"), 0);
+    assert_int_equal(ews_ctl("count " BOB " 'Service E-mail' '[net.mail] ntlm'"), 0);
+    assert_int_equal(ews_ctl("count " BOB " 'Sent Items' '[net.mail] ntlm'"), 10);
+    assert_int_equal(ews_ctl("invalid"), 0);
     /* what reached the responder came through the proxy's login, as bob */
-    assert_true(ctl("requests") - before >= 20);
-    assert_int_equal(log_lines("\"auth_scheme\": null"), 0);
-    assert_int_equal(log_lines("\"authorization\": true"), 0);
-    assert_true(log_lines("\"proxy_user\": \"MAILCHAN\\\\ewsuser\"") >= 20);
+    assert_true(ews_ctl("requests") - before >= 20);
+    assert_int_equal(ews_log_lines("\"auth_scheme\": null"), 0);
+    assert_int_equal(ews_log_lines("\"authorization\": true"), 0);
+    assert_true(ews_log_lines("\"proxy_user\": \"MAILCHAN\\\\ewsuser\"") >= 20);
     /* one handshake per connection, and connections are reused */
     n = read_access_log(c, 256, &from);
     for (int i = 0; i < n; i++) {
@@ -184,7 +152,7 @@ static void test_ntlm_refused(void **state)
     char wrong[256], other[128];
     mc_transport *t;
     mc_channel_listener *l = NULL;
-    long before = ctl("requests"), from = access_log_lines();
+    long before = ews_ctl("requests"), from = access_log_lines();
     conn c[64];
     int n, challenges = 0;
     (void)state;
@@ -198,7 +166,7 @@ static void test_ntlm_refused(void **state)
     t = transport_of(ntlm_binding(other, pw, "60000"));
     assert_int_equal(mc_channel_listener_new(&l, t, "net.mail://x#"), MC_EAUTH);
     mc_transport_free(t);
-    assert_int_equal(ctl("requests"), before);
+    assert_int_equal(ews_ctl("requests"), before);
     n = read_access_log(c, 64, &from);
     for (int i = 0; i < n; i++) {
         assert_int_equal(c[i].served, 0);
