@@ -21,19 +21,8 @@ mkdir -p "$dir/tls" "$dir/log"
 py=/usr/bin/python3
 
 # ---- a private CA, a server certificate for localhost/127.0.0.1, and an unrelated CA
-gen_ca() { # name
-    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=mailchan EWS test $1" \
-        -keyout "$dir/tls/$1.key" -out "$dir/tls/$1.pem" \
-        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-}
-gen_ca ca
-gen_ca other-ca
-openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$dir/tls/server.key" \
-    -out "$dir/tls/server.csr" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$dir/tls/ext"
-openssl x509 -req -in "$dir/tls/server.csr" -CA "$dir/tls/ca.pem" -CAkey "$dir/tls/ca.key" \
-    -CAcreateserial -days 30 -extfile "$dir/tls/ext" -out "$dir/tls/server.pem" 2>/dev/null
-chmod 644 "$dir"/tls/*.pem; chmod 600 "$dir"/tls/*.key
+. "$here/../testpki.sh"
+test_pki "$dir/tls" "EWS test"
 
 # ---- random passwords and a token, written only to env.sh (and the responder's command line)
 pw() { head -c 12 /dev/urandom | base64 | tr -d '/+='; }

@@ -58,15 +58,8 @@ fi
 chmod go+x "$dir"
 
 # ---- a private CA and a server certificate for localhost/127.0.0.1
-openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=mailchan NTLM test CA" \
-    -keyout "$dir/tls/ca.key" -out "$dir/tls/ca.pem" \
-    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$dir/tls/server.key" \
-    -out "$dir/tls/server.csr" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$dir/tls/ext"
-openssl x509 -req -in "$dir/tls/server.csr" -CA "$dir/tls/ca.pem" -CAkey "$dir/tls/ca.key" \
-    -CAcreateserial -days 30 -extfile "$dir/tls/ext" -out "$dir/tls/server.pem" 2>/dev/null
-chmod 644 "$dir"/tls/*.pem; chmod 600 "$dir"/tls/*.key
+. "$here/../../testpki.sh"
+test_pki "$dir/tls" "NTLM test"
 
 # ---- the NTLM user: a random password, only in the user file and env.sh
 domain=MAILCHAN user=ewsuser
