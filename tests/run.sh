@@ -22,7 +22,10 @@ bash tests/mailserver/start.sh "$mailsrv"
 . "$mailsrv/env.sh"
 echo "== multi-server stage (tests/multiserver) =="
 multisrv="$(mktemp -d /tmp/mcms.XXXXXX)"
-if ! bash tests/multiserver/start.sh "$multisrv"; then
+# on the mail servers' base: its offsets (+324..+394) miss theirs and the
+# NTLM proxy's (+44, +80 of the same MC_PORT_BASE, else 22800), which its own
+# default base 22500 would hit (22844)
+if ! MCX_PORT_BASE="${MC_PORT_BASE:-22000}" bash tests/multiserver/start.sh "$multisrv"; then
   # never a silent skip: without the stage the test multiserver would only say "skipped"
   echo "tests/run.sh: the multi-server stage did not start (see above). It needs root, mount" \
        "namespaces (unshare --mount), overlayfs and, on its first run, the Debian mirror." >&2
