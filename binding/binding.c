@@ -30,7 +30,7 @@ struct mc_binding_element {
     mc_element_kind kind;
     char *transport; /* the binding kind whose settings this element carries */
     char *name;
-    char **values;   /* canonical text by mc__setting_id; NULL: another element's or kind's setting */
+    char **values;        /* canonical text by mc__setting_id; NULL: another element's or kind's setting */
     mc_token_cb token_cb; /* transport element: XOAUTH2 token source */
     void *token_user_data;
 };
@@ -409,7 +409,8 @@ int mc_binding_new_custom(mc_binding **out, const mc_binding_elements *els)
             return mc__error_set(MC_ENOMEM, "out of memory");
         }
     }
-    if (!b->el[MC_ELEMENT_ENCODING] && !(b->el[MC_ELEMENT_ENCODING] = element_new(MC_ELEMENT_ENCODING, b->kind))) {
+    if (!b->el[MC_ELEMENT_ENCODING] &&
+        !(b->el[MC_ELEMENT_ENCODING] = element_new(MC_ELEMENT_ENCODING, b->kind))) {
         mc_binding_free(b);
         return mc__error_set(MC_ENOMEM, "out of memory");
     }

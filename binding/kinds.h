@@ -12,9 +12,9 @@
 #include "binding/options.h"
 
 typedef struct {
-    const char *name;          /* as in mc_binding_new and the settings rows */
-    bool token_callback;       /* accepts mc_binding_set_token_callback */
-    mc__setting_id timeout;    /* the setting bounding its network operations, or MC__S_NONE */
+    const char *name;       /* as in mc_binding_new and the settings rows */
+    bool token_callback;    /* accepts mc_binding_set_token_callback */
+    mc__setting_id timeout; /* the setting bounding its network operations, or MC__S_NONE */
     /* Builds the kind's two halves from the binding's typed settings; on
      * failure nothing is left to free. */
     int (*build)(const mc__values *v, const char *address, mc__sender **sender, mc__receiver **receiver);

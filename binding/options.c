@@ -16,89 +16,81 @@
 
 /* ---- the enumerations: each written once, with the C value it maps to ---- */
 
-#define CH(n, v, note_) {.name = n, .value = v, .note = note_}
-#define ALIAS(n, v) {.name = n, .value = v, .alias = true}
-#define END {.name = NULL}
+#define CH(n, v, note_)                      \
+    {                                        \
+        .name = n, .value = v, .note = note_ \
+    }
+#define ALIAS(n, v)                          \
+    {                                        \
+        .name = n, .value = v, .alias = true \
+    }
+#define END          \
+    {                \
+        .name = NULL \
+    }
 
 static const mc__choice container_types[] = {
     CH("default", MC_CONTAINER_DEFAULT, "body up to minimum_attachment_size"),
-    CH("body", MC_CONTAINER_BODY, NULL),
-    CH("attachment", MC_CONTAINER_ATTACHMENT, NULL),
-    END};
+    CH("body", MC_CONTAINER_BODY, NULL), CH("attachment", MC_CONTAINER_ATTACHMENT, NULL), END};
 
-static const mc__choice tls_modes[] = {
-    CH("starttls", MC__TLS_STARTTLS, "required"),
-    CH("tls", MC__TLS_IMPLICIT, "implicit"),
-    CH("none", MC__TLS_NONE, "plain text: only when chosen"),
-    END};
+static const mc__choice tls_modes[] = {CH("starttls", MC__TLS_STARTTLS, "required"),
+                                       CH("tls", MC__TLS_IMPLICIT, "implicit"),
+                                       CH("none", MC__TLS_NONE, "plain text: only when chosen"), END};
 
 static const mc__choice auth_mechanisms[] = {
     CH("auto", MC__AUTH_AUTO, "XOAUTH2 with a token callback, else the password"),
-    CH("plain", MC__AUTH_PLAIN, NULL),
-    CH("login", MC__AUTH_LOGIN, NULL),
-    CH("xoauth2", MC__AUTH_XOAUTH2, NULL),
-    END};
+    CH("plain", MC__AUTH_PLAIN, NULL), CH("login", MC__AUTH_LOGIN, NULL),
+    CH("xoauth2", MC__AUTH_XOAUTH2, NULL), END};
 
 static const mc__choice ews_auths[] = {
     CH("basic", MC__HTTP_BASIC, "username and password over TLS"),
     CH("ntlm", MC__HTTP_NTLM, "Windows integrated: username as DOMAIN\\user"),
-    CH("bearer", MC__HTTP_BEARER, "OAuth 2.0 token from the token callback, asked again after a 401"),
-    END};
+    CH("bearer", MC__HTTP_BEARER, "OAuth 2.0 token from the token callback, asked again after a 401"), END};
 
 static const mc__choice ews_send_modes[] = {
     CH("save_then_send", MC__EWS_SAVE_THEN_SEND, "CreateItem in Drafts, then SendItem: through the Outbox"),
-    CH("send_and_save_copy", MC__EWS_SEND_AND_SAVE_COPY, "one CreateItem SendAndSaveCopy"),
-    END};
+    CH("send_and_save_copy", MC__EWS_SEND_AND_SAVE_COPY, "one CreateItem SendAndSaveCopy"), END};
 
 static const mc__choice ews_notifies[] = {
-    CH("streaming", MC__EWS_NOTIFY_STREAMING, "GetStreamingEvents on a connection of its own; pull where missing"),
+    CH("streaming", MC__EWS_NOTIFY_STREAMING,
+       "GetStreamingEvents on a connection of its own; pull where missing"),
     CH("pull", MC__EWS_NOTIFY_PULL, "GetEvents every 5 s while waiting"),
-    CH("none", MC__EWS_NOTIFY_NONE, "only the query every server_query_interval"),
-    END};
+    CH("none", MC__EWS_NOTIFY_NONE, "only the query every server_query_interval"), END};
 
 /* ExchangeVersionType of Microsoft's schema (types.xsd) */
-static const mc__choice ews_versions[] = {
-    CH("Exchange2007_SP1", 0, NULL), CH("Exchange2010", 1, NULL), CH("Exchange2010_SP1", 2, NULL),
-    CH("Exchange2010_SP2", 3, NULL), CH("Exchange2013", 4, NULL), CH("Exchange2013_SP1", 5, NULL),
-    CH("Exchange2016", 6, NULL),     END};
+static const mc__choice ews_versions[] = {CH("Exchange2007_SP1", 0, NULL), CH("Exchange2010", 1, NULL),
+                                          CH("Exchange2010_SP1", 2, NULL), CH("Exchange2010_SP2", 3, NULL),
+                                          CH("Exchange2013", 4, NULL),     CH("Exchange2013_SP1", 5, NULL),
+                                          CH("Exchange2016", 6, NULL),     END};
 
 static const mc__choice smtp_auth_modes[] = {
     CH("auto", MC__SMTP_AUTH_AUTO,
        "authenticate when a password or token is set; a server that offers no AUTH is then an error"),
-    CH("none", MC__SMTP_AUTH_NONE, "never authenticate to SMTP, even with a password (a relay that trusts the network)"),
+    CH("none", MC__SMTP_AUTH_NONE,
+       "never authenticate to SMTP, even with a password (a relay that trusts the network)"),
     END};
 
 static const mc__choice tls_versions[] = {CH("1.2", 12, NULL), CH("1.3", 13, NULL), END};
 
-static const mc__choice soap_versions[] = {
-    CH("1.2", MC_SOAP12, NULL),
-    CH("1.1", MC_SOAP11, NULL),
-    ALIAS("12", MC_SOAP12),
-    ALIAS("11", MC_SOAP11),
-    END};
+static const mc__choice soap_versions[] = {CH("1.2", MC_SOAP12, NULL), CH("1.1", MC_SOAP11, NULL),
+                                           ALIAS("12", MC_SOAP12), ALIAS("11", MC_SOAP11), END};
 
 static const mc__choice security_modes[] = {
     CH("none", MC__SECURITY_NONE, NULL),
-    CH("message", MC__SECURITY_MESSAGE, "WS-Security X.509 signing and encryption of every message"),
-    END};
+    CH("message", MC__SECURITY_MESSAGE, "WS-Security X.509 signing and encryption of every message"), END};
 
 static const mc__choice algorithm_suites[] = {
-    CH("Basic256Rsa15", MC__SUITE_BASIC256RSA15, NULL),
-    CH("Basic256", MC__SUITE_BASIC256, NULL),
+    CH("Basic256Rsa15", MC__SUITE_BASIC256RSA15, NULL), CH("Basic256", MC__SUITE_BASIC256, NULL),
     CH("Basic256Sha256", MC__SUITE_BASIC256SHA256, NULL),
-    CH("Basic256Sha256Rsa15", MC__SUITE_BASIC256SHA256RSA15, NULL),
-    END};
+    CH("Basic256Sha256Rsa15", MC__SUITE_BASIC256SHA256RSA15, NULL), END};
 
 static const mc__choice protection_levels[] = {
     CH("encrypt_and_sign", MC__PROTECT_ENCRYPT_AND_SIGN, "Body encrypted, and required so"),
-    CH("sign", MC__PROTECT_SIGN, NULL),
-    END};
+    CH("sign", MC__PROTECT_SIGN, NULL), END};
 
-static const mc__choice key_identifiers[] = {
-    CH("ski", MC__KEYID_SKI, NULL),
-    CH("issuer_serial", MC__KEYID_ISSUER_SERIAL, NULL),
-    CH("thumbprint", MC__KEYID_THUMBPRINT, NULL),
-    END};
+static const mc__choice key_identifiers[] = {CH("ski", MC__KEYID_SKI, NULL),
+                                             CH("issuer_serial", MC__KEYID_ISSUER_SERIAL, NULL),
+                                             CH("thumbprint", MC__KEYID_THUMBPRINT, NULL), END};
 
 /* ---- the table ---- */
 
@@ -109,22 +101,29 @@ static const mc__choice key_identifiers[] = {
 
 /* The offset of a field of mc__values, which must have the C type of its
  * setting's type: _Generic without a matching association does not compile. */
-#define FIELD(f, ctype) (offsetof(mc__values, f) + 0 * sizeof(_Generic(((mc__values *)0)->f, ctype: 1)))
+#define FIELD(f, ctype) (offsetof(mc__values, f) + 0 * sizeof(_Generic(((mc__values *)0)->f, ctype : 1)))
 
 /* A row sits at its id; its name is its field's name. */
-#define ROW(ID, f, el, k, def, ctype, help_, ...)                                                              \
-    [MC__S_##ID] = {.name = #f, .id_name = #ID, .element = el, .kinds = k, .default_value = def, .help = help_, \
-                    .field = FIELD(f, ctype), __VA_ARGS__}
+#define ROW(ID, f, el, k, def, ctype, help_, ...) \
+    [MC__S_##ID] = {.name = #f,                   \
+                    .id_name = #ID,               \
+                    .element = el,                \
+                    .kinds = k,                   \
+                    .default_value = def,         \
+                    .help = help_,                \
+                    .field = FIELD(f, ctype),     \
+                    __VA_ARGS__}
 #define STRING(ID, f, el, k, def, help) ROW(ID, f, el, k, def, const char *, help, .type = T_STRING)
 #define SECRET(ID, f, el, k, help) ROW(ID, f, el, k, "", const char *, help, .type = T_STRING, .secret = true)
 #define ADDRESS(ID, f, el, k, help) ROW(ID, f, el, k, "", const char *, help, .type = T_ADDRESS)
 #define HOST(ID, f, el, k, help) ROW(ID, f, el, k, "", const char *, help, .type = T_HOST)
-#define SIZE(ID, f, el, k, def, lo, hi, help)                                                                  \
+#define SIZE(ID, f, el, k, def, lo, hi, help) \
     ROW(ID, f, el, k, def, size_t, help, .type = T_SIZE, .min = lo, .max = hi)
-#define UINT(ID, f, el, k, def, lo, hi, help)                                                                  \
+#define UINT(ID, f, el, k, def, lo, hi, help) \
     ROW(ID, f, el, k, def, unsigned long long, help, .type = T_UINT, .min = lo, .max = hi)
 #define BOOL(ID, f, el, k, def, help) ROW(ID, f, el, k, def, bool, help, .type = T_BOOL)
-#define CHOICE(ID, f, el, k, def, list, help) ROW(ID, f, el, k, def, int, help, .type = T_CHOICE, .choices = list)
+#define CHOICE(ID, f, el, k, def, list, help) \
+    ROW(ID, f, el, k, def, int, help, .type = T_CHOICE, .choices = list)
 
 const mc__setting mc__settings[MC__S_COUNT] = {
     ADDRESS(ADDRESS, address, TR, ALL, "this transport's own e-mail address (its mailbox)"),
@@ -153,15 +152,18 @@ const mc__setting mc__settings[MC__S_COUNT] = {
          "redelivers at most this much"),
     UINT(FLUSH_RETRIES, flush_retries, TR, ALL, "3", 0, 20,
          "retries of the synchronous deletion when the last input channel closes"),
-    STRING(MAILDIR_ROOT, maildir_root, TR, "maildir", "", "directory holding one Maildir per mailbox address"),
+    STRING(MAILDIR_ROOT, maildir_root, TR, "maildir", "",
+           "directory holding one Maildir per mailbox address"),
     BOOL(MAILDIR_SYNC_DIRECTORIES, maildir_sync_directories, TR, "maildir", "false",
          "also fsync new/ after each rename (survives power loss on any file system; halves throughput)"),
     HOST(SMTP_HOST, smtp_host, TR, "mail", "SMTP submission server (host name or IP address)"),
-    UINT(SMTP_PORT, smtp_port, TR, "mail", "0", 0, 65535, "SMTP port; 0: 587 for starttls and none, 465 for tls"),
+    UINT(SMTP_PORT, smtp_port, TR, "mail", "0", 0, 65535,
+         "SMTP port; 0: 587 for starttls and none, 465 for tls"),
     CHOICE(SMTP_SECURITY, smtp_security, TR, "mail", "starttls", tls_modes,
            "security of the SMTP connection (implicit TLS: port 465)"),
     HOST(IMAP_HOST, imap_host, TR, "mail", "IMAP server (host name or IP address)"),
-    UINT(IMAP_PORT, imap_port, TR, "mail", "0", 0, 65535, "IMAP port; 0: 143 for starttls and none, 993 for tls"),
+    UINT(IMAP_PORT, imap_port, TR, "mail", "0", 0, 65535,
+         "IMAP port; 0: 143 for starttls and none, 993 for tls"),
     CHOICE(IMAP_SECURITY, imap_security, TR, "mail", "starttls", tls_modes,
            "security of the IMAP connection (implicit TLS: port 993)"),
     STRING(USERNAME, username, TR, "mail exchange", "",
@@ -180,12 +182,15 @@ const mc__setting mc__settings[MC__S_COUNT] = {
          "verify the servers' certificates and host names (turn off only for tests)"),
     CHOICE(TLS_MIN_VERSION, tls_min_version, TR, "mail exchange", "1.2", tls_versions,
            "lowest TLS version accepted for SMTP, IMAP and EWS (older servers fail before any credential)"),
-    UINT(TIMEOUT, timeout, TR, "mail exchange", "30000", 100, 3600000, "milliseconds to connect and for each server reply"),
-    BOOL(IMAP_IDLE, imap_idle, TR, "mail", "true", "learn of new mail by IMAP IDLE when the server offers it"),
-    BOOL(IMAP_SEARCH_STAMP, imap_search_stamp, TR, "mail", "true",
-         "list only mail whose Subject has the stamp or that has an X-Net-Mail-Channel header, by a "
-         "server-side SEARCH (false: list every mail and read each Subject; for servers whose SEARCH does not "
-         "decode RFC 2047)"),
+    UINT(TIMEOUT, timeout, TR, "mail exchange", "30000", 100, 3600000,
+         "milliseconds to connect and for each server reply"),
+    BOOL(IMAP_IDLE, imap_idle, TR, "mail", "true",
+         "learn of new mail by IMAP IDLE when the server offers it"),
+    BOOL(
+        IMAP_SEARCH_STAMP, imap_search_stamp, TR, "mail", "true",
+        "list only mail whose Subject has the stamp or that has an X-Net-Mail-Channel header, by a "
+        "server-side SEARCH (false: list every mail and read each Subject; for servers whose SEARCH does not "
+        "decode RFC 2047)"),
     UINT(IMAP_IDLE_INTERVAL, imap_idle_interval, TR, "mail", "540000", 1000, 1740000,
          "milliseconds after which IDLE is re-issued (servers drop it after 30 min; NATs sooner)"),
     STRING(EWS_URL, ews_url, TR, "exchange", "",
@@ -194,7 +199,8 @@ const mc__setting mc__settings[MC__S_COUNT] = {
     ADDRESS(EWS_IMPERSONATE, ews_impersonate, TR, "exchange",
             "act as this mailbox (ExchangeImpersonation and X-AnchorMailbox); the account needs the "
             "ApplicationImpersonation role"),
-    CHOICE(EWS_SEND_MODE, ews_send_mode, TR, "exchange", "save_then_send", ews_send_modes, "how mail is sent"),
+    CHOICE(EWS_SEND_MODE, ews_send_mode, TR, "exchange", "save_then_send", ews_send_modes,
+           "how mail is sent"),
     CHOICE(EWS_SERVER_VERSION, ews_server_version, TR, "exchange", "Exchange2013_SP1", ews_versions,
            "RequestServerVersion of every request"),
     CHOICE(EWS_NOTIFICATIONS, ews_notifications, TR, "exchange", "streaming", ews_notifies,
@@ -212,9 +218,10 @@ const mc__setting mc__settings[MC__S_COUNT] = {
     STRING(PRIVATE_KEY, private_key, SE, ALL, "", "own private key: PEM file (may be encrypted)"),
     SECRET(PRIVATE_KEY_PASSWORD, private_key_password, SE, ALL,
            "password of private_key or the PKCS#12 file (a secret: never logged or read back)"),
-    STRING(RECIPIENT_CERTIFICATE, recipient_certificate, SE, ALL, "",
-           "recipients' certificates: a PEM file of one or more, or a directory of .pem/.crt files; chosen by "
-           "the e-mail address in the certificate, or the only one"),
+    STRING(
+        RECIPIENT_CERTIFICATE, recipient_certificate, SE, ALL, "",
+        "recipients' certificates: a PEM file of one or more, or a directory of .pem/.crt files; chosen by "
+        "the e-mail address in the certificate, or the only one"),
     CHOICE(RECIPIENT_KEY_IDENTIFIER, recipient_key_identifier, SE, ALL, "ski", key_identifiers,
            "how the EncryptedKey names the recipient's certificate"),
     STRING(SECURITY_CA_FILE, security_ca_file, SE, ALL, "",
@@ -229,7 +236,8 @@ const mc__setting mc__settings[MC__S_COUNT] = {
          "refuse a signature seen before within the replay window"),
     UINT(REPLAY_WINDOW, replay_window, SE, ALL, "86400000", 1000, 2592000000ULL,
          "milliseconds a signature is remembered; older messages are refused"),
-    SIZE(REPLAY_CACHE_SIZE, replay_cache_size, SE, ALL, "100000", 16, 1ULL << 26, "most signatures remembered"),
+    SIZE(REPLAY_CACHE_SIZE, replay_cache_size, SE, ALL, "100000", 16, 1ULL << 26,
+         "most signatures remembered"),
     BOOL(REQUIRE_SIGNED_ADDRESSING, require_signed_addressing, SE, ALL, "true",
          "WS-Addressing headers (To, Action, ReplyTo...) must be signed"),
 };
@@ -267,7 +275,8 @@ static const mc__choice *choice_canonical(const mc__choice *list, int value)
 }
 
 /* the listed choices joined by sep (last_sep before the last), with their notes if asked */
-static void choices_text(const mc__choice *list, const char *sep, const char *last_sep, bool notes, mc__buf *out)
+static void choices_text(const mc__choice *list, const char *sep, const char *last_sep, bool notes,
+                         mc__buf *out)
 {
     size_t n = 0, k = 0;
     for (const mc__choice *c = list; c->name; c++)
@@ -486,8 +495,12 @@ static void describe(int i)
         infos[i] = (mc_setting_info){.name = "", .transports = "", .default_value = "", .help = ""};
         return;
     }
-    infos[i] = (mc_setting_info){.name = s->name, .element = s->element, .transports = s->kinds,
-                                 .default_value = s->default_value, .help = s->help, .secret = s->secret};
+    infos[i] = (mc_setting_info){.name = s->name,
+                                 .element = s->element,
+                                 .transports = s->kinds,
+                                 .default_value = s->default_value,
+                                 .help = s->help,
+                                 .secret = s->secret};
     if (s->type != T_CHOICE || !s->choices)
         return;
     mc__buf_init(&help);

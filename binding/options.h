@@ -93,10 +93,10 @@ typedef enum {
 
 /* One value of an enumerated setting. A list ends with a NULL name. */
 typedef struct {
-    const char *name;  /* as set, stored and shown */
-    int value;         /* what the library reads (a C enumeration's value) */
-    const char *note;  /* shown after the name in the help text, or NULL */
-    bool alias;        /* accepted, stored as the first choice of its value, not listed */
+    const char *name; /* as set, stored and shown */
+    int value;        /* what the library reads (a C enumeration's value) */
+    const char *note; /* shown after the name in the help text, or NULL */
+    bool alias;       /* accepted, stored as the first choice of its value, not listed */
 } mc__choice;
 
 /* the values of security_mode and protection_level (no other C enumeration has them) */
@@ -104,17 +104,17 @@ typedef enum { MC__SECURITY_NONE, MC__SECURITY_MESSAGE } mc__security_mode;
 typedef enum { MC__PROTECT_ENCRYPT_AND_SIGN, MC__PROTECT_SIGN } mc__protection_level;
 
 typedef struct {
-    const char *name;          /* e.g. "max_received_message_size" */
-    const char *id_name;       /* its id without MC__S_ ("MAX_RECEIVED_MESSAGE_SIZE"), for the check */
+    const char *name;    /* e.g. "max_received_message_size" */
+    const char *id_name; /* its id without MC__S_ ("MAX_RECEIVED_MESSAGE_SIZE"), for the check */
     mc_element_kind element;
-    const char *kinds;         /* the kinds it applies to: "*", or names separated by spaces */
+    const char *kinds; /* the kinds it applies to: "*", or names separated by spaces */
     const char *default_value;
-    const char *help;          /* one line; an enumeration's choices are appended */
+    const char *help; /* one line; an enumeration's choices are appended */
     mc__setting_type type;
     unsigned long long min, max; /* T_SIZE, T_UINT */
     const mc__choice *choices;   /* T_CHOICE */
-    bool secret;               /* never returned by mc_binding_get; wiped when replaced or freed */
-    size_t field;              /* offset of its typed value in mc__values */
+    bool secret;                 /* never returned by mc_binding_get; wiped when replaced or freed */
+    size_t field;                /* offset of its typed value in mc__values */
 } mc__setting;
 
 extern const mc__setting mc__settings[MC__S_COUNT];
@@ -169,18 +169,18 @@ typedef struct {
     const char *tls_ca_file;
     const char *tls_ca_path;
     bool tls_verify;
-    int tls_min_version; /* 12 or 13 */
+    int tls_min_version;        /* 12 or 13 */
     unsigned long long timeout; /* ms */
     bool imap_idle;
     bool imap_search_stamp;
     unsigned long long imap_idle_interval; /* ms */
     /* exchange */
     const char *ews_url;
-    int ews_auth;           /* mc__http_auth */
+    int ews_auth; /* mc__http_auth */
     const char *ews_impersonate;
     int ews_send_mode;      /* mc__ews_send_mode */
     int ews_server_version; /* an index into its choices: mc__setting_choice_name() */
-    int ews_notifications; /* mc__ews_notify */
+    int ews_notifications;  /* mc__ews_notify */
     /* encoding element */
     int soap_version; /* mc_soap_version */
     /* security element */

@@ -20,8 +20,7 @@ int mc_channel_name_validate(const char *ch)
         return mc__error_set(MC_EINVAL, "the channel name is empty");
     n = strlen(ch);
     if (n > MC_CHANNEL_NAME_MAX)
-        return mc__error_set(MC_EINVAL, "the channel name is longer than %d octets",
-                             MC_CHANNEL_NAME_MAX);
+        return mc__error_set(MC_EINVAL, "the channel name is longer than %d octets", MC_CHANNEL_NAME_MAX);
     if (!mc__utf8_valid(ch, n))
         return mc__error_set(MC_EINVAL, "the channel name is not valid UTF-8");
     for (size_t i = 0; i < n; i++) {
@@ -57,7 +56,8 @@ int mc_email_validate(const char *e)
         if (c <= 0x20 || c == 0x7f || strchr("<>()[]\\,;:\"#", c))
             return mc__error_set(MC_EINVAL,
                                  "the e-mail address has a forbidden character at offset %zu "
-                                 "(a bare local@domain address is expected)", i);
+                                 "(a bare local@domain address is expected)",
+                                 i);
         if (c == '@' && e + i != at)
             return mc__error_set(MC_EINVAL, "the e-mail address has more than one '@'");
     }

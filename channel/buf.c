@@ -72,12 +72,23 @@ void mc__buf_put_xml_escaped(mc__buf *b, const char *s, size_t n)
     for (i = 0; i < n; i++) {
         const char *rep = NULL;
         switch (s[i]) {
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '&': rep = "&amp;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\r': rep = "&#13;"; break;
-        default: break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\r':
+            rep = "&#13;";
+            break;
+        default:
+            break;
         }
         if (rep) {
             mc__buf_put(b, s + start, i - start);

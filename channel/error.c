@@ -11,22 +11,38 @@ static _Thread_local struct {
 const char *mc_strerror(int code)
 {
     switch (code) {
-    case MC_OK: return "success";
-    case MC_EINVAL: return "invalid argument";
-    case MC_ENOMEM: return "out of memory";
-    case MC_ETIMEOUT: return "timed out";
-    case MC_ECANCELED: return "cancelled";
-    case MC_EAUTH: return "authentication failed";
-    case MC_ETLS: return "TLS failure";
-    case MC_ENOTFOUND: return "not found";
-    case MC_EPROTO: return "protocol error or malformed data";
-    case MC_ESECURITY: return "message security check failed";
-    case MC_ETOOBIG: return "size limit exceeded";
-    case MC_EBUSY: return "busy";
-    case MC_EIO: return "I/O error";
-    case MC_ECLOSED: return "closed";
-    case MC_EPARTIAL: return "delivered to some recipients, refused by the server for others";
-    default: return "unknown error";
+    case MC_OK:
+        return "success";
+    case MC_EINVAL:
+        return "invalid argument";
+    case MC_ENOMEM:
+        return "out of memory";
+    case MC_ETIMEOUT:
+        return "timed out";
+    case MC_ECANCELED:
+        return "cancelled";
+    case MC_EAUTH:
+        return "authentication failed";
+    case MC_ETLS:
+        return "TLS failure";
+    case MC_ENOTFOUND:
+        return "not found";
+    case MC_EPROTO:
+        return "protocol error or malformed data";
+    case MC_ESECURITY:
+        return "message security check failed";
+    case MC_ETOOBIG:
+        return "size limit exceeded";
+    case MC_EBUSY:
+        return "busy";
+    case MC_EIO:
+        return "I/O error";
+    case MC_ECLOSED:
+        return "closed";
+    case MC_EPARTIAL:
+        return "delivered to some recipients, refused by the server for others";
+    default:
+        return "unknown error";
     }
 }
 

@@ -93,20 +93,20 @@ int mc__message_set_in_reply_to_mail(mc_message *msg, const char *mail_message_i
 typedef struct mc__envelope_filter mc__envelope_filter;
 struct mc__envelope_filter {
     /* Turns a serialized envelope into the one sent to these addresses. */
-    int (*secure)(mc__envelope_filter *f, const char *env, size_t len, const char *const *to,
-                  size_t nto, char **out, size_t *out_len);
+    int (*secure)(mc__envelope_filter *f, const char *env, size_t len, const char *const *to, size_t nto,
+                  char **out, size_t *out_len);
     /* Checks a received envelope and returns the plain one. mail_id names the
      * mail (the same mail read twice is not a replay). *subject receives the
      * verified sender's certificate subject or NULL. Any failure is
      * MC_ESECURITY with the reason in mc_error_last(), or MC_ENOMEM. */
-    int (*unsecure)(mc__envelope_filter *f, const char *env, size_t len, size_t max,
-                    const char *mail_id, char **out, size_t *out_len, char **subject);
+    int (*unsecure)(mc__envelope_filter *f, const char *env, size_t len, size_t max, const char *mail_id,
+                    char **out, size_t *out_len, char **subject);
     void (*free)(mc__envelope_filter *f);
 };
 
 /* mc_mail_classify with an envelope filter applied before parsing (mail_parse.c) */
-int mc__mail_classify_filtered(mc_mail_info **out, const char *mail, size_t len, size_t max,
-                               int64_t now, mc__envelope_filter *filter, const char *mail_id);
+int mc__mail_classify_filtered(mc_mail_info **out, const char *mail, size_t len, size_t max, int64_t now,
+                               mc__envelope_filter *filter, const char *mail_id);
 
 /* frames an already serialized envelope of msg (mail_build.c) */
 int mc__mail_frame_envelope(char **out, size_t *len, char **mail_message_id, const mc_message *msg,

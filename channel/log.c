@@ -11,8 +11,8 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t log_idle = PTHREAD_COND_INITIALIZER;
 static mc_log_cb log_cb;
 static void *log_ud;
-static unsigned log_busy;              /* sink calls in progress */
-static _Thread_local bool in_sink;     /* this thread runs inside the sink */
+static unsigned log_busy;          /* sink calls in progress */
+static _Thread_local bool in_sink; /* this thread runs inside the sink */
 static atomic_int log_min = MC_LOG_NONE;
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static int init_count;

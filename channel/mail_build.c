@@ -56,13 +56,11 @@ static struct mailmime_content *soap_content(const mc_message *msg)
     c = mailmime_content_new_with_str(v11 ? "text/xml" : "application/soap+xml");
     if (!c)
         return NULL;
-    if (clist_append(c->ct_parameters,
-                     mailmime_param_new_with_data((char *)"charset", (char *)"utf-8")) < 0)
+    if (clist_append(c->ct_parameters, mailmime_param_new_with_data((char *)"charset", (char *)"utf-8")) < 0)
         goto fail;
     /* libetpan copies parameter names and values, and quotes values as needed */
     if (!v11 && action &&
-        clist_append(c->ct_parameters,
-                     mailmime_param_new_with_data((char *)"action", (char *)action)) < 0)
+        clist_append(c->ct_parameters, mailmime_param_new_with_data((char *)"action", (char *)action)) < 0)
         goto fail;
     return c;
 fail:
@@ -97,8 +95,8 @@ static struct mailmime *body_mime(const mc_message *msg, const char *env, size_t
 {
     struct mailmime *multi, *text, *xml;
     if (!attach)
-        return single_part(soap_content(msg), mailmime_fields_new_encoding(MAILMIME_MECHANISM_BASE64),
-                           env, len);
+        return single_part(soap_content(msg), mailmime_fields_new_encoding(MAILMIME_MECHANISM_BASE64), env,
+                           len);
     if (!(multi = mailmime_multiple_new("multipart/mixed")))
         return NULL;
     text = single_part(mailmime_content_new_with_str("text/plain"),
@@ -151,8 +149,7 @@ static struct mailimf_fields *header_fields(const mc_mail_frame_options *o, cons
              clist_append(refs, msgid_core(o->in_reply_to)) == 0;
     }
     if (ok)
-        f = mailimf_fields_new_with_data_all(date, from, NULL, NULL, to, NULL, NULL, msgid, irt,
-                                             refs, subj);
+        f = mailimf_fields_new_with_data_all(date, from, NULL, NULL, to, NULL, NULL, msgid, irt, refs, subj);
     if (!f) {
         if (from)
             mailimf_mailbox_list_free(from);
@@ -167,8 +164,8 @@ static struct mailimf_fields *header_fields(const mc_mail_frame_options *o, cons
         return NULL;
     }
     {
-        struct mailimf_field *x = mailimf_field_new_custom(strdup("X-Net-Mail-Channel"),
-                                                           strdup(channel_header));
+        struct mailimf_field *x =
+            mailimf_field_new_custom(strdup("X-Net-Mail-Channel"), strdup(channel_header));
         if (!x || mailimf_fields_add(f, x) != MAILIMF_NO_ERROR) {
             if (x)
                 mailimf_field_free(x);

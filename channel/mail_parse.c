@@ -15,11 +15,16 @@
 const char *mc_mail_class_name(mc_mail_class k)
 {
     switch (k) {
-    case MC_MAIL_OK: return "ok";
-    case MC_MAIL_NOT_OURS: return "not-ours";
-    case MC_MAIL_MALFORMED: return "malformed";
-    case MC_MAIL_INVALID: return "invalid";
-    case MC_MAIL_EXPIRED: return "expired";
+    case MC_MAIL_OK:
+        return "ok";
+    case MC_MAIL_NOT_OURS:
+        return "not-ours";
+    case MC_MAIL_MALFORMED:
+        return "malformed";
+    case MC_MAIL_INVALID:
+        return "invalid";
+    case MC_MAIL_EXPIRED:
+        return "expired";
     }
     return "unknown";
 }
@@ -185,8 +190,7 @@ typedef struct {
 } filter_use;
 
 /* Removes message security (when a filter is set), then parses. */
-static int parse_envelope(mc_mail_info *info, const char *env, size_t len, size_t max,
-                          const filter_use *f)
+static int parse_envelope(mc_mail_info *info, const char *env, size_t len, size_t max, const filter_use *f)
 {
     char *plain = NULL, *subject = NULL;
     size_t plain_len = 0;
@@ -211,8 +215,7 @@ static int parse_envelope(mc_mail_info *info, const char *env, size_t len, size_
 }
 
 /* Decodes the envelope and parses it into info->message. */
-static int read_envelope(mc_mail_info *info, const char *mail, size_t len, size_t max,
-                         const filter_use *f)
+static int read_envelope(mc_mail_info *info, const char *mail, size_t len, size_t max, const filter_use *f)
 {
     struct mailmime *mime = NULL, *part;
     struct mailmime_data *d;
@@ -221,8 +224,8 @@ static int read_envelope(mc_mail_info *info, const char *mail, size_t len, size_
     int r, rc = 0;
     if (mime_containers(mail, len) > MC_MAIL_MAX_MIME_CONTAINERS)
         return fail(info, MC_MAIL_INVALID, MC_EPROTO,
-                    "the mail declares more than " STR(MC_MAIL_MAX_MIME_CONTAINERS)
-                    " multipart or message/rfc822 parts%s",
+                    "the mail declares more than " STR(
+                        MC_MAIL_MAX_MIME_CONTAINERS) " multipart or message/rfc822 parts%s",
                     NULL);
     r = mailmime_parse(mail, len, &idx, &mime);
     if (r == MAILIMF_ERROR_MEMORY)
@@ -235,13 +238,13 @@ static int read_envelope(mc_mail_info *info, const char *mail, size_t len, size_
         goto done;
     }
     if (d->dt_data.dt_text.dt_length / 4 * 3 > max + max / 2 + 4096) {
-        rc = fail(info, MC_MAIL_INVALID, MC_ETOOBIG,
-                  "the envelope is over max_received_message_size%s", NULL);
+        rc =
+            fail(info, MC_MAIL_INVALID, MC_ETOOBIG, "the envelope is over max_received_message_size%s", NULL);
         goto done;
     }
     idx = 0;
-    r = d->dt_encoded ? mailmime_part_parse(d->dt_data.dt_text.dt_data, d->dt_data.dt_text.dt_length,
-                                            &idx, d->dt_encoding, &decoded, &dlen)
+    r = d->dt_encoded ? mailmime_part_parse(d->dt_data.dt_text.dt_data, d->dt_data.dt_text.dt_length, &idx,
+                                            d->dt_encoding, &decoded, &dlen)
                       : MAILIMF_NO_ERROR;
     if (r == MAILIMF_ERROR_MEMORY) {
         rc = MC_ENOMEM;
@@ -266,7 +269,8 @@ static int set_properties(mc_mail_info *info, int64_t now)
     mc_message *m = info->message;
     mc__format_rfc3339(now, when);
     if ((info->from && mc_message_set_property(m, MC_PROP_FROM_EMAIL, info->from)) ||
-        (info->mail_message_id && mc_message_set_property(m, MC_PROP_MAIL_MESSAGE_ID, info->mail_message_id)) ||
+        (info->mail_message_id &&
+         mc_message_set_property(m, MC_PROP_MAIL_MESSAGE_ID, info->mail_message_id)) ||
         mc_message_set_property(m, MC_PROP_RECEIVED_TIME, when) ||
         mc_message_set_property(m, MC_PROP_CHANNEL, info->channel))
         return MC_ENOMEM;
@@ -313,8 +317,8 @@ done:
     return rc;
 }
 
-int mc__mail_classify_filtered(mc_mail_info **out, const char *mail, size_t len, size_t max,
-                               int64_t now, mc__envelope_filter *filter, const char *mail_id)
+int mc__mail_classify_filtered(mc_mail_info **out, const char *mail, size_t len, size_t max, int64_t now,
+                               mc__envelope_filter *filter, const char *mail_id)
 {
     mc_mail_info *info;
     filter_use f = {filter, mail_id};

@@ -187,8 +187,7 @@ int mc_message_new_text(mc_message **out, const char *action, const char *text)
     return 0;
 }
 
-int mc_message_new_fault(mc_message **out, const char *code, const char *reason,
-                         const char *action)
+int mc_message_new_fault(mc_message **out, const char *code, const char *reason, const char *action)
 {
     mc_message *m = NULL;
     int rc;
@@ -235,8 +234,7 @@ int mc_message_create_reply(mc_message **out, const mc_message *request, const c
     dest = reply_destination(request);
     if ((request->message_id && (rc = mc__set_str(&m->relates_to, request->message_id))) ||
         (rc = mc__set_str(&m->to, dest)) ||
-        (rc = mc__set_str(&m->in_reply_to_mail,
-                          mc_message_property(request, MC_PROP_MAIL_MESSAGE_ID)))) {
+        (rc = mc__set_str(&m->in_reply_to_mail, mc_message_property(request, MC_PROP_MAIL_MESSAGE_ID)))) {
         free(dest);
         mc_message_free(m);
         return rc;
@@ -291,13 +289,31 @@ static int set_header_str(mc_message *m, char **field, const char *v, bool requi
     return mc__set_str(field, v);
 }
 
-int mc_message_set_action(mc_message *m, const char *v) { return set_header_str(m, m ? &m->action : NULL, v, true); }
+int mc_message_set_action(mc_message *m, const char *v)
+{
+    return set_header_str(m, m ? &m->action : NULL, v, true);
+}
 int mc_message_set_to(mc_message *m, const char *v) { return set_header_str(m, m ? &m->to : NULL, v, false); }
-int mc_message_set_from(mc_message *m, const char *v) { return set_header_str(m, m ? &m->from : NULL, v, false); }
-int mc_message_set_reply_to(mc_message *m, const char *v) { return set_header_str(m, m ? &m->reply_to : NULL, v, false); }
-int mc_message_set_fault_to(mc_message *m, const char *v) { return set_header_str(m, m ? &m->fault_to : NULL, v, false); }
-int mc_message_set_message_id(mc_message *m, const char *v) { return set_header_str(m, m ? &m->message_id : NULL, v, true); }
-int mc_message_set_relates_to(mc_message *m, const char *v) { return set_header_str(m, m ? &m->relates_to : NULL, v, false); }
+int mc_message_set_from(mc_message *m, const char *v)
+{
+    return set_header_str(m, m ? &m->from : NULL, v, false);
+}
+int mc_message_set_reply_to(mc_message *m, const char *v)
+{
+    return set_header_str(m, m ? &m->reply_to : NULL, v, false);
+}
+int mc_message_set_fault_to(mc_message *m, const char *v)
+{
+    return set_header_str(m, m ? &m->fault_to : NULL, v, false);
+}
+int mc_message_set_message_id(mc_message *m, const char *v)
+{
+    return set_header_str(m, m ? &m->message_id : NULL, v, true);
+}
+int mc_message_set_relates_to(mc_message *m, const char *v)
+{
+    return set_header_str(m, m ? &m->relates_to : NULL, v, false);
+}
 const char *mc_message_action(const mc_message *m) { return m ? m->action : NULL; }
 const char *mc_message_to(const mc_message *m) { return m ? m->to : NULL; }
 const char *mc_message_from(const mc_message *m) { return m ? m->from : NULL; }
@@ -460,8 +476,10 @@ static void put_fault(mc__buf *b, const mc_message *m)
 {
     const char *reason = m->fault_reason ? m->fault_reason : "";
     if (m->version == MC_SOAP12) {
-        mc__buf_printf(b, "<s:Fault><s:Code><s:Value>s:%s</s:Value></s:Code><s:Reason>"
-                          "<s:Text xml:lang=\"en\">", m->fault_code);
+        mc__buf_printf(b,
+                       "<s:Fault><s:Code><s:Value>s:%s</s:Value></s:Code><s:Reason>"
+                       "<s:Text xml:lang=\"en\">",
+                       m->fault_code);
         mc__buf_put_xml_escaped(b, reason, strlen(reason));
         mc__buf_puts(b, "</s:Text></s:Reason></s:Fault>");
     } else {
@@ -625,8 +643,7 @@ static int parse_fault(mc_message *m, xmlNodePtr f, const char *ns)
         } else if (m->version == MC_SOAP11 && !c->ns && !strcmp((const char *)c->name, "faultcode")) {
             if (!code)
                 code = trimmed_content(c);
-        } else if (m->version == MC_SOAP11 && !c->ns &&
-                   !strcmp((const char *)c->name, "faultstring")) {
+        } else if (m->version == MC_SOAP11 && !c->ns && !strcmp((const char *)c->name, "faultstring")) {
             if (!reason)
                 reason = trimmed_content(c);
         }

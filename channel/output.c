@@ -76,8 +76,8 @@ const char *mc_output_channel_address(const mc_output_channel *ch)
 
 static int do_send(mc_output_channel *ch, const mc_message *msg, const mc__cancel_token *cancel)
 {
-    return mc__transport_send(ch->t, msg, mc_address_uri(ch->addr), mc_address_channel(ch->addr),
-                              ch->to, mc_address_email_count(ch->addr), cancel);
+    return mc__transport_send(ch->t, msg, mc_address_uri(ch->addr), mc_address_channel(ch->addr), ch->to,
+                              mc_address_email_count(ch->addr), cancel);
 }
 
 /* takes the channel for one send; caller holds ch->lock */
@@ -128,7 +128,7 @@ static void *worker(void *arg)
         ud = ch->ud;
         pthread_mutex_unlock(&ch->lock);
         rc = atomic_load(&ch->cancel) ? mc__error_set(MC_ECANCELED, "the send was cancelled")
-                        : do_send(ch, job, &ch->cancel);
+                                      : do_send(ch, job, &ch->cancel);
         snprintf(message, sizeof(message), "%s", rc ? mc_error_last() : "");
         mc_message_free(job);
         pthread_mutex_lock(&ch->lock);
@@ -145,8 +145,7 @@ static void *worker(void *arg)
     return NULL;
 }
 
-int mc_output_channel_send_async(mc_output_channel *ch, const mc_message *msg, mc_send_cb cb,
-                                 void *user_data)
+int mc_output_channel_send_async(mc_output_channel *ch, const mc_message *msg, mc_send_cb cb, void *user_data)
 {
     mc_message *copy = NULL;
     int rc;

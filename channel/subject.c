@@ -107,8 +107,7 @@ static int parse_attributes(char *p, int64_t *expiry)
             if (have_ttl)
                 return mc__error_set(MC_EPROTO, "subject has two ttl attributes");
             if (mc__parse_rfc3339(eq + 1, strlen(eq + 1), expiry))
-                return mc__error_set(MC_EPROTO, "subject ttl \"%.40s\" is not an RFC 3339 instant",
-                                     eq + 1);
+                return mc__error_set(MC_EPROTO, "subject ttl \"%.40s\" is not an RFC 3339 instant", eq + 1);
             have_ttl = true;
         }
         p = next; /* unknown attributes are ignored */

@@ -33,8 +33,8 @@ enum known_state { KNOWN_IGNORED = 1, KNOWN_PENDING, KNOWN_INVALID, KNOWN_DELETI
 typedef struct {
     int state;
     unsigned attempts;
-    unsigned listed;    /* the query that last listed (or touched) it */
-    size_t size;        /* from the listing, to read it again */
+    unsigned listed; /* the query that last listed (or touched) it */
+    size_t size;     /* from the listing, to read it again */
     int64_t arrived_ms;
 } known;
 
@@ -43,17 +43,17 @@ struct mc__listener_slot {
     char *channel;
     int64_t opened_ms;
     bool channel_open;
-    bool shut;         /* listener closed */
-    unsigned gen;      /* bumped when a channel closes: wakes its waiters */
+    bool shut;    /* listener closed */
+    unsigned gen; /* bumped when a channel closes: wakes its waiters */
 };
 
 struct mc_transport {
     mc__sender *sender;     /* NULL: this transport does not send */
     mc__receiver *receiver; /* NULL: this transport does not receive */
     mc__transport_config cfg;
-    pthread_mutex_t lock; /* caches, slots, stats */
-    pthread_cond_t cv;    /* cache or slot changed */
-    pthread_mutex_t io;   /* the receiver: every call but set_deadline, wait included */
+    pthread_mutex_t lock;   /* caches, slots, stats */
+    pthread_cond_t cv;      /* cache or slot changed */
+    pthread_mutex_t io;     /* the receiver: every call but set_deadline, wait included */
     pthread_cond_t io_free; /* io released by a thread other than the receive thread */
     atomic_int io_wanted;   /* threads waiting for io: the receive thread lets them in */
     pthread_mutex_t send_lock;
@@ -68,8 +68,8 @@ struct mc_transport {
     bool query_requested;  /* a listener opened: query without waiting */
     mc__listener_slot *slots;
     unsigned open_channels;
-    unsigned listing;     /* queries so far: known::listed compares with it */
-    size_t nretry;        /* known ids PENDING or INVALID */
+    unsigned listing; /* queries so far: known::listed compares with it */
+    size_t nretry;    /* known ids PENDING or INVALID */
     mc_transport_stats stats;
 };
 
@@ -115,7 +115,8 @@ static void halves_free(mc__sender *s, mc__receiver *r)
         r->ops->free(r);
 }
 
-int mc__transport_new(mc_transport **out, mc__sender *sender, mc__receiver *receiver, mc__transport_config *cfg)
+int mc__transport_new(mc_transport **out, mc__sender *sender, mc__receiver *receiver,
+                      mc__transport_config *cfg)
 {
     mc_transport *t;
     if ((sender && sender->ops->version != MC__SENDER_VERSION) ||
@@ -161,8 +162,10 @@ static int stats_version_ok(const mc_transport_stats *s, unsigned int version)
     if (!s)
         return mc__error_set(MC_EINVAL, "NULL argument");
     if (version < 1 || version > STATS_VERSIONS)
-        return mc__error_set(MC_EINVAL, "mc_transport_stats version %u is not known (initialize it with "
-                                        "MC_TRANSPORT_STATS_INIT)", version);
+        return mc__error_set(MC_EINVAL,
+                             "mc_transport_stats version %u is not known (initialize it with "
+                             "MC_TRANSPORT_STATS_INIT)",
+                             version);
     return 0;
 }
 
@@ -309,10 +312,7 @@ static void cache_unlink(mc_transport *t, entry *e)
     t->stats.cached_bytes -= e->bytes;
 }
 
-static known *known_get(mc_transport *t, const char *id)
-{
-    return mc__strmap_get(&t->known, id, NULL);
-}
+static known *known_get(mc_transport *t, const char *id) { return mc__strmap_get(&t->known, id, NULL); }
 
 static bool retried(int state) { return state == KNOWN_PENDING || state == KNOWN_INVALID; }
 
@@ -361,8 +361,8 @@ static bool deliverable(mc_transport *t, const entry *e, const mc__listener_slot
 static bool cache_make_room(mc_transport *t, size_t bytes)
 {
     entry *e = t->head, *next;
-    while (e && (t->stats.cached + 1 > t->cfg.cache_count ||
-                 t->stats.cached_bytes + bytes > t->cfg.cache_bytes)) {
+    while (e &&
+           (t->stats.cached + 1 > t->cfg.cache_count || t->stats.cached_bytes + bytes > t->cfg.cache_bytes)) {
         mc__listener_slot *s = slot_for(t, e->channel);
         next = e->next;
         if (!s || !deliverable(t, e, s)) {
@@ -418,8 +418,7 @@ static int flush_deleted(mc_transport *t)
     pthread_mutex_lock(&t->lock);
     if (rc) {
         /* keep them for the next try, ahead of what was added meanwhile */
-        mc__log(MC_LOG_WARN, "deleting %zu received mail(s) failed: %s; will retry", n,
-                mc_error_last());
+        mc__log(MC_LOG_WARN, "deleting %zu received mail(s) failed: %s; will retry", n, mc_error_last());
         for (size_t i = 0; i < t->ndeleting; i++) {
             char **g = realloc(ids, (n + 1) * sizeof(char *));
             if (!g)
@@ -471,7 +470,8 @@ static int flush_with_retries(mc_transport *t)
     }
     if (io_enter(t, &until, &g)) {
         set_deadline(t, 0);
-        mc__log(MC_LOG_ERROR, "deleting received mail: the server did not answer within %d ms; the ids stay cached",
+        mc__log(MC_LOG_ERROR,
+                "deleting received mail: the server did not answer within %d ms; the ids stay cached",
                 t->cfg.close_timeout_ms);
         return mc__error_set(MC_ETIMEOUT, "the server did not answer within %d ms", t->cfg.close_timeout_ms);
     }
@@ -660,8 +660,8 @@ static void read_item(mc_transport *t, const mc__mail_item *it)
     mc_mail_info *info = NULL;
     size_t limit = raw_limit(t);
     /* a mail over the limit is read only far enough to see its headers */
-    int rc = t->receiver->ops->fetch(t->receiver, it->id, it->size > limit ? 65536 : limit, &data,
-                                    &len, &truncated);
+    int rc = t->receiver->ops->fetch(t->receiver, it->id, it->size > limit ? 65536 : limit, &data, &len,
+                                     &truncated);
     if (rc) {
         if (rc != MC_ENOTFOUND) {
             mc__log(MC_LOG_WARN, "cannot read mail %s: %s", it->id, mc_error_last());
@@ -672,8 +672,8 @@ static void read_item(mc_transport *t, const mc__mail_item *it)
         pthread_mutex_unlock(&t->lock);
         return;
     }
-    rc = mc__mail_classify_filtered(&info, data, len, t->cfg.max_received_message_size, 0,
-                                    t->cfg.security, it->id);
+    rc = mc__mail_classify_filtered(&info, data, len, t->cfg.max_received_message_size, 0, t->cfg.security,
+                                    it->id);
     free(data);
     if (rc)
         return;
@@ -1062,8 +1062,8 @@ int mc__slot_close(mc_transport *t, mc__listener_slot *slot, bool flush)
     return 0;
 }
 
-int mc__slot_receive(mc_transport *t, mc__listener_slot *slot, unsigned gen, int timeout_ms,
-                     bool take, mc_message **out)
+int mc__slot_receive(mc_transport *t, mc__listener_slot *slot, unsigned gen, int timeout_ms, bool take,
+                     mc_message **out)
 {
     int64_t deadline = mc__deadline(timeout_ms);
     int rc;
@@ -1120,9 +1120,8 @@ int mc__slot_receive(mc_transport *t, mc__listener_slot *slot, unsigned gen, int
 
 /* ---- sending ---- */
 
-int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_uri,
-                       const char *channel, const char *const *to, size_t nto,
-                       const mc__cancel_token *cancel)
+int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_uri, const char *channel,
+                       const char *const *to, size_t nto, const mc__cancel_token *cancel)
 {
     mc_mail_frame_options o = MC_MAIL_FRAME_OPTIONS_INIT;
     char *env = NULL, *mail = NULL;

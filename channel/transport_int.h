@@ -131,13 +131,13 @@ typedef struct {
 
 /* Takes ownership of both halves (freed on failure too; either may be NULL:
  * a transport that only sends or only receives) and of cfg's strings. */
-int mc__transport_new(mc_transport **out, mc__sender *sender, mc__receiver *receiver, mc__transport_config *cfg);
+int mc__transport_new(mc_transport **out, mc__sender *sender, mc__receiver *receiver,
+                      mc__transport_config *cfg);
 
 /* used by channels */
 const mc__transport_config *mc__transport_config_of(const mc_transport *t);
-int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_uri,
-                       const char *channel, const char *const *to, size_t nto,
-                       const mc__cancel_token *cancel);
+int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_uri, const char *channel,
+                       const char *const *to, size_t nto, const mc__cancel_token *cancel);
 
 typedef struct mc__listener_slot mc__listener_slot;
 int mc__transport_listen(mc_transport *t, const char *channel, mc__listener_slot **out);
@@ -146,7 +146,7 @@ void mc__transport_unlisten(mc_transport *t, mc__listener_slot *slot);
 int mc__slot_open(mc_transport *t, mc__listener_slot *slot, int timeout_ms);
 int mc__slot_close(mc_transport *t, mc__listener_slot *slot, bool flush);
 void mc__slot_shutdown(mc_transport *t, mc__listener_slot *slot); /* listener closed */
-int mc__slot_receive(mc_transport *t, mc__listener_slot *slot, unsigned gen, int timeout_ms,
-                     bool take, mc_message **out);
+int mc__slot_receive(mc_transport *t, mc__listener_slot *slot, unsigned gen, int timeout_ms, bool take,
+                     mc_message **out);
 
 #endif

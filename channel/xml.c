@@ -26,8 +26,8 @@
 enum { REFUSED_NONE = 0, REFUSED_DTD, REFUSED_DEPTH, REFUSED_NAMESPACES };
 
 typedef struct {
-    int why;          /* REFUSED_* */
-    bool have_error;  /* the first error of the parse, kept for the reason */
+    int why;         /* REFUSED_* */
+    bool have_error; /* the first error of the parse, kept for the reason */
     int line;
     char detail[128];
 } parse_state;
@@ -110,15 +110,15 @@ static void deny_subset(void *ctx, const xmlChar *name, const xmlChar *eid, cons
     refuse((xmlParserCtxtPtr)ctx, REFUSED_DTD);
 }
 
-static void deny_entity(void *ctx, const xmlChar *name, int type, const xmlChar *pid,
-                        const xmlChar *sid, xmlChar *content)
+static void deny_entity(void *ctx, const xmlChar *name, int type, const xmlChar *pid, const xmlChar *sid,
+                        xmlChar *content)
 {
     refuse((xmlParserCtxtPtr)ctx, REFUSED_DTD);
 }
 
-static void bounded_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
-                          const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
-                          int nb_attributes, int nb_defaulted, const xmlChar **attributes)
+static void bounded_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri,
+                          int nb_namespaces, const xmlChar **namespaces, int nb_attributes, int nb_defaulted,
+                          const xmlChar **attributes)
 {
     xmlParserCtxtPtr ctxt = ctx;
     if (!ctxt->wellFormed || !ctxt->nsWellFormed) {
@@ -133,8 +133,8 @@ static void bounded_start(void *ctx, const xmlChar *localname, const xmlChar *pr
         refuse(ctxt, REFUSED_NAMESPACES);
         return;
     }
-    xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
-                          nb_defaulted, attributes);
+    xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes, nb_defaulted,
+                          attributes);
 }
 
 /* Keeps the first error (recovery mode goes on to report its sequels). */
@@ -167,8 +167,7 @@ int mc__xml_parse(xmlDoc **out, const char *data, size_t len, size_t max_size, c
     if (!data)
         return mc__error_set(MC_EINVAL, "%s: no data", what);
     if (len > max_size || len > INT_MAX)
-        return mc__error_set(MC_ETOOBIG, "%s is %zu bytes, over the limit of %zu", what, len,
-                             max_size);
+        return mc__error_set(MC_ETOOBIG, "%s is %zu bytes, over the limit of %zu", what, len, max_size);
     if (len == 0)
         return mc__error_set(MC_EPROTO, "%s is empty", what);
     /* the pre-scan reads bytes as ASCII, so the parser must too: no UTF-16,
@@ -193,8 +192,8 @@ int mc__xml_parse(xmlDoc **out, const char *data, size_t len, size_t max_size, c
         xmlSetGenericErrorFunc(old_ctx, old_func);
         return mc__error_set(MC_ENOMEM, "out of memory");
     }
-    xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                                XML_PARSE_RECOVER | XML_PARSE_IGNORE_ENC);
+    xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_RECOVER |
+                                XML_PARSE_IGNORE_ENC);
     ctxt->sax->internalSubset = deny_subset;
     ctxt->sax->externalSubset = deny_subset;
     ctxt->sax->entityDecl = deny_entity;
@@ -211,8 +210,7 @@ int mc__xml_parse(xmlDoc **out, const char *data, size_t len, size_t max_size, c
     if (st.why == REFUSED_DTD) {
         rc = mc__error_set(MC_EPROTO, "%s: a DTD is not allowed", what);
     } else if (st.why == REFUSED_DEPTH) {
-        rc = mc__error_set(MC_EPROTO, "%s: elements nested deeper than %d", what,
-                           MC_XML_MAX_DEPTH);
+        rc = mc__error_set(MC_EPROTO, "%s: elements nested deeper than %d", what, MC_XML_MAX_DEPTH);
     } else if (st.why == REFUSED_NAMESPACES) {
         rc = mc__error_set(MC_EPROTO, "%s: more than %d namespace declarations in scope", what,
                            MC_XML_MAX_NAMESPACES);

@@ -7,12 +7,12 @@
 
 struct mc__http {
     CURL *curl;
-    CURLM *multi;       /* a stream in progress runs here */
+    CURLM *multi; /* a stream in progress runs here */
     bool streaming;
     mc__http_data_cb on_data;
     void *on_data_ud;
     bool got_data, data_refused;
-    char *stream_body;  /* the request of the stream, alive while it runs */
+    char *stream_body; /* the request of the stream, alive while it runs */
     struct curl_slist *headers;
     char *url, *username, *password, *ca_file, *ca_path;
     char *token; /* the current bearer token (a secret) */
@@ -152,7 +152,8 @@ int mc__http_new(mc__http **out, const mc__http_config *cfg)
     mc__http *h;
     int rc = MC_ENOMEM;
     if (!cfg->url || strncasecmp(cfg->url, "https://", 8))
-        return mc__error_set(MC_EINVAL, "the server URL must be https:// (got \"%s\")", cfg->url ? cfg->url : "");
+        return mc__error_set(MC_EINVAL, "the server URL must be https:// (got \"%s\")",
+                             cfg->url ? cfg->url : "");
     if (cfg->auth == MC__HTTP_BEARER && !cfg->token_cb)
         return mc__error_set(MC_EINVAL, "bearer authentication needs a token callback");
     if (!(h = calloc(1, sizeof(*h))))
@@ -163,14 +164,16 @@ int mc__http_new(mc__http **out, const mc__http_config *cfg)
     h->verify = cfg->verify;
     h->tls_min = cfg->tls_min_version;
     h->timeout_ms = cfg->timeout_ms;
-    if (!(h->url = mc__strdup(cfg->url)) || (cfg->username && *cfg->username && !(h->username = mc__strdup(cfg->username))) ||
+    if (!(h->url = mc__strdup(cfg->url)) ||
+        (cfg->username && *cfg->username && !(h->username = mc__strdup(cfg->username))) ||
         (cfg->password && *cfg->password && !(h->password = mc__strdup(cfg->password))) ||
         (cfg->ca_file && *cfg->ca_file && !(h->ca_file = copy_or_null(cfg->ca_file))) ||
         (cfg->ca_path && *cfg->ca_path && !(h->ca_path = copy_or_null(cfg->ca_path))))
         goto fail;
     if (add_header(h, "Content-Type", cfg->content_type ? cfg->content_type : "text/xml; charset=utf-8") ||
         add_header(h, "Accept", "text/xml") || add_header(h, "Expect", "") ||
-        (cfg->anchor_mailbox && *cfg->anchor_mailbox && add_header(h, "X-AnchorMailbox", cfg->anchor_mailbox)))
+        (cfg->anchor_mailbox && *cfg->anchor_mailbox &&
+         add_header(h, "X-AnchorMailbox", cfg->anchor_mailbox)))
         goto fail;
     if (!(h->curl = curl_easy_init())) {
         rc = MC_EIO;
@@ -236,8 +239,8 @@ static int curl_error(mc__http *h, CURLcode cc, const xfer *x)
     }
 }
 
-static int post_once(mc__http *h, const char *body, size_t len, size_t max_reply, const mc__cancel_token *cancel,
-                     mc__http_reply *out)
+static int post_once(mc__http *h, const char *body, size_t len, size_t max_reply,
+                     const mc__cancel_token *cancel, mc__http_reply *out)
 {
     xfer x = {.max = max_reply, .cancel = cancel};
     CURLcode cc;
@@ -304,7 +307,8 @@ static size_t stream_cb(char *p, size_t size, size_t n, void *ud)
 
 bool mc__http_streaming(const mc__http *h) { return h->streaming; }
 
-int mc__http_stream_start(mc__http *h, const char *body, size_t len, mc__http_data_cb on_data, void *user_data)
+int mc__http_stream_start(mc__http *h, const char *body, size_t len, mc__http_data_cb on_data,
+                          void *user_data)
 {
     int rc;
     mc__http_stream_stop(h);
@@ -376,7 +380,8 @@ int mc__http_stream_run(mc__http *h, int timeout_ms, int wake_fd)
                 return mc__error_set(status == 401 ? MC_EAUTH : MC_EIO, "%s: notification stream: HTTP %ld",
                                      h->url, status);
             if (cc == CURLE_WRITE_ERROR && h->data_refused)
-                return mc__error_set(MC_EPROTO, "%s: notification stream: refused what the server sent", h->url);
+                return mc__error_set(MC_EPROTO, "%s: notification stream: refused what the server sent",
+                                     h->url);
             return curl_error(h, cc, &x);
         }
         if (h->got_data)

@@ -15,9 +15,9 @@ typedef enum { MC__HTTP_BASIC = 0, MC__HTTP_NTLM, MC__HTTP_BEARER } mc__http_aut
 typedef struct {
     const char *url;
     mc__http_auth auth;
-    const char *username;          /* Basic and NTLM ("DOMAIN\\user" or "user@domain") */
-    const char *password;          /* secret: never logged, never in an error */
-    mc_token_cb token_cb;          /* bearer token source */
+    const char *username; /* Basic and NTLM ("DOMAIN\\user" or "user@domain") */
+    const char *password; /* secret: never logged, never in an error */
+    mc_token_cb token_cb; /* bearer token source */
     void *token_user_data;
     const char *ca_file, *ca_path; /* trust anchors; the system's when both empty */
     bool verify;                   /* certificate and host name verification */
@@ -30,8 +30,8 @@ typedef struct {
 typedef struct mc__http mc__http;
 
 typedef struct {
-    long status;        /* HTTP status */
-    char *body;         /* NUL-terminated; the caller frees */
+    long status; /* HTTP status */
+    char *body;  /* NUL-terminated; the caller frees */
     size_t len;
     int retry_after_ms; /* Retry-After in ms, or 0 when absent */
 } mc__http_reply;
@@ -55,7 +55,8 @@ const char *mc__http_url(const mc__http *h);
  * to on_data as it arrives, on a session of its own (its own connection).
  * on_data returns false to end the stream (a limit crossed). */
 typedef bool (*mc__http_data_cb)(const char *p, size_t n, void *user_data);
-int mc__http_stream_start(mc__http *h, const char *body, size_t len, mc__http_data_cb on_data, void *user_data);
+int mc__http_stream_start(mc__http *h, const char *body, size_t len, mc__http_data_cb on_data,
+                          void *user_data);
 /* Runs the stream until data came (1), wake_fd became readable or the
  * timeout passed (0), or the stream ended (MC_ECLOSED when the server ended
  * it in order: HTTP 200 complete; else the error). */

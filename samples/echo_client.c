@@ -40,7 +40,8 @@ int main(int argc, char **argv)
     snprintf(to, sizeof(to), "net.mail://echo#%s", argc > 3 ? argv[3] : "svc@demo.local");
     mc_init();
     if (stat(argv[1], &st) == 0 && S_ISREG(st.st_mode)) {
-        if (check(mc_binding_new(&b, "mail"), "binding") || check(mc_binding_load_config(b, argv[1]), argv[1]))
+        if (check(mc_binding_new(&b, "mail"), "binding") ||
+            check(mc_binding_load_config(b, argv[1]), argv[1]))
             goto fail;
     } else if (check(mc_binding_new(&b, "maildir"), "binding") ||
                check(mc_binding_set(b, "maildir_root", argv[1]), "maildir_root") ||
@@ -59,7 +60,8 @@ int main(int argc, char **argv)
         char text[64];
         snprintf(text, sizeof(text), "hello #%d", i + 1);
         if (check(mc_message_new_text(&m, "urn:mailchan:demo:Echo", text), "message") ||
-            check(mc_message_set_reply_to(m, reply_to), "reply-to") || check(mc_output_channel_send(out, m), "send")) {
+            check(mc_message_set_reply_to(m, reply_to), "reply-to") ||
+            check(mc_output_channel_send(out, m), "send")) {
             mc_message_free(m);
             goto fail;
         }
@@ -78,7 +80,8 @@ int main(int argc, char **argv)
                 break;
         mc_message_body_text(&text, r);
         if (i == n) {
-            printf("unmatched reply (RelatesTo %s)\n", mc_message_relates_to(r) ? mc_message_relates_to(r) : "none");
+            printf("unmatched reply (RelatesTo %s)\n",
+                   mc_message_relates_to(r) ? mc_message_relates_to(r) : "none");
             ok = 0;
         } else {
             printf("reply to %s  \"%s\" (from %s)\n", ids[i], text ? text : "?",

@@ -15,7 +15,11 @@
 #include <mailchan.h>
 
 static volatile sig_atomic_t stop;
-static void on_signal(int sig) { (void)sig; stop = 1; }
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
 
 static int check(int rc, const char *what)
 {
@@ -47,7 +51,8 @@ int main(int argc, char **argv)
     if (check(mc_binding_new(&b, mail ? "mail" : "maildir"), "binding") ||
         (mail ? check(mc_binding_load_config(b, argv[1]), argv[1])
               : check(mc_binding_set(b, "maildir_root", argv[1]), "maildir_root")) ||
-        ((argc > 2 || !mail) && check(mc_binding_set(b, "address", argc > 2 ? argv[2] : "svc@demo.local"), "address")) ||
+        ((argc > 2 || !mail) &&
+         check(mc_binding_set(b, "address", argc > 2 ? argv[2] : "svc@demo.local"), "address")) ||
         check(mc_transport_new(&t, b), "transport") || check(mc_channel_factory_new(&f, t), "factory") ||
         check(mc_channel_listener_new(&l, t, "net.mail://echo#"), "listener") ||
         check(mc_channel_listener_accept_channel(&in, l, -1), "accept"))

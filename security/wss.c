@@ -13,8 +13,8 @@ static int init_result;
 
 /* xmlsec reports every failure on stderr by default; our callers get a
  * reason through mc_error_last() instead */
-static void quiet(const char *file, int line, const char *func, const char *obj, const char *subj,
-                  int reason, const char *msg)
+static void quiet(const char *file, int line, const char *func, const char *obj, const char *subj, int reason,
+                  const char *msg)
 {
     (void)file, (void)line, (void)func, (void)obj, (void)subj, (void)reason, (void)msg;
 }
@@ -71,14 +71,14 @@ static void wss_free(mc__envelope_filter *f)
     free(w);
 }
 
-static int wss_secure(mc__envelope_filter *f, const char *env, size_t len, const char *const *to,
-                      size_t nto, char **out, size_t *out_len)
+static int wss_secure(mc__envelope_filter *f, const char *env, size_t len, const char *const *to, size_t nto,
+                      char **out, size_t *out_len)
 {
     return mc__wss_secure((mc__wss *)f, env, len, to, nto, out, out_len);
 }
 
-static int wss_unsecure(mc__envelope_filter *f, const char *env, size_t len, size_t max,
-                        const char *mail_id, char **out, size_t *out_len, char **subject)
+static int wss_unsecure(mc__envelope_filter *f, const char *env, size_t len, size_t max, const char *mail_id,
+                        char **out, size_t *out_len, char **subject)
 {
     return mc__wss_unsecure((mc__wss *)f, env, len, max, mail_id, out, out_len, subject);
 }

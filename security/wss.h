@@ -28,7 +28,7 @@ typedef struct {
     const char *key_password;
     const char *recipient_certificate; /* PEM file (one or more) or directory of PEM files */
     mc__wss_keyid keyid;
-    const char *ca_file, *ca_path;     /* trust anchors for senders' certificates */
+    const char *ca_file, *ca_path; /* trust anchors for senders' certificates */
     int64_t timestamp_validity_ms;
     int64_t max_clock_skew_ms;
     bool replay_detection;

@@ -23,7 +23,8 @@
 #define VT_X509V3 X509_TOKEN "#X509v3"
 #define VT_SKI X509_TOKEN "#X509SubjectKeyIdentifier"
 #define VT_THUMBPRINT "http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#ThumbprintSHA1"
-#define ENC_BASE64 "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+#define ENC_BASE64 \
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 #define ALG_EXC_C14N "http://www.w3.org/2001/10/xml-exc-c14n#"
 #define ALG_AES256 "http://www.w3.org/2001/04/xmlenc#aes256-cbc"
 #define ALG_RSA15 "http://www.w3.org/2001/04/xmlenc#rsa-1_5"
@@ -52,9 +53,9 @@ typedef struct {
     unsigned char ski[64];
     size_t ski_len; /* 0: the certificate has no SubjectKeyIdentifier */
     unsigned char thumbprint[20];
-    char *issuer;   /* RFC 2253 */
-    char *serial;   /* decimal */
-    char **emails;  /* subjectAltName rfc822Name and subject emailAddress, lower case */
+    char *issuer;  /* RFC 2253 */
+    char *serial;  /* decimal */
+    char **emails; /* subjectAltName rfc822Name and subject emailAddress, lower case */
     size_t nemails;
 } mc__wss_cert;
 
@@ -73,11 +74,11 @@ typedef struct {
     mc__envelope_filter parent;
     mc__wss_settings s; /* strings not kept */
     const mc__wss_suite *suite;
-    mc__wss_cert self;  /* our certificate and private key */
-    char *self_b64;     /* DER of our certificate, base64, for the BinarySecurityToken */
+    mc__wss_cert self;   /* our certificate and private key */
+    char *self_b64;      /* DER of our certificate, base64, for the BinarySecurityToken */
     mc__wss_cert *peers; /* recipients' certificates */
     size_t npeers;
-    X509_STORE *trust;  /* for senders' certificates */
+    X509_STORE *trust; /* for senders' certificates */
     mc__wss_replay *replay;
     pthread_mutex_t cert_lock;
     mc__wss_known_cert certs[MC__WSS_CERT_CACHE];
@@ -110,8 +111,8 @@ bool mc__wss_str_matches(xmlNodePtr keyinfo, const mc__wss_cert *c);
  * another mail id before `expires` (unix seconds) */
 int mc__wss_replay_new(mc__wss_replay **out, size_t capacity);
 void mc__wss_replay_free(mc__wss_replay *r);
-int mc__wss_replay_check(mc__wss_replay *r, const unsigned char *value, size_t len,
-                         const char *mail_id, int64_t expires, int64_t now);
+int mc__wss_replay_check(mc__wss_replay *r, const unsigned char *value, size_t len, const char *mail_id,
+                         int64_t expires, int64_t now);
 
 /* XML helpers (wss_xml.c) */
 bool mc__wss_is(const xmlNode *n, const char *ns, const char *name);
@@ -133,9 +134,9 @@ int mc__wss_unb64(const xmlChar *text, unsigned char *out, size_t cap);
 int mc__wss_serialize(xmlDocPtr doc, char **out, size_t *out_len);
 
 /* the two directions */
-int mc__wss_secure(mc__wss *w, const char *env, size_t len, const char *const *to, size_t nto,
-                   char **out, size_t *out_len);
-int mc__wss_unsecure(mc__wss *w, const char *env, size_t len, size_t max, const char *mail_id,
-                     char **out, size_t *out_len, char **subject);
+int mc__wss_secure(mc__wss *w, const char *env, size_t len, const char *const *to, size_t nto, char **out,
+                   size_t *out_len);
+int mc__wss_unsecure(mc__wss *w, const char *env, size_t len, size_t max, const char *mail_id, char **out,
+                     size_t *out_len, char **subject);
 
 #endif

@@ -98,8 +98,8 @@ int mc__wss_cert_fill(mc__wss_cert *c, X509 *cert, EVP_PKEY *pkey)
     }
     X509_digest(cert, EVP_sha1(), c->thumbprint, &len);
     serial = X509_get_serialNumber(cert);
-    if (!(c->issuer = mc__wss_name_text(X509_get_issuer_name(cert))) || !(bn = ASN1_INTEGER_to_BN(serial, NULL)) ||
-        !(dec = BN_bn2dec(bn))) {
+    if (!(c->issuer = mc__wss_name_text(X509_get_issuer_name(cert))) ||
+        !(bn = ASN1_INTEGER_to_BN(serial, NULL)) || !(dec = BN_bn2dec(bn))) {
         BN_free(bn);
         return mc__error_set(MC_ENOMEM, "out of memory");
     }
@@ -174,8 +174,10 @@ static int load_pkcs12(BIO *b, const char *path, const char *password, X509 **ce
         EVP_PKEY_free(*key);
         *cert = NULL;
         *key = NULL;
-        return mc__error_set(MC_ESECURITY, "certificate: %s cannot be opened (wrong private_key_password, or "
-                                           "no certificate and key in it)", path);
+        return mc__error_set(MC_ESECURITY,
+                             "certificate: %s cannot be opened (wrong private_key_password, or "
+                             "no certificate and key in it)",
+                             path);
     }
     return 0;
 }
@@ -213,8 +215,10 @@ int mc__wss_load_self(mc__wss *w, const char *cert_path, const char *key_path, c
         if (!key) {
             X509_free(cert);
             ERR_clear_error();
-            return mc__error_set(MC_ESECURITY, "private_key: %s cannot be read (not a PEM key, or a wrong "
-                                               "private_key_password)", key_path);
+            return mc__error_set(MC_ESECURITY,
+                                 "private_key: %s cannot be read (not a PEM key, or a wrong "
+                                 "private_key_password)",
+                                 key_path);
         }
     }
     ERR_clear_error();
@@ -303,8 +307,10 @@ const mc__wss_cert *mc__wss_peer_for(const mc__wss *w, const char *address)
                 return &w->peers[i];
     if (w->npeers == 1)
         return &w->peers[0];
-    mc__error_set(MC_ENOTFOUND, "no recipient certificate for %s (recipient_certificate holds %zu "
-                                "certificates, none for that address)", address, w->npeers);
+    mc__error_set(MC_ENOTFOUND,
+                  "no recipient certificate for %s (recipient_certificate holds %zu "
+                  "certificates, none for that address)",
+                  address, w->npeers);
     return NULL;
 }
 
@@ -457,7 +463,8 @@ X509 *mc__wss_sender_cert(mc__wss *w, const unsigned char *der, size_t len, int6
     pthread_mutex_lock(&w->cert_lock);
     for (size_t i = 0; i < MC__WSS_CERT_CACHE; i++) {
         k = &w->certs[i];
-        if (k->cert && !memcmp(k->hash, hash, sizeof(hash)) && now >= k->valid_from && now <= k->valid_until) {
+        if (k->cert && !memcmp(k->hash, hash, sizeof(hash)) && now >= k->valid_from &&
+            now <= k->valid_until) {
             X509_up_ref(k->cert);
             pthread_mutex_unlock(&w->cert_lock);
             return k->cert;

@@ -148,8 +148,8 @@ static int remember(mc__wss_replay *r, const char *key, const char *mail_id, int
     return 0;
 }
 
-int mc__wss_replay_check(mc__wss_replay *r, const unsigned char *value, size_t len,
-                         const char *mail_id, int64_t expires, int64_t now)
+int mc__wss_replay_check(mc__wss_replay *r, const unsigned char *value, size_t len, const char *mail_id,
+                         int64_t expires, int64_t now)
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     char key[2 * SHA256_DIGEST_LENGTH + 1];
@@ -163,8 +163,10 @@ int mc__wss_replay_check(mc__wss_replay *r, const unsigned char *value, size_t l
     if (s && s->expires > now) {
         /* the same mail read again (a restart, a full cache) is no replay */
         if (!mail_id || !s->mail_id || strcmp(mail_id, s->mail_id))
-            rc = mc__error_set(MC_ESECURITY, "replayed message: this signature was accepted before "
-                                             "(mail %s)", s->mail_id ? s->mail_id : "?");
+            rc = mc__error_set(MC_ESECURITY,
+                               "replayed message: this signature was accepted before "
+                               "(mail %s)",
+                               s->mail_id ? s->mail_id : "?");
         goto done;
     }
     make_room(r, now); /* an expired entry for this key goes here too */

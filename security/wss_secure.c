@@ -139,8 +139,8 @@ static int sign(job *j)
     xmlSecDSigCtxPtr ctx = NULL;
     char uri[80];
     int rc = 0;
-    if (!(sig = xmlSecTmplSignatureCreateNsPref(j->doc, xmlSecTransformExclC14NId, j->w->suite->signature_id(),
-                                                NULL, BAD_CAST "ds")))
+    if (!(sig = xmlSecTmplSignatureCreateNsPref(j->doc, xmlSecTransformExclC14NId,
+                                                j->w->suite->signature_id(), NULL, BAD_CAST "ds")))
         return oom();
     xmlAddChild(j->security, sig);
     j->signature = sig;
@@ -157,7 +157,8 @@ static int sign(job *j)
     if (!(ki = xmlSecTmplSignatureEnsureKeyInfo(sig, NULL)) ||
         !(str = xmlNewChild(ki, j->wsse, BAD_CAST "SecurityTokenReference", NULL)) ||
         !(ref = xmlNewChild(str, j->wsse, BAD_CAST "Reference", NULL)) ||
-        !xmlNewProp(ref, BAD_CAST "URI", BAD_CAST uri) || !xmlNewProp(ref, BAD_CAST "ValueType", BAD_CAST VT_X509V3))
+        !xmlNewProp(ref, BAD_CAST "URI", BAD_CAST uri) ||
+        !xmlNewProp(ref, BAD_CAST "ValueType", BAD_CAST VT_X509V3))
         return oom();
     if ((rc = mc__wss_register_ids(j->doc)))
         return rc == MC_ESECURITY ? mc__error_set(MC_EINVAL, "%s", mc_error_last()) : rc;
@@ -302,8 +303,8 @@ static int encrypt(job *j)
     return 0;
 }
 
-int mc__wss_secure(mc__wss *w, const char *env, size_t len, const char *const *to, size_t nto,
-                   char **out, size_t *out_len)
+int mc__wss_secure(mc__wss *w, const char *env, size_t len, const char *const *to, size_t nto, char **out,
+                   size_t *out_len)
 {
     job j;
     unsigned char r[4];

@@ -81,7 +81,8 @@ static int check_timestamp(vjob *j)
     size_t n = mc__wss_count_children(j->security, NS_WSU, "Timestamp");
     if (n != 1)
         return reject(n ? "the Security header has more than one Timestamp%s"
-                        : "the Security header has no Timestamp%s", NULL);
+                        : "the Security header has no Timestamp%s",
+                      NULL);
     j->timestamp = mc__wss_child(j->security, NS_WSU, "Timestamp");
     if (!(c = mc__wss_child(j->timestamp, NS_WSU, "Created")) ||
         mc__wss_count_children(j->timestamp, NS_WSU, "Created") != 1 ||
@@ -183,12 +184,14 @@ static int decrypt_data(vjob *j, xmlNodePtr ed)
          * attribute and namespace checks). A refusal ends in the one
          * decryption error, so that it tells an attacker nothing more. */
         xmlSecBufferPtr out = xmlSecEncCtxDecryptToBuffer(ctx, ed);
-        const char *why = out ? mc__xml_prescan((const char *)xmlSecBufferGetData(out), xmlSecBufferGetSize(out)) : NULL;
+        const char *why =
+            out ? mc__xml_prescan((const char *)xmlSecBufferGetData(out), xmlSecBufferGetSize(out)) : NULL;
         if (why)
             mc__log(MC_LOG_WARN, "decrypted content refused: %s", why);
-        rc = !out || why || xmlSecReplaceNodeBuffer(ed, xmlSecBufferGetData(out), xmlSecBufferGetSize(out)) < 0
-                 ? reject(UNDECRYPTABLE "%s", NULL)
-                 : 0;
+        rc =
+            !out || why || xmlSecReplaceNodeBuffer(ed, xmlSecBufferGetData(out), xmlSecBufferGetSize(out)) < 0
+                ? reject(UNDECRYPTABLE "%s", NULL)
+                : 0;
     }
     xmlSecEncCtxDestroy(ctx);
     if (!rc && content && parent == j->body)
@@ -241,8 +244,9 @@ static int decrypt(vjob *j)
     if (!j->my_key) {
         if (has_encrypted_data(j->root))
             return reject("the message is encrypted, but not for this receiver's certificate%s", NULL);
-        return j->w->s.encrypt ? reject("the Body is not encrypted (protection_level is encrypt_and_sign)%s", NULL)
-                               : 0;
+        return j->w->s.encrypt
+                   ? reject("the Body is not encrypted (protection_level is encrypt_and_sign)%s", NULL)
+                   : 0;
     }
     recover_key(j);
     if ((rc = decrypt_list(j, mc__wss_child(j->my_key, NS_XENC, "ReferenceList"))))
@@ -268,7 +272,8 @@ static int check_signed_info(vjob *j, xmlNodePtr si)
     size_t refs = 0;
     if (!si)
         return reject("the Signature has no SignedInfo%s", NULL);
-    if ((rc = check_alg(mc__wss_child(si, NS_DS, "CanonicalizationMethod"), ALG_EXC_C14N, "canonicalization")) ||
+    if ((rc = check_alg(mc__wss_child(si, NS_DS, "CanonicalizationMethod"), ALG_EXC_C14N,
+                        "canonicalization")) ||
         (rc = check_alg(mc__wss_child(si, NS_DS, "SignatureMethod"), s->signature, "signature")))
         return rc;
     for (xmlNodePtr r = si->children; r; r = r->next) {
@@ -410,8 +415,8 @@ static int verify(vjob *j, const char *mail_id)
     return check_replay(j, sig, mail_id);
 }
 
-static int unsecure(mc__wss *w, const char *env, size_t len, size_t max, const char *mail_id,
-                    char **out, size_t *out_len, char **subject)
+static int unsecure(mc__wss *w, const char *env, size_t len, size_t max, const char *mail_id, char **out,
+                    size_t *out_len, char **subject)
 {
     vjob j;
     int rc;
@@ -427,7 +432,8 @@ static int unsecure(mc__wss *w, const char *env, size_t len, size_t max, const c
         !(rc = verify(&j, mail_id))) {
         xmlUnlinkNode(j.security);
         xmlFreeNode(j.security);
-        if (!(rc = mc__wss_serialize(j.doc, out, out_len)) && !(*subject = mc__wss_name_text(X509_get_subject_name(j.signer)))) {
+        if (!(rc = mc__wss_serialize(j.doc, out, out_len)) &&
+            !(*subject = mc__wss_name_text(X509_get_subject_name(j.signer)))) {
             free(*out);
             rc = mc__error_set(MC_ENOMEM, "out of memory");
         }
@@ -440,8 +446,8 @@ static int unsecure(mc__wss *w, const char *env, size_t len, size_t max, const c
 
 static void quiet_xml(void *ctx, const char *msg, ...) { (void)ctx, (void)msg; }
 
-int mc__wss_unsecure(mc__wss *w, const char *env, size_t len, size_t max, const char *mail_id,
-                     char **out, size_t *out_len, char **subject)
+int mc__wss_unsecure(mc__wss *w, const char *env, size_t len, size_t max, const char *mail_id, char **out,
+                     size_t *out_len, char **subject)
 {
     /* xmlsec parses decrypted content with libxml2, which reports errors on
      * the thread's generic channel: nothing of it may reach stderr */

@@ -11,8 +11,8 @@
 
 bool mc__wss_is(const xmlNode *n, const char *ns, const char *name)
 {
-    return n && n->type == XML_ELEMENT_NODE && n->ns && n->ns->href &&
-           !strcmp((const char *)n->name, name) && !strcmp((const char *)n->ns->href, ns);
+    return n && n->type == XML_ELEMENT_NODE && n->ns && n->ns->href && !strcmp((const char *)n->name, name) &&
+           !strcmp((const char *)n->ns->href, ns);
 }
 
 xmlNodePtr mc__wss_child(xmlNodePtr parent, const char *ns, const char *name)
@@ -92,10 +92,7 @@ static int register_node(xmlDocPtr doc, xmlNodePtr n)
 
 int mc__wss_register_ids(xmlDocPtr doc) { return register_node(doc, xmlDocGetRootElement(doc)); }
 
-int64_t mc__wss_now(const mc__wss *w)
-{
-    return w->s.now_override ? w->s.now_override : (int64_t)time(NULL);
-}
+int64_t mc__wss_now(const mc__wss *w) { return w->s.now_override ? w->s.now_override : (int64_t)time(NULL); }
 
 char *mc__wss_b64(const unsigned char *data, size_t len)
 {

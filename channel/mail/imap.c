@@ -44,23 +44,23 @@ typedef struct {
     size_t size;
     int64_t arrived_ms;
     char *headers;
-    char *body;       /* read ahead, until the core asks for it */
+    char *body; /* read ahead, until the core asks for it */
     size_t body_len;
     bool prefetched;
-    bool stamped;     /* the core says its Subject carries the stamp */
+    bool stamped; /* the core says its Subject carries the stamp */
 } meta;
 
 typedef struct {
     mc__receiver base;   /* the receiving half of the mail transport */
     mc__mail_config cfg; /* strings below are owned copies */
     char *host, *username, *password, *ca_file, *ca_path, *service, *deleted;
-    mailimap *s; /* NULL: disconnected */
-    mc__imap_conn *conn; /* below s: socket, TLS, guard; owned by s */
-    _Atomic int64_t deadline; /* a caller's deadline for all I/O (monotonic ms); 0: none */
+    mailimap *s;                 /* NULL: disconnected */
+    mc__imap_conn *conn;         /* below s: socket, TLS, guard; owned by s */
+    _Atomic int64_t deadline;    /* a caller's deadline for all I/O (monotonic ms); 0: none */
     unsigned long arrivals_seen; /* the guard's EXISTS count at the last UID SEARCH */
-    bool greeted; /* this server has sent a greeting before */
-    bool swept;   /* this session looked for mail a dead receiver left flagged */
-    char *folder; /* the selected folder */
+    bool greeted;                /* this server has sent a greeting before */
+    bool swept;                  /* this session looked for mail a dead receiver left flagged */
+    char *folder;                /* the selected folder */
     bool fallback;
     mc__imap_folders fold; /* namespace, resolved names, this session's trash */
     uint32_t uidvalidity;
@@ -79,7 +79,6 @@ typedef struct {
 /* The first cell of a list libetpan returned, which may be NULL when the
  * server answered OK without the data (a search without "* SEARCH"). */
 static clistiter *first(clist *l) { return l ? clist_begin(l) : NULL; }
-
 
 static void meta_free(void *p)
 {
@@ -175,12 +174,16 @@ static int imap_error(mc__imap *m, int r, const char *step)
         /* the bytes arrived but libetpan could not parse them */
         return mc__error_set(r == MAILIMAP_ERROR_FATAL ? MC_EIO : MC_EPROTO,
                              "IMAP %s:%u: %s: %s; dropping the connection", m->host, port, step,
-                             r == MAILIMAP_ERROR_FATAL ? "the server said BYE" : "the server's reply does not parse");
+                             r == MAILIMAP_ERROR_FATAL ? "the server said BYE"
+                                                       : "the server's reply does not parse");
     default:
         code = MC_EIO;
     }
     return mc__error_set(code, "IMAP %s:%u: %s: %s%s", m->host, port, step,
-                         cause == MC__IO_TIMEOUT ? "timed out: " : cause == MC__IO_LIMIT ? "protocol: " : "", why);
+                         cause == MC__IO_TIMEOUT ? "timed out: "
+                         : cause == MC__IO_LIMIT ? "protocol: "
+                                                 : "",
+                         why);
 }
 
 /* ---- connecting ---- */
@@ -230,7 +233,8 @@ static int open_stream(mc__imap *m)
     m->conn = c;
     r = mailimap_connect(m->s, st); /* the session owns the stream from here */
     mc__imap_conn_set_timeout(c, m->cfg.timeout_ms);
-    if (r == MAILIMAP_NO_ERROR || r == MAILIMAP_NO_ERROR_NON_AUTHENTICATED || r == MAILIMAP_NO_ERROR_AUTHENTICATED)
+    if (r == MAILIMAP_NO_ERROR || r == MAILIMAP_NO_ERROR_NON_AUTHENTICATED ||
+        r == MAILIMAP_NO_ERROR_AUTHENTICATED)
         m->greeted = true;
     else {
         /* a hint only for a server that never greeted us: one that did
@@ -241,8 +245,9 @@ static int open_stream(mc__imap *m)
         disconnect(m);
         if (silent && m->cfg.imap.tls != MC__TLS_IMPLICIT) {
             snprintf(first, sizeof(first), "%s", mc_error_last());
-            rc = mc__error_set(rc, "%s (if port %u expects TLS at once, as 993 does, set imap_security = tls)",
-                               first, o.port);
+            rc =
+                mc__error_set(rc, "%s (if port %u expects TLS at once, as 993 does, set imap_security = tls)",
+                              first, o.port);
         }
         return rc;
     }
@@ -359,8 +364,8 @@ static int connect_session(mc__imap *m)
         mc__log(MC_LOG_INFO, "IMAP folder \"%s\" does not exist; watching INBOX", m->fold.service_shown);
     if ((rc = select_folder(m, service_exists ? m->fold.service : "INBOX")))
         return rc;
-    mc__log(MC_LOG_DEBUG, "IMAP %s:%u: watching %s (UIDPLUS %d, MOVE %d, IDLE %d)", m->host, port,
-            m->folder, m->has_uidplus, m->has_move, m->has_idle);
+    mc__log(MC_LOG_DEBUG, "IMAP %s:%u: watching %s (UIDPLUS %d, MOVE %d, IDLE %d)", m->host, port, m->folder,
+            m->has_uidplus, m->has_move, m->has_idle);
     return 0;
 }
 
@@ -547,7 +552,8 @@ static int recheck_folder(mc__imap *m)
         return rc;
     if (!exists)
         return 0;
-    mc__log(MC_LOG_INFO, "IMAP folder \"%s\" exists now; watching it instead of INBOX", m->fold.service_shown);
+    mc__log(MC_LOG_INFO, "IMAP folder \"%s\" exists now; watching it instead of INBOX",
+            m->fold.service_shown);
     return select_folder(m, m->fold.service);
 }
 
@@ -571,15 +577,17 @@ static void fetched(struct mailimap_msg_att *att, uint32_t *uid, struct mailimap
         st = item->att_data.att_static;
         if (st->att_type == MAILIMAP_MSG_ATT_UID)
             *uid = st->att_data.att_uid;
-        else if (st->att_type == MAILIMAP_MSG_ATT_BODY_SECTION && st->att_data.att_body_section->sec_body_part)
+        else if (st->att_type == MAILIMAP_MSG_ATT_BODY_SECTION &&
+                 st->att_data.att_body_section->sec_body_part)
             *body = st->att_data.att_body_section;
     }
 }
 
 static struct mailimap_search_key *search_key(int type)
 {
-    return mailimap_search_key_new(type, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                                   NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL);
+    return mailimap_search_key_new(type, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                                   NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL,
+                                   NULL);
 }
 
 /* UNDELETED (OR SUBJECT "[net.mail]" HEADER X-Net-Mail-Channel ""): the
@@ -667,8 +675,10 @@ static int sweep_leftovers(mc__imap *m)
             n++;
     }
     if (n) {
-        mc__log(MC_LOG_INFO, "IMAP folder %s: expunging %zu received mail(s) a stopped receiver left flagged "
-                             "\\Deleted", m->folder, n);
+        mc__log(MC_LOG_INFO,
+                "IMAP folder %s: expunging %zu received mail(s) a stopped receiver left flagged "
+                "\\Deleted",
+                m->folder, n);
         unsigned long before = mc__imap_conn_guard(m->conn)->expunges;
         if ((r = mailimap_uid_expunge(m->s, ours)) != MAILIMAP_NO_ERROR)
             rc = imap_error(m, r, "UID EXPUNGE");
@@ -905,7 +915,8 @@ static int imap_fetch(mc__receiver *self, const char *id, size_t max, char **dat
     mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
     /* always a partial fetch: the server may send at most what we asked for,
      * whatever RFC822.SIZE said, and the guard holds it to that */
-    mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_body_peek_section_partial(sec, 0, ask));
+    mailimap_fetch_type_new_fetch_att_list_add(ft,
+                                               mailimap_fetch_att_new_body_peek_section_partial(sec, 0, ask));
     expect(m, ask, (size_t)(ahead + 1) * ((size_t)ask + 4096) + (1u << 20));
     r = mailimap_uid_fetch(m->s, set, ft, &result);
     expect(m, 0, 0);

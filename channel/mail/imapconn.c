@@ -500,14 +500,15 @@ static int handshake(mc__imap_conn *c)
         e = SSL_get_error(c->ssl, r);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
             if (!wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
-                return mc__error_set(MC_ETLS, "IMAP %s:%u: TLS handshake: %s", c->host, c->port, c->cause_text);
+                return mc__error_set(MC_ETLS, "IMAP %s:%u: TLS handshake: %s", c->host, c->port,
+                                     c->cause_text);
             continue;
         }
         if ((e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN) && !ERR_peek_error()) {
             /* no TLS error: the connection broke under the handshake */
             set_cause(c, MC__IO_CLOSED, "%s", errno ? strerror(errno) : "the server closed the connection");
-            return mc__error_set(MC_EIO, "IMAP %s:%u: TLS handshake: the connection broke (%s)", c->host, c->port,
-                                 c->cause_text);
+            return mc__error_set(MC_EIO, "IMAP %s:%u: TLS handshake: the connection broke (%s)", c->host,
+                                 c->port, c->cause_text);
         }
         {
             unsigned long err = ERR_peek_error();
@@ -533,8 +534,9 @@ static int handshake(mc__imap_conn *c)
 int mc__imap_conn_start_tls(mc__imap_conn *c, mailstream *over)
 {
     if (over && (over->read_buffer_len || (c->guard.head_len || c->guard.line_len)))
-        return mc__error_set(MC_ETLS, "IMAP %s:%u: STARTTLS: the server sent data after its answer "
-                                      "(a response injection attempt); not continuing",
+        return mc__error_set(MC_ETLS,
+                             "IMAP %s:%u: STARTTLS: the server sent data after its answer "
+                             "(a response injection attempt); not continuing",
                              c->host, c->port);
     if (!(c->ctx = SSL_CTX_new(TLS_client_method())) ||
         !SSL_CTX_set_min_proto_version(c->ctx, c->tls_min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION) ||

@@ -27,7 +27,10 @@ typedef struct {
 } mc__imap_limits;
 
 /* the defaults for a command that reads no message text */
-#define MC__IMAP_LIMITS_INIT {4u << 20, 64u << 10, 16u << 20, 100000, 64}
+#define MC__IMAP_LIMITS_INIT                       \
+    {                                              \
+        4u << 20, 64u << 10, 16u << 20, 100000, 64 \
+    }
 
 /* The limits every command starts from (MC__IMAP_LIMITS_INIT); the fuzz
  * target lowers them so that small inputs reach them. */
@@ -39,16 +42,16 @@ typedef struct {
     size_t line_len, literal_left, reply_bytes, responses;
     unsigned depth;
     bool in_quote, escape, continued;
-    int lit;          /* literal marker state: 0 none, 1 '{', 2 digits, 3 '+', 4 '}' */
+    int lit; /* literal marker state: 0 none, 1 '{', 2 digits, 3 '+', 4 '}' */
     uint64_t lit_n;
-    char head[24];    /* the start of the current response */
+    char head[24]; /* the start of the current response */
     size_t head_len;
-    uint32_t exists;  /* message count, from EXISTS and EXPUNGE */
+    uint32_t exists; /* message count, from EXISTS and EXPUNGE */
     bool exists_known;
-    unsigned long arrivals; /* EXISTS responses that raised the count */
-    unsigned long expunges; /* EXPUNGE responses */
+    unsigned long arrivals;                /* EXISTS responses that raised the count */
+    unsigned long expunges;                /* EXPUNGE responses */
     bool want_capability, seen_capability; /* a CAPABILITY command is answered */
-    char why[160];    /* the limit crossed; empty while none */
+    char why[160];                         /* the limit crossed; empty while none */
 } mc__imap_guard;
 
 void mc__imap_guard_init(mc__imap_guard *g, const mc__imap_limits *lim);
@@ -63,11 +66,11 @@ bool mc__imap_guard_scan(mc__imap_guard *g, const char *p, size_t n);
 /* Why the last read or write failed. */
 typedef enum {
     MC__IO_OK = 0,
-    MC__IO_TIMEOUT,  /* no answer within the timeout */
-    MC__IO_CLOSED,   /* the server closed the connection */
-    MC__IO_RESET,    /* a socket error (reset, ...) */
-    MC__IO_TLS,      /* a TLS error */
-    MC__IO_LIMIT     /* the guard: the reply crossed a limit */
+    MC__IO_TIMEOUT, /* no answer within the timeout */
+    MC__IO_CLOSED,  /* the server closed the connection */
+    MC__IO_RESET,   /* a socket error (reset, ...) */
+    MC__IO_TLS,     /* a TLS error */
+    MC__IO_LIMIT    /* the guard: the reply crossed a limit */
 } mc__io_cause;
 
 typedef struct mc__imap_conn mc__imap_conn;
@@ -75,8 +78,8 @@ typedef struct mc__imap_conn mc__imap_conn;
 typedef struct {
     const char *host;
     unsigned port;
-    int timeout_ms;       /* connecting, the handshake, each read and write */
-    int tls_min_version;  /* 12 or 13 */
+    int timeout_ms;                  /* connecting, the handshake, each read and write */
+    int tls_min_version;             /* 12 or 13 */
     const _Atomic int64_t *deadline; /* non-zero: no wait goes past it (monotonic ms) */
 } mc__imap_conn_options;
 

@@ -161,7 +161,8 @@ static bool marked_trash(const struct mailimap_mailbox_list *mb)
         return false;
     for (clistiter *it = first(mb->mb_flag->mbf_oflags); it; it = clist_next(it)) {
         struct mailimap_mbx_list_oflag *o = clist_content(it);
-        if (o->of_type == MAILIMAP_MBX_LIST_OFLAG_FLAG_EXT && o->of_flag_ext && !strcasecmp(o->of_flag_ext, "Trash"))
+        if (o->of_type == MAILIMAP_MBX_LIST_OFLAG_FLAG_EXT && o->of_flag_ext &&
+            !strcasecmp(o->of_flag_ext, "Trash"))
             return true;
     }
     return false;
@@ -206,7 +207,8 @@ static int take_list(mc__imap_folders *f, clist *list, bool *service_exists)
     return 0;
 }
 
-int mc__imap_folders_list(mc__imap_folders *f, mailimap *s, bool *service_exists, mc__imap_fail fail, void *ctx)
+int mc__imap_folders_list(mc__imap_folders *f, mailimap *s, bool *service_exists, mc__imap_fail fail,
+                          void *ctx)
 {
     clist *list = NULL;
     int rc, r = mailimap_list(s, "", "*", &list);

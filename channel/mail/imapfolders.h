@@ -48,7 +48,8 @@ typedef struct {
 int mc__imap_folders_start(mc__imap_folders *f, mailimap *s, const char *service, const char *deleted,
                            mc__imap_fail fail, void *ctx);
 /* LIST "" "*": whether the service folder exists; notes trash candidates. */
-int mc__imap_folders_list(mc__imap_folders *f, mailimap *s, bool *service_exists, mc__imap_fail fail, void *ctx);
+int mc__imap_folders_list(mc__imap_folders *f, mailimap *s, bool *service_exists, mc__imap_fail fail,
+                          void *ctx);
 /* The folder malformed mail goes to (*wire for commands, *shown for logs;
  * both borrowed from f until the next session). Looked for once per
  * session; when there is none (nothing found and CREATE refused) the

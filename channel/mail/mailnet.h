@@ -20,22 +20,22 @@ typedef struct {
 
 /* Borrowed strings; each part copies what it keeps. */
 typedef struct {
-    const char *address;     /* the account's own address */
+    const char *address; /* the account's own address */
     mc__endpoint smtp, imap;
-    const char *username;    /* login name; the address when empty */
-    const char *password;    /* secret: never logged, never in an error */
+    const char *username; /* login name; the address when empty */
+    const char *password; /* secret: never logged, never in an error */
     mc__auth_mech auth;
     mc__smtp_auth smtp_auth;
-    mc_token_cb token_cb;    /* XOAUTH2 bearer token source */
+    mc_token_cb token_cb; /* XOAUTH2 bearer token source */
     void *token_user_data;
     const char *ca_file, *ca_path; /* trust anchors; system default when both empty */
-    bool verify;             /* certificate + host name verification */
-    int timeout_ms;          /* connect and each network operation */
+    bool verify;                   /* certificate + host name verification */
+    int timeout_ms;                /* connect and each network operation */
     const char *service_folder, *deleted_folder;
-    bool idle;               /* use IMAP IDLE when the server has it */
-    int idle_ms;             /* IDLE is re-issued at least this often */
-    int tls_min_version;     /* lowest TLS version: 12 (TLS 1.2; also when 0) or 13 */
-    bool search_stamp;       /* list only what a server-side SEARCH finds stamped */
+    bool idle;           /* use IMAP IDLE when the server has it */
+    int idle_ms;         /* IDLE is re-issued at least this often */
+    int tls_min_version; /* lowest TLS version: 12 (TLS 1.2; also when 0) or 13 */
+    bool search_stamp;   /* list only what a server-side SEARCH finds stamped */
 } mc__mail_config;
 
 /* The sending half: SMTP submission (smtp.c, libcurl), one connection kept
@@ -56,8 +56,8 @@ int mc__credential(const mc__mail_config *cfg, char **secret);
 /* Verifies a TLS peer's DER certificate chain (leaf first) against the
  * configured trust anchors and the host name or IP address. MC_ETLS with
  * the reason on failure. */
-int mc__tls_verify_chain(const unsigned char *const *der, const size_t *der_len, size_t n,
-                         const char *host, const char *ca_file, const char *ca_path);
+int mc__tls_verify_chain(const unsigned char *const *der, const size_t *der_len, size_t n, const char *host,
+                         const char *ca_file, const char *ca_path);
 
 /* The server's replies to one SMTP send as smtp.c keeps them for its errors
  * (every reply is untrusted input; tests/fuzz/fuzz_smtp_reply.c). */

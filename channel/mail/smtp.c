@@ -42,12 +42,12 @@ typedef struct {
     int tls_min;  /* 12 or 13: the TLS floor */
     int timeout_ms;
     char errbuf[CURL_ERROR_SIZE];
-    mc__smtp_reply reply; /* the server's first refusal (4xx/5xx) of a send, else its last reply */
+    mc__smtp_reply reply;   /* the server's first refusal (4xx/5xx) of a send, else its last reply */
     mc__smtp_reply outside; /* the same, of the replies to anything but RCPT TO */
     /* one send's recipients: the reply to each RCPT TO, in order */
     mc__smtp_reply *rcpt;
     size_t nrcpt, rcpt_sent;
-    bool in_rcpt;        /* the last command was RCPT TO */
+    bool in_rcpt; /* the last command was RCPT TO */
     /* the connection: what its last EHLO offered, whether AUTH went out */
     bool in_ehlo, auth_offered, authenticated;
     bool need_auth;       /* this send has a credential to present */
@@ -148,7 +148,8 @@ static void note_command(mc__smtp *s, const char *data, size_t size)
 static void note_ehlo(mc__smtp *s, const char *line, size_t len)
 {
     if (len >= 8 && !strncmp(line, "250", 3) && (line[3] == '-' || line[3] == ' ') &&
-        !strncasecmp(line + 4, "AUTH", 4) && (len == 8 || line[8] == ' ' || line[8] == '=' || line[8] == '\r'))
+        !strncasecmp(line + 4, "AUTH", 4) &&
+        (len == 8 || line[8] == ' ' || line[8] == '=' || line[8] == '\r'))
         s->auth_offered = true;
 }
 
@@ -272,11 +273,12 @@ static int map_error(mc__smtp *s, CURLcode cc)
     const char *text = s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc);
     mc__printable(what, sizeof(what), text, strnlen(text, sizeof(what) - 1));
     if (s->stopped_no_auth)
-        return mc__error_set(MC_EAUTH,
-                             "SMTP %s: the server offers no authentication (no AUTH in its EHLO reply), and a "
-                             "password or token is set: not sending without authenticating (smtp_auth = none "
-                             "sends without)",
-                             s->url);
+        return mc__error_set(
+            MC_EAUTH,
+            "SMTP %s: the server offers no authentication (no AUTH in its EHLO reply), and a "
+            "password or token is set: not sending without authenticating (smtp_auth = none "
+            "sends without)",
+            s->url);
     switch (cc) {
     case CURLE_ABORTED_BY_CALLBACK:
     case CURLE_READ_ERROR:
@@ -291,8 +293,8 @@ static int map_error(mc__smtp *s, CURLcode cc)
                                  "the floor set by tls_min_version (%s)",
                                  s->url, s->tls_min - 10, what);
         if (tls_cut(what))
-            return mc__error_set(MC_EIO, "SMTP %s: the connection broke during the TLS handshake (%s)", s->url,
-                                 what);
+            return mc__error_set(MC_EIO, "SMTP %s: the connection broke during the TLS handshake (%s)",
+                                 s->url, what);
         return mc__error_set(MC_ETLS, "TLS with %s failed: %s", s->url, what);
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
@@ -392,7 +394,9 @@ static void set_auth(mc__smtp *s, const char *secret)
     } else {
         curl_easy_setopt(s->curl, CURLOPT_PASSWORD, secret);
         curl_easy_setopt(s->curl, CURLOPT_LOGIN_OPTIONS,
-                         s->auth == MC__AUTH_PLAIN ? "AUTH=PLAIN" : s->auth == MC__AUTH_LOGIN ? "AUTH=LOGIN" : NULL);
+                         s->auth == MC__AUTH_PLAIN   ? "AUTH=PLAIN"
+                         : s->auth == MC__AUTH_LOGIN ? "AUTH=LOGIN"
+                                                     : NULL);
     }
 }
 
@@ -451,8 +455,10 @@ static int refused_recipients(mc__smtp *s, const char *const *to, size_t nto)
     }
     if (!(text = mc__buf_detach(&b, NULL)))
         return mc__error_set(MC_ENOMEM, "out of memory");
-    rc = mc__error_set(MC_EPARTIAL, "the SMTP server %s delivered the mail to %zu of %zu recipients; refused by the "
-                       "server: %s", s->url, nto - refused, nto, text);
+    rc = mc__error_set(MC_EPARTIAL,
+                       "the SMTP server %s delivered the mail to %zu of %zu recipients; refused by the "
+                       "server: %s",
+                       s->url, nto - refused, nto, text);
     free(text);
     return rc;
 }
@@ -502,7 +508,8 @@ static int smtp_send(mc__sender *base, const char *from, const char *const *to, 
         rc = map_error(s, cc);
     } else if (s->outside.code && s->outside.code / 100 != 2) {
         /* curl said yes but the final reply was not 2xx: never report success */
-        rc = mc__error_set(MC_EPROTO, "the SMTP server %s did not accept the mail: %s", s->url, s->outside.text);
+        rc = mc__error_set(MC_EPROTO, "the SMTP server %s did not accept the mail: %s", s->url,
+                           s->outside.text);
     } else {
         rc = refused_recipients(s, to, nto);
     }

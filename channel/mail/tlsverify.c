@@ -15,8 +15,8 @@ static bool is_ip(const char *host)
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-int mc__tls_verify_chain(const unsigned char *const *der, const size_t *der_len, size_t n,
-                         const char *host, const char *ca_file, const char *ca_path)
+int mc__tls_verify_chain(const unsigned char *const *der, const size_t *der_len, size_t n, const char *host,
+                         const char *ca_file, const char *ca_path)
 {
     X509_STORE *store = NULL;
     X509_STORE_CTX *ctx = NULL;

@@ -51,12 +51,12 @@ typedef struct {
 typedef struct {
     mc__receiver parent;
     char *root, *mailbox, *service, *deleted;
-    char *owner;      /* this receiver's claims directory name */
-    int lock_fd;      /* flock held on <owner>.lock */
-    char *watched;    /* folder being watched (mailbox or mailbox/.Service E-mail) */
+    char *owner;   /* this receiver's claims directory name */
+    int lock_fd;   /* flock held on <owner>.lock */
+    char *watched; /* folder being watched (mailbox or mailbox/.Service E-mail) */
     int inotify_fd;
     int watch_new, watch_cur;
-    mc__strmap where; /* id -> location* */
+    mc__strmap where;     /* id -> location* */
     int64_t recovered_ms; /* last scan for dead receivers' claims (monotonic) */
 } maildir;
 
@@ -139,8 +139,7 @@ static int mailbox_dir(const char *root, const char *address, char **out)
     if ((rc = mc_email_validate(address)))
         return rc;
     if (strchr(address, '/') || address[0] == '.')
-        return mc__error_set(MC_EINVAL, "address %s cannot name a Maildir ('/' or a leading '.')",
-                             address);
+        return mc__error_set(MC_EINVAL, "address %s cannot name a Maildir ('/' or a leading '.')", address);
     if (!(lower = mc__strdup(address)))
         return mc__error_set(MC_ENOMEM, "out of memory");
     for (char *s = lower; *s; s++)
@@ -183,9 +182,9 @@ static void unique_name(md_sender *m, char *out, size_t cap, size_t size)
     for (char *h = host; *h; h++)
         if (*h == '/' || *h == ':')
             *h = '_';
-    snprintf(out, cap, "%ld.M%ldP%dQ%luR%02x%02x%02x%02x.%s,S=%zu", (long)tv.tv_sec,
-             (long)tv.tv_usec, (int)getpid(), __atomic_add_fetch(&m->seq, 1, __ATOMIC_RELAXED),
-             r[0], r[1], r[2], r[3], host, size);
+    snprintf(out, cap, "%ld.M%ldP%dQ%luR%02x%02x%02x%02x.%s,S=%zu", (long)tv.tv_sec, (long)tv.tv_usec,
+             (int)getpid(), __atomic_add_fetch(&m->seq, 1, __ATOMIC_RELAXED), r[0], r[1], r[2], r[3], host,
+             size);
 }
 
 static int fsync_dir(const char *dir)
@@ -272,8 +271,8 @@ done:
     return rc;
 }
 
-static int md_send(mc__sender *b, const char *from, const char *const *to, size_t nto,
-                   const char *mail, size_t len, const mc__cancel_token *cancel)
+static int md_send(mc__sender *b, const char *from, const char *const *to, size_t nto, const char *mail,
+                   size_t len, const mc__cancel_token *cancel)
 {
     md_sender *m = (md_sender *)b;
     bool committed = false;
@@ -416,8 +415,7 @@ static void recover_claims(maildir *m)
         char *lock, owner[256];
         int fd;
         /* ".<owner>.lock" is a lock being created, not yet held: never touch it */
-        if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 5, ".lock") ||
-            n - 5 >= sizeof(owner))
+        if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 5, ".lock") || n - 5 >= sizeof(owner))
             continue;
         memcpy(owner, de->d_name, n - 5);
         owner[n - 5] = '\0';
@@ -498,8 +496,7 @@ done:
     return rc;
 }
 
-static int push_item(mc__mail_item **items, size_t *n, size_t *cap, const char *id,
-                     const location *loc)
+static int push_item(mc__mail_item **items, size_t *n, size_t *cap, const char *id, const location *loc)
 {
     if (*n == *cap) {
         size_t nc = *cap ? *cap * 2 : 64;
@@ -612,8 +609,7 @@ done:
     return rc;
 }
 
-static int md_fetch(mc__receiver *b, const char *id, size_t max, char **data, size_t *len,
-                    bool *truncated)
+static int md_fetch(mc__receiver *b, const char *id, size_t max, char **data, size_t *len, bool *truncated)
 {
     maildir *m = (maildir *)b;
     location *loc = mc__strmap_get(&m->where, id, NULL);

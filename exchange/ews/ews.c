@@ -12,7 +12,7 @@ int mc__ews_open(mc__ews *e, const mc__ews_config *cfg)
     int rc;
     memset(e, 0, sizeof(*e));
     if (!(e->version = mc__strdup(cfg->server_version && *cfg->server_version ? cfg->server_version
-                                                                             : "Exchange2013_SP1")) ||
+                                                                              : "Exchange2013_SP1")) ||
         (cfg->impersonate && *cfg->impersonate && !(e->impersonate = mc__strdup(cfg->impersonate)))) {
         mc__ews_close(e);
         return mc__error_set(MC_ENOMEM, "out of memory");
@@ -39,13 +39,14 @@ static int fault_error(mc__ews_response *r, int *backoff_ms)
 {
     if (!strcmp(r->code, "ErrorServerBusy")) {
         *backoff_ms = r->backoff_ms > 0 ? r->backoff_ms : DEFAULT_BACKOFF_MS;
-        return mc__error_set(MC_EBUSY, "EWS: the server is busy (ErrorServerBusy; back off %d ms)", *backoff_ms);
+        return mc__error_set(MC_EBUSY, "EWS: the server is busy (ErrorServerBusy; back off %d ms)",
+                             *backoff_ms);
     }
     if (!strcmp(r->code, "ErrorAccessDenied") || !strcmp(r->code, "ErrorImpersonateUserDenied") ||
         !strcmp(r->code, "ErrorNonExistentMailbox"))
         return mc__error_set(MC_EAUTH, "EWS: %s: %s", r->code, r->text);
-    return mc__error_set(MC_EPROTO, "EWS: the server refused the request: %s: %s", r->code[0] ? r->code : "fault",
-                         r->text);
+    return mc__error_set(MC_EPROTO, "EWS: the server refused the request: %s: %s",
+                         r->code[0] ? r->code : "fault", r->text);
 }
 
 int mc__ews_call(mc__ews *e, const char *body, size_t max_reply, const mc__cancel_token *cancel,
@@ -65,7 +66,8 @@ int mc__ews_call(mc__ews *e, const char *body, size_t max_reply, const mc__cance
         return rc;
     if (reply.status == 503 || reply.status == 429) {
         *backoff_ms = reply.retry_after_ms > 0 ? reply.retry_after_ms : DEFAULT_BACKOFF_MS;
-        rc = mc__error_set(MC_EBUSY, "EWS: HTTP %ld: the server asks to wait %d ms", reply.status, *backoff_ms);
+        rc = mc__error_set(MC_EBUSY, "EWS: HTTP %ld: the server asks to wait %d ms", reply.status,
+                           *backoff_ms);
         goto done;
     }
     if (reply.status != 200 && reply.status != 500) {

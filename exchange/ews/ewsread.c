@@ -33,7 +33,8 @@ static int add_item(mc__listing *l, size_t *cap, const xmlNode *item)
     memset(it, 0, sizeof(*it));
     if (!(it->id = mc__strdup(id)))
         return mc__error_set(MC_ENOMEM, "out of memory");
-    it->size = (size_t)strtoull(mc__ews_text(mc__ews_child(item, MC__EWS_NS_T, "Size"), size, sizeof(size)), NULL, 10);
+    it->size = (size_t)strtoull(mc__ews_text(mc__ews_child(item, MC__EWS_NS_T, "Size"), size, sizeof(size)),
+                                NULL, 10);
     mc__ews_text(mc__ews_child(item, MC__EWS_NS_T, "DateTimeReceived"), when, sizeof(when));
     if (!mc__parse_rfc3339(when, strlen(when), &t))
         it->arrived_ms = t * 1000;
@@ -48,7 +49,8 @@ int mc__ews_read_items(const xmlNode *msg, mc__listing *l, size_t *cap, bool *la
     size_t before = l->count;
     char flag[8];
     int rc = 0;
-    for (xmlNode *it = mc__ews_child(items, MC__EWS_NS_T, NULL); it && !rc; it = mc__ews_next(it, MC__EWS_NS_T, NULL))
+    for (xmlNode *it = mc__ews_child(items, MC__EWS_NS_T, NULL); it && !rc;
+         it = mc__ews_next(it, MC__EWS_NS_T, NULL))
         rc = add_item(l, cap, it);
     /* no progress is the end too: a server that never says so cannot loop us */
     *last = !strcmp(mc__ews_attr(root, "IncludesLastItemInRange", flag, sizeof(flag)), "true") ||
@@ -105,13 +107,14 @@ int mc__ews_read_events_in(const xmlNode *note, char *watermark, size_t cap)
 {
     char wm[1024];
     int news = 0;
-    for (xmlNode *ev = mc__ews_child(note, MC__EWS_NS_T, NULL); ev; ev = mc__ews_next(ev, MC__EWS_NS_T, NULL)) {
+    for (xmlNode *ev = mc__ews_child(note, MC__EWS_NS_T, NULL); ev;
+         ev = mc__ews_next(ev, MC__EWS_NS_T, NULL)) {
         const char *name = (const char *)ev->name;
         mc__ews_text(mc__ews_child(ev, MC__EWS_NS_T, "Watermark"), wm, sizeof(wm));
         if (wm[0])
             snprintf(watermark, cap, "%s", wm);
-        if (strcmp(name, "StatusEvent") && strcmp(name, "SubscriptionId") && strcmp(name, "PreviousWatermark") &&
-            strcmp(name, "MoreEvents"))
+        if (strcmp(name, "StatusEvent") && strcmp(name, "SubscriptionId") &&
+            strcmp(name, "PreviousWatermark") && strcmp(name, "MoreEvents"))
             news = 1;
     }
     return news;
@@ -137,15 +140,16 @@ int mc__ews_read_stream(const mc__ews_response *r, bool *closed)
     for (xmlNode *m = mc__ews_first_message(r); m; m = mc__ews_next_message(m)) {
         int rc = mc__ews_message_status(m, code, text, &backoff);
         if (rc)
-            return mc__error_set(rc == MC_EBUSY ? MC_EBUSY : MC_ENOTFOUND, "EWS GetStreamingEvents: %s: %s", code,
-                                 text);
+            return mc__error_set(rc == MC_EBUSY ? MC_EBUSY : MC_ENOTFOUND, "EWS GetStreamingEvents: %s: %s",
+                                 code, text);
         if (!strcmp(mc__ews_text(mc__ews_child(m, MC__EWS_NS_M, "ConnectionStatus"), status, sizeof(status)),
                     "Closed"))
             *closed = true;
         xmlNode *notes = mc__ews_child(m, MC__EWS_NS_M, "Notifications");
         /* Exchange writes m:Notification, as Microsoft's examples show; the
          * schema read strictly says t:. Either is taken. */
-        for (xmlNode *n = mc__ews_child(notes, NULL, "Notification"); n; n = mc__ews_next(n, NULL, "Notification")) {
+        for (xmlNode *n = mc__ews_child(notes, NULL, "Notification"); n;
+             n = mc__ews_next(n, NULL, "Notification")) {
             char wm[8];
             if (mc__ews_read_events_in(n, wm, sizeof(wm)))
                 news = 1;

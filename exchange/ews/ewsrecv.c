@@ -47,7 +47,7 @@ typedef struct {
     char sub_id[512], watermark[512]; /* the subscription (watermark: pull only) */
     bool subscribed;
     mc__buf pending; /* stream bytes not yet a whole envelope */
-    bool news, lost;   /* what the stream said: new mail; the subscription is gone */
+    bool news, lost; /* what the stream said: new mail; the subscription is gone */
 } ews_receiver;
 
 #define R(b) ((ews_receiver *)(b))
@@ -98,10 +98,11 @@ static int find_service_folder(ews_receiver *r, char *id, size_t cap)
     char *body;
     int rc;
     mc__buf_init(&b);
-    mc__buf_puts(&b, "<m:FindFolder Traversal=\"Shallow\"><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape>"
-                     "<t:AdditionalProperties><t:FieldURI FieldURI=\"folder:DisplayName\"/>"
-                     "</t:AdditionalProperties></m:FolderShape><m:Restriction><t:IsEqualTo>"
-                     "<t:FieldURI FieldURI=\"folder:DisplayName\"/><t:FieldURIOrConstant><t:Constant Value=\"");
+    mc__buf_puts(&b,
+                 "<m:FindFolder Traversal=\"Shallow\"><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape>"
+                 "<t:AdditionalProperties><t:FieldURI FieldURI=\"folder:DisplayName\"/>"
+                 "</t:AdditionalProperties></m:FolderShape><m:Restriction><t:IsEqualTo>"
+                 "<t:FieldURI FieldURI=\"folder:DisplayName\"/><t:FieldURIOrConstant><t:Constant Value=\"");
     mc__buf_put_xml_escaped(&b, r->service, strlen(r->service));
     mc__buf_puts(&b, "\"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction><m:ParentFolderIds>"
                      "<t:DistinguishedFolderId Id=\"msgfolderroot\"/></m:ParentFolderIds></m:FindFolder>");
@@ -150,17 +151,18 @@ static char *find_items_body(ews_receiver *r, size_t offset)
 {
     mc__buf b;
     mc__buf_init(&b);
-    mc__buf_printf(&b,
-                   "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
-                   "<t:AdditionalProperties><t:FieldURI FieldURI=\"item:Size\"/>"
-                   "<t:FieldURI FieldURI=\"item:DateTimeReceived\"/></t:AdditionalProperties></m:ItemShape>"
-                   "<m:IndexedPageItemView MaxEntriesReturned=\"%d\" Offset=\"%zu\" BasePoint=\"Beginning\"/>"
-                   "<m:Restriction><t:Contains ContainmentMode=\"Substring\" ContainmentComparison=\"IgnoreCase\">"
-                   "<t:FieldURI FieldURI=\"item:Subject\"/><t:Constant Value=\"" MC_SUBJECT_STAMP "\"/>"
-                   "</t:Contains></m:Restriction><m:SortOrder><t:FieldOrder Order=\"Ascending\">"
-                   "<t:FieldURI FieldURI=\"item:DateTimeReceived\"/></t:FieldOrder></m:SortOrder>"
-                   "<m:ParentFolderIds>",
-                   PAGE, offset);
+    mc__buf_printf(
+        &b,
+        "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+        "<t:AdditionalProperties><t:FieldURI FieldURI=\"item:Size\"/>"
+        "<t:FieldURI FieldURI=\"item:DateTimeReceived\"/></t:AdditionalProperties></m:ItemShape>"
+        "<m:IndexedPageItemView MaxEntriesReturned=\"%d\" Offset=\"%zu\" BasePoint=\"Beginning\"/>"
+        "<m:Restriction><t:Contains ContainmentMode=\"Substring\" ContainmentComparison=\"IgnoreCase\">"
+        "<t:FieldURI FieldURI=\"item:Subject\"/><t:Constant Value=\"" MC_SUBJECT_STAMP "\"/>"
+        "</t:Contains></m:Restriction><m:SortOrder><t:FieldOrder Order=\"Ascending\">"
+        "<t:FieldURI FieldURI=\"item:DateTimeReceived\"/></t:FieldOrder></m:SortOrder>"
+        "<m:ParentFolderIds>",
+        PAGE, offset);
     put_folder(r, &b);
     mc__buf_puts(&b, "</m:ParentFolderIds></m:FindItem>");
     return mc__buf_detach(&b, NULL);
@@ -211,8 +213,9 @@ static int ews_fetch(mc__receiver *b, const char *id, size_t max, char **data, s
     char *body;
     int rc;
     mc__buf_init(&buf);
-    mc__buf_puts(&buf, "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
-                       "<t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape><m:ItemIds><t:ItemId Id=\"");
+    mc__buf_puts(&buf,
+                 "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+                 "<t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape><m:ItemIds><t:ItemId Id=\"");
     mc__buf_put_xml_escaped(&buf, id, strlen(id));
     mc__buf_puts(&buf, "\"/></m:ItemIds></m:GetItem>");
     if (!(body = mc__buf_detach(&buf, NULL)))
@@ -279,8 +282,9 @@ static int ews_move_to_trash(mc__receiver *b, const char *id, const char **folde
     char *body;
     int rc;
     mc__buf_init(&buf);
-    mc__buf_puts(&buf, "<m:MoveItem><m:ToFolderId><t:DistinguishedFolderId Id=\"deleteditems\"/></m:ToFolderId>"
-                       "<m:ItemIds><t:ItemId Id=\"");
+    mc__buf_puts(&buf,
+                 "<m:MoveItem><m:ToFolderId><t:DistinguishedFolderId Id=\"deleteditems\"/></m:ToFolderId>"
+                 "<m:ItemIds><t:ItemId Id=\"");
     mc__buf_put_xml_escaped(&buf, id, strlen(id));
     mc__buf_puts(&buf, "\"/></m:ItemIds></m:MoveItem>");
     if (!(body = mc__buf_detach(&buf, NULL)))
@@ -308,8 +312,9 @@ static int subscribe(ews_receiver *r, bool streaming)
     mc__buf_init(&b);
     mc__buf_printf(&b, "<m:Subscribe><m:%s><t:FolderIds>", kind);
     put_folder(r, &b);
-    mc__buf_puts(&b, "</t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType>"
-                     "<t:EventType>CreatedEvent</t:EventType><t:EventType>MovedEvent</t:EventType></t:EventTypes>");
+    mc__buf_puts(
+        &b, "</t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType>"
+            "<t:EventType>CreatedEvent</t:EventType><t:EventType>MovedEvent</t:EventType></t:EventTypes>");
     if (!streaming)
         mc__buf_printf(&b, "<t:Timeout>%d</t:Timeout>", SUBSCRIPTION_MINUTES);
     mc__buf_printf(&b, "</m:%s></m:Subscribe>", kind);
@@ -320,7 +325,8 @@ static int subscribe(ews_receiver *r, bool streaming)
     if (rc)
         return rc;
     if (!(rc = single(r, &resp, "Subscribe", &msg)) &&
-        !(rc = mc__ews_read_subscription(msg, r->sub_id, sizeof(r->sub_id), r->watermark, sizeof(r->watermark))))
+        !(rc = mc__ews_read_subscription(msg, r->sub_id, sizeof(r->sub_id), r->watermark,
+                                         sizeof(r->watermark))))
         r->subscribed = true;
     mc__ews_response_free(&resp);
     return rc;
@@ -436,8 +442,10 @@ static int start_stream(ews_receiver *r)
     mc__buf_init(&b);
     mc__buf_puts(&b, "<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>");
     mc__buf_put_xml_escaped(&b, r->sub_id, strlen(r->sub_id));
-    mc__buf_printf(&b, "</t:SubscriptionId></m:SubscriptionIds><m:ConnectionTimeout>%d</m:ConnectionTimeout>"
-                       "</m:GetStreamingEvents>", SUBSCRIPTION_MINUTES);
+    mc__buf_printf(&b,
+                   "</t:SubscriptionId></m:SubscriptionIds><m:ConnectionTimeout>%d</m:ConnectionTimeout>"
+                   "</m:GetStreamingEvents>",
+                   SUBSCRIPTION_MINUTES);
     if (!(body = mc__buf_detach(&b, NULL)) || !(env = mc__ews_envelope(&r->stream.header, body, &len))) {
         free(body);
         return mc__error_set(MC_ENOMEM, "out of memory");
@@ -511,7 +519,8 @@ static int ews_wait(mc__receiver *b, int timeout_ms, int wake_fd)
             mc__log(MC_LOG_INFO, "%s; using a pull subscription", mc_error_last());
             r->notify = MC__EWS_NOTIFY_PULL;
         } else if (rc == MC_EPROTO) {
-            mc__log(MC_LOG_WARN, "%s; new mail is found by the query every server_query_interval", mc_error_last());
+            mc__log(MC_LOG_WARN, "%s; new mail is found by the query every server_query_interval",
+                    mc_error_last());
             r->notify = MC__EWS_NOTIFY_NONE;
         } else if (rc) {
             return rc;

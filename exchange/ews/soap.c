@@ -74,7 +74,8 @@ const char *mc__ews_attr(const xmlNode *n, const char *name, char *buf, size_t c
 static int backoff_of(const xmlNode *msgxml)
 {
     char name[64], val[32];
-    for (xmlNode *v = mc__ews_child(msgxml, MC__EWS_NS_T, "Value"); v; v = mc__ews_next(v, MC__EWS_NS_T, "Value")) {
+    for (xmlNode *v = mc__ews_child(msgxml, MC__EWS_NS_T, "Value"); v;
+         v = mc__ews_next(v, MC__EWS_NS_T, "Value")) {
         if (strcmp(mc__ews_attr(v, "Name", name, sizeof(name)), "BackOffMilliseconds"))
             continue;
         char *end;
@@ -113,8 +114,8 @@ int mc__ews_parse(mc__ews_response *out, const char *xml, size_t len, size_t max
     if ((rc = mc__xml_parse(&r.doc, xml, len, max, "EWS response")))
         return rc;
     env = xmlDocGetRootElement(r.doc);
-    if (!env || !is(env, MC__EWS_NS_SOAP, "Envelope") || !(body = mc__ews_child(env, MC__EWS_NS_SOAP, "Body")) ||
-        !(first = mc__ews_child(body, NULL, NULL))) {
+    if (!env || !is(env, MC__EWS_NS_SOAP, "Envelope") ||
+        !(body = mc__ews_child(env, MC__EWS_NS_SOAP, "Body")) || !(first = mc__ews_child(body, NULL, NULL))) {
         xmlFreeDoc(r.doc);
         return mc__error_set(MC_EPROTO, "EWS response: not a SOAP 1.1 envelope with a body");
     }

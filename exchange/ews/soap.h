@@ -25,11 +25,11 @@ char *mc__ews_envelope(const mc__ews_header *h, const char *body, size_t *len);
 /* A parsed response: the first element in soap:Body, or the fault read out. */
 typedef struct {
     xmlDoc *doc;
-    xmlNode *op;           /* e.g. m:FindItemResponse; NULL for a fault */
+    xmlNode *op; /* e.g. m:FindItemResponse; NULL for a fault */
     bool fault;
-    char code[64];         /* fault: the EWS ResponseCode (e.g. ErrorServerBusy) or faultcode */
-    char text[256];        /* fault: its message, printable */
-    int backoff_ms;        /* fault: BackOffMilliseconds, or 0 */
+    char code[64];  /* fault: the EWS ResponseCode (e.g. ErrorServerBusy) or faultcode */
+    char text[256]; /* fault: its message, printable */
+    int backoff_ms; /* fault: BackOffMilliseconds, or 0 */
 } mc__ews_response;
 
 /* Parses a response body of at most max octets. MC_EPROTO for anything that

@@ -40,8 +40,7 @@ MC_EXTERN(int) mc_address_parse(mc_address **out, const char *uri);
  * (@p count may be 0 for "the transport's own mailbox").
  * Strings are copied. Errors as mc_address_parse().
  */
-MC_EXTERN(int) mc_address_new(mc_address **out, const char *channel,
-                              const char *const *emails, size_t count);
+MC_EXTERN(int) mc_address_new(mc_address **out, const char *channel, const char *const *emails, size_t count);
 
 /** Frees an address. NULL is fine. */
 MC_EXTERN(void) mc_address_free(mc_address *addr);

@@ -55,14 +55,14 @@ typedef enum {
 
 /** Description of one setting, for help texts and tools. */
 typedef struct {
-    const char *name;              /**< e.g. "max_received_message_size" */
+    const char *name; /**< e.g. "max_received_message_size" */
     mc_element_kind element;
-    const char *transports;        /**< space-separated binding kinds it applies to, "*" for all */
-    const char *default_value;     /**< textual default, "" for none */
-    const char *help;              /**< one line; an enumeration's help lists its choices */
-    const char *choices;           /**< an enumeration's accepted values, space-separated; NULL for
+    const char *transports;    /**< space-separated binding kinds it applies to, "*" for all */
+    const char *default_value; /**< textual default, "" for none */
+    const char *help;          /**< one line; an enumeration's help lists its choices */
+    const char *choices;       /**< an enumeration's accepted values, space-separated; NULL for
                                         other settings */
-    int secret;                    /**< nonzero for a secret: never returned by mc_binding_get() */
+    int secret;                /**< nonzero for a secret: never returned by mc_binding_get() */
 } mc_setting_info;
 
 /**
@@ -174,8 +174,7 @@ MC_EXTERN(size_t) mc_binding_elements_count(const mc_binding_elements *els);
 /** The @p i-th element, or NULL. Borrowed from the collection. */
 MC_EXTERN(mc_binding_element *) mc_binding_elements_at(mc_binding_elements *els, size_t i);
 /** The first element of @p kind, or NULL. Borrowed from the collection. */
-MC_EXTERN(mc_binding_element *) mc_binding_elements_find(mc_binding_elements *els,
-                                                         mc_element_kind kind);
+MC_EXTERN(mc_binding_element *) mc_binding_elements_find(mc_binding_elements *els, mc_element_kind kind);
 /**
  * Removes the @p i-th element from the collection and frees it.
  * @return 0 or MC_ENOTFOUND.

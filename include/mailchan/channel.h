@@ -41,8 +41,8 @@ MC_EXTERN(void) mc_channel_factory_free(mc_channel_factory *f);
  * at least one e-mail address).
  * @return 0; MC_EINVAL for a bad address (reason in mc_error_last()); MC_ENOMEM.
  */
-MC_EXTERN(int) mc_channel_factory_create_channel(mc_output_channel **out,
-                                                 mc_channel_factory *f, const char *to_uri);
+MC_EXTERN(int)
+mc_channel_factory_create_channel(mc_output_channel **out, mc_channel_factory *f, const char *to_uri);
 
 /**
  * Sends @p msg and returns when the transport has accepted the mail (for
@@ -77,8 +77,8 @@ typedef void (*mc_send_cb)(int status, const char *error_message, void *user_dat
  * once. If it returns 0, @p cb fires exactly once; if it fails, never.
  * @return 0; MC_EINVAL (NULL); MC_EBUSY (a send in flight); MC_ECLOSED; MC_ENOMEM.
  */
-MC_EXTERN(int) mc_output_channel_send_async(mc_output_channel *ch, const mc_message *msg,
-                                            mc_send_cb cb, void *user_data);
+MC_EXTERN(int)
+mc_output_channel_send_async(mc_output_channel *ch, const mc_message *msg, mc_send_cb cb, void *user_data);
 
 /**
  * Cancels the send in flight. If the mail has not yet been committed to
@@ -116,16 +116,16 @@ MC_EXTERN(void) mc_output_channel_free(mc_output_channel *ch);
  *         not trusted: no credential was sent); MC_EAUTH (login refused);
  *         MC_EIO (server unreachable); MC_ENOMEM.
  */
-MC_EXTERN(int) mc_channel_listener_new(mc_channel_listener **out, mc_transport *transport,
-                                       const char *listen_uri);
+MC_EXTERN(int)
+mc_channel_listener_new(mc_channel_listener **out, mc_transport *transport, const char *listen_uri);
 
 /**
  * Accepts the input channel. One input channel per listener at a time: a
  * second accept waits until the first is closed or aborted.
  * @return 0; MC_ETIMEOUT; MC_ECLOSED (the listener was closed); MC_ENOMEM.
  */
-MC_EXTERN(int) mc_channel_listener_accept_channel(mc_input_channel **out, mc_channel_listener *l,
-                                                  int timeout_ms);
+MC_EXTERN(int)
+mc_channel_listener_accept_channel(mc_input_channel **out, mc_channel_listener *l, int timeout_ms);
 
 /** Closes the listener: waiting accepts return MC_ECLOSED. 0 or MC_ECLOSED if already closed. */
 MC_EXTERN(int) mc_channel_listener_close(mc_channel_listener *l);

@@ -31,11 +31,11 @@
 #include <stddef.h>
 
 #if defined(MC_STATIC)
-#  define MC_EXTERN(type) extern type
+#define MC_EXTERN(type) extern type
 #elif defined(MC_BUILDING)
-#  define MC_EXTERN(type) extern __attribute__((visibility("default"))) type
+#define MC_EXTERN(type) extern __attribute__((visibility("default"))) type
 #else
-#  define MC_EXTERN(type) extern type
+#define MC_EXTERN(type) extern type
 #endif
 
 #ifdef __cplusplus
@@ -45,20 +45,20 @@ extern "C" {
 /** Error codes. All are negative; 0 is success. */
 typedef enum {
     MC_OK = 0,
-    MC_EINVAL = -1,     /**< invalid argument, misuse of the API, bad configuration */
-    MC_ENOMEM = -2,     /**< out of memory */
-    MC_ETIMEOUT = -3,   /**< the operation's time ran out */
-    MC_ECANCELED = -4,  /**< cancelled at the caller's request */
-    MC_EAUTH = -5,      /**< the server refused the credentials */
-    MC_ETLS = -6,       /**< TLS failure, including certificate verification */
-    MC_ENOTFOUND = -7,  /**< no such item (property, element, folder, mailbox) */
-    MC_EPROTO = -8,     /**< malformed or refused data: bad SOAP, bad mail, protocol error */
-    MC_ESECURITY = -9,  /**< message security check failed */
-    MC_ETOOBIG = -10,   /**< a size limit was exceeded */
-    MC_EBUSY = -11,     /**< the object is busy (a send in flight, a channel open) */
-    MC_EIO = -12,       /**< I/O failure: file system, network, unreachable server */
-    MC_ECLOSED = -13,   /**< the object was closed (or aborted) */
-    MC_EPARTIAL = -14   /**< delivered to some recipients, refused by the server for others */
+    MC_EINVAL = -1,    /**< invalid argument, misuse of the API, bad configuration */
+    MC_ENOMEM = -2,    /**< out of memory */
+    MC_ETIMEOUT = -3,  /**< the operation's time ran out */
+    MC_ECANCELED = -4, /**< cancelled at the caller's request */
+    MC_EAUTH = -5,     /**< the server refused the credentials */
+    MC_ETLS = -6,      /**< TLS failure, including certificate verification */
+    MC_ENOTFOUND = -7, /**< no such item (property, element, folder, mailbox) */
+    MC_EPROTO = -8,    /**< malformed or refused data: bad SOAP, bad mail, protocol error */
+    MC_ESECURITY = -9, /**< message security check failed */
+    MC_ETOOBIG = -10,  /**< a size limit was exceeded */
+    MC_EBUSY = -11,    /**< the object is busy (a send in flight, a channel open) */
+    MC_EIO = -12,      /**< I/O failure: file system, network, unreachable server */
+    MC_ECLOSED = -13,  /**< the object was closed (or aborted) */
+    MC_EPARTIAL = -14  /**< delivered to some recipients, refused by the server for others */
 } mc_error_code;
 
 /** A length meaning "the string is NUL-terminated: measure it" (see above). */

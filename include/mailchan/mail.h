@@ -41,20 +41,22 @@ typedef enum {
 
 /** Options for mc_mail_frame(). Initialize with MC_MAIL_FRAME_OPTIONS_INIT. */
 typedef struct {
-    unsigned int version;              /**< MC_MAIL_FRAME_OPTIONS_VERSION */
-    const char *from;                  /**< sender e-mail address (required) */
-    const char *const *to;             /**< recipients (at least one) */
+    unsigned int version;  /**< MC_MAIL_FRAME_OPTIONS_VERSION */
+    const char *from;      /**< sender e-mail address (required) */
+    const char *const *to; /**< recipients (at least one) */
     size_t to_count;
-    const char *channel;               /**< destination channel name (required) */
-    const char *in_reply_to;           /**< Message-ID (with <>) of the mail answered, or NULL */
-    mc_container_type container;       /**< default MC_CONTAINER_DEFAULT */
-    size_t minimum_attachment_size;    /**< default 2048 */
-    int64_t date;                      /**< Date header, Unix seconds; 0 = now */
+    const char *channel;            /**< destination channel name (required) */
+    const char *in_reply_to;        /**< Message-ID (with <>) of the mail answered, or NULL */
+    mc_container_type container;    /**< default MC_CONTAINER_DEFAULT */
+    size_t minimum_attachment_size; /**< default 2048 */
+    int64_t date;                   /**< Date header, Unix seconds; 0 = now */
 } mc_mail_frame_options;
 
 #define MC_MAIL_FRAME_OPTIONS_VERSION 1
-#define MC_MAIL_FRAME_OPTIONS_INIT \
-    { MC_MAIL_FRAME_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL, MC_CONTAINER_DEFAULT, 2048, 0 }
+#define MC_MAIL_FRAME_OPTIONS_INIT                                                              \
+    {                                                                                           \
+        MC_MAIL_FRAME_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL, MC_CONTAINER_DEFAULT, 2048, 0 \
+    }
 
 /**
  * Initializes @p opts as MC_MAIL_FRAME_OPTIONS_INIT does, for callers that
@@ -74,8 +76,9 @@ MC_EXTERN(int) mc_mail_frame_options_init(mc_mail_frame_options *opts, unsigned 
  * @return 0; MC_EINVAL for bad options (bad addresses, channel name,
  *         version); MC_ENOMEM. Outputs are untouched on failure.
  */
-MC_EXTERN(int) mc_mail_frame(char **out, size_t *len, char **mail_message_id,
-                             const mc_message *msg, const mc_mail_frame_options *opts);
+MC_EXTERN(int)
+mc_mail_frame(char **out, size_t *len, char **mail_message_id, const mc_message *msg,
+              const mc_mail_frame_options *opts);
 
 /**
  * Parses a raw Subject header value (possibly RFC 2047 encoded and folded).
@@ -133,8 +136,8 @@ typedef struct {
  * @return 0 whatever the class (bad mail is a class, not an error);
  *         MC_EINVAL for NULL arguments; MC_ENOMEM.
  */
-MC_EXTERN(int) mc_mail_classify(mc_mail_info **out, const char *mail, size_t len,
-                                size_t max_envelope_size, int64_t now);
+MC_EXTERN(int)
+mc_mail_classify(mc_mail_info **out, const char *mail, size_t len, size_t max_envelope_size, int64_t now);
 
 /** Frees a classification (and its message unless taken). NULL is fine. */
 MC_EXTERN(void) mc_mail_info_free(mc_mail_info *info);

@@ -54,11 +54,11 @@ typedef enum {
 #define MC_XML_MAX_NAMESPACES 128
 
 /** Property names found on received messages. */
-#define MC_PROP_FROM_EMAIL "FromEmailAddress"     /**< the mail's sender address */
-#define MC_PROP_MAIL_MESSAGE_ID "MailMessageId"   /**< the mail's Message-ID, with angle brackets */
-#define MC_PROP_RECEIVED_TIME "ReceivedTime"      /**< RFC 3339 UTC instant the transport read the mail */
-#define MC_PROP_CHANNEL "Channel"                 /**< the channel name from the subject */
-#define MC_PROP_MAIL_ID "MailId"                  /**< the transport's id of the mail (Maildir name, IMAP UID) */
+#define MC_PROP_FROM_EMAIL "FromEmailAddress"   /**< the mail's sender address */
+#define MC_PROP_MAIL_MESSAGE_ID "MailMessageId" /**< the mail's Message-ID, with angle brackets */
+#define MC_PROP_RECEIVED_TIME "ReceivedTime"    /**< RFC 3339 UTC instant the transport read the mail */
+#define MC_PROP_CHANNEL "Channel"               /**< the channel name from the subject */
+#define MC_PROP_MAIL_ID "MailId" /**< the transport's id of the mail (Maildir name, IMAP UID) */
 /** with security_mode message: the subject (RFC 2253) of the certificate
  *  whose signature was verified, e.g. "CN=device-17,O=Example" */
 #define MC_PROP_SENDER_CERTIFICATE "SenderCertificateSubject"
@@ -73,8 +73,7 @@ typedef enum {
  * @return 0; MC_EINVAL for a NULL @p out or a missing action; MC_EPROTO if
  *         the fragment is not well-formed; MC_ETOOBIG if it exceeds 64 MiB; MC_ENOMEM.
  */
-MC_EXTERN(int) mc_message_new(mc_message **out, const char *action,
-                              const char *body_xml, size_t len);
+MC_EXTERN(int) mc_message_new(mc_message **out, const char *action, const char *body_xml, size_t len);
 
 /**
  * Creates a message whose body is @p text, carried in a DataContract
@@ -90,8 +89,8 @@ MC_EXTERN(int) mc_message_new_text(mc_message **out, const char *action, const c
  * @param action wsa:Action; NULL gives "http://www.w3.org/2005/08/addressing/soap/fault".
  * @return 0; MC_EINVAL for a NULL argument or an unknown code; MC_ENOMEM.
  */
-MC_EXTERN(int) mc_message_new_fault(mc_message **out, const char *code,
-                                    const char *reason, const char *action);
+MC_EXTERN(int)
+mc_message_new_fault(mc_message **out, const char *code, const char *reason, const char *action);
 
 /**
  * Creates a reply to @p request: RelatesTo = the request's MessageID, a
@@ -100,8 +99,9 @@ MC_EXTERN(int) mc_message_new_fault(mc_message **out, const char *code,
  * through @p body_xml as in mc_message_new().
  * The mail framing uses the request's mail Message-ID for In-Reply-To.
  */
-MC_EXTERN(int) mc_message_create_reply(mc_message **out, const mc_message *request,
-                                       const char *action, const char *body_xml, size_t len);
+MC_EXTERN(int)
+mc_message_create_reply(mc_message **out, const mc_message *request, const char *action, const char *body_xml,
+                        size_t len);
 
 /**
  * Replaces the body with an XML fragment (copied), as in mc_message_new()

@@ -49,26 +49,29 @@ MC_EXTERN(const char *) mc_transport_address(const mc_transport *t);
  * append fields.
  */
 typedef struct {
-    unsigned int version;            /**< MC_TRANSPORT_STATS_VERSION */
-    unsigned long long queries;      /**< completed server queries */
-    unsigned long long delivered;    /**< messages returned by receive */
-    unsigned long long deleted;      /**< mails deleted from the server */
-    unsigned long long malformed;    /**< mails moved to Deleted Items */
-    unsigned long long invalid;      /**< mails deleted as invalid after the retry count */
-    unsigned long long expired;      /**< mails deleted as expired */
-    unsigned long long sent;         /**< mails handed to the server */
-    size_t cached;                   /**< messages in the processing cache now */
-    size_t cached_bytes;             /**< their envelope bytes */
+    unsigned int version;         /**< MC_TRANSPORT_STATS_VERSION */
+    unsigned long long queries;   /**< completed server queries */
+    unsigned long long delivered; /**< messages returned by receive */
+    unsigned long long deleted;   /**< mails deleted from the server */
+    unsigned long long malformed; /**< mails moved to Deleted Items */
+    unsigned long long invalid;   /**< mails deleted as invalid after the retry count */
+    unsigned long long expired;   /**< mails deleted as expired */
+    unsigned long long sent;      /**< mails handed to the server */
+    size_t cached;                /**< messages in the processing cache now */
+    size_t cached_bytes;          /**< their envelope bytes */
     /** Background failures in a row (connecting, listing, deleting, waiting):
      * 0 while the receive loop works. A changed password or a vanished
      * server shows here while receive only times out. */
     unsigned int consecutive_failures;
-    int last_error;                  /**< the MC_E* code of the last failure, or 0 after a success */
-    char last_error_text[256];       /**< its text (never a secret), or "" */
+    int last_error;            /**< the MC_E* code of the last failure, or 0 after a success */
+    char last_error_text[256]; /**< its text (never a secret), or "" */
 } mc_transport_stats;
 
 #define MC_TRANSPORT_STATS_VERSION 1
-#define MC_TRANSPORT_STATS_INIT {MC_TRANSPORT_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ""}
+#define MC_TRANSPORT_STATS_INIT                                         \
+    {                                                                   \
+        MC_TRANSPORT_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "" \
+    }
 
 /**
  * Initializes @p stats as MC_TRANSPORT_STATS_INIT does, for callers that

@@ -27,7 +27,14 @@
 extern char **environ;
 
 /* exit codes, as documented in --help and the README */
-enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_TIMEOUT = 3, EXIT_TRANSPORT = 4, EXIT_PARTIAL = 5, EXIT_INTERRUPTED = 130 };
+enum {
+    EXIT_OK = 0,
+    EXIT_USAGE = 2,
+    EXIT_TIMEOUT = 3,
+    EXIT_TRANSPORT = 4,
+    EXIT_PARTIAL = 5,
+    EXIT_INTERRUPTED = 130
+};
 /* keep running: returned by the steps of main() that may end the program */
 enum { CONTINUE = -1 };
 
@@ -95,30 +102,50 @@ static const char usage_text[] =
 /* which command an option applies to */
 enum { CMD_SEND = 1, CMD_RECEIVE = 2, CMD_SERVE = 4, CMD_ALL = 7 };
 
-static const struct option longopts[] = {
-    {"binding", required_argument, 0, 'b'},      {"config", required_argument, 0, 'c'},
-    {"set", required_argument, 0, 's'},          {"address", required_argument, 0, 'a'},
-    {"maildir-root", required_argument, 0, 'r'}, {"list-settings", no_argument, 0, 'L'},
-    {"verbose", no_argument, 0, 'v'},            {"to", required_argument, 0, 't'},
-    {"action", required_argument, 0, 'A'},       {"body-file", required_argument, 0, 'f'},
-    {"text", no_argument, 0, 'T'},               {"reply-to", required_argument, 0, 'R'},
-    {"ttl", required_argument, 0, 'l'},          {"wait-reply", required_argument, 0, 'w'},
-    {"listen", required_argument, 0, 'n'},       {"count", required_argument, 0, 'N'},
-    {"timeout", required_argument, 0, 'o'},      {"exec", required_argument, 0, 'e'},
-    {"security", required_argument, 0, 'S'},     {"algorithm-suite", required_argument, 0, 'U'},
-    {"certificate", required_argument, 0, 'C'},  {"private-key", required_argument, 0, 'K'},
-    {"recipient-certificate", required_argument, 0, 'P'}, {"security-ca", required_argument, 0, 'Q'},
-    {"help", no_argument, 0, 'h'},               {"version", no_argument, 0, 'V'},
-    {0, 0, 0, 0}};
+static const struct option longopts[] = {{"binding", required_argument, 0, 'b'},
+                                         {"config", required_argument, 0, 'c'},
+                                         {"set", required_argument, 0, 's'},
+                                         {"address", required_argument, 0, 'a'},
+                                         {"maildir-root", required_argument, 0, 'r'},
+                                         {"list-settings", no_argument, 0, 'L'},
+                                         {"verbose", no_argument, 0, 'v'},
+                                         {"to", required_argument, 0, 't'},
+                                         {"action", required_argument, 0, 'A'},
+                                         {"body-file", required_argument, 0, 'f'},
+                                         {"text", no_argument, 0, 'T'},
+                                         {"reply-to", required_argument, 0, 'R'},
+                                         {"ttl", required_argument, 0, 'l'},
+                                         {"wait-reply", required_argument, 0, 'w'},
+                                         {"listen", required_argument, 0, 'n'},
+                                         {"count", required_argument, 0, 'N'},
+                                         {"timeout", required_argument, 0, 'o'},
+                                         {"exec", required_argument, 0, 'e'},
+                                         {"security", required_argument, 0, 'S'},
+                                         {"algorithm-suite", required_argument, 0, 'U'},
+                                         {"certificate", required_argument, 0, 'C'},
+                                         {"private-key", required_argument, 0, 'K'},
+                                         {"recipient-certificate", required_argument, 0, 'P'},
+                                         {"security-ca", required_argument, 0, 'Q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, 'V'},
+                                         {0, 0, 0, 0}};
 
 /* the commands each command-specific option applies to (others: all) */
 static const struct {
     char key;
     unsigned commands;
 } option_commands[] = {
-    {'t', CMD_SEND}, {'A', CMD_SEND}, {'f', CMD_SEND}, {'T', CMD_SEND}, {'R', CMD_SEND},
-    {'l', CMD_SEND}, {'w', CMD_SEND}, {'n', CMD_RECEIVE | CMD_SERVE},
-    {'N', CMD_RECEIVE | CMD_SERVE}, {'o', CMD_RECEIVE | CMD_SERVE}, {'e', CMD_SERVE},
+    {'t', CMD_SEND},
+    {'A', CMD_SEND},
+    {'f', CMD_SEND},
+    {'T', CMD_SEND},
+    {'R', CMD_SEND},
+    {'l', CMD_SEND},
+    {'w', CMD_SEND},
+    {'n', CMD_RECEIVE | CMD_SERVE},
+    {'N', CMD_RECEIVE | CMD_SERVE},
+    {'o', CMD_RECEIVE | CMD_SERVE},
+    {'e', CMD_SERVE},
 };
 
 /* binding options: the setting each one sets (--config and --set aside) */
@@ -126,15 +153,14 @@ static const struct {
     char key;
     const char *setting;
 } binding_options[] = {
-    {'a', "address"},         {'r', "maildir_root"},          {'S', "security_mode"},
-    {'U', "algorithm_suite"}, {'C', "certificate"},           {'K', "private_key"},
-    {'P', "recipient_certificate"}, {'Q', "security_ca_file"},
+    {'a', "address"},     {'r', "maildir_root"}, {'S', "security_mode"},         {'U', "algorithm_suite"},
+    {'C', "certificate"}, {'K', "private_key"},  {'P', "recipient_certificate"}, {'Q', "security_ca_file"},
 };
 
 /* settings that name a file or directory the library will read */
 static const char *const input_file_settings[] = {
-    "certificate",      "private_key",      "recipient_certificate", "security_ca_file",
-    "security_ca_path", "tls_ca_file",      "tls_ca_path",
+    "certificate",      "private_key", "recipient_certificate", "security_ca_file",
+    "security_ca_path", "tls_ca_file", "tls_ca_path",
 };
 
 #define MAX_BINDING_OPTIONS 64
@@ -160,8 +186,8 @@ typedef struct {
  * at once (nothing is half done that a clean stop would finish). */
 static struct {
     pthread_mutex_t lock;
-    atomic_int signal;     /* the signal taken, 0 until then */
-    mc_input_channel *in;  /* a receive a signal wakes (aborts) */
+    atomic_int signal;      /* the signal taken, 0 until then */
+    mc_input_channel *in;   /* a receive a signal wakes (aborts) */
     mc_output_channel *out; /* a send a signal cancels */
 } intr = {PTHREAD_MUTEX_INITIALIZER, 0, NULL, NULL};
 
@@ -218,7 +244,10 @@ static int exit_code(int code)
         return EXIT_TIMEOUT;
     case MC_EPARTIAL:
         return EXIT_PARTIAL;
-    case MC_EINVAL: case MC_ENOTFOUND: case MC_ETOOBIG: case MC_ESECURITY:
+    case MC_EINVAL:
+    case MC_ENOTFOUND:
+    case MC_ETOOBIG:
+    case MC_ESECURITY:
         return EXIT_USAGE;
     default: /* MC_EPROTO (refused or malformed by the server), MC_EIO, MC_EAUTH, MC_ETLS... */
         return EXIT_TRANSPORT;
@@ -251,7 +280,8 @@ static int usage_error(const char *msg)
 
 static int stopped_by_signal(void)
 {
-    fprintf(stderr, "mailchan: interrupted by %s\n", atomic_load(&intr.signal) == SIGTERM ? "SIGTERM" : "SIGINT");
+    fprintf(stderr, "mailchan: interrupted by %s\n",
+            atomic_load(&intr.signal) == SIGTERM ? "SIGTERM" : "SIGINT");
     return EXIT_INTERRUPTED;
 }
 
@@ -334,26 +364,58 @@ static int parse_number(const char *s, long *out)
 static int parse_option(options *o, int c, const char *arg)
 {
     switch (c) {
-    case 'b': o->kind = arg; break;
-    case 'c': case 's': case 'a': case 'r': case 'S': case 'U': case 'C': case 'K': case 'P': case 'Q':
+    case 'b':
+        o->kind = arg;
+        break;
+    case 'c':
+    case 's':
+    case 'a':
+    case 'r':
+    case 'S':
+    case 'U':
+    case 'C':
+    case 'K':
+    case 'P':
+    case 'Q':
         if (o->npending == MAX_BINDING_OPTIONS)
             return usage_error("too many binding options");
         o->pending[o->npending].key = (char)c;
         o->pending[o->npending++].val = arg;
         break;
-    case 'v': o->verbose++; break;
-    case 't': o->to = arg; break;
-    case 'A': o->action = arg; break;
-    case 'f': o->body_file = arg; break;
-    case 'T': o->text = 1; break;
-    case 'R': o->reply_to = arg; break;
-    case 'e': o->exec = arg; break;
-    case 'n': o->listen = arg; break;
-    case 'l': return parse_number(arg, &o->ttl);
-    case 'w': return parse_number(arg, &o->wait_reply);
-    case 'N': return parse_number(arg, &o->count);
-    case 'o': return parse_number(arg, &o->timeout);
-    default: return usage_error("bad option");
+    case 'v':
+        o->verbose++;
+        break;
+    case 't':
+        o->to = arg;
+        break;
+    case 'A':
+        o->action = arg;
+        break;
+    case 'f':
+        o->body_file = arg;
+        break;
+    case 'T':
+        o->text = 1;
+        break;
+    case 'R':
+        o->reply_to = arg;
+        break;
+    case 'e':
+        o->exec = arg;
+        break;
+    case 'n':
+        o->listen = arg;
+        break;
+    case 'l':
+        return parse_number(arg, &o->ttl);
+    case 'w':
+        return parse_number(arg, &o->wait_reply);
+    case 'N':
+        return parse_number(arg, &o->count);
+    case 'o':
+        return parse_number(arg, &o->timeout);
+    default:
+        return usage_error("bad option");
     }
     return CONTINUE;
 }
@@ -361,8 +423,10 @@ static int parse_option(options *o, int c, const char *arg)
 /* fills @p o; returns CONTINUE, or the exit code (help, version, errors) */
 static int parse_args(options *o, int argc, char **argv)
 {
-    static const struct { const char *name; unsigned cmd; } commands[] = {
-        {"send", CMD_SEND}, {"receive", CMD_RECEIVE}, {"serve", CMD_SERVE}};
+    static const struct {
+        const char *name;
+        unsigned cmd;
+    } commands[] = {{"send", CMD_SEND}, {"receive", CMD_RECEIVE}, {"serve", CMD_SERVE}};
     int c, ex;
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         fputs(usage_text, stdout);
@@ -424,7 +488,8 @@ static int check_usage(const options *o)
     int ex = CONTINUE;
     for (size_t i = 0; i < sizeof(option_commands) / sizeof(option_commands[0]); i++)
         if (o->seen[(unsigned char)option_commands[i].key] && !(option_commands[i].commands & o->command)) {
-            snprintf(msg, sizeof(msg), "--%s does not apply to this command", option_name(option_commands[i].key));
+            snprintf(msg, sizeof(msg), "--%s does not apply to this command",
+                     option_name(option_commands[i].key));
             return usage_error(msg);
         }
     if (o->command == CMD_SEND && (!o->to || !o->action))
@@ -479,10 +544,12 @@ static int apply_environment(mc_binding *b, const char *setting, const char *var
 static int check_input_files(const mc_binding *b)
 {
     int ex = CONTINUE;
-    for (size_t i = 0; ex == CONTINUE && i < sizeof(input_file_settings) / sizeof(input_file_settings[0]); i++) {
+    for (size_t i = 0; ex == CONTINUE && i < sizeof(input_file_settings) / sizeof(input_file_settings[0]);
+         i++) {
         char *path = NULL;
         if (mc_binding_get(&path, b, input_file_settings[i]) == 0 && *path && access(path, R_OK)) {
-            fprintf(stderr, "mailchan: %s: cannot read %s: %s\n", input_file_settings[i], path, strerror(errno));
+            fprintf(stderr, "mailchan: %s: cannot read %s: %s\n", input_file_settings[i], path,
+                    strerror(errno));
             ex = EXIT_USAGE;
         }
         mc_free(path);

@@ -21,7 +21,8 @@ static mc_message *make(size_t envelope_bytes)
         n++;
     }
     strcpy(b + n, "</d:Data>");
-    if (mc_message_new(&m, "urn:bench:Act", b, strlen(b)) || mc_message_set_to(m, "net.mail://bench#svc@example.org") ||
+    if (mc_message_new(&m, "urn:bench:Act", b, strlen(b)) ||
+        mc_message_set_to(m, "net.mail://bench#svc@example.org") ||
         mc_message_set_reply_to(m, "net.mail://back#cli@example.org"))
         abort();
     free(b);

@@ -84,8 +84,7 @@ static void measure(const input *in, size_t limit)
         if (dt > 5)
             break; /* far too slow already: one more run says nothing new */
     }
-    printf("%-28s %7zu %9.3f %9.3f   %.80s\n", in->name, in->len, best_cpu * 1e3, best * 1e3,
-           outcome);
+    printf("%-28s %7zu %9.3f %9.3f   %.80s\n", in->name, in->len, best_cpu * 1e3, best * 1e3, outcome);
     fflush(stdout);
 }
 
@@ -164,8 +163,7 @@ int main(int argc, char **argv)
             char path[4096];
             FILE *f;
             snprintf(path, sizeof(path), "%s/%s", argv[2], all[i].name);
-            if (!(f = fopen(path, "wb")) || fwrite(all[i].data, 1, all[i].len, f) != all[i].len ||
-                fclose(f))
+            if (!(f = fopen(path, "wb")) || fwrite(all[i].data, 1, all[i].len, f) != all[i].len || fclose(f))
                 die("write");
         }
         return 0;

@@ -63,10 +63,11 @@ static void unstamped(const char *user, int n)
 {
     char name[64], mail[512];
     for (int i = 0; i < n; i++) {
-        int len = snprintf(mail, sizeof(mail),
-                           "From: someone@example.test\r\nTo: %s@example.test\r\nSubject: an ordinary mail %d\r\n"
-                           "Message-ID: <u%d@example.test>\r\n\r\nNothing for mailchan.\r\n",
-                           user, i, i);
+        int len =
+            snprintf(mail, sizeof(mail),
+                     "From: someone@example.test\r\nTo: %s@example.test\r\nSubject: an ordinary mail %d\r\n"
+                     "Message-ID: <u%d@example.test>\r\n\r\nNothing for mailchan.\r\n",
+                     user, i, i);
         snprintf(name, sizeof(name), "bench-unstamped-%d.host:2,S", i);
         put(user, "cur", name, mail, (size_t)len);
     }
@@ -98,10 +99,11 @@ static mc_transport *transport(const char *user, const char *pw, bool search)
     mc_transport *t;
     char addr[64];
     snprintf(addr, sizeof(addr), "%s@example.test", user);
-    if (mc_binding_new(&b, "mail") || mc_binding_set(b, "address", addr) || mc_binding_set(b, "password", pw) ||
-        mc_binding_set(b, "smtp_host", "127.0.0.1") || mc_binding_set(b, "imap_host", "127.0.0.1") ||
-        mc_binding_set(b, "imap_port", env("MC_IMAP_PORT")) || mc_binding_set(b, "tls_ca_file", env("MC_CA")) ||
-        mc_binding_set(b, "imap_idle", "false") || mc_binding_set(b, "server_query_interval", "20") ||
+    if (mc_binding_new(&b, "mail") || mc_binding_set(b, "address", addr) ||
+        mc_binding_set(b, "password", pw) || mc_binding_set(b, "smtp_host", "127.0.0.1") ||
+        mc_binding_set(b, "imap_host", "127.0.0.1") || mc_binding_set(b, "imap_port", env("MC_IMAP_PORT")) ||
+        mc_binding_set(b, "tls_ca_file", env("MC_CA")) || mc_binding_set(b, "imap_idle", "false") ||
+        mc_binding_set(b, "server_query_interval", "20") ||
         mc_binding_set(b, "imap_search_stamp", search ? "true" : "false") || mc_transport_new(&t, b))
         die("transport");
     mc_binding_free(b);
@@ -125,8 +127,8 @@ static result measure(const char *user, const char *pw, bool search, int round)
     stamped(user, round);
     t0 = now();
     t = transport(user, pw, search);
-    if (mc_channel_listener_new(&l, t, "net.mail://bench#") || mc_channel_listener_accept_channel(&in, l, -1) ||
-        mc_input_channel_receive(&m, in, 60000))
+    if (mc_channel_listener_new(&l, t, "net.mail://bench#") ||
+        mc_channel_listener_accept_channel(&in, l, -1) || mc_input_channel_receive(&m, in, 60000))
         die("first delivery");
     r.first_s = now() - t0;
     mc_message_free(m);
@@ -134,7 +136,8 @@ static result measure(const char *user, const char *pw, bool search, int round)
     c0 = cpu_s();
     usleep(2000000);
     mc_transport_statistics(&s1, t);
-    r.cpu_per_query_ms = (cpu_s() - c0) * 1000 / (double)(s1.queries - s0.queries ? s1.queries - s0.queries : 1);
+    r.cpu_per_query_ms =
+        (cpu_s() - c0) * 1000 / (double)(s1.queries - s0.queries ? s1.queries - s0.queries : 1);
     mc_input_channel_close(in);
     mc_input_channel_free(in);
     mc_channel_listener_free(l);
@@ -150,8 +153,8 @@ int main(int argc, char **argv)
     unstamped("bob", n);
     /* let Dovecot index the new files once (not timed) */
     measure("bob", bob, true, 1000);
-    printf("IMAP listing with %d unstamped mails in the folder vs an empty folder (reference), %d rounds:\n", n,
-           rounds);
+    printf("IMAP listing with %d unstamped mails in the folder vs an empty folder (reference), %d rounds:\n",
+           n, rounds);
     printf("  %-22s %14s %14s %8s   %12s %12s %8s\n", "mode", "first, full", "first, empty", "ratio",
            "CPU/query", "empty", "ratio");
     for (int i = 0; i < rounds; i++) {

@@ -112,8 +112,9 @@ int main(int argc, char **argv)
     mc_init();
     a = transport("alice", env("MC_ALICE_PW"));
     b = transport("bob", env("MC_BOB_PW"));
-    if (mc_channel_listener_new(&l, b, "net.mail://bench#") || mc_channel_listener_accept_channel(&in, l, -1) ||
-        mc_channel_factory_new(&f, a) || mc_channel_factory_create_channel(&ch, f, "net.mail://bench#bob@example.test"))
+    if (mc_channel_listener_new(&l, b, "net.mail://bench#") ||
+        mc_channel_listener_accept_channel(&in, l, -1) || mc_channel_factory_new(&f, a) ||
+        mc_channel_factory_create_channel(&ch, f, "net.mail://bench#bob@example.test"))
         die("setup");
     usleep(300000); /* the listener is idling */
     t0 = now();
@@ -182,8 +183,10 @@ int main(int argc, char **argv)
     mc_transport_free(a);
     mc_transport_free(b);
     ref = reference();
-    snprintf(cmd, sizeof(cmd), "doveadm -c '%s/dovecot/dovecot.conf' expunge -u bob@example.test mailbox "
-                               "'Service E-mail' all", env("MC_MAILDIR_TEST"));
+    snprintf(cmd, sizeof(cmd),
+             "doveadm -c '%s/dovecot/dovecot.conf' expunge -u bob@example.test mailbox "
+             "'Service E-mail' all",
+             env("MC_MAILDIR_TEST"));
     if (system(cmd))
         fprintf(stderr, "bench_mail_e2e: could not empty the folder\n");
     printf("End to end through Postfix + Dovecot, %d messages, all received:\n", n);

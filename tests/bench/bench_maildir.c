@@ -73,11 +73,13 @@ static double through_mailchan(const char *dir, const char *sync_dirs)
     char root[512];
     snprintf(root, sizeof(root), "%s/mc-%s", dir, sync_dirs);
     if (mc_binding_new(&b, "maildir") || mc_binding_set(b, "maildir_root", root) ||
-        mc_binding_set(b, "maildir_sync_directories", sync_dirs) || mc_binding_set(b, "address", "svc@bench.local") ||
-        mc_transport_new(&svc, b) || mc_binding_set(b, "address", "cli@bench.local") || mc_transport_new(&cli, b))
+        mc_binding_set(b, "maildir_sync_directories", sync_dirs) ||
+        mc_binding_set(b, "address", "svc@bench.local") || mc_transport_new(&svc, b) ||
+        mc_binding_set(b, "address", "cli@bench.local") || mc_transport_new(&cli, b))
         die("transport");
-    if (mc_channel_listener_new(&l, svc, "net.mail://bench#") || mc_channel_listener_accept_channel(&r.in, l, 1000) ||
-        mc_channel_factory_new(&f, cli) || mc_channel_factory_create_channel(&ch, f, "net.mail://bench#svc@bench.local"))
+    if (mc_channel_listener_new(&l, svc, "net.mail://bench#") ||
+        mc_channel_listener_accept_channel(&r.in, l, 1000) || mc_channel_factory_new(&f, cli) ||
+        mc_channel_factory_create_channel(&ch, f, "net.mail://bench#svc@bench.local"))
         die("channels");
     t0 = now();
     pthread_create(&th, NULL, receiver, &r);

@@ -79,8 +79,9 @@ static void raw_rsa(const char *pki, int n, const EVP_MD *md, int pad, double *s
         EVP_PKEY_CTX *e = EVP_PKEY_CTX_new(bpub, NULL);
         siglen = sizeof(sig);
         ctlen = sizeof(ct);
-        if (EVP_DigestSignInit(m, NULL, md, NULL, a) != 1 || EVP_DigestSign(m, sig, &siglen, data, sizeof(data)) != 1 ||
-            EVP_PKEY_encrypt_init(e) != 1 || EVP_PKEY_CTX_set_rsa_padding(e, pad) != 1 ||
+        if (EVP_DigestSignInit(m, NULL, md, NULL, a) != 1 ||
+            EVP_DigestSign(m, sig, &siglen, data, sizeof(data)) != 1 || EVP_PKEY_encrypt_init(e) != 1 ||
+            EVP_PKEY_CTX_set_rsa_padding(e, pad) != 1 ||
             EVP_PKEY_encrypt(e, ct, &ctlen, key, sizeof(key)) != 1)
             die("raw sign/encrypt");
         EVP_MD_CTX_free(m);
@@ -93,7 +94,8 @@ static void raw_rsa(const char *pki, int n, const EVP_MD *md, int pad, double *s
         EVP_PKEY_CTX *d = EVP_PKEY_CTX_new(b, NULL);
         ptlen = sizeof(pt);
         if (EVP_PKEY_decrypt_init(d) != 1 || EVP_PKEY_CTX_set_rsa_padding(d, pad) != 1 ||
-            EVP_PKEY_decrypt(d, pt, &ptlen, ct, ctlen) != 1 || EVP_DigestVerifyInit(m, NULL, md, NULL, apub) != 1 ||
+            EVP_PKEY_decrypt(d, pt, &ptlen, ct, ctlen) != 1 ||
+            EVP_DigestVerifyInit(m, NULL, md, NULL, apub) != 1 ||
             EVP_DigestVerify(m, sig, siglen, data, sizeof(data)) != 1)
             die("raw decrypt/verify");
         EVP_MD_CTX_free(m);
@@ -149,9 +151,9 @@ static char *floor_send(const char *env, size_t len, const unsigned char *key, b
     ts = xmlNewChild(sec, wsu, BAD_CAST "Timestamp", NULL);
     xmlNewTextChild(ts, wsu, BAD_CAST "Created", BAD_CAST "2026-11-21T10:00:00Z");
     xmlNewTextChild(ts, wsu, BAD_CAST "Expires", BAD_CAST "2026-11-22T10:00:00Z");
-    sig = xmlSecTmplSignatureCreateNsPref(doc, xmlSecTransformExclC14NId,
-                                          sha256 ? xmlSecOpenSSLTransformHmacSha256Id : xmlSecOpenSSLTransformHmacSha1Id,
-                                          NULL, BAD_CAST "ds");
+    sig = xmlSecTmplSignatureCreateNsPref(
+        doc, xmlSecTransformExclC14NId,
+        sha256 ? xmlSecOpenSSLTransformHmacSha256Id : xmlSecOpenSSLTransformHmacSha1Id, NULL, BAD_CAST "ds");
     xmlAddChild(sec, sig);
     xmlSecTransformId digest = sha256 ? xmlSecOpenSSLTransformSha256Id : xmlSecOpenSSLTransformSha1Id;
     floor_ref(sig, ts, wsu, k++, digest);
@@ -166,8 +168,8 @@ static char *floor_send(const char *env, size_t len, const unsigned char *key, b
         xmlSecDSigCtxSign(d, sig) < 0)
         die("floor sign");
     xmlSecDSigCtxDestroy(d);
-    ed = xmlSecTmplEncDataCreate(doc, xmlSecOpenSSLTransformAes256CbcId, BAD_CAST "FED", xmlSecTypeEncContent, NULL,
-                                 NULL);
+    ed = xmlSecTmplEncDataCreate(doc, xmlSecOpenSSLTransformAes256CbcId, BAD_CAST "FED", xmlSecTypeEncContent,
+                                 NULL, NULL);
     e = xmlSecEncCtxCreate(NULL);
     if (!ed || !xmlSecTmplEncDataEnsureCipherValue(ed) || !e ||
         !(e->encKey = xmlSecKeyReadMemory(xmlSecOpenSSLKeyDataAesId, key, 32)) ||
@@ -201,7 +203,8 @@ static void floor_receive(const char *msg, size_t len, const unsigned char *key)
     xmlSecEncCtxDestroy(e);
     d = xmlSecDSigCtxCreate(NULL);
     if (!d || !(d->signKey = xmlSecKeyReadMemory(xmlSecOpenSSLKeyDataHmacId, key, 32)) ||
-        xmlSecDSigCtxVerify(d, mc__wss_child(sec, NS_DS, "Signature")) < 0 || d->status != xmlSecDSigStatusSucceeded)
+        xmlSecDSigCtxVerify(d, mc__wss_child(sec, NS_DS, "Signature")) < 0 ||
+        d->status != xmlSecDSigStatusSucceeded)
         die("floor verify");
     xmlSecDSigCtxDestroy(d);
     if (mc__wss_serialize(doc, &out, &out_len))
@@ -301,14 +304,17 @@ int main(int argc, char **argv)
     mc_log_set_callback(NULL, MC_LOG_NONE, NULL); /* evictions warn */
     empty_us = replay_us(0, 20000);
     full_us = replay_us(100000, 20000);
-    printf("bench_wss %s: %d messages, envelope %zu bytes -> %zu bytes secured\n", suite, n, env_len, sec_len[0]);
+    printf("bench_wss %s: %d messages, envelope %zu bytes -> %zu bytes secured\n", suite, n, env_len,
+           sec_len[0]);
     printf("  sign+encrypt:   %8.0f msg/s   raw RSA sign+encrypt:   %8.0f ops/s   ratio %.2f\n", n / send_s,
            n / raw_send, raw_send / send_s);
     printf("  decrypt+verify: %8.0f msg/s   raw RSA decrypt+verify: %8.0f ops/s   ratio %.2f\n", n / recv_s,
            n / raw_recv, raw_recv / recv_s);
-    printf("  xmlsec floor (HMAC for RSA, no key transport): sign+encrypt %.0f us/msg, decrypt+verify %.0f us/msg\n"
+    printf("  xmlsec floor (HMAC for RSA, no key transport): sign+encrypt %.0f us/msg, decrypt+verify %.0f "
+           "us/msg\n"
            "    so at best: sign+encrypt ratio %.2f, decrypt+verify ratio %.2f\n",
-           floor_s / n * 1e6, floor_r / n * 1e6, raw_send / (raw_send + floor_s), raw_recv / (raw_recv + floor_r));
+           floor_s / n * 1e6, floor_r / n * 1e6, raw_send / (raw_send + floor_s),
+           raw_recv / (raw_recv + floor_r));
     printf("  replay cache check: %.2f us empty, %.2f us at capacity (100000 entries)\n", empty_us, full_us);
     for (int i = 0; i < n; i++)
         free(sec[i]);

@@ -191,8 +191,8 @@ static inline char *hi_env_char_refs(size_t size, size_t *len)
 
 /* --- raw mails (stamped, so that they are read whole) --- */
 
-#define HI_MAIL_HEAD                                                                               \
-    "From: attacker@example.org\r\nTo: svc@example.org\r\nMessage-ID: <h@example.org>\r\n"        \
+#define HI_MAIL_HEAD                                                                       \
+    "From: attacker@example.org\r\nTo: svc@example.org\r\nMessage-ID: <h@example.org>\r\n" \
     "Subject: [net.mail] c\r\nMIME-Version: 1.0\r\n"
 
 /* a base64 body part of `env` */
@@ -232,8 +232,8 @@ static inline char *hi_mail_with_envelope(const char *env, size_t env_len, size_
 
 /* a stamped mail carrying env as its base64 body, its header filled up
  * to `size` with recipients */
-static inline char *hi_mail_with_envelope_and_recipients(const char *env, size_t env_len,
-                                                         size_t size, size_t *len)
+static inline char *hi_mail_with_envelope_and_recipients(const char *env, size_t env_len, size_t size,
+                                                         size_t *len)
 {
     hi_buf b = {0};
     unsigned i = 0;
@@ -252,8 +252,7 @@ static inline char *hi_mail_with_envelope_and_recipients(const char *env, size_t
  * `blen` characters long; `message` nests message/rfc822 parts instead.
  * Below the last level, as many lines as fit that look like every
  * boundary but the last 8 characters (each level compares them all). */
-static inline char *hi_mail_nested(size_t size, size_t blen, int message, unsigned max_depth,
-                                   size_t *len)
+static inline char *hi_mail_nested(size_t size, size_t blen, int message, unsigned max_depth, size_t *len)
 {
     hi_buf b = {0};
     char bnd[1024];
@@ -299,8 +298,8 @@ static inline char *hi_mail_boundary_lookalikes(size_t size, size_t *len)
     char bnd[71];
     memset(bnd, 'b', 70);
     bnd[70] = '\0';
-    hi_printf(&b, HI_MAIL_HEAD "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n--%s\r\n\r\n",
-              bnd, bnd);
+    hi_printf(&b, HI_MAIL_HEAD "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n--%s\r\n\r\n", bnd,
+              bnd);
     while (b.len + 160 < size)
         hi_printf(&b, "--%.69sc\r\n", bnd);
     hi_printf(&b, "--%s--\r\n", bnd);

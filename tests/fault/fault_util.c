@@ -322,13 +322,15 @@ mc_transport *fault_maildir_transport(const char *root, const char *addr, ...)
     return t;
 }
 
-void fault_listen(mc_transport *t, const char *uri, mc_channel_listener **l, mc_input_channel **in, const char *who)
+void fault_listen(mc_transport *t, const char *uri, mc_channel_listener **l, mc_input_channel **in,
+                  const char *who)
 {
     if (mc_channel_listener_new(l, t, uri) || mc_channel_listener_accept_channel(in, *l, 5000))
         fault_die("%s: %s", who, mc_error_last());
 }
 
-void fault_output(mc_transport *t, const char *to, mc_channel_factory **f, mc_output_channel **out, const char *who)
+void fault_output(mc_transport *t, const char *to, mc_channel_factory **f, mc_output_channel **out,
+                  const char *who)
 {
     if (mc_channel_factory_new(f, t) || mc_channel_factory_create_channel(out, *f, to))
         fault_die("%s: %s", who, mc_error_last());
@@ -337,7 +339,8 @@ void fault_output(mc_transport *t, const char *to, mc_channel_factory **f, mc_ou
 void fault_expunge_all(const char *user)
 {
     char cmd[512];
-    snprintf(cmd, sizeof(cmd), "doveadm -c '%s/dovecot/dovecot.conf' expunge -u %s@example.test mailbox '*' all",
+    snprintf(cmd, sizeof(cmd),
+             "doveadm -c '%s/dovecot/dovecot.conf' expunge -u %s@example.test mailbox '*' all",
              fault_env("MC_MAILDIR_TEST"), user);
     if (system(cmd))
         fault_die("%s failed", cmd);
@@ -348,7 +351,8 @@ int fault_server_count(const char *user, const char *folder, const char *query)
     char cmd[512], line[512];
     int n = 0;
     FILE *p;
-    snprintf(cmd, sizeof(cmd), "doveadm -c '%s/dovecot/dovecot.conf' search -u %s@example.test mailbox '%s' %s",
+    snprintf(cmd, sizeof(cmd),
+             "doveadm -c '%s/dovecot/dovecot.conf' search -u %s@example.test mailbox '%s' %s",
              fault_env("MC_MAILDIR_TEST"), user, folder, query);
     if (!(p = popen(cmd, "r")))
         return -1;
@@ -603,7 +607,8 @@ static void judge_seq(fault_ledger *l, const fault_delivery *dl, size_t n, fault
             v->dup_redelivery++;
         } else {
             if (v->dup_unexplained++ < DETAIL_MAX)
-                printf("  UNEXPLAINED: seq %d: mail %s (id %s, receiver %d) delivered again (id %s, receiver %d) "
+                printf("  UNEXPLAINED: seq %d: mail %s (id %s, receiver %d) delivered again (id %s, receiver "
+                       "%d) "
                        "%lld ms later with nothing to explain it in between\n",
                        seq, dl[i].mid, dl[prev].mailid, dl[prev].who, dl[i].mailid, dl[i].who,
                        (long long)(dl[i].wall_ms - dl[prev].wall_ms));
@@ -663,7 +668,8 @@ void fault_ledger_judge(fault_ledger *l, fault_redelivery_cb cb, void *ud, fault
         if (!found) {
             v->lost++;
             if (shown++ < DETAIL_MAX)
-                printf("  LOST: seq %d (send succeeded after %d attempt(s)), never delivered\n", s, l->attempts[s]);
+                printf("  LOST: seq %d (send succeeded after %d attempt(s)), never delivered\n", s,
+                       l->attempts[s]);
         }
     }
     if (shown > DETAIL_MAX)
@@ -676,13 +682,14 @@ void fault_verdict_print(const char *test, const fault_verdict *v)
     printf("%s: sent %d (send attempts %d, failed %d, given up %d); delivered %d, distinct %d; LOST %d; "
            "duplicates %d: explained %d (retried send %d, redelivery %d), UNEXPLAINED %d; unknown %d\n",
            test, v->sent, v->attempts, v->failed_attempts, v->gave_up, v->delivered, v->distinct, v->lost,
-           v->duplicates, v->dup_retry + v->dup_redelivery, v->dup_retry, v->dup_redelivery, v->dup_unexplained,
-           v->unknown);
+           v->duplicates, v->dup_retry + v->dup_redelivery, v->dup_retry, v->dup_redelivery,
+           v->dup_unexplained, v->unknown);
 }
 
 /* ---- sending with retries ---- */
 
-int fault_send_seq(fault_ledger *l, mc_output_channel *ch, const char *tag, int seq, size_t pad, int max_attempts)
+int fault_send_seq(fault_ledger *l, mc_output_channel *ch, const char *tag, int seq, size_t pad,
+                   int max_attempts)
 {
     char *text = malloc(128 + pad);
     mc_message *m;

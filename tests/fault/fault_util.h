@@ -68,9 +68,11 @@ mc_transport *fault_mail_transport(const char *user, int smtp_port, int imap_por
 /* A Maildir transport for addr under root, extra "name=value" settings, NULL-terminated. */
 mc_transport *fault_maildir_transport(const char *root, const char *addr, ...);
 /* A listener on uri and its first input channel; exits (2) naming who when either fails. */
-void fault_listen(mc_transport *t, const char *uri, mc_channel_listener **l, mc_input_channel **in, const char *who);
+void fault_listen(mc_transport *t, const char *uri, mc_channel_listener **l, mc_input_channel **in,
+                  const char *who);
 /* A factory and its output channel to the URI to; exits (2) naming who when either fails. */
-void fault_output(mc_transport *t, const char *to, mc_channel_factory **f, mc_output_channel **out, const char *who);
+void fault_output(mc_transport *t, const char *to, mc_channel_factory **f, mc_output_channel **out,
+                  const char *who);
 /* Expunges every mail of user on the test IMAP server. */
 void fault_expunge_all(const char *user);
 /* Mails in user's folder on the test IMAP server matching a doveadm search
@@ -108,12 +110,12 @@ typedef struct {
 } fault_delivery;
 
 typedef struct {
-    int n;               /* sequence numbers 0 .. n-1 */
-    int *attempts;       /* sends tried per seq */
-    int *failures;       /* of which failed */
-    bool *gave_up;       /* the sender stopped retrying */
-    int errors[16];      /* failed attempts by -MC_E* code (0: other) */
-    fault_delivery *dl;  /* every delivery */
+    int n;              /* sequence numbers 0 .. n-1 */
+    int *attempts;      /* sends tried per seq */
+    int *failures;      /* of which failed */
+    bool *gave_up;      /* the sender stopped retrying */
+    int errors[16];     /* failed attempts by -MC_E* code (0: other) */
+    fault_delivery *dl; /* every delivery */
     size_t ndl, capdl;
     pthread_mutex_t lock;
 } fault_ledger;
@@ -134,9 +136,9 @@ typedef bool (*fault_redelivery_cb)(int64_t first_ms, int64_t again_ms, void *us
 typedef struct {
     int sent, attempts, failed_attempts, gave_up;
     int delivered, distinct, lost, unknown;
-    int duplicates;         /* deliveries beyond the first per seq */
-    int dup_retry;          /* another server copy of a seq whose send failed and was retried */
-    int dup_redelivery;     /* the same mail again, explained by redelivery_cb */
+    int duplicates;     /* deliveries beyond the first per seq */
+    int dup_retry;      /* another server copy of a seq whose send failed and was retried */
+    int dup_redelivery; /* the same mail again, explained by redelivery_cb */
     int dup_unexplained;
 } fault_verdict;
 
@@ -148,6 +150,7 @@ void fault_verdict_print(const char *test, const fault_verdict *v);
 
 /* Sends "<tag> seq=N " and pad filler characters on ch until it succeeds or
  * max_attempts, recording each attempt. 0 or the last error. */
-int fault_send_seq(fault_ledger *l, mc_output_channel *ch, const char *tag, int seq, size_t pad, int max_attempts);
+int fault_send_seq(fault_ledger *l, mc_output_channel *ch, const char *tag, int seq, size_t pad,
+                   int max_attempts);
 
 #endif

@@ -115,7 +115,8 @@ int main(void)
     fault_ledger_init(&ledger, n);
     fault_expunge_all("bob");
     fault_tmpdir(dir, sizeof(dir), "e2e");
-    fault_proxy_start(&proxy, dir, seed, atoi(fault_env("MC_SUBMISSION_PORT")), atoi(fault_env("MC_IMAP_PORT")));
+    fault_proxy_start(&proxy, dir, seed, atoi(fault_env("MC_SUBMISSION_PORT")),
+                      atoi(fault_env("MC_IMAP_PORT")));
     fault_proxy_cmd(&proxy, NULL, 0, "max smtp %ld", fault_env_long("FAULT_SMTP_MAX", 60000));
     fault_proxy_cmd(&proxy, NULL, 0, "max imap %ld", fault_env_long("FAULT_IMAP_MAX", 200000));
     printf("fault_e2e: %d messages, seed %u, proxy smtp :%d imap :%d, log %s\n", n, seed, proxy.smtp_port,
@@ -162,7 +163,8 @@ int main(void)
     {
         int64_t tc = fault_mono_ms();
         int rc = mc_input_channel_close(r.in);
-        printf("close (flush) %s in %.1f s\n", rc ? mc_strerror(rc) : "ok", (double)(fault_mono_ms() - tc) / 1000.0);
+        printf("close (flush) %s in %.1f s\n", rc ? mc_strerror(rc) : "ok",
+               (double)(fault_mono_ms() - tc) / 1000.0);
     }
     mc_input_channel_free(r.in);
     mc_channel_listener_free(lis);
@@ -179,9 +181,10 @@ int main(void)
     fault_log_print(t0, MC_LOG_WARN, 15, t0);
     imap_cuts.t = fault_proxy_cut_times(&proxy, "imap", &imap_cuts.n);
     fault_ledger_judge(&ledger, cut_between, &imap_cuts, &v);
-    printf("left on the server: %d in bob's Service E-mail (%d of them flagged \\Deleted), %d in Postfix's queue\n",
-           fault_server_count("bob", "Service E-mail", "all"), fault_server_count("bob", "Service E-mail", "deleted"),
-           fault_postfix_queued());
+    printf("left on the server: %d in bob's Service E-mail (%d of them flagged \\Deleted), %d in Postfix's "
+           "queue\n",
+           fault_server_count("bob", "Service E-mail", "all"),
+           fault_server_count("bob", "Service E-mail", "deleted"), fault_postfix_queued());
     if (t_all < 0)
         printf("NOT all delivered within the bound; ");
     else

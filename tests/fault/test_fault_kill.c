@@ -70,11 +70,12 @@ static int child(const char *kind, const char *record, int who, const char *root
     if (getenv("FAULT_VERBOSE"))
         mc_log_set_callback(mc_log_stderr, MC_LOG_INFO, NULL);
     if (!strcmp(kind, "imap"))
-        t = fault_mail_transport("erin", atoi(fault_env("MC_SUBMISSION_PORT")), atoi(fault_env("MC_IMAP_PORT")),
-                                 "timeout=3000", "server_query_interval=1000", "accept_existing_messages=true",
-                                 NULL);
+        t = fault_mail_transport("erin", atoi(fault_env("MC_SUBMISSION_PORT")),
+                                 atoi(fault_env("MC_IMAP_PORT")), "timeout=3000",
+                                 "server_query_interval=1000", "accept_existing_messages=true", NULL);
     else
-        t = fault_maildir_transport(root, SVC, "server_query_interval=500", "accept_existing_messages=true", NULL);
+        t = fault_maildir_transport(root, SVC, "server_query_interval=500", "accept_existing_messages=true",
+                                    NULL);
     if (mc_channel_listener_new(&l, t, CHANNEL) || mc_channel_listener_accept_channel(&in, l, 5000)) {
         fprintf(stderr, "receiver %d: listener: %s\n", who, mc_error_last());
         return 3;
@@ -140,7 +141,8 @@ static void spawn(rig *r, int k)
 static void note_kill(rig *r)
 {
     if (r->nkill_ms == r->capkill_ms) {
-        int64_t *g = realloc(r->kill_ms, (r->capkill_ms = r->capkill_ms ? r->capkill_ms * 2 : 64) * sizeof(int64_t));
+        int64_t *g =
+            realloc(r->kill_ms, (r->capkill_ms = r->capkill_ms ? r->capkill_ms * 2 : 64) * sizeof(int64_t));
         if (!g)
             fault_die("out of memory");
         r->kill_ms = g;
@@ -229,13 +231,15 @@ static void stop_children(rig *r)
 static void leftovers(const rig *r)
 {
     if (!strcmp(r->kind, "imap")) {
-        printf("left on the server: %d in erin's Service E-mail (%d of them flagged \\Deleted), %d in Postfix's "
-               "queue\n",
-               fault_server_count("erin", "Service E-mail", "all"), fault_server_count("erin", "Service E-mail", "deleted"),
-               fault_postfix_queued());
+        printf(
+            "left on the server: %d in erin's Service E-mail (%d of them flagged \\Deleted), %d in Postfix's "
+            "queue\n",
+            fault_server_count("erin", "Service E-mail", "all"),
+            fault_server_count("erin", "Service E-mail", "deleted"), fault_postfix_queued());
     } else {
         char cmd[512];
-        snprintf(cmd, sizeof(cmd), "printf 'left in the store: '; find '%s' -path '*/new/*' -type f | wc -l", r->root);
+        snprintf(cmd, sizeof(cmd), "printf 'left in the store: '; find '%s' -path '*/new/*' -type f | wc -l",
+                 r->root);
         fflush(stdout);
         if (system(cmd))
             printf("?\n");
@@ -285,15 +289,16 @@ int main(int argc, char **argv)
     s.ledger = &ledger;
     if (imap) {
         fault_expunge_all("erin");
-        t = fault_mail_transport("alice", atoi(fault_env("MC_SUBMISSION_PORT")), atoi(fault_env("MC_IMAP_PORT")),
-                                 "timeout=5000", NULL);
+        t = fault_mail_transport("alice", atoi(fault_env("MC_SUBMISSION_PORT")),
+                                 atoi(fault_env("MC_IMAP_PORT")), "timeout=5000", NULL);
         snprintf(to, sizeof(to), "%serin@example.test", CHANNEL);
     } else {
         t = fault_maildir_transport(r.root, "cli@example.org", NULL);
         snprintf(to, sizeof(to), "%s" SVC, CHANNEL);
     }
     fault_output(t, to, &f, &s.out, "sender");
-    printf("fault_kill %s: %d messages, %d receiver(s), seed %u, record %s\n", r.kind, s.n, r.nkids, seed, r.record);
+    printf("fault_kill %s: %d messages, %d receiver(s), seed %u, record %s\n", r.kind, s.n, r.nkids, seed,
+           r.record);
     for (int k = 0; k < r.nkids; k++)
         spawn(&r, k);
     pthread_create(&th, NULL, send_loop, &s);
@@ -316,8 +321,9 @@ int main(int argc, char **argv)
         tend(&r, false);
         fault_sleep_ms(200);
     }
-    printf("sending took %.1f s; %d of %d recorded %.1f s after sending ended%s\n", (double)(t_sent - t0) / 1000.0,
-           got, want, (double)(fault_mono_ms() - t_sent) / 1000.0, got < want ? " (60 s bound reached)" : "");
+    printf("sending took %.1f s; %d of %d recorded %.1f s after sending ended%s\n",
+           (double)(t_sent - t0) / 1000.0, got, want, (double)(fault_mono_ms() - t_sent) / 1000.0,
+           got < want ? " (60 s bound reached)" : "");
     fault_sleep_ms(1000); /* late duplicates */
     stop_children(&r);
     mc_output_channel_free(s.out);
@@ -331,7 +337,8 @@ int main(int argc, char **argv)
         if (in)
             fclose(in);
     }
-    printf("kills: %d (receivers started %d times; %d exited by themselves); library warnings in the sender: %zu\n",
+    printf("kills: %d (receivers started %d times; %d exited by themselves); library warnings in the sender: "
+           "%zu\n",
            r.kills, r.spawns, r.exits, fault_log_count(t0, MC_LOG_WARN));
     fault_log_print(t0, MC_LOG_WARN, 10, t0);
     leftovers(&r);
@@ -343,8 +350,9 @@ int main(int argc, char **argv)
         fault_verdict_print(name, &v);
     }
     if (v.dup_unexplained)
-        printf("(duplicates are allowed in this test: the %d not preceded by a kill are reported, not failed)\n",
-               v.dup_unexplained);
+        printf(
+            "(duplicates are allowed in this test: the %d not preceded by a kill are reported, not failed)\n",
+            v.dup_unexplained);
     fault_ledger_free(&ledger);
     free(r.kill_ms);
     if (!getenv("FAULT_KEEP"))

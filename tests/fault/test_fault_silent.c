@@ -120,12 +120,12 @@ int main(void)
     snprintf(to_port, sizeof(to_port), "timeout=%d", TIMEOUT_MS);
     bob = fault_mail_transport("bob", atoi(fault_env("MC_SUBMISSION_PORT")), proxy.imap_port, to_port,
                                "server_query_interval=60000", NULL);
-    alice = fault_mail_transport("alice", atoi(fault_env("MC_SUBMISSION_PORT")), atoi(fault_env("MC_IMAP_PORT")),
-                                 "timeout=5000", NULL);
+    alice = fault_mail_transport("alice", atoi(fault_env("MC_SUBMISSION_PORT")),
+                                 atoi(fault_env("MC_IMAP_PORT")), "timeout=5000", NULL);
     fault_listen(bob, CHANNEL, &lis, &in, "bob's listener");
     fault_output(alice, TO, &f, &out, "alice's channel");
-    printf("fault_silent: timeout %d ms, server_query_interval 60000 ms, proxy imap :%d, log %s\n", TIMEOUT_MS,
-           proxy.imap_port, proxy.log);
+    printf("fault_silent: timeout %d ms, server_query_interval 60000 ms, proxy imap :%d, log %s\n",
+           TIMEOUT_MS, proxy.imap_port, proxy.log);
 
     /* 1. a message received whose deletion is still pending */
     if (send_text(out, "pre") || !(text = receive_text(in, 15000, false)) || strcmp(text, "pre"))
@@ -167,8 +167,8 @@ int main(void)
             printf("B. FAILED: mc_input_channel_close did not return within 60 s (bound %.1f s)\n",
                    secs(close_bound));
         else
-            printf("B. %smc_input_channel_close returned %s after %.1f s (bound %.1f s)\n", ok_b ? "" : "FAILED: ",
-                   c.rc ? mc_strerror(c.rc) : "0", secs(t_close), secs(close_bound));
+            printf("B. %smc_input_channel_close returned %s after %.1f s (bound %.1f s)\n",
+                   ok_b ? "" : "FAILED: ", c.rc ? mc_strerror(c.rc) : "0", secs(t_close), secs(close_bound));
     }
 
     /* 3. + C. the server answers again: what was sent meanwhile arrives */
@@ -180,8 +180,9 @@ int main(void)
             free(text);
         }
         ok_c = text && !strcmp(text, "during");
-        printf("C. %s%s %.1f s after the proxy passed again (bound 30 s)\n", ok_c ? "" : "FAILED: ",
-               ok_c ? "\"during\" received" : "\"during\" not received", secs(fault_mono_ms() - t_pass));
+        printf("C. %s%s %.1f s after the proxy passed again (bound 30 s)\n",
+               ok_c ? "" : "FAILED: ", ok_c ? "\"during\" received" : "\"during\" not received",
+               secs(fault_mono_ms() - t_pass));
         free(text);
         if (ok_c && (text = receive_text(in2, 2000, true))) {
             pre_again |= !strcmp(text, "pre");
@@ -189,14 +190,15 @@ int main(void)
         }
         printf("   \"pre\" delivered again: %s\n", pre_again ? "yes" : "no");
     } else {
-        printf("C. FAILED: no input channel to receive on (%s)\n", t_close < 0 ? "close never returned" : mc_error_last());
+        printf("C. FAILED: no input channel to receive on (%s)\n",
+               t_close < 0 ? "close never returned" : mc_error_last());
     }
     printf("library log from the blackhole on (times from its start):\n");
     fault_log_print(t_bh - 1000, MC_LOG_INFO, 40, t_bh);
     printf("fault_silent: A (warning within %.0f s) %s, B (close within %.0f s) %s, C (delivery after) %s; "
            "total %.1f s\n",
-           secs(warn_bound), ok_a ? "ok" : "FAILED", secs(close_bound), ok_b ? "ok" : "FAILED", ok_c ? "ok" : "FAILED",
-           secs(fault_mono_ms() - t0));
+           secs(warn_bound), ok_a ? "ok" : "FAILED", secs(close_bound), ok_b ? "ok" : "FAILED",
+           ok_c ? "ok" : "FAILED", secs(fault_mono_ms() - t0));
     if (t_close < 0) {
         fault_proxy_stop(&proxy);
         _exit(1); /* close is stuck inside the library: nothing can be freed */

@@ -51,7 +51,8 @@ static size_t next_reply(const server *s, size_t off, bool greeting)
         if (j > off && s->data[j - 1] == '\r')
             j--;
         if (j > off && s->data[j - 1] == '}') {
-            for (j--; j > off && s->data[j - 1] >= '0' && s->data[j - 1] <= '9' && mul < 100000000; j--, mul *= 10)
+            for (j--; j > off && s->data[j - 1] >= '0' && s->data[j - 1] <= '9' && mul < 100000000;
+                 j--, mul *= 10)
                 lit += (size_t)(s->data[j - 1] - '0') * mul;
             if (j > off && s->data[j - 1] == '{') {
                 i = lit < s->size - i ? i + lit : s->size;

@@ -20,11 +20,14 @@ static mc__envelope_filter *filters[4];
 
 static mc__envelope_filter *make(const char *suite)
 {
-    static const char *const names[][2] = {
-        {"security_mode", "message"}, {"certificate", MC_WSS_KEYS "/bob.pem"},
-        {"private_key", MC_WSS_KEYS "/bob.key"}, {"recipient_certificate", MC_WSS_KEYS "/alice.pem"},
-        {"security_ca_file", MC_WSS_KEYS "/ca.pem"}, {"protection_level", "sign"},
-        {"require_signed_addressing", "false"}, {"replay_cache_size", "16"}};
+    static const char *const names[][2] = {{"security_mode", "message"},
+                                           {"certificate", MC_WSS_KEYS "/bob.pem"},
+                                           {"private_key", MC_WSS_KEYS "/bob.key"},
+                                           {"recipient_certificate", MC_WSS_KEYS "/alice.pem"},
+                                           {"security_ca_file", MC_WSS_KEYS "/ca.pem"},
+                                           {"protection_level", "sign"},
+                                           {"require_signed_addressing", "false"},
+                                           {"replay_cache_size", "16"}};
     mc_binding *b = NULL;
     mc__envelope_filter *f = NULL;
     if (mc_binding_new(&b, "maildir") || mc_binding_set(b, "algorithm_suite", suite))
@@ -42,7 +45,8 @@ static mc__envelope_filter *make(const char *suite)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const suites[] = {"Basic256Rsa15", "Basic256", "Basic256Sha256", "Basic256Sha256Rsa15"};
+    static const char *const suites[] = {"Basic256Rsa15", "Basic256", "Basic256Sha256",
+                                         "Basic256Sha256Rsa15"};
     mc__envelope_filter *f;
     char *out = NULL, *subject = NULL;
     size_t len = 0;

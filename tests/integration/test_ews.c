@@ -68,8 +68,9 @@ static void deliver(const char *to, const char *subject, const char *body)
     char path[] = "/tmp/mc-ews-mail-XXXXXX";
     int fd = mkstemp(path);
     FILE *f = fdopen(fd, "w");
-    fprintf(f, "From: someone@example.test\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%lld@x>\r\n"
-               "Content-Type: application/soap+xml; charset=utf-8\r\n\r\n%s\r\n",
+    fprintf(f,
+            "From: someone@example.test\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%lld@x>\r\n"
+            "Content-Type: application/soap+xml; charset=utf-8\r\n\r\n%s\r\n",
             to, subject, (long long)now_ms(), body);
     fclose(f);
     ctl("deliver %s %s", to, path);
@@ -348,10 +349,14 @@ static void test_auth(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_send_and_save_copy),
-        cmocka_unit_test(test_outcomes),       cmocka_unit_test(test_inbox_fallback_and_folder_later),
-        cmocka_unit_test(test_server_busy),    cmocka_unit_test(test_stream_dropped),
-        cmocka_unit_test(test_restart_no_duplicate), cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_send_and_save_copy),
+        cmocka_unit_test(test_outcomes),
+        cmocka_unit_test(test_inbox_fallback_and_folder_later),
+        cmocka_unit_test(test_server_busy),
+        cmocka_unit_test(test_stream_dropped),
+        cmocka_unit_test(test_restart_no_duplicate),
+        cmocka_unit_test(test_auth),
     };
     if (!getenv("MC_EWS_URL")) {
         fprintf(stderr, "test_ews: no EWS responder (run tests/ews/run_test.sh); skipped\n");

@@ -600,7 +600,8 @@ static void test_namespace_trash(void **state)
 {
     (void)state;
     /* \Trash by SPECIAL-USE, only in the answer to LIST (SPECIAL-USE) */
-    malformed_goes_to("INBOX.Trash", "UID MOVE 1 \"INBOX.Trash\"", "--special-use", "INBOX.Trash", NULL, NULL);
+    malformed_goes_to("INBOX.Trash", "UID MOVE 1 \"INBOX.Trash\"", "--special-use", "INBOX.Trash", NULL,
+                      NULL);
     /* no SPECIAL-USE: a well-known name in the namespace */
     malformed_goes_to("INBOX.Deleted Messages", "UID MOVE 1 \"INBOX.Deleted Messages\"", "--folder",
                       "INBOX.Deleted Messages", NULL, NULL);
@@ -641,16 +642,14 @@ static void test_no_trash(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exists_in_fetch), cmocka_unit_test(test_exists_in_idle),
-        cmocka_unit_test(test_literal_huge),    cmocka_unit_test(test_endless_line),
-        cmocka_unit_test(test_exists_flood),    cmocka_unit_test(test_deep_parens),
-        cmocka_unit_test(test_repeat_fetch),    cmocka_unit_test(test_sweep_leftovers),
-        cmocka_unit_test(test_incremental_search),
-        cmocka_unit_test(test_silent_idle),
-        cmocka_unit_test(test_silent_greeting), cmocka_unit_test(test_escape_text),
-        cmocka_unit_test(test_connect_errors),
-        cmocka_unit_test(test_namespace_service_folder), cmocka_unit_test(test_namespace_trash),
-        cmocka_unit_test(test_no_trash),
+        cmocka_unit_test(test_exists_in_fetch),    cmocka_unit_test(test_exists_in_idle),
+        cmocka_unit_test(test_literal_huge),       cmocka_unit_test(test_endless_line),
+        cmocka_unit_test(test_exists_flood),       cmocka_unit_test(test_deep_parens),
+        cmocka_unit_test(test_repeat_fetch),       cmocka_unit_test(test_sweep_leftovers),
+        cmocka_unit_test(test_incremental_search), cmocka_unit_test(test_silent_idle),
+        cmocka_unit_test(test_silent_greeting),    cmocka_unit_test(test_escape_text),
+        cmocka_unit_test(test_connect_errors),     cmocka_unit_test(test_namespace_service_folder),
+        cmocka_unit_test(test_namespace_trash),    cmocka_unit_test(test_no_trash),
     };
     signal(SIGPIPE, SIG_IGN);
     mc_init();

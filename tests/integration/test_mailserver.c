@@ -47,8 +47,9 @@ static int server_count(const char *user, const char *folder, const char *query)
     char cmd[1024], line[512];
     int n = 0;
     FILE *p;
-    snprintf(cmd, sizeof(cmd), "doveadm -c '%s/dovecot/dovecot.conf' search -u %s@example.test mailbox '%s' %s",
-             dir, user, folder, query);
+    snprintf(cmd, sizeof(cmd),
+             "doveadm -c '%s/dovecot/dovecot.conf' search -u %s@example.test mailbox '%s' %s", dir, user,
+             folder, query);
     p = popen(cmd, "r");
     assert_non_null(p);
     while (fgets(line, sizeof(line), p))
@@ -148,7 +149,8 @@ static void test_idle_roundtrip(void **state)
 static void test_inbox_fallback(void **state)
 {
     mc_transport *a = transport_of(mail_binding("alice", test_env("MC_ALICE_PW"), NULL));
-    mc_transport *c = transport_of(mail_binding("carol", test_env("MC_CAROL_PW"), "server_query_interval=60000", NULL));
+    mc_transport *c =
+        transport_of(mail_binding("carol", test_env("MC_CAROL_PW"), "server_query_interval=60000", NULL));
     mc_channel_listener *l;
     mc_input_channel *in;
     char *t;
@@ -180,13 +182,14 @@ static void test_forms_recipients_tls(void **state)
         snprintf(kv, sizeof(kv), "smtp_port=%s", test_env("MC_SUBMISSIONS_PORT"));
         snprintf(kv2, sizeof(kv2), "imap_port=%s", test_env("MC_IMAPS_PORT"));
         a = transport_of(mail_binding("alice", test_env("MC_ALICE_PW"), "smtp_security=tls", kv,
-                                   "message_container_type=attachment", NULL));
+                                      "message_container_type=attachment", NULL));
         b = transport_of(mail_binding("bob", test_env("MC_BOB_PW"), "imap_security=tls", kv2, NULL));
     }
     e = transport_of(mail_binding("erin", test_env("MC_ERIN_PW"), NULL));
     open_in(b, "net.mail://forms#", &lb, &ib);
     open_in(e, "net.mail://forms#", &le, &ie);
-    assert_int_equal(send_text(a, "net.mail://forms#bob@example.test;erin@example.test", "in an attachment"), 0);
+    assert_int_equal(send_text(a, "net.mail://forms#bob@example.test;erin@example.test", "in an attachment"),
+                     0);
     t = receive_text(ib, 10000);
     assert_string_equal(t, "in an attachment");
     free(t);
@@ -218,7 +221,7 @@ static void test_bad_mail(void **state)
 {
     char mail[2048];
     mc_transport *c = transport_of(mail_binding("carol", test_env("MC_CAROL_PW"), "server_query_interval=200",
-                                             "receive_retry_count=2", NULL));
+                                                "receive_retry_count=2", NULL));
     mc_channel_listener *l;
     mc_input_channel *in;
     mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
@@ -229,8 +232,7 @@ static void test_bad_mail(void **state)
     inject("carol@example.test", mail);
     raw_mail(mail, sizeof(mail), "carol@example.test", "[net.mail] bad", "this is not SOAP <<<");
     inject("carol@example.test", mail);
-    raw_mail(mail, sizeof(mail), "carol@example.test", "[net.mail] bad;ttl=2001-01-01T00:00:00Z",
-             "<x/>");
+    raw_mail(mail, sizeof(mail), "carol@example.test", "[net.mail] bad;ttl=2001-01-01T00:00:00Z", "<x/>");
     inject("carol@example.test", mail);
     raw_mail(mail, sizeof(mail), "carol@example.test", "Lunch on Friday?", "just a person's mail");
     inject("carol@example.test", mail);
@@ -249,8 +251,10 @@ static void test_bad_mail(void **state)
     /* tidy the person's mail away for later tests */
     {
         char cmd[512];
-        snprintf(cmd, sizeof(cmd), "doveadm -c '%s/dovecot/dovecot.conf' expunge -u carol@example.test "
-                                   "mailbox INBOX all", dir);
+        snprintf(cmd, sizeof(cmd),
+                 "doveadm -c '%s/dovecot/dovecot.conf' expunge -u carol@example.test "
+                 "mailbox INBOX all",
+                 dir);
         assert_int_equal(system(cmd), 0);
     }
 }
@@ -363,8 +367,10 @@ static void test_rejected_and_unreachable(void **state)
     assert_int_equal(await_count("bob", "Service E-mail", "subject r", 1), 1);
     {
         char cmd[512];
-        snprintf(cmd, sizeof(cmd), "doveadm -c '%s/dovecot/dovecot.conf' expunge -u bob@example.test "
-                                   "mailbox 'Service E-mail' all", dir);
+        snprintf(cmd, sizeof(cmd),
+                 "doveadm -c '%s/dovecot/dovecot.conf' expunge -u bob@example.test "
+                 "mailbox 'Service E-mail' all",
+                 dir);
         assert_int_equal(system(cmd), 0);
     }
 }
@@ -372,8 +378,9 @@ static void test_rejected_and_unreachable(void **state)
 static void expunge_all(const char *user, const char *folder)
 {
     char cmd[512];
-    snprintf(cmd, sizeof(cmd), "doveadm -c '%s/dovecot/dovecot.conf' expunge -u %s@example.test mailbox '%s' all",
-             dir, user, folder);
+    snprintf(cmd, sizeof(cmd),
+             "doveadm -c '%s/dovecot/dovecot.conf' expunge -u %s@example.test mailbox '%s' all", dir, user,
+             folder);
     assert_int_equal(system(cmd), 0);
 }
 
@@ -393,8 +400,10 @@ static void test_partial_recipients(void **state)
     assert_non_null(strstr(e, "User unknown"));
     assert_null(strstr(e, "carol@"));
     assert_null(strstr(e, test_env("MC_ALICE_PW")));
-    assert_string_equal(mc_strerror(MC_EPARTIAL), "delivered to some recipients, refused by the server for others");
-    assert_int_equal(await_count("carol", "INBOX", "subject partial", 1), 1); /* carol has no Service E-mail */
+    assert_string_equal(mc_strerror(MC_EPARTIAL),
+                        "delivered to some recipients, refused by the server for others");
+    assert_int_equal(await_count("carol", "INBOX", "subject partial", 1),
+                     1); /* carol has no Service E-mail */
     /* every recipient refused: nothing delivered, the error as for one */
     rc = send_text(a, "net.mail://partial#nobody@example.test;nobody2@example.test", "to none");
     assert_int_equal(rc, MC_EPROTO);
@@ -426,7 +435,8 @@ static void test_credentials_need_auth(void **state)
     p = transport_of(mail_binding("alice", NULL, "smtp_security=none", kv, NULL));
     assert_int_equal(send_text(p, "net.mail://noauth#bob@example.test", "without"), 0);
     mc_transport_free(p);
-    p = transport_of(mail_binding("alice", test_env("MC_ALICE_PW"), "smtp_security=none", "smtp_auth=none", kv, NULL));
+    p = transport_of(
+        mail_binding("alice", test_env("MC_ALICE_PW"), "smtp_security=none", "smtp_auth=none", kv, NULL));
     assert_int_equal(send_text(p, "net.mail://noauth#bob@example.test", "chosen"), 0);
     mc_transport_free(p);
     assert_int_equal(await_count("bob", "Service E-mail", "subject noauth", 2), 2);
@@ -507,7 +517,8 @@ static void servers(const char *what)
 static void test_server_restart(void **state)
 {
     mc_transport *a = transport_of(mail_binding("alice", test_env("MC_ALICE_PW"), NULL));
-    mc_transport *b = transport_of(mail_binding("bob", test_env("MC_BOB_PW"), "server_query_interval=1000", NULL));
+    mc_transport *b =
+        transport_of(mail_binding("bob", test_env("MC_BOB_PW"), "server_query_interval=1000", NULL));
     mc_channel_listener *l;
     mc_input_channel *in;
     mc_message *m = NULL;
@@ -631,11 +642,12 @@ static int servers_running(void **state)
 {
     char cmd[1024];
     (void)state;
-    snprintf(cmd, sizeof(cmd),
-             "postfix -c '%s/postfix' status >/dev/null 2>&1 || postfix -c '%s/postfix' start >/dev/null 2>&1; "
-             "kill -0 \"$(cat '%s/run/dovecot/master.pid' 2>/dev/null)\" 2>/dev/null || "
-             "dovecot -c '%s/dovecot/dovecot.conf' </dev/null >/dev/null 2>&1",
-             dir, dir, dir, dir);
+    snprintf(
+        cmd, sizeof(cmd),
+        "postfix -c '%s/postfix' status >/dev/null 2>&1 || postfix -c '%s/postfix' start >/dev/null 2>&1; "
+        "kill -0 \"$(cat '%s/run/dovecot/master.pid' 2>/dev/null)\" 2>/dev/null || "
+        "dovecot -c '%s/dovecot/dovecot.conf' </dev/null >/dev/null 2>&1",
+        dir, dir, dir, dir);
     return system(cmd) ? -1 : 0;
 }
 
@@ -646,8 +658,10 @@ static int empty_mailboxes(void **state)
     char cmd[512];
     (void)state;
     for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
-        snprintf(cmd, sizeof(cmd), "doveadm -c '%s/dovecot/dovecot.conf' expunge -u %s@example.test "
-                                   "mailbox '*' all", dir, users[i]);
+        snprintf(cmd, sizeof(cmd),
+                 "doveadm -c '%s/dovecot/dovecot.conf' expunge -u %s@example.test "
+                 "mailbox '*' all",
+                 dir, users[i]);
         if (system(cmd))
             return -1;
     }

@@ -494,7 +494,8 @@ static void test_inbox_fallback_unstamped(void **state)
         assert_int_equal(await_count(s, INBOX_USER, "INBOX", subject_of(s, "fb"), 0), 0);
         /* the person's mail: there, unseen, unflagged */
         assert_int_equal(imap_count(s, INBOX_USER, "INBOX", "ALL"), 1);
-        assert_int_equal(imap_count(s, INBOX_USER, "INBOX", "SUBJECT \"Lunch\" UNSEEN UNDELETED UNFLAGGED"), 1);
+        assert_int_equal(imap_count(s, INBOX_USER, "INBOX", "SUBJECT \"Lunch\" UNSEEN UNDELETED UNFLAGGED"),
+                         1);
     }
 }
 
@@ -554,7 +555,7 @@ static void test_restart(void **state)
     assert_string_equal(t, "after");
     free(t);
     assert_true(log_has("connect: connection refused")); /* it did lose the server */
-    assert_true(log_has(": watching ")); /* and came back */
+    assert_true(log_has(": watching "));                 /* and came back */
     assert_int_equal(mc_input_channel_receive(&m, in, 3000), MC_ETIMEOUT);
     assert_int_equal(await_count(s, FILING, s->service, "ALL", 0), 0);
 }
@@ -593,10 +594,13 @@ static int server_running(void **state)
 }
 
 /* the tests of one server, named "test (server)" */
-#define TEST(f, s, teardown) {#f " (" #s ")", f, empty_folders, teardown, (void *)&servers[i_##s]}
-#define TESTS(s)                                                                                          \
-    TEST(test_roundtrip_delete, s, released), TEST(test_malformed_to_trash, s, released),                         \
-        TEST(test_inbox_fallback_unstamped, s, released), TEST(test_idle_push, s, released),                      \
+#define TEST(f, s, teardown)                                                \
+    {                                                                       \
+#f " (" #s ")", f, empty_folders, teardown, (void *)&servers[i_##s] \
+    }
+#define TESTS(s)                                                                             \
+    TEST(test_roundtrip_delete, s, released), TEST(test_malformed_to_trash, s, released),    \
+        TEST(test_inbox_fallback_unstamped, s, released), TEST(test_idle_push, s, released), \
         TEST(test_restart, s, server_running)
 enum { i_cyrus, i_courier, i_nouidplus };
 

@@ -17,10 +17,7 @@
 static char *pki; /* the test CA and the server's certificate, or NULL */
 
 /* lines of the record that start with prefix */
-static int count(const script_server *s, const char *prefix)
-{
-    return script_server_count(s, prefix);
-}
+static int count(const script_server *s, const char *prefix) { return script_server_count(s, prefix); }
 
 /* lines of the record that start with what and name mark as a word */
 static int count_mark(const script_server *s, const char *what, const char *mark)
@@ -54,14 +51,11 @@ static void start(script_server *s, const char *plan, bool tls)
     }
     snprintf(cert, sizeof(cert), "%s/server.pem", pki);
     snprintf(key, sizeof(key), "%s/server.key", pki);
-    script_server_start(s, "SMTP reset server", MC_SMTP_RESET_SERVER, "--plan", plan, "--cert", cert, "--key", key,
-                        "--timeout", "60", (char *)NULL);
+    script_server_start(s, "SMTP reset server", MC_SMTP_RESET_SERVER, "--plan", plan, "--cert", cert, "--key",
+                        key, "--timeout", "60", (char *)NULL);
 }
 
-static void stop(script_server *s)
-{
-    script_server_stop(s, true, 10000);
-}
+static void stop(script_server *s) { script_server_stop(s, true, 10000); }
 
 static mc_transport *transport(const script_server *s, bool tls)
 {
@@ -231,7 +225,8 @@ static char *make_pki(void)
              "cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=smtp retry test CA' "
              "-keyout ca.key -out ca.pem -addext basicConstraints=critical,CA:TRUE "
              "-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null && "
-             "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr 2>/dev/null && "
+             "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr "
+             "2>/dev/null && "
              "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >ext && "
              "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext "
              "-out server.pem 2>/dev/null",
@@ -250,7 +245,8 @@ int main(void)
         return 77;
     net_test_init();
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        tests[i] = (struct CMUnitTest){.name = cases[i].name, .test_func = run_case, .initial_state = &cases[i]};
+        tests[i] =
+            (struct CMUnitTest){.name = cases[i].name, .test_func = run_case, .initial_state = &cases[i]};
     pki = make_pki();
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     script_server_cleanup();

@@ -29,15 +29,13 @@ static void old_start(script_server *s, const char *proto, const char *mode, con
     char cert[512], key[512];
     snprintf(cert, sizeof(cert), "%s/tls/server.pem", dir);
     snprintf(key, sizeof(key), "%s/tls/server.key", dir);
-    script_server_start(s, "old-TLS server", MC_OLD_TLS_SERVER, "--proto", proto, "--mode", mode, "--port", "0",
-                        "--cert", cert, "--key", key, "--timeout", "20", "--tls-max", tls_max, (char *)NULL);
+    script_server_start(s, "old-TLS server", MC_OLD_TLS_SERVER, "--proto", proto, "--mode", mode, "--port",
+                        "0", "--cert", cert, "--key", key, "--timeout", "20", "--tls-max", tls_max,
+                        (char *)NULL);
 }
 
 /* waits (bounded) for the server to end; keeps and prints its record */
-static void old_stop(script_server *s)
-{
-    script_server_stop(s, false, 30000);
-}
+static void old_stop(script_server *s) { script_server_stop(s, false, 30000); }
 
 /* what the old server must not have seen: any credential, any mail command,
  * any byte after a handshake; and the handshake must have failed */
@@ -92,7 +90,8 @@ static void test_setting(void **state)
 
 /* sends text through an old-TLS SMTP server (mode, up to tls_max) with the
  * setting kv (NULL: none); the server is stopped after */
-static int send_via_old(script_server *s, const char *mode, const char *tls_max, const char *kv, const char *text)
+static int send_via_old(script_server *s, const char *mode, const char *tls_max, const char *kv,
+                        const char *text)
 {
     mc_transport *t;
     int rc;
@@ -161,8 +160,8 @@ static void test_smtp_postfix(void **state)
     t = alice(test_env("MC_SUBMISSION_PORT"), test_env("MC_IMAP_PORT"), "tls_min_version=1.3", NULL);
     assert_int_equal(send_text(t, "net.mail://floor#bob@example.test", "floor 1.3"), 0);
     mc_transport_free(t);
-    t = alice(test_env("MC_SUBMISSIONS_PORT"), test_env("MC_IMAP_PORT"), "smtp_security=tls", "tls_min_version=1.3",
-              NULL);
+    t = alice(test_env("MC_SUBMISSIONS_PORT"), test_env("MC_IMAP_PORT"), "smtp_security=tls",
+              "tls_min_version=1.3", NULL);
     assert_int_equal(send_text(t, "net.mail://floor#bob@example.test", "floor 1.3 implicit"), 0);
     mc_transport_free(t);
 }
@@ -226,10 +225,8 @@ static void test_imap_dovecot(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest smtp[] = {
-        cmocka_unit_test(test_setting),
-        cmocka_unit_test(test_smtp_starttls_old),
-        cmocka_unit_test(test_smtp_implicit_old),
-        cmocka_unit_test(test_smtp_floor13),
+        cmocka_unit_test(test_setting),           cmocka_unit_test(test_smtp_starttls_old),
+        cmocka_unit_test(test_smtp_implicit_old), cmocka_unit_test(test_smtp_floor13),
         cmocka_unit_test(test_smtp_postfix),
     };
     const struct CMUnitTest imap[] = {

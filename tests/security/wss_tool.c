@@ -30,7 +30,8 @@ static char *slurp(FILE *f, size_t *len)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: wss_tool [--set NAME=VALUE]... [--now UNIX] secure TO... | verify FILE... | open FILE\n");
+    fprintf(stderr,
+            "usage: wss_tool [--set NAME=VALUE]... [--now UNIX] secure TO... | verify FILE... | open FILE\n");
     return 2;
 }
 
@@ -69,7 +70,8 @@ int main(int argc, char **argv)
     if (!strcmp(argv[i], "secure")) {
         size_t len, out_len;
         char *in = slurp(stdin, &len), *out;
-        if (f->secure(f, in, len, (const char *const *)argv + i + 1, (size_t)(argc - i - 1), &out, &out_len)) {
+        if (f->secure(f, in, len, (const char *const *)argv + i + 1, (size_t)(argc - i - 1), &out,
+                      &out_len)) {
             fprintf(stderr, "wss_tool: %s\n", mc_error_last());
             status = 1;
         } else {

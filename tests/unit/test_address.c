@@ -17,7 +17,9 @@ static void test_valid(void **state)
     assert_int_equal(mc_address_email_count(a), 0);
     assert_string_equal(mc_address_uri(a), "net.mail://orders#");
     mc_address_free(a);
-    assert_int_equal(mc_address_parse(&a, "net.mail://\xc3\xa9" "chec#x@y.z"), 0); /* UTF-8 channel */
+    assert_int_equal(mc_address_parse(&a, "net.mail://\xc3\xa9"
+                                          "chec#x@y.z"),
+                     0); /* UTF-8 channel */
     mc_address_free(a);
     {
         const char *e[] = {"d@e.f"};
@@ -30,11 +32,27 @@ static void test_valid(void **state)
 static void test_invalid(void **state)
 {
     static const char *bad[] = {
-        "", "mail://x#a@b", "net.mail://x", "net.mail://#a@b", "net.mail://a b#x@y",
-        "net.mail://a=b#x@y", "net.mail://a;b#x@y", "net.mail://a\tb#x@y", "net.mail://a\x01#x@y",
-        "net.mail://a#x@y#z", "net.mail://a#x@y;", "net.mail://a#;x@y", "net.mail://a#x@@y",
-        "net.mail://a#xy", "net.mail://a#Name <x@y>", "net.mail://a#x y@z", "net.mail://a#@y",
-        "net.mail://a#x@", "net.mail://\xff#x@y", "net.mail://a#x@y..z", "net.mail://a\xc2\xa0#x@y",
+        "",
+        "mail://x#a@b",
+        "net.mail://x",
+        "net.mail://#a@b",
+        "net.mail://a b#x@y",
+        "net.mail://a=b#x@y",
+        "net.mail://a;b#x@y",
+        "net.mail://a\tb#x@y",
+        "net.mail://a\x01#x@y",
+        "net.mail://a#x@y#z",
+        "net.mail://a#x@y;",
+        "net.mail://a#;x@y",
+        "net.mail://a#x@@y",
+        "net.mail://a#xy",
+        "net.mail://a#Name <x@y>",
+        "net.mail://a#x y@z",
+        "net.mail://a#@y",
+        "net.mail://a#x@",
+        "net.mail://\xff#x@y",
+        "net.mail://a#x@y..z",
+        "net.mail://a\xc2\xa0#x@y",
     };
     mc_address *a = (mc_address *)0x1;
     (void)state;
@@ -66,7 +84,7 @@ static void test_version(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_version), cmocka_unit_test(test_valid), cmocka_unit_test(test_invalid)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_version), cmocka_unit_test(test_valid),
+                                       cmocka_unit_test(test_invalid)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -151,7 +151,8 @@ static void test_config_file(void **state)
     (void)state;
     snprintf(path, sizeof(path), "%s/mailchan.conf", dir);
     f = fopen(path, "w");
-    fputs("# comment\n\n  maildir_root = /var/lib/mc  \naddress=dev@example.org\nreceive_retry_count = 5\n", f);
+    fputs("# comment\n\n  maildir_root = /var/lib/mc  \naddress=dev@example.org\nreceive_retry_count = 5\n",
+          f);
     fclose(f);
     assert_int_equal(mc_binding_new(&b, "maildir"), 0);
     assert_int_equal(mc_binding_load_config(b, path), 0);
@@ -394,7 +395,8 @@ static void test_enumerations_round_trip(void **state)
     assert_int_equal(mc_binding_new(&b, "mail"), 0);
     assert_int_equal(mc_binding_new(&ex, "exchange"), 0);
     for (size_t i = 0; i < MC_ARRAY_SIZE(cases); i++)
-        expect_choice(holder(b, ex, cases[i].name), cases[i].name, cases[i].text, cases[i].stored, cases[i].value);
+        expect_choice(holder(b, ex, cases[i].name), cases[i].name, cases[i].text, cases[i].stored,
+                      cases[i].value);
     /* the server version's choice name is what requests carry */
     assert_string_equal(mc__setting_choice_name(MC__S_EWS_SERVER_VERSION, 5), "Exchange2013_SP1");
     assert_null(mc__setting_choice_name(MC__S_EWS_SERVER_VERSION, 99));
@@ -403,8 +405,8 @@ static void test_enumerations_round_trip(void **state)
     for (int i = 0; i < MC__S_COUNT; i++)
         for (const mc__choice *c = mc__settings[i].choices; c && c->name; c++, covered++) {
             size_t j = 0;
-            while (j < MC_ARRAY_SIZE(cases) && (strcmp(cases[j].name, mc__settings[i].name) ||
-                                                strcmp(cases[j].text, c->name)))
+            while (j < MC_ARRAY_SIZE(cases) &&
+                   (strcmp(cases[j].name, mc__settings[i].name) || strcmp(cases[j].text, c->name)))
                 j++;
             assert_true(j < MC_ARRAY_SIZE(cases));
         }
@@ -476,7 +478,8 @@ static void test_bad_choice_refused_with_list(void **state)
     mc_binding_free(ex);
     assert_int_equal(mc_binding_set(b, "smtp_security", "STARTTLS"), MC_EINVAL);
     assert_int_equal(mc_binding_set(b, "auth_mechanism", "xoauth"), MC_EINVAL);
-    assert_string_equal(mc_error_last(), "auth_mechanism: \"xoauth\" is not one of: auto, plain, login, xoauth2");
+    assert_string_equal(mc_error_last(),
+                        "auth_mechanism: \"xoauth\" is not one of: auto, plain, login, xoauth2");
     /* aliases are accepted but not listed */
     assert_string_equal(info[MC__S_SOAP_VERSION].choices, "1.2 1.1");
     assert_string_equal(info[MC__S_SMTP_SECURITY].choices, "starttls tls none");
@@ -504,10 +507,12 @@ static void test_secrets_never_read_back(void **state)
     assert_int_equal(mc_binding_get(&v, b, "private_key_password"), MC_EINVAL);
     /* nor through an element */
     assert_int_equal(mc_binding_create_binding_elements(&els, b), 0);
-    assert_int_equal(mc_binding_element_get(&v, mc_binding_elements_find(els, MC_ELEMENT_TRANSPORT), "password"),
+    assert_int_equal(
+        mc_binding_element_get(&v, mc_binding_elements_find(els, MC_ELEMENT_TRANSPORT), "password"),
+        MC_EINVAL);
+    assert_int_equal(mc_binding_element_get(&v, mc_binding_elements_find(els, MC_ELEMENT_SECURITY),
+                                            "private_key_password"),
                      MC_EINVAL);
-    assert_int_equal(mc_binding_element_get(&v,
-                                            mc_binding_elements_find(els, MC_ELEMENT_SECURITY), "private_key_password"), MC_EINVAL);
     assert_string_equal(v, "untouched");
     /* but the library still has them */
     assert_int_equal(mc_binding_new_custom(&c, els), 0);
@@ -601,13 +606,19 @@ static void test_typed_setters(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults_and_set), cmocka_unit_test(test_elements_and_custom),
-        cmocka_unit_test(test_config_file), cmocka_unit_test(test_transport_needs_settings),
-        cmocka_unit_test(test_mail_binding), cmocka_unit_test(test_table_matches_ids),
-        cmocka_unit_test(test_setting_applies_to_listed_kinds), cmocka_unit_test(test_enumerations_round_trip),
+        cmocka_unit_test(test_defaults_and_set),
+        cmocka_unit_test(test_elements_and_custom),
+        cmocka_unit_test(test_config_file),
+        cmocka_unit_test(test_transport_needs_settings),
+        cmocka_unit_test(test_mail_binding),
+        cmocka_unit_test(test_table_matches_ids),
+        cmocka_unit_test(test_setting_applies_to_listed_kinds),
+        cmocka_unit_test(test_enumerations_round_trip),
         cmocka_unit_test(test_enumerations_reach_the_transport),
-        cmocka_unit_test(test_bad_choice_refused_with_list), cmocka_unit_test(test_secrets_never_read_back),
-        cmocka_unit_test(test_secrets_wiped), cmocka_unit_test(test_typed_setters),
+        cmocka_unit_test(test_bad_choice_refused_with_list),
+        cmocka_unit_test(test_secrets_never_read_back),
+        cmocka_unit_test(test_secrets_wiped),
+        cmocka_unit_test(test_typed_setters),
     };
     mc_init();
     return cmocka_run_group_tests(tests, NULL, NULL);

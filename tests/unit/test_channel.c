@@ -207,7 +207,7 @@ static void wait_stat(fixture *fx, size_t offset, unsigned long long want)
     fail_msg("statistic did not reach %llu", want);
 }
 
-#define MAIL(subject, body) \
+#define MAIL(subject, body)                                                        \
     "From: x@example.org\r\nTo: " SVC "\r\nMessage-ID: <m@x>\r\nSubject: " subject \
     "\r\nContent-Type: application/soap+xml\r\n\r\n" body
 

@@ -455,7 +455,8 @@ static void test_delete_delay(void **state)
     }
     pthread_mutex_lock(&f->lock);
     assert_false(f->mail[0].present);
-    printf("deleted %lld ms after the receive (delete_delay 300 ms)\n", (long long)(f->remove_at[0] - received));
+    printf("deleted %lld ms after the receive (delete_delay 300 ms)\n",
+           (long long)(f->remove_at[0] - received));
     assert_true(f->remove_at[0] - received <= 300 + 1500);
     pthread_mutex_unlock(&f->lock);
     free_all(t, l, in);
@@ -656,11 +657,16 @@ static void test_incremental_gone(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_backoff_after_failed_list), cmocka_unit_test(test_server_requested_wait),
-        cmocka_unit_test(test_retried_flush_on_close),    cmocka_unit_test(test_lost_claim_race),
-        cmocka_unit_test(test_delete_delay),              cmocka_unit_test(test_receive_only),
-        cmocka_unit_test(test_stats_show_failures),       cmocka_unit_test(test_send_async_busy_cancel),
-        cmocka_unit_test(test_incremental_listing),       cmocka_unit_test(test_incremental_retries_invalid),
+        cmocka_unit_test(test_backoff_after_failed_list),
+        cmocka_unit_test(test_server_requested_wait),
+        cmocka_unit_test(test_retried_flush_on_close),
+        cmocka_unit_test(test_lost_claim_race),
+        cmocka_unit_test(test_delete_delay),
+        cmocka_unit_test(test_receive_only),
+        cmocka_unit_test(test_stats_show_failures),
+        cmocka_unit_test(test_send_async_busy_cancel),
+        cmocka_unit_test(test_incremental_listing),
+        cmocka_unit_test(test_incremental_retries_invalid),
         cmocka_unit_test(test_incremental_gone),
     };
     mc_init();

@@ -40,8 +40,18 @@ static void test_rfc3501_example(void **state)
 static void test_pairs_and_roundtrips(void **state)
 {
     static const char *const names[] = {
-        "", "INBOX", "Service E-mail", "A&B", "&", "&&", "Entw\xc3\xbcrfe", "\xc3\xa9t\xc3\xa9",
-        "\xf0\x9f\x98\x80 smile", "\xe2\x82\xac\xe2\x82\xac/\xe2\x82\xac", "a\tb", "~-,+/",
+        "",
+        "INBOX",
+        "Service E-mail",
+        "A&B",
+        "&",
+        "&&",
+        "Entw\xc3\xbcrfe",
+        "\xc3\xa9t\xc3\xa9",
+        "\xf0\x9f\x98\x80 smile",
+        "\xe2\x82\xac\xe2\x82\xac/\xe2\x82\xac",
+        "a\tb",
+        "~-,+/",
     };
     (void)state;
     expect_pair("A&B", "A&-B");
@@ -139,8 +149,8 @@ static void test_shown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rfc3501_example),   cmocka_unit_test(test_pairs_and_roundtrips),
-        cmocka_unit_test(test_invalid_refused),   cmocka_unit_test(test_resolve_in_namespace),
+        cmocka_unit_test(test_rfc3501_example), cmocka_unit_test(test_pairs_and_roundtrips),
+        cmocka_unit_test(test_invalid_refused), cmocka_unit_test(test_resolve_in_namespace),
         cmocka_unit_test(test_shown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

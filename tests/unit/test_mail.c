@@ -26,10 +26,11 @@ static void test_subject_parse(void **state)
         assert_int_equal(mc_subject_parse(NULL, &exp, s, strlen(s)), 0);
         assert_int_equal(exp, 1893553445);
     }
-    {   /* RFC 2047, folded, Q and B */
+    { /* RFC 2047, folded, Q and B */
         const char *s = "=?utf-8?B?W25ldC5tYWlsXSDDqWNo?=\r\n =?utf-8?Q?=C3=B8?=";
         assert_int_equal(mc_subject_parse(&ch, NULL, s, strlen(s)), 0);
-        assert_string_equal(ch, "\xc3\xa9" "ch\xc3\xb8");
+        assert_string_equal(ch, "\xc3\xa9"
+                                "ch\xc3\xb8");
         mc_free(ch);
     }
     assert_int_equal(mc_subject_parse(&ch, NULL, "Hello", 5), MC_ENOTFOUND);
@@ -40,11 +41,23 @@ static void test_subject_parse(void **state)
 static void test_subject_malformed(void **state)
 {
     static const char *bad[] = {
-        "[net.mail]orders", "[net.mail] ", "[net.mail] or ders", "[net.mail] or#ders",
-        "[net.mail] or=ders", "[net.mail] orders;", "[net.mail] orders;ttl", "[net.mail] orders;=x",
-        "[net.mail] orders;ttl=", "[net.mail] orders;ttl=tomorrow", "[net.mail] orders;ttl=2030-13-01T00:00:00Z",
-        "[net.mail] orders;ttl=2030-01-01T00:00:00Z;ttl=2030-01-01T00:00:00Z", "[net.mail] orders;k y=1",
-        "[net.mail] =?utf-8?Q?bad", "[net.mail] =?utf-8?B?!!!?=", "[net.mail] \x01x", "[net.mail] a\xff",
+        "[net.mail]orders",
+        "[net.mail] ",
+        "[net.mail] or ders",
+        "[net.mail] or#ders",
+        "[net.mail] or=ders",
+        "[net.mail] orders;",
+        "[net.mail] orders;ttl",
+        "[net.mail] orders;=x",
+        "[net.mail] orders;ttl=",
+        "[net.mail] orders;ttl=tomorrow",
+        "[net.mail] orders;ttl=2030-13-01T00:00:00Z",
+        "[net.mail] orders;ttl=2030-01-01T00:00:00Z;ttl=2030-01-01T00:00:00Z",
+        "[net.mail] orders;k y=1",
+        "[net.mail] =?utf-8?Q?bad",
+        "[net.mail] =?utf-8?B?!!!?=",
+        "[net.mail] \x01x",
+        "[net.mail] a\xff",
     };
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -155,7 +168,8 @@ static void test_frame_body_and_attachment(void **state)
     assert_non_null(strstr(mail, "\r\nX-Net-Mail-Channel: orders\r\n"));
     assert_non_null(strstr(mail, "\r\nMIME-Version: 1.0\r\n"));
     assert_non_null(strstr(mail, "To: svc@example.org, copy@example.org"));
-    assert_non_null(strstr(mail, "Content-Type: application/soap+xml; charset=\"utf-8\"; action=\"urn:test:Act\""));
+    assert_non_null(
+        strstr(mail, "Content-Type: application/soap+xml; charset=\"utf-8\"; action=\"urn:test:Act\""));
     assert_null(strstr(mail, "multipart"));
     assert_string_equal(mc_message_property(i->message, MC_PROP_FROM_EMAIL), "client@example.org");
     assert_string_equal(mc_message_property(i->message, MC_PROP_CHANNEL), "orders");
@@ -261,17 +275,23 @@ static void test_classify_bad_mail(void **state)
     assert_int_equal(i->kind, MC_MAIL_INVALID);
     assert_string_equal(i->channel, "c");
     mc_mail_info_free(i);
-    i = classify(HDRS("[net.mail] c") "Content-Type: application/soap+xml\r\n\r\n<s:Envelope xmlns:s=\"" MC_NS_SOAP12 "\"><s:Bo");
+    i = classify(
+        HDRS("[net.mail] c") "Content-Type: application/soap+xml\r\n\r\n<s:Envelope xmlns:s=\"" MC_NS_SOAP12
+                             "\"><s:Bo");
     assert_int_equal(i->kind, MC_MAIL_INVALID);
     assert_int_equal(i->error, MC_EPROTO);
     mc_mail_info_free(i);
-    i = classify(HDRS("[net.mail] c") "Content-Type: application/soap+xml\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!!\r\n");
+    i = classify(HDRS("[net.mail] c") "Content-Type: application/soap+xml\r\nContent-Transfer-Encoding: "
+                                      "base64\r\n\r\n!!!!\r\n");
     assert_int_equal(i->kind, MC_MAIL_INVALID);
     mc_mail_info_free(i);
-    i = classify(HDRS("[net.mail] c") "Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\nx\r\n--zz");
+    i = classify(
+        HDRS("[net.mail] c") "Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n--zz\r\nContent-Type: "
+                             "text/plain\r\n\r\nx\r\n--zz");
     assert_int_equal(i->kind, MC_MAIL_INVALID);
     mc_mail_info_free(i);
-    i = classify(HDRS("[net.mail] c") "Content-Type: application/soap+xml\r\n\r\n<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><x>&e;</x>");
+    i = classify(HDRS("[net.mail] c") "Content-Type: application/soap+xml\r\n\r\n<!DOCTYPE x [<!ENTITY e "
+                                      "SYSTEM \"file:///etc/passwd\">]><x>&e;</x>");
     assert_int_equal(i->kind, MC_MAIL_INVALID);
     assert_non_null(strstr(i->reason, "DTD"));
     mc_mail_info_free(i);
@@ -390,7 +410,8 @@ static void test_classify_hostile_mail(void **state)
     expect_invalid(i, MC_EPROTO, "more than 16 multipart or message/rfc822 parts");
     /* what the count sees: any case, folded, right after a boundary */
     {
-        const char *m = HI_MAIL_HEAD "content-TYPE:\r\n\tMultiPart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n";
+        const char *m =
+            HI_MAIL_HEAD "content-TYPE:\r\n\tMultiPart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n";
         hi_buf b = {0};
         for (int k = 0; k < 16; k++) /* and the folded one makes 17 */
             hi_puts(&b, "--bContent-Type: message/rfc822\r\n\r\n\r\n");
@@ -446,10 +467,14 @@ static void test_frame_misuse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_subject_parse), cmocka_unit_test(test_subject_malformed),
-        cmocka_unit_test(test_subject_format), cmocka_unit_test(test_frame_body_and_attachment),
-        cmocka_unit_test(test_reply_headers_and_utf8_channel), cmocka_unit_test(test_expiry),
-        cmocka_unit_test(test_classify_bad_mail), cmocka_unit_test(test_classify_hostile_mail),
+        cmocka_unit_test(test_subject_parse),
+        cmocka_unit_test(test_subject_malformed),
+        cmocka_unit_test(test_subject_format),
+        cmocka_unit_test(test_frame_body_and_attachment),
+        cmocka_unit_test(test_reply_headers_and_utf8_channel),
+        cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_classify_bad_mail),
+        cmocka_unit_test(test_classify_hostile_mail),
         cmocka_unit_test(test_frame_misuse),
     };
     mc_init();

@@ -31,7 +31,10 @@ static void test_roundtrip_soap12(void **state)
     assert_int_equal(mc_message_set_reply_to(m, "net.mail://r#r@b"), 0);
     assert_int_equal(mc_message_set_fault_to(m, "net.mail://ft#f@b"), 0);
     assert_int_equal(mc_message_set_relates_to(m, "urn:uuid:1"), 0);
-    { const char *h = "<h:Token xmlns:h=\"urn:h\">t</h:Token>"; assert_int_equal(mc_message_add_header(m, h, strlen(h)), 0); }
+    {
+        const char *h = "<h:Token xmlns:h=\"urn:h\">t</h:Token>";
+        assert_int_equal(mc_message_add_header(m, h, strlen(h)), 0);
+    }
     b = roundtrip(m);
     assert_int_equal(mc_message_soap_version(b), MC_SOAP12);
     assert_string_equal(mc_message_action(b), "urn:a");
@@ -158,19 +161,23 @@ static void test_bad_envelopes(void **state)
     expect_parse_error("<s:Envelope xmlns:s=\"urn:other\"><s:Body/></s:Envelope>", MC_EPROTO, "namespace");
     expect_parse_error(ENV_OPEN "<s:Header/></s:Envelope>", MC_EPROTO, "no Body");
     expect_parse_error(ENV_OPEN "<s:Body/></s:Envelope>", MC_EPROTO, "Action");
-    expect_parse_error(ENV_OPEN "<s:Header><a:Action>x</a:Action><a:Action>y</a:Action></s:Header><s:Body/></s:Envelope>",
-                       MC_EPROTO, "duplicate");
+    expect_parse_error(
+        ENV_OPEN "<s:Header><a:Action>x</a:Action><a:Action>y</a:Action></s:Header><s:Body/></s:Envelope>",
+        MC_EPROTO, "duplicate");
     expect_parse_error(ENV_OPEN "<s:Body/><s:Body/></s:Envelope>", MC_EPROTO, "unexpected");
-    expect_parse_error(ENV_OPEN "<s:Header><a:ReplyTo/><a:Action>x</a:Action></s:Header><s:Body/></s:Envelope>",
+    expect_parse_error(ENV_OPEN
+                       "<s:Header><a:ReplyTo/><a:Action>x</a:Action></s:Header><s:Body/></s:Envelope>",
                        MC_EPROTO, "Address");
     expect_parse_error(ENV_OPEN "<s:Body><u:x/></s:Body></s:Envelope>", MC_EPROTO, NULL);
     /* DTDs: external entities, entity expansion bombs, any DOCTYPE */
-    expect_parse_error("<?xml version=\"1.0\"?><!DOCTYPE s [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
-                       ENV_OPEN "<s:Header><a:Action>&x;</a:Action></s:Header><s:Body/></s:Envelope>",
-                       MC_EPROTO, "DTD");
+    expect_parse_error(
+        "<?xml version=\"1.0\"?><!DOCTYPE s [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>" ENV_OPEN
+        "<s:Header><a:Action>&x;</a:Action></s:Header><s:Body/></s:Envelope>",
+        MC_EPROTO, "DTD");
     expect_parse_error("<!DOCTYPE s [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">"
-                       "<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\"><!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\">]>"
-                       ENV_OPEN "<s:Header><a:Action>&d;</a:Action></s:Header><s:Body/></s:Envelope>",
+                       "<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\"><!ENTITY d "
+                       "\"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\">]>" ENV_OPEN
+                       "<s:Header><a:Action>&d;</a:Action></s:Header><s:Body/></s:Envelope>",
                        MC_EPROTO, "DTD");
     expect_parse_error("<!DOCTYPE s SYSTEM \"http://127.0.0.1:1/x.dtd\">" ENV_OPEN "<s:Body/></s:Envelope>",
                        MC_EPROTO, "DTD");
@@ -341,7 +348,8 @@ static void test_hostile_envelopes(void **state)
     /* the pre-scan reads UTF-8, so the parser does too: an encoding
      * declaration cannot hide the markup (UTF-7 here), UTF-16 is refused */
     expect_parse_error("<?xml version=\"1.0\" encoding=\"UTF-7\"?>+ADw-s:Envelope xmlns:s=+ACI-" MC_NS_SOAP12
-                       "+ACI- xmlns:a=+ACI-" MC_NS_WSA "+ACI-+AD4APA-s:Header+AD4APA-a:Action+AD4-x+ADw-/a:Action+AD4-"
+                       "+ACI- xmlns:a=+ACI-" MC_NS_WSA
+                       "+ACI-+AD4APA-s:Header+AD4APA-a:Action+AD4-x+ADw-/a:Action+AD4-"
                        "+ADw-/s:Header+AD4APA-s:Body/+AD4APA-/s:Envelope+AD4-",
                        MC_EPROTO, "well-formed");
     {
@@ -354,7 +362,7 @@ static void test_hostile_envelopes(void **state)
                     "<s:Header><a:Action>x</a:Action></s:Header><s:Body/></s:Envelope>");
     /* and the first error is the one reported */
     expect_parse_error(ENV_OPEN "<s:Header><a:Action>x</a:Action></s:Header><s:Body><d a=\"1\"b=\"2\"/>"
-                       "<e></f></s:Body></s:Envelope>",
+                                "<e></f></s:Body></s:Envelope>",
                        MC_EPROTO, "attributes construct error");
 }
 
@@ -444,11 +452,15 @@ static void test_nul_terminated(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip_soap12), cmocka_unit_test(test_roundtrip_soap11_text),
-        cmocka_unit_test(test_body_namespaces_from_envelope), cmocka_unit_test(test_faults),
-        cmocka_unit_test(test_reply), cmocka_unit_test(test_bad_envelopes),
+        cmocka_unit_test(test_roundtrip_soap12),
+        cmocka_unit_test(test_roundtrip_soap11_text),
+        cmocka_unit_test(test_body_namespaces_from_envelope),
+        cmocka_unit_test(test_faults),
+        cmocka_unit_test(test_reply),
+        cmocka_unit_test(test_bad_envelopes),
         cmocka_unit_test(test_hostile_envelopes),
-        cmocka_unit_test(test_bad_fragments_and_misuse), cmocka_unit_test(test_clone),
+        cmocka_unit_test(test_bad_fragments_and_misuse),
+        cmocka_unit_test(test_clone),
         cmocka_unit_test(test_nul_terminated),
     };
     mc_init();

@@ -38,7 +38,8 @@ static void test_no_message_security(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_no_mail_kind), cmocka_unit_test(test_no_message_security)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_no_mail_kind),
+                                       cmocka_unit_test(test_no_message_security)};
     mc_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

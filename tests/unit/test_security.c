@@ -41,11 +41,11 @@ static mc_transport *secured(const char *root, const char *addr, const char *me,
     char cert[64], key[64];
     snprintf(cert, sizeof(cert), "%s.pem", me);
     snprintf(key, sizeof(key), "%s.key", me);
-    return maildir_transport(root, addr, "security_mode=message", setting(0, "certificate", pki_file(0, cert)),
-                             setting(1, "private_key", pki_file(1, key)),
-                             setting(2, "recipient_certificate", peers),
-                             setting(3, "security_ca_file", pki_file(2, "ca.pem")), "server_query_interval=50",
-                             "receive_retry_count=2", extra, NULL);
+    return maildir_transport(
+        root, addr, "security_mode=message", setting(0, "certificate", pki_file(0, cert)),
+        setting(1, "private_key", pki_file(1, key)), setting(2, "recipient_certificate", peers),
+        setting(3, "security_ca_file", pki_file(2, "ca.pem")), "server_query_interval=50",
+        "receive_retry_count=2", extra, NULL);
 }
 
 static int group_setup(void **state)
@@ -115,8 +115,8 @@ static void test_round_trip_by_address(void **state)
     char peers[600];
     snprintf(peers, sizeof(peers), "%s/peers", root);
     assert_int_equal(mkdir(peers, 0700), 0);
-    assert_int_equal(system((snprintf(path, sizeof(path), "cp %s/bob.pem %s/dave.pem %s/", pki, pki, peers), path)),
-                     0);
+    assert_int_equal(
+        system((snprintf(path, sizeof(path), "cp %s/bob.pem %s/dave.pem %s/", pki, pki, peers), path)), 0);
     a = secured(root, ALICE, "alice", peers, NULL);
     b = secured(root, BOB, "bob", pki_file(4, "alice.pem"), NULL);
     send_text(a, "net.mail://echo#" BOB, "secret rendezvous at noon", 0);
@@ -240,18 +240,18 @@ static void test_configuration_errors(void **state)
     const char *no_ca[] = {"certificate", pki_file(0, "alice.pem"), "private_key", pki_file(1, "alice.key")};
     assert_int_equal(make(root, no_ca, 4), MC_EINVAL);
     assert_non_null(strstr(mc_error_last(), "security_ca_file"));
-    const char *wrong_key[] = {"certificate", pki_file(0, "alice.pem"), "private_key", pki_file(1, "bob.key"),
-                               "security_ca_file", pki_file(2, "ca.pem")};
+    const char *wrong_key[] = {"certificate",          pki_file(0, "alice.pem"), "private_key",
+                               pki_file(1, "bob.key"), "security_ca_file",       pki_file(2, "ca.pem")};
     assert_int_equal(make(root, wrong_key, 6), MC_ESECURITY);
     assert_non_null(strstr(mc_error_last(), "does not belong"));
-    const char *bad_pw[] = {"certificate", pki_file(0, "bob.p12"), "private_key_password", "wrong secret 42",
-                            "security_ca_file", pki_file(2, "ca.pem")};
+    const char *bad_pw[] = {"certificate",     pki_file(0, "bob.p12"), "private_key_password",
+                            "wrong secret 42", "security_ca_file",     pki_file(2, "ca.pem")};
     assert_int_equal(make(root, bad_pw, 6), MC_ESECURITY);
     assert_null(strstr(mc_error_last(), "wrong secret 42")); /* secrets never in errors */
     const char *missing[] = {"certificate", "/nonexistent/x.pem", "security_ca_file", pki_file(2, "ca.pem")};
     assert_int_equal(make(root, missing, 4), MC_EIO);
-    const char *p12[] = {"certificate", pki_file(0, "bob.p12"), "private_key_password", "p12pass",
-                         "security_ca_file", pki_file(2, "ca.pem")};
+    const char *p12[] = {"certificate", pki_file(0, "bob.p12"), "private_key_password",
+                         "p12pass",     "security_ca_file",     pki_file(2, "ca.pem")};
     assert_int_equal(make(root, p12, 6), 0);
     rm_rf(root);
     free(root);
@@ -293,14 +293,14 @@ static void test_replay_cache(void **state)
     assert_int_equal(replay(r, "a", "m1", 100, 10), 0);
     assert_int_equal(replay(r, "a", "m2", 100, 20), MC_ESECURITY);
     assert_non_null(strstr(mc_error_last(), "mail m1"));
-    assert_int_equal(replay(r, "a", "m1", 100, 20), 0); /* the same mail read again */
+    assert_int_equal(replay(r, "a", "m1", 100, 20), 0);  /* the same mail read again */
     assert_int_equal(replay(r, "a", "m2", 200, 100), 0); /* expired: a new message */
     assert_int_equal(replay(r, "a", "m3", 200, 150), MC_ESECURITY);
     /* full of live entries: the one expiring first goes, the others stay */
     assert_int_equal(replay(r, "b", "m4", 300, 150), 0);
     assert_int_equal(replay(r, "c", "m5", 250, 150), 0);
     assert_int_equal(replay(r, "d", "m6", 400, 150), 0); /* evicts "a" (200) */
-    assert_int_equal(replay(r, "a", "m7", 500, 160), 0);  /* so "a" is new; evicts "c" (250) */
+    assert_int_equal(replay(r, "a", "m7", 500, 160), 0); /* so "a" is new; evicts "c" (250) */
     assert_int_equal(replay(r, "b", "m8", 300, 160), MC_ESECURITY);
     assert_int_equal(replay(r, "d", "m8", 300, 160), MC_ESECURITY);
     assert_int_equal(replay(r, "c", "m8", 300, 160), 0);
@@ -316,7 +316,8 @@ typedef struct {
     int64_t expires;
 } model_entry;
 
-static int model_check(model_entry *m, size_t *n, size_t cap, int value, int mail, int64_t expires, int64_t now)
+static int model_check(model_entry *m, size_t *n, size_t cap, int value, int mail, int64_t expires,
+                       int64_t now)
 {
     size_t i, k = 0;
     for (i = 0; i < *n; i++)

@@ -19,7 +19,8 @@ static void receiver(const char *root, const char *out_path)
     mc_input_channel *in;
     FILE *out = fopen(out_path, "w");
     mc_message *m;
-    if (mc_channel_listener_new(&l, t, "net.mail://work#") || mc_channel_listener_accept_channel(&in, l, 1000))
+    if (mc_channel_listener_new(&l, t, "net.mail://work#") ||
+        mc_channel_listener_accept_channel(&in, l, 1000))
         _exit(3);
     while (mc_input_channel_receive(&m, in, 3000) == 0) {
         fprintf(out, "%s\n", mc_message_message_id(m));
@@ -123,8 +124,8 @@ static void test_crash_loses_nothing(void **state)
         mc_input_channel *in;
         mc_message *m;
         char ok = 'n';
-        if (!mc_channel_listener_new(&l, t, "net.mail://work#") && !mc_channel_listener_accept_channel(&in, l, 1000) &&
-            !mc_input_channel_receive(&m, in, 5000))
+        if (!mc_channel_listener_new(&l, t, "net.mail://work#") &&
+            !mc_channel_listener_accept_channel(&in, l, 1000) && !mc_input_channel_receive(&m, in, 5000))
             ok = 'y';
         if (write(fds[1], &ok, 1) != 1)
             _exit(3);
