@@ -14,7 +14,7 @@
 #   /dev  overlay with its upper layer in DIR/ns: syslog.py binds /dev/log
 #         there for Cyrus (the machine's /dev/log, present or not, is untouched)
 #   /run  a tmpfs: /run/courier/authdaemon/socket (compiled into authlib)
-# Then starts: syslog.py, Cyrus master, authdaemond, three couriertcpd, Exim;
+# Then starts (daemons.sh): syslog.py, Cyrus master, authdaemond, three couriertcpd, Exim;
 # each PID goes to DIR/run/pids, the namespace's id to DIR/run/mntns.
 set -euo pipefail
 dir="$1" root="$2"
@@ -51,39 +51,13 @@ mount -t tmpfs -o mode=755 mcx-run /run
 mkdir -p /run/courier/authdaemon
 chmod 750 /run/courier/authdaemon
 
-started() { echo "$1 $2" >> "$dir/run/pids"; }
 cd "$dir/run"
-
-# ---- syslog for Cyrus
-setsid /usr/bin/python3 "$here/syslog.py" /dev/log "$log/syslog" </dev/null >>"$log/syslog.stderr" 2>&1 &
-started syslog $!
-for _ in $(seq 1 50); do [ -S /dev/log ] && break; sleep 0.05; done
-
-# ---- Cyrus: master in the foreground (of its own session), its services
-setsid /usr/lib/cyrus/bin/master -C "$dir/cyrus/imapd.conf" -M "$dir/cyrus/cyrus.conf" \
-    -p "$dir/run/cyrus-master.pid" </dev/null >>"$log/cyrus.stderr" 2>&1 &
-started cyrus-master $!
-
-# ---- Courier: authdaemond (the program behind Debian's wrapper, which
-# would run it under courierlogger), and couriertcpd for each IMAP port;
-# imapd logs to stderr, which goes to DIR/log
-setsid /usr/lib/courier/courier-authlib/authdaemond </dev/null >>"$log/courier-auth.log" 2>&1 &
-started courier-authdaemond $!
-courier() { # name port envfile [tls-on-connect]
-    local name="$1" port="$2" env="$3" wrap=()
-    [ -n "${4:-}" ] && wrap=(/usr/bin/couriertls -server -tcpd -user=courier)
-    setsid env -i PATH=/usr/bin:/bin /bin/sh -c 'set -a; . "$1"; shift; umask 077; exec "$@"' sh "$env" \
-        /usr/sbin/couriertcpd -address=127.0.0.1 -maxprocs=40 -maxperip=40 -nodnslookup -noidentlookup \
-        "$port" "${wrap[@]}" /usr/lib/courier/courier/imaplogin /usr/bin/imapd Maildir \
-        </dev/null >>"$log/courier-$name.log" 2>&1 &
-    started "courier-$name" $!
-}
-. "$dir/run/ports"
-courier imap "$MCX_COURIER_IMAP_PORT" "$dir/courier/imapd"
-courier imaps "$MCX_COURIER_IMAPS_PORT" "$dir/courier/imapd-ssl" tls
-courier nouidplus "$MCX_COURIER_NOUIDPLUS_IMAP_PORT" "$dir/courier/imapd-nouidplus"
-
-# ---- Exim: the daemon in the foreground (of its own session); -q5s retries
-# deferred deliveries quickly
-setsid /usr/sbin/exim4 -C "$dir/exim/exim.conf" -bdf -q5s </dev/null >>"$log/exim.stderr" 2>&1 &
-started exim $!
+# shellcheck source=daemons.sh
+. "$here/daemons.sh"
+start_syslog
+start_cyrus
+start_authdaemond
+start_courier imap
+start_courier imaps
+start_courier nouidplus
+start_exim

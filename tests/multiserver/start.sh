@@ -136,6 +136,7 @@ MCX_CYRUS_ADMIN_PW=$cyrus_admin_pw MCX_CYRUS_FILING_PW=$cyrus_alice_pw MCX_CYRUS
 ENV
 umask 022
 cat > "$dir/run/ports" <<ENV
+MCX_CYRUS_IMAP_PORT=$cyrus_imap
 MCX_COURIER_IMAP_PORT=$courier_imap MCX_COURIER_IMAPS_PORT=$courier_imaps
 MCX_COURIER_NOUIDPLUS_IMAP_PORT=$courier_nouidplus
 ENV
