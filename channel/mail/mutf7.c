@@ -117,8 +117,11 @@ int mc__mutf7_encode(char **out, const char *utf8)
     b64_state st = {0, 0};
     bool in_run = false;
     mc__buf b;
-    if (n > MC__MUTF7_MAX)
-        return mc__error_set(MC_EINVAL, "a folder name of more than %d octets", MC__MUTF7_MAX);
+    /* the encoded length is what is bounded (below); this only stops work
+     * on input that could never fit (a wire name of MC__MUTF7_MAX octets
+     * decodes to at most 9/8 of that in UTF-8) */
+    if (n > 2 * MC__MUTF7_MAX)
+        return mc__error_set(MC_EINVAL, "a folder name of more than %d octets", 2 * MC__MUTF7_MAX);
     mc__buf_init(&b);
     while (p < end) {
         uint32_t c = utf8_next(&p, (size_t)(end - p));
@@ -145,6 +148,11 @@ int mc__mutf7_encode(char **out, const char *utf8)
     }
     if (in_run)
         end_run(&b, &st);
+    if (b.len > MC__MUTF7_MAX) {
+        /* what the decoder would refuse is not sent (found by fuzz_mutf7) */
+        mc__buf_free(&b);
+        return mc__error_set(MC_EINVAL, "a folder name of more than %d octets once encoded", MC__MUTF7_MAX);
+    }
     return finish(out, &b);
 }
 
@@ -173,8 +181,10 @@ static bool decode_run(mc__buf *b, const char *s, size_t n)
             high = 0;
         } else if (u >= 0xd800 && u <= 0xdbff) {
             high = u;
-        } else if ((u >= 0xdc00 && u <= 0xdfff) || direct(u)) {
-            return false; /* a lone low surrogate; printable ASCII must stand for itself */
+        } else if ((u >= 0xdc00 && u <= 0xdfff) || direct(u) || u == 0) {
+            /* a lone low surrogate; printable ASCII must stand for itself; NUL
+             * cannot be in a name (it would end the C string: found by fuzz_mutf7) */
+            return false;
         } else {
             utf8_put(b, u);
         }

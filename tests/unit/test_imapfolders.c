@@ -82,6 +82,7 @@ static void test_invalid_refused(void **state)
         "caf\xc3\xa9", /* 8-bit octets never appear raw */
         "a\x1b b",     /* nor controls */
         "&AA-",        /* 12 bits: no whole unit */
+        "&AAA-",       /* U+0000: would end the name (found by fuzz_mutf7) */
     };
     static const char *const utf8[] = {"\xff", "\xed\xa0\x80", "\xc0\xaf", "\xe2\x82", "\xf4\x90\x80\x80"};
     char *out = NULL, *longname;
