@@ -109,3 +109,12 @@ char *receive_text(mc_input_channel *in, int timeout_ms)
     mc_message_free(m);
     return text;
 }
+
+void on_sent(int status, const char *message, void *ud)
+{
+    completion *c = ud;
+    c->calls++;
+    c->status = status;
+    snprintf(c->message, sizeof(c->message), "%s", message);
+    sem_post(&c->done);
+}

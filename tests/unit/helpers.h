@@ -23,4 +23,12 @@ const char *mbox_path(char *buf, size_t cap, const char *root, const char *addr,
 void open_in(mc_transport *t, const char *uri, mc_channel_listener **l, mc_input_channel **in);
 /* the text body of the next message (fails the test on timeout); the caller frees it */
 char *receive_text(mc_input_channel *in, int timeout_ms);
+/* what a send_async completion reported: on_sent records it and posts done */
+#include <semaphore.h>
+typedef struct {
+    int calls, status;
+    char message[256];
+    sem_t done;
+} completion;
+void on_sent(int status, const char *message, void *ud);
 #endif

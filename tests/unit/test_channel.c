@@ -386,21 +386,6 @@ static void test_listener_misuse(void **state)
     mc_input_channel_free(NULL);
 }
 
-typedef struct {
-    int calls, status;
-    char message[256];
-    sem_t done;
-} completion;
-
-static void on_sent(int status, const char *message, void *ud)
-{
-    completion *c = ud;
-    c->calls++;
-    c->status = status;
-    snprintf(c->message, sizeof(c->message), "%s", message);
-    sem_post(&c->done);
-}
-
 static void test_send_errors(void **state)
 {
     fixture *fx = *state;

@@ -511,21 +511,6 @@ static void test_receive_only(void **state)
     mc_transport_free(t);
 }
 
-typedef struct {
-    int calls, status;
-    char message[256];
-    sem_t done;
-} completion;
-
-static void on_sent(int status, const char *message, void *ud)
-{
-    completion *c = ud;
-    c->calls++;
-    c->status = status;
-    snprintf(c->message, sizeof(c->message), "%s", message);
-    sem_post(&c->done);
-}
-
 /* one send in flight: a second is MC_EBUSY; the callback fires once; a
  * cancel reaches the sender, which does not send; a closed channel refuses */
 static void test_send_async_busy_cancel(void **state)
