@@ -159,6 +159,17 @@ def log_lines():
         return [json.loads(line) for line in f]
 
 
+def await_log(pred, seconds=5.0):
+    """The log's lines once one satisfies pred (the responder writes a
+    request's line after its response has gone out), or at the deadline."""
+    end = time.monotonic() + seconds
+    while True:
+        lines = log_lines()
+        if any(pred(e) for e in lines) or time.monotonic() > end:
+            return lines
+        time.sleep(0.05)
+
+
 def items_in(addr, folder, tag):
     return [i for i in dump(addr)["items"] if i["folder"].endswith(folder) and tag in i["subject"]]
 
@@ -391,7 +402,8 @@ class RawRequests(unittest.TestCase):
         return xml
 
     def _log_of(self, ua):
-        return [e for e in log_lines() if e.get("user_agent") == ua]
+        mine = lambda e: e.get("user_agent") == ua
+        return [e for e in await_log(mine) if mine(e)]
 
     def test_schema_invalid_request_rejected(self):
         ua = "raw-invalid-" + uuid.uuid4().hex[:6]
@@ -465,8 +477,9 @@ class RawRequests(unittest.TestCase):
         token = ENV["MC_EWS_DAVE_TOKEN"]
         status, _, body = post(xml, "Bearer " + token, {"X-AnchorMailbox": "dave@example.test"})
         self.assertEqual(status, 200, body)
-        lines = log_lines()
-        self.assertTrue(any(e.get("user") == "dave@example.test" and e.get("auth_scheme") == "Bearer" for e in lines))
+        bearer = lambda e: e.get("user") == "dave@example.test" and e.get("auth_scheme") == "Bearer"
+        lines = await_log(bearer)
+        self.assertTrue(any(bearer(e) for e in lines))
         self.assertNotIn(token, json.dumps(log_lines()))
         new = control({"new_token": {"user": "dave@example.test"}})["token"]
         control({"expire_tokens": True})
