@@ -32,16 +32,6 @@
 #define BENCH_NAME "bench_ews"
 #include "bench_util.h"
 
-static const char *env(const char *k)
-{
-    const char *v = getenv(k);
-    if (!v) {
-        fprintf(stderr, "bench_ews: %s not set (source the EWS responder's env.sh)\n", k);
-        exit(2);
-    }
-    return v;
-}
-
 static mc_transport *transport(const char *user, const char *pw)
 {
     mc_binding *b;
@@ -49,8 +39,8 @@ static mc_transport *transport(const char *user, const char *pw)
     char addr[64];
     snprintf(addr, sizeof(addr), "%s@example.test", user);
     if (mc_binding_new(&b, "exchange") || mc_binding_set(b, "address", addr) ||
-        mc_binding_set(b, "password", pw) || mc_binding_set(b, "ews_url", env("MC_EWS_URL")) ||
-        mc_binding_set(b, "tls_ca_file", env("MC_EWS_CA")) ||
+        mc_binding_set(b, "password", pw) || mc_binding_set(b, "ews_url", bench_env("MC_EWS_URL")) ||
+        mc_binding_set(b, "tls_ca_file", bench_env("MC_EWS_CA")) ||
         mc_binding_set(b, "ews_send_mode", "save_then_send") ||
         mc_binding_set(b, "ews_notifications", "streaming") ||
         mc_binding_set(b, "server_query_interval", "60000") || mc_transport_new(&t, b))
@@ -196,8 +186,8 @@ int main(int argc, char **argv)
     k = n / rounds;
     signal(SIGPIPE, SIG_IGN);
     mc_init();
-    a = transport("alice", env("MC_EWS_ALICE_PW"));
-    b = transport("bob", env("MC_EWS_BOB_PW"));
+    a = transport("alice", bench_env("MC_EWS_ALICE_PW"));
+    b = transport("bob", bench_env("MC_EWS_BOB_PW"));
     if (mc_channel_listener_new(&l, b, "net.mail://bench#") ||
         mc_channel_listener_accept_channel(&p.in, l, -1) || mc_channel_factory_new(&f, a) ||
         mc_channel_factory_create_channel(&p.out, f, "net.mail://bench#bob@example.test"))

@@ -20,16 +20,6 @@
 #define BENCH_NAME "bench_imap_folder"
 #include "bench_util.h"
 
-static const char *env(const char *k)
-{
-    const char *v = getenv(k);
-    if (!v) {
-        fprintf(stderr, "bench_imap_folder: %s not set (source the mail servers' env.sh)\n", k);
-        exit(2);
-    }
-    return v;
-}
-
 static double cpu_s(void)
 {
     struct rusage r;
@@ -40,7 +30,7 @@ static double cpu_s(void)
 
 static void folder(char *out, size_t cap, const char *user, const char *sub)
 {
-    snprintf(out, cap, "%s/home/%s/Maildir/.Service E-mail/%s", env("MC_MAILDIR_TEST"), user, sub);
+    snprintf(out, cap, "%s/home/%s/Maildir/.Service E-mail/%s", bench_env("MC_MAILDIR_TEST"), user, sub);
 }
 
 /* writes a mail file into a Maildir folder as the mail server's user would */
@@ -101,8 +91,9 @@ static mc_transport *transport(const char *user, const char *pw, bool search)
     snprintf(addr, sizeof(addr), "%s@example.test", user);
     if (mc_binding_new(&b, "mail") || mc_binding_set(b, "address", addr) ||
         mc_binding_set(b, "password", pw) || mc_binding_set(b, "smtp_host", "127.0.0.1") ||
-        mc_binding_set(b, "imap_host", "127.0.0.1") || mc_binding_set(b, "imap_port", env("MC_IMAP_PORT")) ||
-        mc_binding_set(b, "tls_ca_file", env("MC_CA")) || mc_binding_set(b, "imap_idle", "false") ||
+        mc_binding_set(b, "imap_host", "127.0.0.1") ||
+        mc_binding_set(b, "imap_port", bench_env("MC_IMAP_PORT")) ||
+        mc_binding_set(b, "tls_ca_file", bench_env("MC_CA")) || mc_binding_set(b, "imap_idle", "false") ||
         mc_binding_set(b, "server_query_interval", "20") ||
         mc_binding_set(b, "imap_search_stamp", search ? "true" : "false") || mc_transport_new(&t, b))
         die("transport");
@@ -148,7 +139,7 @@ static result measure(const char *user, const char *pw, bool search, int round)
 int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 10000, rounds = argc > 2 ? atoi(argv[2]) : 3;
-    const char *bob = env("MC_BOB_PW"), *erin = env("MC_ERIN_PW");
+    const char *bob = bench_env("MC_BOB_PW"), *erin = bench_env("MC_ERIN_PW");
     mc_init();
     unstamped("bob", n);
     /* let Dovecot index the new files once (not timed) */

@@ -24,16 +24,6 @@
 static int n = 1000;
 static double *sent_at, *latency;
 
-static const char *env(const char *k)
-{
-    const char *v = getenv(k);
-    if (!v) {
-        fprintf(stderr, "bench_mail_e2e: %s not set (source the mail servers' env.sh)\n", k);
-        exit(2);
-    }
-    return v;
-}
-
 static mc_transport *transport(const char *user, const char *pw)
 {
     mc_binding *b;
@@ -42,9 +32,10 @@ static mc_transport *transport(const char *user, const char *pw)
     snprintf(addr, sizeof(addr), "%s@example.test", user);
     if (mc_binding_new(&b, "mail") || mc_binding_set(b, "address", addr) ||
         mc_binding_set(b, "password", pw) || mc_binding_set(b, "smtp_host", "127.0.0.1") ||
-        mc_binding_set(b, "smtp_port", env("MC_SUBMISSION_PORT")) ||
-        mc_binding_set(b, "imap_host", "127.0.0.1") || mc_binding_set(b, "imap_port", env("MC_IMAP_PORT")) ||
-        mc_binding_set(b, "tls_ca_file", env("MC_CA")) || mc_transport_new(&t, b))
+        mc_binding_set(b, "smtp_port", bench_env("MC_SUBMISSION_PORT")) ||
+        mc_binding_set(b, "imap_host", "127.0.0.1") ||
+        mc_binding_set(b, "imap_port", bench_env("MC_IMAP_PORT")) ||
+        mc_binding_set(b, "tls_ca_file", bench_env("MC_CA")) || mc_transport_new(&t, b))
         die("transport");
     mc_binding_free(b);
     return t;
@@ -73,13 +64,13 @@ static double reference(void)
 {
     char cmd[512], newdir[512], curdir[512];
     double t0, deadline;
-    const char *dir = env("MC_MAILDIR_TEST");
+    const char *dir = bench_env("MC_MAILDIR_TEST");
     snprintf(newdir, sizeof(newdir), "%s/home/bob/Maildir/.Service E-mail/new", dir);
     snprintf(curdir, sizeof(curdir), "%s/home/bob/Maildir/.Service E-mail/cur", dir);
     snprintf(cmd, sizeof(cmd),
              "/usr/sbin/smtp-source -d -s 1 -m %d -l 1200 -S '[net.mail] reference' -f alice@example.test "
              "-t bob@example.test 127.0.0.1:%s",
-             n, env("MC_SMTP_PORT"));
+             n, bench_env("MC_SMTP_PORT"));
     t0 = now();
     if (system(cmd))
         die("smtp-source");
@@ -110,8 +101,8 @@ int main(int argc, char **argv)
     sent_at = calloc((size_t)n, sizeof(double));
     latency = calloc((size_t)n, sizeof(double));
     mc_init();
-    a = transport("alice", env("MC_ALICE_PW"));
-    b = transport("bob", env("MC_BOB_PW"));
+    a = transport("alice", bench_env("MC_ALICE_PW"));
+    b = transport("bob", bench_env("MC_BOB_PW"));
     if (mc_channel_listener_new(&l, b, "net.mail://bench#") ||
         mc_channel_listener_accept_channel(&in, l, -1) || mc_channel_factory_new(&f, a) ||
         mc_channel_factory_create_channel(&ch, f, "net.mail://bench#bob@example.test"))
@@ -186,7 +177,7 @@ int main(int argc, char **argv)
     snprintf(cmd, sizeof(cmd),
              "doveadm -c '%s/dovecot/dovecot.conf' expunge -u bob@example.test mailbox "
              "'Service E-mail' all",
-             env("MC_MAILDIR_TEST"));
+             bench_env("MC_MAILDIR_TEST"));
     if (system(cmd))
         fprintf(stderr, "bench_mail_e2e: could not empty the folder\n");
     printf("End to end through Postfix + Dovecot, %d messages, all received:\n", n);

@@ -1,5 +1,6 @@
 /* bench_util.h - what every benchmark program shares: a monotonic clock,
- * dying with the library's last error, and the 1 KiB-class payload. Each
+ * dying with the library's last error, the servers' environment, and the
+ * 1 KiB-class payload. Each
  * program defines BENCH_NAME before including it. */
 #ifndef MC_BENCH_UTIL_H
 #define MC_BENCH_UTIL_H
@@ -20,6 +21,18 @@ static inline void die(const char *what)
 {
     fprintf(stderr, BENCH_NAME ": %s: %s\n", what, mc_error_last());
     exit(1);
+}
+
+/* an environment variable the servers' env.sh exports; missing, the
+ * program says which and exits 2 */
+static inline const char *bench_env(const char *k)
+{
+    const char *v = getenv(k);
+    if (!v) {
+        fprintf(stderr, BENCH_NAME ": %s not set (source the test servers' env.sh)\n", k);
+        exit(2);
+    }
+    return v;
 }
 
 /* a message whose envelope is about 1 KiB */

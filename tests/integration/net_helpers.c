@@ -202,3 +202,12 @@ void script_server_cleanup(void)
     free(last_final);
     last_final = NULL;
 }
+
+size_t text_reader_cb(char *buf, size_t size, size_t n, void *arg)
+{
+    text_reader *r = arg;
+    size_t k = size * n < r->len - r->off ? size * n : r->len - r->off;
+    memcpy(buf, r->data + r->off, k);
+    r->off += k;
+    return k;
+}

@@ -34,6 +34,14 @@ mc_transport *transport_of(mc_binding *b);
 /* sends text as a message to the channel URI to; 0 or the error (printed) */
 int send_text(mc_transport *t, const char *to, const char *text);
 
+/* libcurl's upload source for a text in memory: CURLOPT_READFUNCTION
+ * text_reader_cb with CURLOPT_READDATA a text_reader {text, 0, length} */
+typedef struct {
+    const char *data;
+    size_t off, len;
+} text_reader;
+size_t text_reader_cb(char *buf, size_t size, size_t n, void *arg);
+
 /* A scripted server: /usr/bin/python3 running a script that takes
  * "--record FILE" and writes one line per event there, "port N" first. */
 typedef struct {

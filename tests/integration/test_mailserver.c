@@ -67,33 +67,19 @@ static int await_count(const char *user, const char *folder, const char *query, 
     return n;
 }
 
-typedef struct {
-    const char *data;
-    size_t off, len;
-} rd;
-
-static size_t rd_cb(char *buf, size_t size, size_t n, void *arg)
-{
-    rd *r = arg;
-    size_t k = size * n < r->len - r->off ? size * n : r->len - r->off;
-    memcpy(buf, r->data + r->off, k);
-    r->off += k;
-    return k;
-}
-
 /* hands a raw mail to Postfix's plain SMTP port, as any other sender would */
 static void inject(const char *rcpt, const char *mail)
 {
     CURL *c = curl_easy_init();
     struct curl_slist *to = curl_slist_append(NULL, rcpt);
     char url[64];
-    rd r = {mail, 0, strlen(mail)};
+    text_reader r = {mail, 0, strlen(mail)};
     snprintf(url, sizeof(url), "smtp://127.0.0.1:%s", test_env("MC_SMTP_PORT"));
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_MAIL_FROM, "someone@example.test");
     curl_easy_setopt(c, CURLOPT_MAIL_RCPT, to);
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, rd_cb);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, text_reader_cb);
     curl_easy_setopt(c, CURLOPT_READDATA, &r);
     assert_int_equal(curl_easy_perform(c), CURLE_OK);
     curl_slist_free_all(to);

@@ -129,20 +129,6 @@ static size_t collect(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-typedef struct {
-    const char *data;
-    size_t off, len;
-} reader;
-
-static size_t feed(char *buf, size_t size, size_t n, void *arg)
-{
-    reader *r = arg;
-    size_t k = size * n < r->len - r->off ? size * n : r->len - r->off;
-    memcpy(buf, r->data + r->off, k);
-    r->off += k;
-    return k;
-}
-
 static CURL *imap_handle(const server *s, who w, const char *folder, strbuf *out)
 {
     CURL *c = curl_easy_init();
@@ -242,7 +228,7 @@ static char *imap_append(const server *s, who w, const char *folder, const char 
 {
     char mail[512], crit[256];
     strbuf out = {calloc(1, 1), 0};
-    reader r = {mail, 0, 0};
+    text_reader r = {mail, 0, 0};
     CURL *c = imap_handle(s, w, folder, &out);
     CURLcode cc;
     r.len = (size_t)snprintf(mail, sizeof(mail),
@@ -250,7 +236,7 @@ static char *imap_append(const server *s, who w, const char *folder, const char 
                              "Message-ID: <%ld.%d@example.test>\r\n\r\nwritten by another client\r\n",
                              subject, (long)time(NULL), rand());
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, feed);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, text_reader_cb);
     curl_easy_setopt(c, CURLOPT_READDATA, &r);
     curl_easy_setopt(c, CURLOPT_INFILESIZE, (long)r.len);
     if ((cc = curl_easy_perform(c)) != CURLE_OK)
@@ -281,7 +267,7 @@ static void exim_inject(const char *rcpt, const char *subject)
     CURL *c = curl_easy_init();
     struct curl_slist *to = curl_slist_append(NULL, rcpt);
     char url[64], mail[1024];
-    reader r = {mail, 0, 0};
+    text_reader r = {mail, 0, 0};
     CURLcode cc;
     r.len = (size_t)snprintf(mail, sizeof(mail),
                              "From: someone@example.test\r\nTo: %s\r\nSubject: %s\r\n"
@@ -297,7 +283,7 @@ static void exim_inject(const char *rcpt, const char *subject)
     curl_easy_setopt(c, CURLOPT_MAIL_FROM, "someone@example.test");
     curl_easy_setopt(c, CURLOPT_MAIL_RCPT, to);
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, feed);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, text_reader_cb);
     curl_easy_setopt(c, CURLOPT_READDATA, &r);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
     if ((cc = curl_easy_perform(c)) != CURLE_OK)
