@@ -92,7 +92,9 @@ class Responder:
         self.faults = Faults()
         self.flock = threading.Lock()
         self.log_lock = threading.Lock()
-        self.log_file = open(args.log, "a", encoding="utf-8") if args.log else None
+        # One os.write per line on an O_APPEND descriptor: a reader never
+        # sees a line in two pieces from a buffered writer's flushes.
+        self.log_fd = os.open(args.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644) if args.log else None
         self.stats = {"requests": {}, "invalid_requests": 0, "invalid_responses": 0, "timeline": [],
                       "unimplemented": 0}
         self.streams = set()        # open GetStreamingEvents connections (handler objects)
@@ -111,9 +113,10 @@ class Responder:
             st["timeline"].append({k: entry.get(k) for k in ("time", "end", "operation", "http_status", "summary",
                                                             "valid")})
             del st["timeline"][:-10000]
-            if self.log_file:
-                self.log_file.write(json.dumps(entry, sort_keys=True) + "\n")
-                self.log_file.flush()
+            if self.log_fd is not None:
+                data = (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8")
+                while data:
+                    data = data[os.write(self.log_fd, data):]
 
 
 class Server(ThreadingHTTPServer):

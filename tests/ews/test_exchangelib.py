@@ -155,8 +155,10 @@ def wait_for(fn, what, timeout=10.0):
 
 
 def log_lines():
+    """The log's complete lines (a line still being written is left for
+    the next read)."""
     with open(ENV["MC_EWS_LOG"]) as f:
-        return [json.loads(line) for line in f]
+        return [json.loads(line) for line in f if line.endswith("\n")]
 
 
 def await_log(pred, seconds=5.0):
