@@ -9,8 +9,10 @@ connections wake up.
 import base64
 import binascii
 import email
+import email.parser
 import email.policy
 import email.utils
+import functools
 import hashlib
 import hmac
 import os
@@ -179,33 +181,14 @@ class Item:
 
     def set_mime(self, mime):
         self.mime = mime
-        msg = email.message_from_bytes(mime, policy=email.policy.default)
-        self.msg = msg
-
-        def hdr(name):
-            try:
-                v = msg.get(name)
-                return str(v) if v is not None else None
-            except Exception:   # undecodable header: keep the raw text
-                raw = msg.get_all(name, failobj=[None])[0]
-                return str(raw) if raw is not None else None
-        self.subject = hdr("Subject") or ""
-        self.message_id = hdr("Message-ID")
-        self.from_ = _addresses(msg, "From")
-        self.sender = _addresses(msg, "Sender") or self.from_
-        self.to = _addresses(msg, "To") + [(n, a) for n, a in self.extra_to]
-        self.cc = _addresses(msg, "Cc") + [(n, a) for n, a in self.extra_cc]
-        self.bcc = _addresses(msg, "Bcc") + [(n, a) for n, a in self.extra_bcc]
-        date = hdr("Date")
-        self.sent = None
-        if date:
-            try:
-                self.sent = email.utils.parsedate_to_datetime(date)
-                if self.sent.tzinfo is None:
-                    self.sent = self.sent.replace(tzinfo=timezone.utc)
-            except (TypeError, ValueError):
-                self.sent = None
-        self.has_attachments = any(True for _ in msg.iter_attachments()) if msg.is_multipart() else False
+        h = _headers(mime)
+        self.msg = h.msg
+        self.subject, self.message_id, self.from_, self.sender = h.subject, h.message_id, h.from_, h.sender
+        self.to = h.to + [(n, a) for n, a in self.extra_to]
+        self.cc = h.cc + [(n, a) for n, a in self.extra_cc]
+        self.bcc = h.bcc + [(n, a) for n, a in self.extra_bcc]
+        self.sent = h.sent
+        self.has_attachments = h.has_attachments
 
     @property
     def id(self):
@@ -240,6 +223,52 @@ class Item:
         if content:
             self.content_version += 1
         self.modified = now_utc()
+
+
+class _Headers:
+    """What an item shows of its MIME, read once per distinct content: a
+    mail is parsed when created, moved, copied, submitted and delivered, and
+    the parse (Python's email package) was most of the responder's time
+    per sent mail. The message object is only read, never changed."""
+
+    def __init__(self, mime):
+        msg = email.message_from_bytes(mime, policy=email.policy.default)
+        self.msg = msg
+
+        def hdr(name):
+            try:
+                v = msg.get(name)
+                return str(v) if v is not None else None
+            except Exception:   # undecodable header: keep the raw text
+                raw = msg.get_all(name, failobj=[None])[0]
+                return str(raw) if raw is not None else None
+        self.subject = hdr("Subject") or ""
+        self.message_id = hdr("Message-ID")
+        self.from_ = _addresses(msg, "From")
+        self.sender = _addresses(msg, "Sender") or self.from_
+        self.to = _addresses(msg, "To")
+        self.cc = _addresses(msg, "Cc")
+        self.bcc = _addresses(msg, "Bcc")
+        date = hdr("Date")
+        self.sent = None
+        if date:
+            try:
+                self.sent = email.utils.parsedate_to_datetime(date)
+                if self.sent.tzinfo is None:
+                    self.sent = self.sent.replace(tzinfo=timezone.utc)
+            except (TypeError, ValueError):
+                self.sent = None
+        self.has_attachments = any(True for _ in msg.iter_attachments()) if msg.is_multipart() else False
+
+
+@functools.lru_cache(maxsize=256)
+def _small_headers(mime):
+    return _Headers(mime)
+
+
+def _headers(mime):
+    # large mails (the size-limit tests) are not kept alive by the cache
+    return _small_headers(mime) if len(mime) <= 256 * 1024 else _Headers(mime)
 
 
 def _addresses(msg, name):
@@ -419,7 +448,7 @@ class Store:
             return None
         folder = mbx.by_name["inbox"]
         sf = mbx.service_folder()
-        it_subject = Item(mbx, 0, folder, mime).subject
+        it_subject = _headers(mime).subject
         if sf is not None and SERVICE_TAG.lower() in it_subject.lower():
             folder = sf
         it = mbx.add_item(folder, add_received(mime, address), event="NewMailEvent")
@@ -433,7 +462,14 @@ class Store:
         del self.transport_log[:-1000]
 
 
+def _header_block(mime):
+    """The header of a mail only (the body is not parsed)."""
+    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(mime)
+
+
 def strip_bcc(mime):
+    if _header_block(mime).get("Bcc") is None:
+        return mime
     msg = email.message_from_bytes(mime, policy=email.policy.compat32)
     if msg.get("Bcc") is None:
         return mime
@@ -444,7 +480,7 @@ def strip_bcc(mime):
 def complete_for_submission(mime, sender):
     """What the transport adds to a message it submits: From (the mailbox
     owner) when missing, Date and Message-ID when missing."""
-    msg = email.message_from_bytes(mime, policy=email.policy.compat32)
+    msg = _header_block(mime)
     add = []
     if msg.get("From") is None:
         add.append("From: %s" % sender)
