@@ -8,6 +8,7 @@
 #include "transport_int.h"
 #include "binding/kinds.h"
 #include "binding/options.h"
+#include "queue/outbox.h"
 
 #define NKIND 3
 
@@ -33,6 +34,8 @@ struct mc_binding_element {
     char **values;        /* canonical text by mc__setting_id; NULL: another element's or kind's setting */
     mc_token_cb token_cb; /* transport element: XOAUTH2 token source */
     void *token_user_data;
+    mc_delivery_cb delivery_cb; /* transport element: outcome of queued mail */
+    void *delivery_user_data;
 };
 
 struct mc_binding_elements {
@@ -95,6 +98,8 @@ static mc_binding_element *element_clone(const mc_binding_element *src)
     if (e) {
         e->token_cb = src->token_cb;
         e->token_user_data = src->token_user_data;
+        e->delivery_cb = src->delivery_cb;
+        e->delivery_user_data = src->delivery_user_data;
     }
     for (int i = 0; e && i < MC__S_COUNT; i++) {
         if (!src->values[i])
@@ -152,6 +157,17 @@ int mc_binding_set_token_callback(mc_binding *b, mc_token_cb cb, void *user_data
     e = b->el[MC_ELEMENT_TRANSPORT];
     e->token_cb = cb;
     e->token_user_data = cb ? user_data : NULL;
+    return 0;
+}
+
+int mc_binding_set_delivery_callback(mc_binding *b, mc_delivery_cb cb, void *user_data)
+{
+    mc_binding_element *e;
+    if (!b)
+        return mc__error_set(MC_EINVAL, "NULL argument");
+    e = b->el[MC_ELEMENT_TRANSPORT];
+    e->delivery_cb = cb;
+    e->delivery_user_data = cb ? user_data : NULL;
     return 0;
 }
 
@@ -487,6 +503,8 @@ int mc__binding_values(const mc_binding *b, mc__values *v)
     }
     v->token_cb = tr ? tr->token_cb : NULL;
     v->token_user_data = tr ? tr->token_user_data : NULL;
+    v->delivery_cb = tr ? tr->delivery_cb : NULL;
+    v->delivery_user_data = tr ? tr->delivery_user_data : NULL;
     return 0;
 }
 
@@ -497,7 +515,7 @@ int mc__binding_security_filter(const mc_binding *b, mc__envelope_filter **out)
     *out = NULL;
     if ((rc = mc__binding_values(b, &v)))
         return rc;
-    return mc__security_filter_new(&v, out);
+    return mc__security_filter_new(&v, NULL, out);
 }
 
 static void config_from(const mc__values *v, const mc__binding_kind *kind, mc__transport_config *cfg)
@@ -518,12 +536,41 @@ static void config_from(const mc__values *v, const mc__binding_kind *kind, mc__t
     cfg->soap_version = (mc_soap_version)v->soap_version;
 }
 
+/* The state store of state_path, if any, and the outbox around the sender
+ * when queued (channel/queue/). */
+static int durable_state(const mc__values *v, mc__store **store)
+{
+    mc__store_options o = {.dedup_window_ms = (int64_t)v->dedup_window};
+    *store = NULL;
+    if (v->queued && !*v->state_path)
+        return mc__error_set(MC_EINVAL, "queued = true needs state_path (the file the outbox is kept in)");
+    if (!*v->state_path)
+        return 0;
+    return mc__store_open(store, v->state_path, MC__STORE_OWNER, &o);
+}
+
+static int queued_sender(const mc__values *v, mc__store *store, mc__sender **sender)
+{
+    mc__outbox_options o = {
+        .retry_initial_ms = (int64_t)v->queue_retry_initial,
+        .retry_max_ms = (int64_t)v->queue_retry_max,
+        .lifetime_ms = (int64_t)v->queue_lifetime,
+        .max_bytes = v->queue_max_bytes,
+        .callback = v->delivery_cb,
+        .user_data = v->delivery_user_data,
+    };
+    mc__sender *inner = *sender;
+    *sender = NULL;
+    return mc__outbox_new(sender, inner, store, &o);
+}
+
 int mc_transport_new(mc_transport **out, const mc_binding *b)
 {
     mc__transport_config cfg;
     mc__sender *sender = NULL;
     mc__receiver *receiver = NULL;
     const mc__binding_kind *kind;
+    mc__store *store = NULL;
     mc__values v;
     int rc;
     if (!out || !b)
@@ -536,19 +583,27 @@ int mc_transport_new(mc_transport **out, const mc_binding *b)
     config_from(&v, kind, &cfg);
     if (cfg.cache_bytes < cfg.max_received_message_size)
         return mc__error_set(MC_EINVAL, "processing_cache_bytes is smaller than max_received_message_size");
-    if ((rc = mc__security_filter_new(&v, &cfg.security)))
+    if ((rc = durable_state(&v, &store)))
         return rc;
-    if (!(cfg.address = mc__strdup(v.address))) {
-        if (cfg.security)
-            cfg.security->free(cfg.security);
-        return mc__error_set(MC_ENOMEM, "out of memory");
+    cfg.state = store ? mc__store_state(store) : NULL;
+    cfg.open_offline = v.queued;
+    if ((rc = mc__security_filter_new(&v, cfg.state, &cfg.security)) ||
+        !(cfg.address = mc__strdup(v.address))) {
+        rc = rc ? rc : mc__error_set(MC_ENOMEM, "out of memory");
+        goto fail;
     }
-    rc = kind->build(&v, cfg.address, &sender, &receiver);
-    if (rc) {
-        free(cfg.address);
-        if (cfg.security)
-            cfg.security->free(cfg.security);
-        return rc;
+    if ((rc = kind->build(&v, cfg.address, &sender, &receiver)))
+        goto fail;
+    if (v.queued && sender && (rc = queued_sender(&v, store, &sender))) {
+        if (receiver)
+            receiver->ops->free(receiver);
+        goto fail;
     }
     return mc__transport_new(out, sender, receiver, &cfg);
+fail:
+    free(cfg.address);
+    if (cfg.security)
+        cfg.security->free(cfg.security);
+    mc__store_free(store);
+    return rc;
 }

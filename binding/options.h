@@ -28,6 +28,13 @@ typedef enum {
     MC__S_DELETED_FOLDER,
     MC__S_DELETE_DELAY,
     MC__S_FLUSH_RETRIES,
+    MC__S_STATE_PATH,
+    MC__S_QUEUED,
+    MC__S_QUEUE_RETRY_INITIAL,
+    MC__S_QUEUE_RETRY_MAX,
+    MC__S_QUEUE_LIFETIME,
+    MC__S_QUEUE_MAX_BYTES,
+    MC__S_DEDUP_WINDOW,
     /* maildir */
     MC__S_MAILDIR_ROOT,
     MC__S_MAILDIR_SYNC_DIRECTORIES,
@@ -152,6 +159,13 @@ typedef struct {
     const char *deleted_folder;
     unsigned long long delete_delay; /* ms */
     unsigned long long flush_retries;
+    const char *state_path;
+    bool queued;
+    unsigned long long queue_retry_initial; /* ms */
+    unsigned long long queue_retry_max;     /* ms */
+    unsigned long long queue_lifetime;      /* ms */
+    size_t queue_max_bytes;
+    unsigned long long dedup_window; /* ms */
     /* maildir */
     const char *maildir_root;
     bool maildir_sync_directories;
@@ -204,6 +218,9 @@ typedef struct {
     /* not a setting: the transport element's XOAUTH2 token source */
     mc_token_cb token_cb;
     void *token_user_data;
+    /* not a setting: the transport element's delivery callback (queued mail) */
+    mc_delivery_cb delivery_cb;
+    void *delivery_user_data;
 } mc__values;
 
 /* Stores the typed value of canonical text into its field of *v. MC_EINVAL
@@ -220,7 +237,8 @@ int mc__binding_values(const mc_binding *b, mc__values *v);
  * security_mode none (binding.c; mc__binding_security_filter reads the
  * binding's values first: the security tests use it directly) */
 struct mc__envelope_filter;
-int mc__security_filter_new(const mc__values *v, struct mc__envelope_filter **out);
+struct mc__state;
+int mc__security_filter_new(const mc__values *v, struct mc__state *state, struct mc__envelope_filter **out);
 int mc__binding_security_filter(const mc_binding *b, struct mc__envelope_filter **out);
 
 #endif

@@ -7,7 +7,7 @@
 
 /* the security element's filter, or none (security_mode none, also when the
  * binding has no security element) */
-int mc__security_filter_new(const mc__values *v, mc__envelope_filter **out)
+int mc__security_filter_new(const mc__values *v, struct mc__state *state, mc__envelope_filter **out)
 {
     mc__wss_settings s;
     *out = NULL;
@@ -30,5 +30,6 @@ int mc__security_filter_new(const mc__values *v, mc__envelope_filter **out)
     s.replay_window_ms = (int64_t)v->replay_window;
     s.replay_cache_size = v->replay_cache_size;
     s.require_signed_addressing = v->require_signed_addressing;
+    s.state = state;
     return mc__wss_new(out, &s);
 }

@@ -3,7 +3,7 @@
 #include "internal.h"
 #include "binding/options.h"
 
-int mc__security_filter_new(const mc__values *v, mc__envelope_filter **out)
+int mc__security_filter_new(const mc__values *v, struct mc__state *state, mc__envelope_filter **out)
 {
     *out = NULL;
     if (v->security_mode != MC__SECURITY_MESSAGE)

@@ -41,6 +41,8 @@ const char *mc_strerror(int code)
         return "closed";
     case MC_EPARTIAL:
         return "delivered to some recipients, refused by the server for others";
+    case MC_EFULL:
+        return "the outbox is full";
     default:
         return "unknown error";
     }

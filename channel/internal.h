@@ -41,6 +41,7 @@ int mc__set_str(char **dst, const char *src); /* copies src (NULL clears); MC_EN
 void mc__secret_free(char *secret);           /* wipes a NUL-terminated secret, then frees it */
 int mc__uuid(char out[37]);                   /* random v4 UUID text */
 int64_t mc__mono_ms(void);                    /* monotonic clock, ms */
+int64_t mc__wall_ms(void);                    /* wall clock, ms since the epoch (durable timestamps) */
 /* Copies at most n octets of untrusted text (a server's reply) into dst,
  * NUL-terminated within cap, printable ASCII only: control bytes and escape
  * sequences become '?'. Returns the octets written (without the NUL). */

@@ -78,6 +78,8 @@ static void config_free(mc__transport_config *c)
     free(c->address);
     if (c->security)
         c->security->free(c->security);
+    if (c->state) /* after security, whose replay cache writes to it */
+        c->state->ops->free(c->state);
 }
 
 const mc__transport_config *mc__transport_config_of(const mc_transport *t) { return &t->cfg; }
@@ -154,7 +156,7 @@ const char *mc_transport_address(const mc_transport *t) { return t ? t->cfg.addr
 /* Bytes of mc_transport_stats in each published version: a caller built
  * against version v reads and gets exactly these. When a version appends
  * fields, the previous row becomes offsetof() its first new field. */
-static const size_t stats_size[] = {0, sizeof(mc_transport_stats)};
+static const size_t stats_size[] = {0, offsetof(mc_transport_stats, duplicates), sizeof(mc_transport_stats)};
 #define STATS_VERSIONS (sizeof(stats_size) / sizeof(stats_size[0]) - 1)
 
 static int stats_version_ok(const mc_transport_stats *s, unsigned int version)
@@ -570,6 +572,32 @@ static void act_malformed(mc_transport *t, const char *id, const mc_mail_info *i
     pthread_mutex_unlock(&t->lock);
 }
 
+/* ---- exactly-once delivery (with a state store) ---- */
+
+/* A mail whose wsa:MessageID was delivered before is deleted, not cached:
+ * true then. A store that cannot be read leaves the mail PENDING (true). */
+static bool already_delivered(mc_transport *t, const char *id, const mc_message *msg)
+{
+    const char *mid = mc_message_message_id(msg);
+    int seen;
+    if (!t->cfg.state || !mid || !*mid)
+        return false;
+    seen = t->cfg.state->ops->seen(t->cfg.state, mid);
+    if (seen == 0)
+        return false;
+    pthread_mutex_lock(&t->lock);
+    if (seen > 0) {
+        mc__log(MC_LOG_INFO, "mail %s repeats message %s, delivered before: deleting it", id, mid);
+        t->stats.duplicates++;
+        if (deleting_add(t, id))
+            known_set(t, id, KNOWN_PENDING);
+    } else {
+        mc__log(MC_LOG_WARN, "mail %s stays on the server: %s", id, mc_error_last());
+    }
+    pthread_mutex_unlock(&t->lock);
+    return true;
+}
+
 static void act(mc_transport *t, const mc__mail_item *it, mc_mail_info *info)
 {
     const char *id = it->id;
@@ -597,8 +625,11 @@ static void act(mc_transport *t, const mc__mail_item *it, mc_mail_info *info)
         act_invalid(t, id, info);
         break;
     case MC_MAIL_OK: {
-        entry *e = calloc(1, sizeof(*e));
+        entry *e;
         size_t bytes = 0;
+        if (already_delivered(t, id, info->message))
+            break;
+        e = calloc(1, sizeof(*e));
         if (!e || !(e->id = mc__strdup(id)) || !(e->channel = mc__strdup(info->channel)) ||
             mc_message_set_property(info->message, MC_PROP_MAIL_ID, id)) {
             if (e)
@@ -964,6 +995,12 @@ int mc__transport_listen(mc_transport *t, const char *channel, mc__listener_slot
     if (!t->opened && !(rc = t->receiver->ops->open(t->receiver)))
         t->opened = true;
     io_leave(t, &g);
+    if (rc && t->cfg.open_offline && (rc == MC_EIO || rc == MC_ETIMEOUT)) {
+        /* queued: the server may be away; the receive thread connects when it is back */
+        mc__log(MC_LOG_WARN, "the server cannot be reached now (%s); receiving starts when it can",
+                mc_error_last());
+        rc = 0;
+    }
     if (rc)
         return rc;
     pthread_mutex_lock(&t->lock);
@@ -1062,6 +1099,32 @@ int mc__slot_close(mc_transport *t, mc__listener_slot *slot, bool flush)
     return 0;
 }
 
+/* Records a message about to be handed over (t->lock held; released while
+ * the store works). 0: hand it over; 1: delivered before (the mail is being
+ * deleted, e freed); < 0: the store failed (e freed, the mail read again at
+ * the next query, the error returned to the caller). */
+static int record_delivery(mc_transport *t, entry *e)
+{
+    const char *mid = mc_message_message_id(e->msg);
+    int rc;
+    if (!mid || !*mid)
+        return 0;
+    pthread_mutex_unlock(&t->lock);
+    rc = t->cfg.state->ops->record(t->cfg.state, mid, e->id);
+    pthread_mutex_lock(&t->lock);
+    if (rc > 0) {
+        mc__log(MC_LOG_INFO, "mail %s repeats message %s, delivered before: deleting it", e->id, mid);
+        t->stats.duplicates++;
+        if (deleting_add(t, e->id))
+            known_set(t, e->id, KNOWN_PENDING);
+    } else if (rc < 0) {
+        known_set(t, e->id, KNOWN_PENDING);
+    }
+    if (rc)
+        entry_free(e);
+    return rc;
+}
+
 int mc__slot_receive(mc_transport *t, mc__listener_slot *slot, unsigned gen, int timeout_ms, bool take,
                      mc_message **out)
 {
@@ -1096,6 +1159,11 @@ int mc__slot_receive(mc_transport *t, mc__listener_slot *slot, unsigned gen, int
                     entry_free(e);
                     continue; /* another receiver has it */
                 }
+            }
+            if (t->cfg.state && (rc = record_delivery(t, e)) != 0) {
+                if (rc > 0)
+                    continue; /* delivered before: deleted, not delivered again */
+                break;
             }
             if (deleting_add(t, e->id)) {
                 rc = mc__error_set(MC_ENOMEM, "out of memory");

@@ -20,6 +20,7 @@
 
 #include <stdatomic.h>
 #include "internal.h"
+#include "state.h"
 
 /* set by the caller to ask a send in progress to stop (until it commits) */
 typedef atomic_int mc__cancel_token;
@@ -127,6 +128,9 @@ typedef struct {
     int close_timeout_ms; /* the synchronous deletion on close ends within this */
     char *address;
     mc__envelope_filter *security; /* owned; NULL: messages travel as they are */
+    mc__state *state;              /* owned (freed after security); NULL: nothing durable, received ids
+                                    * are not kept (state.h) */
+    bool open_offline;             /* a listener opens while the server cannot be reached (queued) */
 } mc__transport_config;
 
 /* Takes ownership of both halves (freed on failure too; either may be NULL:

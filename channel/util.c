@@ -48,6 +48,13 @@ int64_t mc__mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t mc__wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t mc__deadline(int timeout_ms) { return timeout_ms < 0 ? -1 : mc__mono_ms() + timeout_ms; }
 
 void mc__deadline_timespec(int64_t deadline_ms, struct timespec *ts)

@@ -10,6 +10,7 @@
 #include "mailchan/message.h"
 #include "mailchan/mail.h"
 #include "mailchan/binding.h"
+#include "mailchan/queue.h"
 #include "mailchan/transport.h"
 #include "mailchan/channel.h"
 

@@ -104,7 +104,7 @@ int mc__wss_new(mc__envelope_filter **out, const mc__wss_settings *s)
     if ((rc = mc__wss_load_self(w, s->certificate, s->private_key, s->key_password)) ||
         (rc = mc__wss_load_peers(w, s->recipient_certificate)) ||
         (rc = mc__wss_load_trust(w, s->ca_file, s->ca_path)) ||
-        (s->replay_detection && (rc = mc__wss_replay_new(&w->replay, s->replay_cache_size)))) {
+        (s->replay_detection && (rc = mc__wss_replay_new(&w->replay, s->replay_cache_size, s->state)))) {
         wss_free(&w->parent);
         return rc;
     }

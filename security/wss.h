@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "internal.h"
+#include "state.h"
 
 typedef enum {
     MC__SUITE_BASIC256RSA15 = 0, /* AES-256-CBC, RSA-1.5, SHA-1, RSA-SHA1 */
@@ -35,6 +36,7 @@ typedef struct {
     int64_t replay_window_ms;
     size_t replay_cache_size;
     bool require_signed_addressing;
+    mc__state *state;     /* borrowed, outlives the filter: the replay cache persisted there; NULL: memory */
     int64_t now_override; /* tests and fuzzing: a fixed clock (unix seconds), 0 for the real one */
 } mc__wss_settings;
 

@@ -108,8 +108,10 @@ X509 *mc__wss_sender_cert(mc__wss *w, const unsigned char *der, size_t len, int6
 bool mc__wss_str_matches(xmlNodePtr keyinfo, const mc__wss_cert *c);
 
 /* replay cache (wss_replay.c): 0, or MC_ESECURITY when value was seen with
- * another mail id before `expires` (unix seconds) */
-int mc__wss_replay_new(mc__wss_replay **out, size_t capacity);
+ * another mail id before `expires` (unix seconds). With a state store, what
+ * it holds is written there too and read back (the live entries, up to the
+ * capacity) when it is created, so a restart forgets nothing. */
+int mc__wss_replay_new(mc__wss_replay **out, size_t capacity, mc__state *state);
 void mc__wss_replay_free(mc__wss_replay *r);
 int mc__wss_replay_check(mc__wss_replay *r, const unsigned char *value, size_t len, const char *mail_id,
                          int64_t expires, int64_t now);

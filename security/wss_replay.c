@@ -21,8 +21,9 @@ typedef struct {
 
 struct mc__wss_replay {
     pthread_mutex_t lock;
-    mc__strmap map; /* key -> seen */
-    seen **heap;    /* ordered on expires, the first to expire at [0] */
+    mc__state *state; /* NULL: memory only */
+    mc__strmap map;   /* key -> seen */
+    seen **heap;      /* ordered on expires, the first to expire at [0] */
     size_t count, heap_cap, capacity;
 };
 
@@ -34,14 +35,38 @@ static void seen_free(void *p)
     free(s);
 }
 
-int mc__wss_replay_new(mc__wss_replay **out, size_t capacity)
+static int remember(mc__wss_replay *r, const char *key, const char *mail_id, int64_t expires);
+
+typedef struct {
+    mc__wss_replay *r;
+    int rc;
+} loader;
+
+static void load_one(void *ud, const char *key, const char *mail_id, int64_t expires_ms)
+{
+    loader *l = ud;
+    if (!l->rc && key && strlen(key) == 2 * SHA256_DIGEST_LENGTH && !mc__strmap_get(&l->r->map, key, NULL))
+        l->rc = remember(l->r, key, mail_id, expires_ms / 1000);
+}
+
+int mc__wss_replay_new(mc__wss_replay **out, size_t capacity, mc__state *state)
 {
     mc__wss_replay *r = calloc(1, sizeof(*r));
     if (!r)
         return mc__error_set(MC_ENOMEM, "out of memory");
     r->capacity = capacity ? capacity : 1;
+    r->state = state;
     pthread_mutex_init(&r->lock, NULL);
     mc__strmap_init(&r->map);
+    if (state) {
+        /* what a previous process accepted and is still inside the window */
+        loader l = {r, 0};
+        int rc = state->ops->replay_load(state, mc__wall_ms(), r->capacity, load_one, &l);
+        if (rc || l.rc) {
+            mc__wss_replay_free(r);
+            return rc ? rc : l.rc;
+        }
+    }
     *out = r;
     return 0;
 }
@@ -112,6 +137,8 @@ static void make_room(mc__wss_replay *r, int64_t now)
         drop(r, r->heap[0]);
     if (r->count < r->capacity)
         return;
+    if (r->state && r->state->ops->replay_remove(r->state, r->heap[0]->key))
+        mc__log(MC_LOG_WARN, "replay cache: %s", mc_error_last());
     drop(r, r->heap[0]);
     mc__log(MC_LOG_WARN, "replay cache full (%zu signatures): forgot one still inside the replay window",
             r->capacity);
@@ -171,6 +198,10 @@ int mc__wss_replay_check(mc__wss_replay *r, const unsigned char *value, size_t l
     }
     make_room(r, now); /* an expired entry for this key goes here too */
     rc = remember(r, key, mail_id, expires);
+    /* persisted: a restarted receiver still refuses a replay. If the store
+     * fails, this process's cache still protects it (logged). */
+    if (!rc && r->state && r->state->ops->replay_put(r->state, key, mail_id, expires * 1000))
+        mc__log(MC_LOG_WARN, "replay cache not persisted: %s", mc_error_last());
 done:
     pthread_mutex_unlock(&r->lock);
     return rc;

@@ -4,7 +4,7 @@
 set -euo pipefail
 # libetpan-dev brings libcurl4-gnutls-dev; libsasl2-modules gives libetpan's
 # SASL its PLAIN/LOGIN mechanisms (only a Recommends)
-pkgs=(build-essential cmake pkg-config libxml2-dev libssl-dev libetpan-dev libsasl2-modules ca-certificates
+pkgs=(build-essential cmake pkg-config libxml2-dev libssl-dev libetpan-dev libsasl2-modules ca-certificates libsqlite3-dev
       libxmlsec1-dev libxmlsec1-openssl)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(libcmocka-dev clang libclang-rt-14-dev clang-format)

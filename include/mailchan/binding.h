@@ -40,6 +40,7 @@
 #define MAILCHAN_BINDING_H
 
 #include "common.h"
+#include "queue.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -92,6 +93,15 @@ typedef int (*mc_token_cb)(char **token, void *user_data);
  * @return 0; MC_EINVAL for NULL b or a binding of another kind.
  */
 MC_EXTERN(int) mc_binding_set_token_callback(mc_binding *b, mc_token_cb cb, void *user_data);
+
+/**
+ * Sets the callback that reports each queued mail's final outcome
+ * (accepted, or dead-lettered with its last error) on a binding with
+ * `queued = true` (NULL removes it). See mailchan/queue.h. It travels with
+ * the transport element, like the token callback.
+ * @return 0; MC_EINVAL for NULL b.
+ */
+MC_EXTERN(int) mc_binding_set_delivery_callback(mc_binding *b, mc_delivery_cb cb, void *user_data);
 
 /**
  * Creates a predefined binding with every setting at its default.

@@ -65,12 +65,15 @@ typedef struct {
     unsigned int consecutive_failures;
     int last_error;            /**< the MC_E* code of the last failure, or 0 after a success */
     char last_error_text[256]; /**< its text (never a secret), or "" */
+    /* version 2 */
+    unsigned long long duplicates; /**< mails carrying a wsa:MessageID already delivered: deleted, not
+                                        delivered again (received ids are kept with state_path) */
 } mc_transport_stats;
 
-#define MC_TRANSPORT_STATS_VERSION 1
-#define MC_TRANSPORT_STATS_INIT                                         \
-    {                                                                   \
-        MC_TRANSPORT_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "" \
+#define MC_TRANSPORT_STATS_VERSION 2
+#define MC_TRANSPORT_STATS_INIT                                            \
+    {                                                                      \
+        MC_TRANSPORT_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "", 0 \
     }
 
 /**

@@ -243,7 +243,7 @@ static double replay_us(size_t fill, int n)
     mc__wss_replay *r;
     char v[32];
     double t0;
-    if (mc__wss_replay_new(&r, 100000))
+    if (mc__wss_replay_new(&r, 100000, NULL))
         die("replay cache");
     for (size_t i = 0; i < fill; i++) {
         snprintf(v, sizeof(v), "fill%zu", i);

@@ -289,7 +289,7 @@ static void test_replay_cache(void **state)
     int evictions = 0;
     (void)state;
     mc_log_set_callback(count_evictions, MC_LOG_WARN, &evictions);
-    assert_int_equal(mc__wss_replay_new(&r, 3), 0);
+    assert_int_equal(mc__wss_replay_new(&r, 3, NULL), 0);
     assert_int_equal(replay(r, "a", "m1", 100, 10), 0);
     assert_int_equal(replay(r, "a", "m2", 100, 20), MC_ESECURITY);
     assert_non_null(strstr(mc_error_last(), "mail m1"));
@@ -348,7 +348,7 @@ static void test_replay_cache_model(void **state)
     int64_t now = 1000000;
     int replays = 0;
     (void)state;
-    assert_int_equal(mc__wss_replay_new(&r, CAP), 0);
+    assert_int_equal(mc__wss_replay_new(&r, CAP, NULL), 0);
     for (int i = 0; i < OPS; i++) {
         char value[16], mail[16];
         int v = (int)(rand_r(&seed) % 150), ml = (int)(rand_r(&seed) % 3);
