@@ -311,7 +311,12 @@ static int map_error(mc__smtp *s, CURLcode cc)
     case CURLE_OUT_OF_MEMORY:
         return mc__error_set(MC_ENOMEM, "out of memory in curl");
     default:
-        if (s->reply.code >= 400)
+        /* 4xx says "not now" (greylisting, a full queue): MC_EIO, which a
+         * queued transport tries again; 5xx is final */
+        if (s->reply.code >= 400 && s->reply.code < 500)
+            return mc__error_set(MC_EIO, "the SMTP server %s refused the mail for now: %s", s->url,
+                                 s->reply.text);
+        if (s->reply.code >= 500)
             return mc__error_set(MC_EPROTO, "the SMTP server %s refused the mail: %s", s->url, s->reply.text);
         return mc__error_set(MC_EIO, "SMTP %s: %s", s->url, what);
     }
@@ -508,8 +513,8 @@ static int smtp_send(mc__sender *base, const char *from, const char *const *to, 
         rc = map_error(s, cc);
     } else if (s->outside.code && s->outside.code / 100 != 2) {
         /* curl said yes but the final reply was not 2xx: never report success */
-        rc = mc__error_set(MC_EPROTO, "the SMTP server %s did not accept the mail: %s", s->url,
-                           s->outside.text);
+        rc = mc__error_set(s->outside.code / 100 == 4 ? MC_EIO : MC_EPROTO,
+                           "the SMTP server %s did not accept the mail: %s", s->url, s->outside.text);
     } else {
         rc = refused_recipients(s, to, nto);
     }
