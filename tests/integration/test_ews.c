@@ -260,6 +260,67 @@ static void test_restart_no_duplicate(void **state)
     no_invalid_request();
 }
 
+/* Exactly-once over EWS (state_path): alice's outbox (queued) sends one
+ * message, then the same message again, as a sender that retried would;
+ * bob's listener delivers it once and deletes the second mail. A restarted
+ * bob over the same store still does not deliver it again. */
+static void test_queued_exactly_once(void **state)
+{
+    char dir[] = "/tmp/mc-ews-state-XXXXXX", apath[64], bpath[64], cmd[96];
+    mc_binding *ab = ews_binding("alice", "MC_EWS_ALICE_PW", "60000");
+    mc_binding *bb = ews_binding("bob", "MC_EWS_BOB_PW", "300");
+    mc_transport *a, *b;
+    mc_channel_factory *f;
+    mc_output_channel *out;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m = NULL, *r = NULL;
+    mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
+    long before = count("bob@example.test", SVC, "[net.mail]"); /* mail earlier tests left */
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(apath, sizeof(apath), "%s/alice.db", dir);
+    snprintf(bpath, sizeof(bpath), "%s/bob.db", dir);
+    binding_set(ab, "state_path", apath);
+    binding_set(ab, "queued", "true");
+    binding_set(ab, "queue_retry_initial", "200");
+    binding_set(bb, "state_path", bpath);
+    a = transport_of(ab);
+    b = transport_of(bb);
+    open_in(b, "net.mail://once#", &l, &in);
+    assert_int_equal(mc_channel_factory_new(&f, a), 0);
+    assert_int_equal(mc_channel_factory_create_channel(&out, f, "net.mail://once#bob@example.test"), 0);
+    assert_int_equal(mc_message_new_text(&m, "urn:test:once", "exactly once"), 0);
+    assert_int_equal(mc_output_channel_send(out, m), 0);
+    assert_int_equal(mc_input_channel_receive(&r, in, 15000), 0);
+    assert_string_equal(mc_message_message_id(r), mc_message_message_id(m));
+    mc_message_free(r);
+    r = NULL;
+    assert_int_equal(mc_output_channel_send(out, m), 0); /* the same MessageID again */
+    assert_int_equal(mc_input_channel_receive(&r, in, 3000), MC_ETIMEOUT);
+    assert_int_equal(await_count("bob@example.test", SVC, "[net.mail]", before, 10000), before);
+    assert_int_equal(mc_transport_statistics(&st, b), 0);
+    assert_int_equal(st.delivered, 1);
+    assert_int_equal(st.duplicates, 1);
+    close_all(b, l, in);
+    /* restarted, and the message arrives a third time */
+    bb = ews_binding("bob", "MC_EWS_BOB_PW", "300");
+    binding_set(bb, "state_path", bpath);
+    b = transport_of(bb);
+    open_in(b, "net.mail://once#", &l, &in);
+    assert_int_equal(mc_output_channel_send(out, m), 0);
+    assert_int_equal(mc_input_channel_receive(&r, in, 3000), MC_ETIMEOUT);
+    assert_int_equal(await_count("bob@example.test", SVC, "[net.mail]", before, 10000), before);
+    close_all(b, l, in);
+    mc_message_free(m);
+    mc_output_channel_free(out);
+    mc_channel_factory_free(f);
+    mc_transport_free(a);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    no_invalid_request();
+}
+
 static int token_calls;
 static char *token_now;
 
@@ -384,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_server_busy),
         cmocka_unit_test(test_stream_dropped),
         cmocka_unit_test(test_restart_no_duplicate),
+        cmocka_unit_test(test_queued_exactly_once),
         cmocka_unit_test(test_auth),
         cmocka_unit_test(test_ca_and_impersonation),
     };
