@@ -62,8 +62,10 @@
  * The window is wider than it looks: once SQLite has written the commit's
  * WAL frames, the transaction survives a kill of the process (the page
  * cache keeps them), so the fsync of synchronous=FULL - milliseconds here -
- * is part of it; measured, 0 to 3 of ~20-24 kills per IMAP run land in it
- * (the receiver killed 1-12 ms after the store's time). So a seq missing
+ * is part of it; measured, 0 to 3 of 20-24 kills per IMAP run and 0 to 4
+ * of 11-18 per Maildir run land in it (a receiver busy delivering spends
+ * much of its time in that fsync; killed 0-12 ms after the store's time).
+ * So a seq missing
  * from the record is counted as "lost in the application's window" - and
  * not failed - only with the evidence: its id is in the slot's store,
  * recorded at T, and the process of that slot alive at T was killed after T
