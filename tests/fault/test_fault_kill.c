@@ -65,13 +65,12 @@
  * is part of it; measured, 0 to 3 of 20-24 kills per IMAP run and 0 to 4
  * of 11-18 per Maildir run land in it (a receiver busy delivering spends
  * much of its time in that fsync; killed 0-12 ms after the store's time).
- * So a seq missing
- * from the record is counted as "lost in the application's window" - and
- * not failed - only with the evidence: its id is in the slot's store,
- * recorded at T, and the process of that slot alive at T was killed after T
- * without having written any line after T (died_in_window: a line in T's
- * own millisecond is the previous message's). Every other missing seq is
- * LOST and fails the test.
+ * So a seq missing from the record is counted as "lost in the application's
+ * window" - and not failed - only with the evidence: its id is in the
+ * slot's store, recorded at T, and the process of that slot alive at T was
+ * killed after T without having written any line after T (died_in_window: a
+ * line in T's own millisecond is the previous message's). Every other
+ * missing seq is LOST and fails the test.
  *
  * Run alone:
  *   build-test/tests/fault_kill maildir [once]   # needs nothing else
