@@ -534,6 +534,22 @@ static int state_record(mc__state *st_, const char *message_id, const char *mail
     int rc;
     if ((rc = begin(s, what)))
         return rc;
+    /* handed over before, within the window: 1, nothing changes (two mails
+     * carrying one id may both be read before either is handed over, so the
+     * look-up at read time cannot be the only one) */
+    if (!(rc = prepare(s, &st, "SELECT 1 FROM received WHERE message_id = ?1 AND seen_ms >= ?2", what))) {
+        sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now - s->dedup_window_ms);
+        rc = sqlite3_step(st);
+        rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store_error(s, rc, what);
+        sqlite3_finalize(st);
+    }
+    if (rc > 0) {
+        rc = end(s, 0, what); /* nothing was written */
+        return rc ? rc : 1;
+    }
+    if (rc)
+        return end(s, rc, what);
     if (!(rc = prepare(s, &st, "INSERT OR REPLACE INTO received VALUES(?1, ?2, ?3)", what))) {
         sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, now);

@@ -703,6 +703,12 @@ int fault_send_seq(fault_ledger *l, mc_output_channel *ch, const char *tag, int 
     if (mc_message_new_text(&m, "urn:mailchan:fault", text))
         fault_die("mc_message_new_text: %s", mc_error_last());
     free(text);
+    if (l->mid_prefix) {
+        char mid[160];
+        snprintf(mid, sizeof(mid), "%s%d", l->mid_prefix, seq);
+        if (mc_message_set_message_id(m, mid))
+            fault_die("mc_message_set_message_id: %s", mc_error_last());
+    }
     for (int a = 1; a <= max_attempts; a++) {
         rc = mc_output_channel_send(ch, m);
         pthread_mutex_lock(&l->lock);

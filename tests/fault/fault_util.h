@@ -118,6 +118,10 @@ typedef struct {
     fault_delivery *dl; /* every delivery */
     size_t ndl, capdl;
     pthread_mutex_t lock;
+    /* when set (before sending), fault_send_seq gives seq N the
+     * wsa:MessageID "<mid_prefix>N" (else a fresh urn:uuid: per message;
+     * either way every attempt at one seq carries the same wsa:MessageID) */
+    const char *mid_prefix;
 } fault_ledger;
 
 void fault_ledger_init(fault_ledger *l, int n);

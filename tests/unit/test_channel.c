@@ -520,6 +520,42 @@ static void test_log_sink_may_reinstall(void **state)
     assert_int_equal(sink2_calls, 1);
 }
 
+/* With state_path, two mails carrying one wsa:MessageID that are read in the
+ * same server query (neither handed over yet, so the look-up at read time
+ * passes both) are delivered once: the second is deleted when its turn comes. */
+static void test_dedup_copies_read_together(void **state)
+{
+    fixture *fx = *state;
+    char setting[600];
+    mc_transport *svc;
+    mc_output_channel *ch;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m = text_message("twice"), *got = NULL;
+    mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
+    assert_int_equal(mc_message_set_message_id(m, "urn:test:one-id"), 0);
+    assert_int_equal(mc_channel_factory_create_channel(&ch, fx->f, "net.mail://dedup#" SVC), 0);
+    assert_int_equal(mc_output_channel_send(ch, m), 0);
+    assert_int_equal(mc_output_channel_send(ch, m), 0);
+    mc_output_channel_free(ch);
+    mc_message_free(m);
+    snprintf(setting, sizeof(setting), "state_path=%s/state.db", fx->root);
+    svc = maildir_transport(fx->root, SVC, "server_query_interval=50", setting, NULL);
+    open_in(svc, "net.mail://dedup#", &l, &in);
+    assert_int_equal(mc_input_channel_receive(&got, in, 5000), 0);
+    assert_string_equal(mc_message_message_id(got), "urn:test:one-id");
+    mc_message_free(got);
+    got = NULL;
+    assert_int_equal(mc_input_channel_receive(&got, in, 500), MC_ETIMEOUT);
+    assert_int_equal(mc_transport_statistics(&st, svc), 0);
+    assert_int_equal(st.delivered, 1);
+    assert_int_equal(st.duplicates, 1);
+    assert_int_equal(mc_input_channel_close(in), 0);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+    mc_transport_free(svc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,6 +574,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_processing_cache_bounded, setup_small_cache, teardown),
         cmocka_unit_test_setup_teardown(test_soap11_binding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dedup_copies_read_together, setup, teardown),
     };
     mc_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
