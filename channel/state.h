@@ -24,7 +24,9 @@ typedef struct {
     int (*seen)(mc__state *s, const char *message_id);
     /* Records, in one transaction, that the message with this id was handed
      * to the application and that mail_id (the mail that carried it) is to
-     * be deleted. 0, or an error: the message is then not handed over. */
+     * be deleted. 0; 1 when the id was recorded before within the dedup
+     * window (nothing changes: the message is not handed over, its mail is
+     * deleted); or an error: the message is then not handed over. */
     int (*record)(mc__state *s, const char *message_id, const char *mail_id);
     /* The WS-Security replay cache (keys are hashes): an entry kept until
      * expires_ms (wall clock); remove forgets one; load hands every entry

@@ -534,6 +534,18 @@ static int state_record(mc__state *st_, const char *message_id, const char *mail
     int rc;
     if ((rc = begin(s, what)))
         return rc;
+    /* the check and the record in one transaction: two mails carrying the
+     * same id, both read before either was handed over (both passed
+     * `seen`), are handed over once - the second finds the first's record */
+    if (!(rc = prepare(s, &st, "SELECT 1 FROM received WHERE message_id = ?1 AND seen_ms >= ?2", what))) {
+        sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now - s->dedup_window_ms);
+        rc = sqlite3_step(st);
+        rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store_error(s, rc, what);
+        sqlite3_finalize(st);
+    }
+    if (rc)
+        return end(s, rc, what); /* 1: delivered before, nothing changed */
     if (!(rc = prepare(s, &st, "INSERT OR REPLACE INTO received VALUES(?1, ?2, ?3)", what))) {
         sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, now);

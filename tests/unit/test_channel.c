@@ -461,6 +461,48 @@ static void test_stats_versions(void **state)
     assert_int_equal(bad.queries, 0x5a5a5a5a5a5a5a5aULL);
 }
 
+/* Exactly-once with a state store: three mails carrying one wsa:MessageID,
+ * all in the mailbox before the listener opens (so all three are read in one
+ * listing, before any was handed over), are delivered once; the other two
+ * are deleted and counted as duplicates. */
+static void test_same_message_id_read_together(void **state)
+{
+    fixture *fx = *state;
+    char path[512], setting[600];
+    mc_transport *svc;
+    mc_output_channel *ch;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m = text_message("once"), *r;
+    mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
+    snprintf(path, sizeof(path), "%s/dup.db", fx->root);
+    snprintf(setting, sizeof(setting), "state_path=%s", path);
+    svc = maildir_transport(fx->root, "dup@example.org", "server_query_interval=50", setting, NULL);
+    assert_int_equal(mc_message_set_message_id(m, "urn:uuid:6f1c2a4e-0000-4000-8000-000000000001"), 0);
+    assert_int_equal(mc_channel_factory_create_channel(&ch, fx->f, "net.mail://orders#dup@example.org"), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(mc_output_channel_send(ch, m), 0);
+    mc_output_channel_free(ch);
+    mc_message_free(m);
+    assert_int_equal(mc_channel_listener_new(&l, svc, "net.mail://orders#"), 0);
+    assert_int_equal(mc_channel_listener_accept_channel(&in, l, 1000), 0);
+    assert_int_equal(mc_input_channel_receive(&r, in, 5000), 0);
+    mc_message_free(r);
+    assert_int_equal(mc_input_channel_receive(&r, in, 500), MC_ETIMEOUT);
+    for (int i = 0; i < 500; i++) {
+        assert_int_equal(mc_transport_statistics(&st, svc), 0);
+        if (st.duplicates >= 2)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(st.delivered, 1);
+    assert_int_equal(st.duplicates, 2);
+    assert_int_equal(mc_input_channel_close(in), 0);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+    mc_transport_free(svc);
+}
+
 static void test_soap11_binding(void **state)
 {
     fixture *fx = *state;
@@ -538,6 +580,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_processing_cache_bounded, setup_small_cache, teardown),
         cmocka_unit_test_setup_teardown(test_soap11_binding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_message_id_read_together, setup, teardown),
     };
     mc_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
