@@ -525,6 +525,13 @@ int main(int argc, char **argv)
     }
     printf("kills by delay: %d <= 20 ms, %d <= 100 ms, %d later; %d of them after everything was committed\n",
            r.kills_by_band[0], r.kills_by_band[1], r.kills_by_band[2], r.drain_done);
+    /* a resend by the application adds at most one copy; the rest were sent
+     * again by an outbox killed after the server accepted a mail and before
+     * its row was deleted */
+    if (st.duplicates > (unsigned long long)r.resends)
+        printf("at least %llu mails were sent again by a restarted outbox (killed between the server's "
+               "acceptance and the row's deletion)\n",
+               st.duplicates - (unsigned long long)r.resends);
     printf("library warnings in the parent: %zu\n", fault_log_count(t0, MC_LOG_WARN));
     fault_log_print(t0, MC_LOG_WARN, 10, t0);
     printf(
