@@ -16,10 +16,13 @@ port, and is switched between modes while a test runs:
   blackhole  keep every connection open, accept new ones, forward nothing
              in either direction (bytes wait in the kernel's buffers, so a
              later "pass" resumes intact streams): a server gone silent.
+  refuse     close every connection with RST, open ones at once and new
+             ones as soon as they are accepted, before a byte reaches the
+             server: a server that is down (connection refused or reset).
 
 Control: a Unix stream socket (--control PATH), one command per line, one
 reply line ("ok ..." or "err ..."):
-  mode pass|reset|blackhole [ROUTE]    all routes when ROUTE is omitted
+  mode pass|reset|blackhole|refuse [ROUTE]   all routes when ROUTE is omitted
   max ROUTE BYTES                      the reset budget's upper bound
   stats                                counters per route (see below)
   quit
@@ -62,7 +65,7 @@ import sys
 import threading
 import time
 
-MODES = ("pass", "reset", "blackhole")
+MODES = ("pass", "reset", "blackhole", "refuse")
 LARGE_RECORD = 1000
 POLL_S = 0.2
 
@@ -147,6 +150,7 @@ class Route:
         self.max_budget = 50000
         self.conns = 0
         self.cuts = 0
+        self.refused = 0
         self.where = {}
         self.dirs = {"c2s": 0, "s2c": 0}
         self.bytes = 0
@@ -185,6 +189,9 @@ class Conn:
         s2c.starttls_next = s2c_starttls
 
     def start(self):
+        if self.route.mode == "refuse":
+            self.refuse()
+            return
         try:
             self.s = socket.create_connection(self.route.target, timeout=5)
             self.s.settimeout(None)
@@ -195,6 +202,12 @@ class Conn:
             return
         for d, src, dst in (("c2s", self.c, self.s), ("s2c", self.s, self.c)):
             threading.Thread(target=self.pump, args=(d, src, dst), daemon=True).start()
+
+    def refuse(self):
+        with self.proxy.lock:
+            self.route.refused += 1
+        self.proxy.log("REFUSE t=%.3f route=%s conn=%d" % (time.time(), self.route.name, self.id))
+        self.abort()
 
     def abort(self):
         """Closes both sides with RST."""
@@ -230,6 +243,9 @@ class Conn:
         held = b""
         try:
             while not self.dead and not self.proxy.stopping:
+                if route.mode == "refuse":
+                    self.refuse()
+                    return
                 if route.mode == "blackhole":
                     self.proxy.wait_mode_change(POLL_S)
                     continue
@@ -365,8 +381,9 @@ class Proxy:
         with self.lock:
             for r in self.routes.values():
                 where = ",".join("%s=%d" % kv for kv in sorted(r.where.items())) or "-"
-                parts.append("route=%s mode=%s conns=%d cuts=%d bytes=%d c2s_cuts=%d s2c_cuts=%d where=%s"
-                             % (r.name, r.mode, r.conns, r.cuts, r.bytes, r.dirs["c2s"], r.dirs["s2c"], where))
+                parts.append("route=%s mode=%s conns=%d cuts=%d refused=%d bytes=%d c2s_cuts=%d s2c_cuts=%d "
+                             "where=%s" % (r.name, r.mode, r.conns, r.cuts, r.refused, r.bytes, r.dirs["c2s"],
+                                           r.dirs["s2c"], where))
         return " ; ".join(parts)
 
     def command(self, line):
