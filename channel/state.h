@@ -24,7 +24,10 @@ typedef struct {
     int (*seen)(mc__state *s, const char *message_id);
     /* Records, in one transaction, that the message with this id was handed
      * to the application and that mail_id (the mail that carried it) is to
-     * be deleted. 0, or an error: the message is then not handed over. */
+     * be deleted. 0: recorded now, hand it over; 1: this id was recorded
+     * within the dedup window already (another copy of the message was
+     * handed over: this one is not, and the record is left as it was); < 0
+     * an error: the message is then not handed over. */
     int (*record)(mc__state *s, const char *message_id, const char *mail_id);
     /* The WS-Security replay cache (keys are hashes): an entry kept until
      * expires_ms (wall clock); remove forgets one; load hands every entry

@@ -327,9 +327,12 @@ int mc__store_outbox_add(mc__store *s, const char *from, const char *const *to, 
                                "queue_max_bytes %llu",
                                s->path, (long long)total, len, (unsigned long long)max_bytes);
     }
+    /* due now - or, when mail to the same recipients is waiting (a failed
+     * attempt's backoff), when the newest of it is: it leaves after them */
     if (!rc && !(rc = prepare(s, &st,
                               "INSERT INTO outbox(created_ms, sender, rcpt, mail, bytes, next_ms) "
-                              "VALUES(?1, ?2, ?3, ?4, ?5, ?1)",
+                              "VALUES(?1, ?2, ?3, ?4, ?5, max(?1, coalesce((SELECT next_ms FROM outbox "
+                              "WHERE rcpt = ?3 AND dead_ms = 0 ORDER BY id DESC LIMIT 1), ?1)))",
                               what))) {
         sqlite3_bind_int64(st, 1, now);
         sqlite3_bind_text(st, 2, from ? from : "", -1, SQLITE_STATIC);
@@ -531,24 +534,39 @@ static int state_record(mc__state *st_, const char *message_id, const char *mail
     static const char *what = "recording a received message id";
     sqlite3_stmt *st;
     int64_t now = mc__wall_ms();
+    bool recorded = false;
     int rc;
     if ((rc = begin(s, what)))
         return rc;
-    if (!(rc = prepare(s, &st, "INSERT OR REPLACE INTO received VALUES(?1, ?2, ?3)", what))) {
+    /* recorded within the window already: another copy of the message was
+     * handed over (two copies in the processing cache); kept as it is */
+    if (!(rc = prepare(s, &st, "SELECT 1 FROM received WHERE message_id = ?1 AND seen_ms >= ?2", what))) {
+        sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now - s->dedup_window_ms);
+        rc = sqlite3_step(st);
+        recorded = rc == SQLITE_ROW;
+        rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_error(s, rc, what);
+        sqlite3_finalize(st);
+    }
+    /* an older entry of the same id (outside the window, not pruned yet) is
+     * replaced */
+    if (!rc && !recorded &&
+        !(rc = prepare(s, &st, "INSERT OR REPLACE INTO received VALUES(?1, ?2, ?3)", what))) {
         sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, now);
         sqlite3_bind_text(st, 3, mail_id, -1, SQLITE_STATIC);
         rc = run(s, st, what);
     }
     /* now and then, ids older than the window go (an index range delete) */
-    if (!rc && ++s->records >= 1000) {
+    if (!rc && !recorded && ++s->records >= 1000) {
         s->records = 0;
         if (!(rc = prepare(s, &st, "DELETE FROM received WHERE seen_ms < ?1", what))) {
             sqlite3_bind_int64(st, 1, now - s->dedup_window_ms);
             rc = run(s, st, what);
         }
     }
-    return end(s, rc, what);
+    rc = end(s, rc, what);
+    return rc ? rc : recorded ? 1 : 0;
 }
 
 int mc__store_received_count(mc__store *s, int64_t *n)
