@@ -410,6 +410,8 @@ int main(int argc, char **argv)
     free(large.known);
     free(mail);
     mc_message_free(m);
+    free(mc_rate), free(bare_rate), free(ratio), free(dd_small), free(dd_big), free(dd_ratio);
+    free(lk_small), free(lk_big), free(lk_ratio);
     if (argc <= 4) {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
         if (system(cmd))

@@ -125,6 +125,7 @@ static int send_seq(mc_channel_factory *f, int seq)
         mc_channel_factory_create_channel(&ch, f, uri))
         fail("message: %s", mc_error_last());
     rc = mc_output_channel_send(ch, m);
+    mc_output_channel_free(ch);
     mc_message_free(m);
     return rc;
 }
