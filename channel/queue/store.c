@@ -43,6 +43,12 @@ static int store_error(mc__store *s, int rc, const char *what)
         return mc__error_set(MC_EIO,
                              "state store %s: %s: the file is corrupt or not a mailchan state store (%s)",
                              s->path, what, why);
+    case SQLITE_CANTOPEN:
+        /* SQLite's text does not say why: the system's does */
+        if (s->db && sqlite3_system_errno(s->db))
+            return mc__error_set(MC_EIO, "state store %s: %s: %s (%s)", s->path, what, why,
+                                 strerror(sqlite3_system_errno(s->db)));
+        return mc__error_set(MC_EIO, "state store %s: %s: %s", s->path, what, why);
     default:
         return mc__error_set(MC_EIO, "state store %s: %s: %s", s->path, what, why);
     }
