@@ -43,6 +43,12 @@ static int store_error(mc__store *s, int rc, const char *what)
         return mc__error_set(MC_EIO,
                              "state store %s: %s: the file is corrupt or not a mailchan state store (%s)",
                              s->path, what, why);
+    case SQLITE_CANTOPEN:
+        /* SQLite's text does not say why: the system's does */
+        if (s->db && sqlite3_system_errno(s->db))
+            return mc__error_set(MC_EIO, "state store %s: %s: %s (%s)", s->path, what, why,
+                                 strerror(sqlite3_system_errno(s->db)));
+        return mc__error_set(MC_EIO, "state store %s: %s: %s", s->path, what, why);
     default:
         return mc__error_set(MC_EIO, "state store %s: %s: %s", s->path, what, why);
     }
@@ -327,9 +333,12 @@ int mc__store_outbox_add(mc__store *s, const char *from, const char *const *to, 
                                "queue_max_bytes %llu",
                                s->path, (long long)total, len, (unsigned long long)max_bytes);
     }
+    /* due now - or, when mail to the same recipients is waiting (a failed
+     * attempt's backoff), when the newest of it is: it leaves after them */
     if (!rc && !(rc = prepare(s, &st,
                               "INSERT INTO outbox(created_ms, sender, rcpt, mail, bytes, next_ms) "
-                              "VALUES(?1, ?2, ?3, ?4, ?5, ?1)",
+                              "VALUES(?1, ?2, ?3, ?4, ?5, max(?1, coalesce((SELECT next_ms FROM outbox "
+                              "WHERE rcpt = ?3 AND dead_ms = 0 ORDER BY id DESC LIMIT 1), ?1)))",
                               what))) {
         sqlite3_bind_int64(st, 1, now);
         sqlite3_bind_text(st, 2, from ? from : "", -1, SQLITE_STATIC);
