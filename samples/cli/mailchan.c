@@ -1226,6 +1226,13 @@ static int cmd_send(mc_transport *t, const options *o, const mc_message *m)
      * that is not our own mailbox fails before anything is sent */
     if (o->wait_reply > 0 && (ex = receiver_open(&reply, t, o->reply_to)) != CONTINUE)
         goto done;
+    if (outbox.path) {
+        /* a signal from here on ends the wait for the outbox, which then
+         * says what is queued (not the program at once) */
+        pthread_mutex_lock(&intr.lock);
+        intr.waiting = 1;
+        pthread_mutex_unlock(&intr.lock);
+    }
     if ((ex = send_interruptible(ch, m)) != EXIT_OK)
         goto done;
     if (outbox.path) {
@@ -1358,12 +1365,10 @@ static int queue_retry(const options *o)
         return no_such_mail(o, "");
     printf("%zu mail due now\n", n);
     if (n)
-        fprintf(
-            stderr,
-            "mailchan: the process owning %s sends it within 5 s; if none runs, the next mailchan process\n"
-            "          using it with --queued does, or now: mailchan queue flush %s (with the binding's "
-            "options)\n",
-            o->state_path, o->state_path);
+        fprintf(stderr,
+                "mailchan: a process owning %s with --queued sends it within 5 s; otherwise the next\n"
+                "          one does, or now: mailchan queue flush %s (with the binding's options)\n",
+                o->state_path, o->state_path);
     return EXIT_OK;
 }
 
@@ -1477,8 +1482,8 @@ static int queue_flush(const options *o)
         ex = fail(rc, "cannot deliver");
         if (rc == MC_EBUSY)
             fprintf(stderr,
-                    "mailchan: the queued mail was made due now: the process owning %s sends it within "
-                    "5 s\n",
+                    "mailchan: the queued mail was made due now: the process owning %s sends it within 5 s "
+                    "if it runs with --queued\n",
                     o->state_path);
         goto done;
     }
