@@ -109,8 +109,8 @@ static const char usage_text[] =
     "                        with the error that ended it\n"
     "  queue retry STATE_PATH [ID]\n"
     "                        make all queued mail, or mail ID, due now; dead-lettered mail is\n"
-    "                        queued again; prints how many. The process owning the store sends\n"
-    "                        it within 5 s; if none runs, the next one does, or queue flush\n"
+    "                        queued again; prints how many. A process owning the store with\n"
+    "                        --queued sends it within 5 s; else the next one, or queue flush\n"
     "  queue purge STATE_PATH [ID] [--dead]\n"
     "                        delete all mail, mail ID, or (--dead) only dead-lettered mail,\n"
     "                        without sending it; prints how many\n"
@@ -138,7 +138,8 @@ static const char usage_text[] =
     "  5    sent, but the server refused some of the recipients (named on stderr); the\n"
     "       others have the mail\n"
     "  130  interrupted by SIGINT or SIGTERM (a send not yet handed to the transport is\n"
-    "       not made; a second signal ends the program at once)\n";
+    "       not made; send --queued waiting for the outbox says what stays queued; a\n"
+    "       second signal ends the program at once)\n";
 
 /* which command an option applies to */
 enum { CMD_SEND = 1, CMD_RECEIVE = 2, CMD_SERVE = 4, CMD_ALL = 7, CMD_QUEUE = 8 };
