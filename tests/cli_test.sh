@@ -122,5 +122,165 @@ grep -q '<p:Secret xmlns:p="urn:p">42</p:Secret>' <<<"$out" || { echo "FAIL: sec
   --action urn:secret </dev/null >/dev/null 2>&1
 check "security without a certificate is bad input" 2 $?
 
+# ---- the state store: queued sending, the queue commands, exactly-once receive ----
+st="$root/state"; mkdir -p "$st"
+q=(--maildir-root "$st/md")
+contains() { # name pattern text
+  grep -q -- "$2" <<<"$3" || { echo "FAIL: $1: no \"$2\" in: $3"; fails=$((fails+1)); }
+}
+grep -q 'queue flush STATE_PATH' <<<"$help" || { echo "FAIL: --help does not document queue flush"; fails=$((fails+1)); }
+
+# a missing store, or a file that is not one, is an error (not an empty list), and is left as it was
+err="$("$cli" queue list "$st/none.db" 2>&1)"; check "queue list: missing store" 4 $?
+contains "queue list: missing store" "does not exist" "$err"
+[ -e "$st/none.db" ] && { echo "FAIL: queue list created a store"; fails=$((fails+1)); }
+: >"$st/empty.db"
+"$cli" queue list "$st/empty.db" >/dev/null 2>&1; check "queue list: an empty file is not a store" 4 $?
+[ -s "$st/empty.db" ] && { echo "FAIL: queue list wrote into an empty file"; fails=$((fails+1)); }
+# usage
+"$cli" queue >/dev/null 2>&1; check "queue without a command" 2 $?
+"$cli" queue frob "$st/s.db" >/dev/null 2>&1; check "queue: unknown command" 2 $?
+"$cli" queue list >/dev/null 2>&1; check "queue list without STATE_PATH" 2 $?
+"$cli" queue retry "$st/s.db" abc >/dev/null 2>&1; check "queue retry: bad ID" 2 $?
+"$cli" queue list "$st/s.db" --dead >/dev/null 2>&1; check "queue list --dead" 2 $?
+"$cli" queue list "$st/s.db" --maildir-root "$st/md" >/dev/null 2>&1; check "queue list with binding options" 2 $?
+echo x | "$cli" send "${q[@]}" --address a@x.org --to 'net.mail://c#b@x.org' --action urn:a --queue-wait 10 >/dev/null 2>&1
+check "--queue-wait without --queued" 2 $?
+echo x | "$cli" send "${q[@]}" --address a@x.org --queued --to 'net.mail://c#b@x.org' --action urn:a >/dev/null 2>&1
+check "--queued without --state-path" 2 $?
+[ -z "$(find "$st" -path '*/new/*' -type f)" ] || { echo "FAIL: a usage error sent mail"; fails=$((fails+1)); }
+
+# a new store (made by a receive) lists empty
+"$cli" receive "${q[@]}" --address b@x.org --state-path "$st/s.db" --listen 'net.mail://c#' --timeout 100 >/dev/null 2>&1
+check "receive --state-path makes the store" 3 $?
+out="$("$cli" queue list "$st/s.db")"; check "queue list: new store" 0 $?
+contains "queue list: new store" "no queued mail" "$out"
+out="$("$cli" queue dead "$st/s.db" --json)"; check "queue dead --json: new store" 0 $?
+[ "$out" = "[]" ] || { echo "FAIL: queue dead --json on a new store: $out"; fails=$((fails+1)); }
+
+# send --queued to a mailbox that works: sent before the command ends
+echo '<p:Q xmlns:p="urn:p">ok</p:Q>' | "$cli" send "${q[@]}" --address a@x.org --state-path "$st/s.db" --queued \
+  --to 'net.mail://c#ok@x.org' --action urn:q 2>"$st/err"
+check "send --queued: delivered" 0 $?
+contains "send --queued: delivered" "mailchan: sent" "$(cat "$st/err")"
+[ "$(ls "$st/md/ok@x.org/new" | wc -l)" = 1 ] || { echo "FAIL: send --queued: the mail is not in the Maildir"; fails=$((fails+1)); }
+
+# a destination that cannot be delivered to (its Maildir path is a file: the
+# tests run as root, whom a read-only directory would not stop): queued
+: >"$st/md/down@x.org"
+echo '<p:Q xmlns:p="urn:p">1</p:Q>' | "$cli" send "${q[@]}" --address a@x.org --state-path "$st/s.db" --queued \
+  --to 'net.mail://c#down@x.org' --action urn:q 2>"$st/err"
+check "send --queued: queued" 0 $?
+contains "send --queued: queued" "queued urn:uuid:.* as mail 2 in" "$(cat "$st/err")"
+contains "send --queued: queued, why" "Not a directory" "$(cat "$st/err")"
+out="$("$cli" queue list "$st/s.db")"; check "queue list" 0 $?
+contains "queue list: the mail" "^2 .* 1 .*down@x.org" "$out"
+contains "queue list: the error" "last error: .*Not a directory" "$out"
+out="$("$cli" queue list "$st/s.db" --json)"; check "queue list --json" 0 $?
+contains "queue list --json" '"id": 2, .*"attempts": 1, .*"to": "down@x.org"' "$out"
+# flush while it still cannot be delivered: tried once more, still queued
+out="$("$cli" queue flush "$st/s.db" "${q[@]}" 2>/dev/null)"; check "queue flush: still down" 4 $?
+contains "queue flush: still down" "0 sent, 0 dead-lettered, 1 still queued" "$out"
+contains "queue flush: attempts" "^2 .* 2 .*down@x.org" "$("$cli" queue list "$st/s.db")"
+"$cli" queue retry "$st/s.db" 99 >/dev/null 2>&1; check "queue retry: no such ID" 2 $?
+# the destination is back: retry, and the next process owning the store with --queued delivers it
+rm "$st/md/down@x.org"
+out="$("$cli" queue retry "$st/s.db" 2 2>/dev/null)"; check "queue retry ID" 0 $?
+contains "queue retry ID" "^1 mail due now" "$out"
+"$cli" receive "${q[@]}" --address a@x.org --state-path "$st/s.db" --queued --listen 'net.mail://none#' \
+  --timeout 1500 >/dev/null 2>&1
+check "receive --queued delivers what was left" 3 $?
+[ "$(ls "$st/md/down@x.org/new" 2>/dev/null | wc -l)" = 1 ] || { echo "FAIL: the queued mail was not delivered"; fails=$((fails+1)); }
+contains "queue list after delivery" "no queued mail" "$("$cli" queue list "$st/s.db")"
+# queued again, then queue flush delivers it
+: >"$st/md/later@x.org"
+echo x | "$cli" send "${q[@]}" --address a@x.org --state-path "$st/s.db" --queued --to 'net.mail://c#later@x.org' \
+  --action urn:q 2>/dev/null
+check "send --queued: queued again" 0 $?
+rm "$st/md/later@x.org"
+out="$("$cli" queue flush "$st/s.db" "${q[@]}" 2>/dev/null)"; check "queue flush" 0 $?
+contains "queue flush" "1 sent, 0 dead-lettered, 0 still queued" "$out"
+[ "$(ls "$st/md/later@x.org/new" 2>/dev/null | wc -l)" = 1 ] || { echo "FAIL: queue flush did not deliver"; fails=$((fails+1)); }
+contains "queue flush: nothing left" "nothing queued" "$("$cli" queue flush "$st/s.db" "${q[@]}" 2>/dev/null)"
+
+# dead-lettered once queue_lifetime passed: send fails (4), queue dead lists it with its error
+: >"$st/md/gone@x.org"
+life=(--set queue_lifetime=1000 --set queue_retry_initial=100)
+echo x | "$cli" send "${q[@]}" "${life[@]}" --address a@x.org --state-path "$st/s.db" --queued \
+  --to 'net.mail://c#gone@x.org' --action urn:q 2>"$st/err"
+check "send --queued: dead-lettered" 4 $?
+contains "send --queued: dead-lettered" "dead-lettered as mail 4" "$(cat "$st/err")"
+out="$("$cli" queue dead "$st/s.db")"; check "queue dead" 0 $?
+contains "queue dead" "^4 .*gone@x.org" "$out"
+contains "queue dead: the error" "error: .*Not a directory" "$out"
+contains "queue list: not the dead" "no queued mail" "$("$cli" queue list "$st/s.db")"
+"$cli" queue purge "$st/s.db" 3 --dead >/dev/null 2>&1; check "queue purge: no such dead ID" 2 $?
+# retry queues a dead-lettered mail again; purge removes it unsent
+contains "queue retry (dead)" "^1 mail due now" "$("$cli" queue retry "$st/s.db" 2>/dev/null)"
+contains "queue list: requeued" "^4 .*gone@x.org" "$("$cli" queue list "$st/s.db")"
+"$cli" queue purge "$st/s.db" 4 --dead >/dev/null 2>&1; check "queue purge --dead of a queued mail" 2 $?
+out="$("$cli" queue purge "$st/s.db" 4)"; check "queue purge ID" 0 $?
+contains "queue purge ID" "^1 mail purged" "$out"
+echo x | "$cli" send "${q[@]}" "${life[@]}" --address a@x.org --state-path "$st/s.db" --queued \
+  --to 'net.mail://c#gone@x.org' --action urn:q >/dev/null 2>&1
+check "send --queued: dead-lettered again" 4 $?
+out="$("$cli" queue purge "$st/s.db" --dead)"; check "queue purge --dead" 0 $?
+contains "queue purge --dead" "^1 dead-lettered mail purged" "$out"
+contains "queue dead: purged" "no dead-lettered mail" "$("$cli" queue dead "$st/s.db")"
+
+# the mail binding pointed at a closed loopback port: queued, with the connection's error
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 1)"
+mail=(--binding mail --set smtp_host=127.0.0.1 --set smtp_port="$port" --set imap_host=127.0.0.1 --set imap_port="$port")
+echo x | MAILCHAN_PASSWORD=pw "$cli" send "${mail[@]}" --address a@x.org --state-path "$st/m.db" --queued \
+  --to 'net.mail://c#b@x.org' --action urn:q 2>"$st/err"
+check "send --queued over a closed port" 0 $?
+contains "send --queued over a closed port" "queued urn:uuid" "$(cat "$st/err")"
+contains "queue list: closed port" "last error: SMTP .*127.0.0.1:$port" "$("$cli" queue list "$st/m.db")"
+contains "queue purge: all" "^1 mail purged" "$("$cli" queue purge "$st/m.db")"
+
+# a store in use by another process: send --queued fails at once (4), sending nothing
+"$cli" receive "${q[@]}" --address busy@x.org --state-path "$st/s.db" --listen 'net.mail://c#' --timeout 5000 >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do
+  compgen -G "$st/md/busy@x.org/mailchan-claims/$pid-*.lock" >/dev/null && break
+  sleep 0.05
+done
+err="$(echo x | "$cli" send "${q[@]}" --address a@x.org --state-path "$st/s.db" --queued --to 'net.mail://c#ok@x.org' \
+  --action urn:q 2>&1)"
+check "send --queued: store in use" 4 $?
+contains "send --queued: store in use" "in use by another" "$err"
+kill -TERM $pid; wait $pid
+
+# SIGTERM while send --queued waits for the outbox: 130, the mail stays queued
+: >"$st/md/stuck@x.org"
+echo x >"$st/body"
+"$cli" send "${q[@]}" --set queue_retry_initial=100 --address a@x.org --state-path "$st/s.db" --queued \
+  --to 'net.mail://c#stuck@x.org' --action urn:q --body-file "$st/body" 2>"$st/err" &
+pid=$!
+for _ in $(seq 1 100); do
+  "$cli" queue list "$st/s.db" 2>/dev/null | grep -q stuck@x.org && break
+  sleep 0.05
+done
+kill -TERM $pid; wait $pid
+check "SIGTERM during send --queued" 130 $?
+contains "SIGTERM during send --queued" "queued urn:uuid" "$(cat "$st/err")"
+contains "SIGTERM: still queued" "stuck@x.org" "$("$cli" queue list "$st/s.db")"
+"$cli" queue purge "$st/s.db" >/dev/null
+
+# --state-path: the same mail put back into new/ is not delivered twice
+echo '<p:Once xmlns:p="urn:p"/>' | "$cli" send "${q[@]}" --address a@x.org --to 'net.mail://c#once@x.org' --action urn:once 2>/dev/null
+mail_file="$(ls "$st/md/once@x.org/new")"
+cp "$st/md/once@x.org/new/$mail_file" "$st/once.eml"
+"$cli" receive "${q[@]}" --address once@x.org --state-path "$st/once.db" --listen 'net.mail://c#' --timeout 5000 >/dev/null 2>&1
+check "receive --state-path" 0 $?
+cp "$st/once.eml" "$st/md/once@x.org/new/$mail_file"
+"$cli" receive "${q[@]}" --address once@x.org --state-path "$st/once.db" --listen 'net.mail://c#' --timeout 1000 >/dev/null 2>&1
+check "receive --state-path: the copy is not delivered again" 3 $?
+[ -z "$(ls "$st/md/once@x.org/new")" ] || { echo "FAIL: the duplicate was not deleted"; fails=$((fails+1)); }
+# without the store the same copy is delivered (the case above can fail)
+cp "$st/once.eml" "$st/md/once@x.org/new/$mail_file"
+"$cli" receive "${q[@]}" --address once@x.org --listen 'net.mail://c#' --timeout 1000 >/dev/null 2>&1
+check "receive without --state-path: the copy is delivered" 0 $?
+
 echo "$fails failed"
 [ $fails -eq 0 ]

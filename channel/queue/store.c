@@ -193,6 +193,23 @@ static int take_lock(mc__store *s)
 
 static const mc__state_ops state_ops;
 
+/* a mailchan store has its schema (user_version >= 1): 0 or an error if so */
+static int check_is_store(mc__store *s)
+{
+    sqlite3_stmt *st;
+    int rc, version;
+    if ((rc = prepare(s, &st, "PRAGMA user_version", "reading the schema version")))
+        return rc;
+    rc = sqlite3_step(st);
+    version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (version < 0)
+        return store_error(s, rc, "reading the schema version");
+    if (version == 0)
+        return mc__error_set(MC_EIO, "state store %s: not a mailchan state store (no schema)", s->path);
+    return 0;
+}
+
 int mc__store_open(mc__store **out, const char *path, mc__store_mode mode, const mc__store_options *o)
 {
     mc__store *s;
@@ -220,6 +237,10 @@ int mc__store_open(mc__store **out, const char *path, mc__store_mode mode, const
     }
     sqlite3_busy_timeout(s->db, 10000);
     sqlite3_extended_result_codes(s->db, 1);
+    /* an administrator never makes a store: an empty file or another
+     * program's database is refused before anything is written to it */
+    if (mode == MC__STORE_ADMIN && (rc = check_is_store(s)))
+        goto fail;
     /* WAL: readers beside the writer; FULL: a commit survives power loss */
     if ((rc = prepare(s, &st, "PRAGMA journal_mode = WAL", "setting WAL mode")))
         goto fail;

@@ -1,5 +1,6 @@
 /* mailchan - command-line client: send, receive and serve SOAP messages
- * over a mail binding. Run "mailchan --help" for the options.
+ * over a mail binding, and administer the outbox of a state store (queue).
+ * Run "mailchan --help" for the options.
  *
  * Everything the user gave (options, settings, files, the message, the
  * addresses) is checked before anything is sent or received, so a usage
@@ -39,15 +40,17 @@ enum {
 enum { CONTINUE = -1 };
 
 static const char usage_text[] =
-    "usage: mailchan COMMAND [options]\n"
+    "usage: mailchan send|receive|serve [options]\n"
+    "       mailchan queue list|dead|retry|purge|flush STATE_PATH [ID] [options]\n"
     "       mailchan --help | --version | --list-settings\n"
     "\n"
     "Commands:\n"
     "  send      send one message to --to\n"
     "  receive   receive messages on --listen and print their envelopes\n"
     "  serve     answer each request on --listen: echo it, or run --exec\n"
+    "  queue     look at, retry, purge or deliver the outbox of a state store (below)\n"
     "\n"
-    "Binding options (all commands):\n"
+    "Binding options (send, receive, serve, queue flush):\n"
     "  --binding KIND        binding kind (default: maildir)\n"
     "  --config FILE         read settings from FILE (name = value lines)\n"
     "  --set NAME=VALUE      set one binding setting (repeatable); see --list-settings\n"
@@ -63,6 +66,13 @@ static const char usage_text[] =
     "                        from $MAILCHAN_KEY_PASSWORD\n"
     "  --recipient-certificate PATH  recipients' certificates: PEM file or directory\n"
     "  --security-ca FILE    CAs trusted for senders' certificates (setting \"security_ca_file\")\n"
+    "  --state-path FILE     durable state store, a SQLite file (setting \"state_path\"; created\n"
+    "                        if missing; one process at a time): receive and serve deliver\n"
+    "                        each message once (a repeated wsa:MessageID is deleted unread)\n"
+    "  --queued              queued sending (setting \"queued\"; needs --state-path): a send is\n"
+    "                        committed to the store's outbox, then handed to the server by\n"
+    "                        this process while it runs; what is left is delivered by the next\n"
+    "                        process using the store with --queued, or by queue flush\n"
     "  --list-settings       print every setting with its default and exit\n"
     "  -v, --verbose         log to stderr (twice: debug)\n"
     "  -h, --help            show this help and exit\n"
@@ -77,30 +87,68 @@ static const char usage_text[] =
     "  --ttl SECONDS         expire the message SECONDS from now\n"
     "  --wait-reply MS       also listen on --reply-to (own mailbox; opened before the\n"
     "                        send) and print the reply; give up after MS ms (0: don't wait)\n"
+    "  --queue-wait MS       with --queued: wait up to MS ms (default 10000) for the outbox to\n"
+    "                        hand the mail to the server, and say \"sent\" or \"queued\" (the\n"
+    "                        wait ends early when the next attempt is later); 0: don't wait.\n"
+    "                        serve: waits so for its queued replies before it exits\n"
     "\n"
     "receive and serve options:\n"
     "  --listen URI          address to listen on, net.mail://CHANNEL# (own mailbox)\n"
     "  --count N             stop after N messages (default: receive 1, serve unlimited)\n"
-    "  --timeout MS          give up when no message came for MS ms (default: wait forever)\n"
+    "  --timeout MS          give up when no message came for MS ms (default: wait forever);\n"
+    "                        queue flush: stop waiting for deliveries after MS ms\n"
     "  --exec COMMAND        serve: run COMMAND with the request body on stdin; its\n"
     "                        stdout is the reply body (XML, or text if not XML)\n"
     "\n"
+    "Queue commands (STATE_PATH: a store made by --state-path; a missing one is an error):\n"
+    "  queue list STATE_PATH [--json]\n"
+    "                        queued mail: id, queued at, attempts, next attempt, bytes,\n"
+    "                        recipients, last error (--json: a JSON array, times in ms)\n"
+    "  queue dead STATE_PATH [--json]\n"
+    "                        dead-lettered mail (refused for good, or queue_lifetime over),\n"
+    "                        with the error that ended it\n"
+    "  queue retry STATE_PATH [ID]\n"
+    "                        make all queued mail, or mail ID, due now; dead-lettered mail is\n"
+    "                        queued again; prints how many. A process owning the store with\n"
+    "                        --queued sends it within 5 s; else the next one, or queue flush\n"
+    "  queue purge STATE_PATH [ID] [--dead]\n"
+    "                        delete all mail, mail ID, or (--dead) only dead-lettered mail,\n"
+    "                        without sending it; prints how many\n"
+    "  queue flush STATE_PATH [binding options] [--timeout MS]\n"
+    "                        deliver the queued mail now: owns the store, makes each mail due,\n"
+    "                        tries it once over the binding the options describe (as for the\n"
+    "                        send; --address defaults to the oldest mail's sender) and prints\n"
+    "                        how many were sent, dead-lettered, or are still queued\n"
+    "  A queued mail leaves the store only once a server accepted it. Only the process owning\n"
+    "  the store delivers (send, receive or serve with --queued, or queue flush; one at a time);\n"
+    "  list, dead, retry and purge work beside it.\n"
+    "\n"
     "Exit status:\n"
-    "  0    success\n"
+    "  0    success; send --queued: sent, or safely queued (stderr says which and why)\n"
     "  2    bad usage or bad input: an option, a setting, a file that cannot be read\n"
     "       (--config, certificates, keys, --body-file), the message, an address, a\n"
-    "       message over max_received_message_size; nothing was sent\n"
+    "       message over max_received_message_size, a queue ID not in the store;\n"
+    "       nothing was sent or changed\n"
     "  3    timeout: no message within --timeout, or no reply within --wait-reply\n"
     "       (the request was sent)\n"
     "  4    transport or server failure: the store cannot be used, a server is\n"
-    "       unreachable, TLS or login failed, the server refused the recipient or the mail\n"
+    "       unreachable, TLS or login failed, the server refused the recipient or the mail;\n"
+    "       the state store is missing, not a store, or in use by another process; a queued\n"
+    "       mail was dead-lettered; queue flush left mail undelivered\n"
     "  5    sent, but the server refused some of the recipients (named on stderr); the\n"
     "       others have the mail\n"
     "  130  interrupted by SIGINT or SIGTERM (a send not yet handed to the transport is\n"
-    "       not made; a second signal ends the program at once)\n";
+    "       not made; send --queued waiting for the outbox says what stays queued; a\n"
+    "       second signal ends the program at once)\n";
 
 /* which command an option applies to */
-enum { CMD_SEND = 1, CMD_RECEIVE = 2, CMD_SERVE = 4, CMD_ALL = 7 };
+enum { CMD_SEND = 1, CMD_RECEIVE = 2, CMD_SERVE = 4, CMD_ALL = 7, CMD_QUEUE = 8 };
+
+/* the queue commands */
+enum { Q_LIST = 1, Q_DEAD, Q_RETRY, Q_PURGE, Q_FLUSH };
+
+/* send --queued: how long to wait for the delivery by default (ms) */
+#define DEFAULT_QUEUE_WAIT 10000
 
 static const struct option longopts[] = {{"binding", required_argument, 0, 'b'},
                                          {"config", required_argument, 0, 'c'},
@@ -126,6 +174,11 @@ static const struct option longopts[] = {{"binding", required_argument, 0, 'b'},
                                          {"private-key", required_argument, 0, 'K'},
                                          {"recipient-certificate", required_argument, 0, 'P'},
                                          {"security-ca", required_argument, 0, 'Q'},
+                                         {"state-path", required_argument, 0, 'D'},
+                                         {"queued", no_argument, 0, 'q'},
+                                         {"queue-wait", required_argument, 0, 'W'},
+                                         {"dead", no_argument, 0, 'X'},
+                                         {"json", no_argument, 0, 'J'},
                                          {"help", no_argument, 0, 'h'},
                                          {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
@@ -144,8 +197,13 @@ static const struct {
     {'w', CMD_SEND},
     {'n', CMD_RECEIVE | CMD_SERVE},
     {'N', CMD_RECEIVE | CMD_SERVE},
-    {'o', CMD_RECEIVE | CMD_SERVE},
+    {'o', CMD_RECEIVE | CMD_SERVE | CMD_QUEUE},
     {'e', CMD_SERVE},
+    {'D', CMD_ALL},
+    {'q', CMD_ALL},
+    {'W', CMD_SEND | CMD_SERVE},
+    {'X', CMD_QUEUE},
+    {'J', CMD_QUEUE},
 };
 
 /* binding options: the setting each one sets (--config and --set aside) */
@@ -155,6 +213,7 @@ static const struct {
 } binding_options[] = {
     {'a', "address"},     {'r', "maildir_root"}, {'S', "security_mode"},         {'U', "algorithm_suite"},
     {'C', "certificate"}, {'K', "private_key"},  {'P', "recipient_certificate"}, {'Q', "security_ca_file"},
+    {'D', "state_path"},  {'q', "queued"},
 };
 
 /* settings that name a file or directory the library will read */
@@ -167,10 +226,13 @@ static const char *const input_file_settings[] = {
 
 typedef struct {
     unsigned command;
+    int queue;              /* queue: Q_LIST... */
+    const char *state_path; /* queue: the store */
+    int64_t queue_id;       /* queue retry/purge: one mail (0: all) */
     const char *kind;
     const char *to, *action, *body_file, *reply_to, *listen, *exec;
-    int text, verbose;
-    long ttl, wait_reply, count, timeout;
+    int text, verbose, dead, json;
+    long ttl, wait_reply, count, timeout, queue_wait;
     unsigned char seen[128]; /* options given, by key */
     struct {
         char key;
@@ -183,13 +245,16 @@ typedef struct {
 
 /* What a signal stops. The receive or send in progress is registered
  * here; with nothing registered, or at a second signal, the program ends
- * at once (nothing is half done that a clean stop would finish). */
+ * at once (nothing is half done that a clean stop would finish). A wait
+ * for the outbox (waiting) polls interrupted() and then says what is
+ * still queued. */
 static struct {
     pthread_mutex_t lock;
     atomic_int signal;      /* the signal taken, 0 until then */
     mc_input_channel *in;   /* a receive a signal wakes (aborts) */
     mc_output_channel *out; /* a send a signal cancels */
-} intr = {PTHREAD_MUTEX_INITIALIZER, 0, NULL, NULL};
+    int waiting;            /* a wait for the outbox is in progress */
+} intr = {PTHREAD_MUTEX_INITIALIZER, 0, NULL, NULL, 0};
 
 static void *watch_signals(void *arg)
 {
@@ -197,7 +262,7 @@ static void *watch_signals(void *arg)
     int sig;
     while (sigwait(set, &sig) == 0) {
         pthread_mutex_lock(&intr.lock);
-        if (atomic_load(&intr.signal) || (!intr.in && !intr.out))
+        if (atomic_load(&intr.signal) || (!intr.in && !intr.out && !intr.waiting))
             _exit(EXIT_INTERRUPTED);
         atomic_store(&intr.signal, sig);
         if (intr.in)
@@ -377,11 +442,27 @@ static int parse_option(options *o, int c, const char *arg)
     case 'K':
     case 'P':
     case 'Q':
+    case 'D':
         if (o->npending == MAX_BINDING_OPTIONS)
             return usage_error("too many binding options");
         o->pending[o->npending].key = (char)c;
         o->pending[o->npending++].val = arg;
         break;
+    case 'q':
+        /* --queued: a binding option without a value */
+        if (o->npending == MAX_BINDING_OPTIONS)
+            return usage_error("too many binding options");
+        o->pending[o->npending].key = 'q';
+        o->pending[o->npending++].val = "true";
+        break;
+    case 'X':
+        o->dead = 1;
+        break;
+    case 'J':
+        o->json = 1;
+        break;
+    case 'W':
+        return parse_number(arg, &o->queue_wait);
     case 'v':
         o->verbose++;
         break;
@@ -420,14 +501,48 @@ static int parse_option(options *o, int c, const char *arg)
     return CONTINUE;
 }
 
+static int parse_queue_command(options *o, const char *name)
+{
+    static const char *const names[] = {NULL, "list", "dead", "retry", "purge", "flush"};
+    for (int i = Q_LIST; name && i <= Q_FLUSH; i++)
+        if (!strcmp(name, names[i]))
+            o->queue = i;
+    if (!o->queue)
+        return usage_error(name && *name != '-' ? "unknown queue command (list, dead, retry, purge or flush)"
+                                                : "queue needs a command: list, dead, retry, purge or flush");
+    return CONTINUE;
+}
+
+/* queue: STATE_PATH, and an ID for retry and purge */
+static int parse_queue_arguments(options *o, int n, char **args)
+{
+    int max = o->queue == Q_RETRY || o->queue == Q_PURGE ? 2 : 1;
+    if (n < 1 || !*args[0])
+        return usage_error("queue commands need STATE_PATH (the store of --state-path)");
+    if (n > max)
+        return usage_error(max == 2 ? "unexpected argument (one STATE_PATH and at most one ID)"
+                                    : "unexpected argument (this queue command takes only STATE_PATH)");
+    o->state_path = args[0];
+    if (n == 2) {
+        char *end;
+        long long v;
+        errno = 0;
+        v = strtoll(args[1], &end, 10);
+        if (!*args[1] || *end || v <= 0 || errno)
+            return usage_error("a queue ID is a positive number (as queue list shows it)");
+        o->queue_id = (int64_t)v;
+    }
+    return CONTINUE;
+}
+
 /* fills @p o; returns CONTINUE, or the exit code (help, version, errors) */
 static int parse_args(options *o, int argc, char **argv)
 {
     static const struct {
         const char *name;
         unsigned cmd;
-    } commands[] = {{"send", CMD_SEND}, {"receive", CMD_RECEIVE}, {"serve", CMD_SERVE}};
-    int c, ex;
+    } commands[] = {{"send", CMD_SEND}, {"receive", CMD_RECEIVE}, {"serve", CMD_SERVE}, {"queue", CMD_QUEUE}};
+    int c, ex, first = 2;
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         fputs(usage_text, stdout);
         return EXIT_OK;
@@ -441,13 +556,22 @@ static int parse_args(options *o, int argc, char **argv)
         return EXIT_OK;
     }
     if (argc < 2 || argv[1][0] == '-')
-        return usage_error("missing command (send, receive or serve)");
+        return usage_error("missing command (send, receive, serve or queue)");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (!strcmp(argv[1], commands[i].name))
             o->command = commands[i].cmd;
     if (!o->command)
         return usage_error("unknown command");
-    optind = 2;
+    if (o->command == CMD_QUEUE) {
+        if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        }
+        if ((ex = parse_queue_command(o, argc > 2 ? argv[2] : NULL)) != CONTINUE)
+            return ex;
+        first = 3;
+    }
+    optind = first;
     while ((c = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
         if (c == 'h' || c == 'V' || c == 'L') {
             if (c == 'h')
@@ -463,6 +587,8 @@ static int parse_args(options *o, int argc, char **argv)
         if (c > 0 && c < (int)sizeof(o->seen))
             o->seen[c] = 1;
     }
+    if (o->command == CMD_QUEUE)
+        return parse_queue_arguments(o, argc - optind, argv + optind);
     if (optind < argc)
         return usage_error("unexpected argument");
     return CONTINUE;
@@ -480,6 +606,20 @@ static int check_address(const char *uri, const char *option)
     return CONTINUE;
 }
 
+/* queue commands: binding options for flush only (the store is STATE_PATH) */
+static int check_queue_usage(const options *o)
+{
+    if (o->queue != Q_FLUSH && (o->npending || o->seen['b']))
+        return usage_error("binding options apply to queue flush only");
+    if (o->queue != Q_FLUSH && o->seen['o'])
+        return usage_error("--timeout applies to queue flush only");
+    if (o->queue != Q_PURGE && o->dead)
+        return usage_error("--dead applies to queue purge only");
+    if (o->queue != Q_LIST && o->queue != Q_DEAD && o->json)
+        return usage_error("--json applies to queue list and queue dead only");
+    return CONTINUE;
+}
+
 /* what needs no library state: required options, options that do not
  * apply to the command, address syntax */
 static int check_usage(const options *o)
@@ -492,12 +632,15 @@ static int check_usage(const options *o)
                      option_name(option_commands[i].key));
             return usage_error(msg);
         }
+    if (o->command == CMD_QUEUE)
+        return check_queue_usage(o);
     if (o->command == CMD_SEND && (!o->to || !o->action))
         return usage_error("send needs --to and --action");
     if (o->command == CMD_SEND && o->wait_reply > 0 && !o->reply_to)
         return usage_error("--wait-reply needs --reply-to");
     if (o->command != CMD_SEND && !o->listen)
         return usage_error("receive and serve need --listen");
+
     if (o->to && (ex = check_address(o->to, "to")) != CONTINUE)
         return ex;
     if (o->reply_to && (ex = check_address(o->reply_to, "reply-to")) != CONTINUE)
@@ -673,6 +816,248 @@ static int send_interruptible(mc_output_channel *ch, const mc_message *m)
     return EXIT_OK;
 }
 
+/* ---- queued sending: what the outbox did with this process's mail ---- */
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void format_time(char *buf, size_t size, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms <= 0 || !localtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm))
+        snprintf(buf, size, "-");
+}
+
+/* The delivery callback's reports. This process's mail is told apart from
+ * what earlier processes left queued by its outbox id (above `baseline`,
+ * the largest id in the store once the transport owned it) and its queuing
+ * time (at or after `since`); queue flush counts every mail (0, 0). */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    const char *path; /* the store (state_path) when queued, else NULL */
+    int64_t baseline, since;
+    int print_each;               /* queue flush: a line per outcome */
+    unsigned queued;              /* mails this process queued */
+    unsigned sent, partial, dead; /* their outcomes */
+    unsigned earlier;             /* outcomes of mail earlier processes left */
+    int64_t last_id;
+    int last_result;
+    char last_error[512];
+} outbox = {.lock = PTHREAD_MUTEX_INITIALIZER,
+            .cv = PTHREAD_COND_INITIALIZER,
+            .baseline = INT64_MAX,
+            .since = INT64_MAX};
+
+static void on_delivery(const mc_delivery_report *r, void *user_data)
+{
+    (void)user_data;
+    pthread_mutex_lock(&outbox.lock);
+    if (r->id > outbox.baseline && r->queued_ms >= outbox.since) {
+        if (!r->result)
+            outbox.sent++;
+        else if (r->result == MC_EPARTIAL)
+            outbox.partial++;
+        else
+            outbox.dead++;
+        outbox.last_id = r->id;
+        outbox.last_result = r->result;
+        snprintf(outbox.last_error, sizeof(outbox.last_error), "%s", r->error);
+    } else {
+        outbox.earlier++;
+    }
+    if (outbox.print_each) {
+        if (!r->result)
+            fprintf(stderr, "mailchan: mail %lld to %s: sent\n", (long long)r->id, r->to);
+        else
+            fprintf(stderr, "mailchan: mail %lld to %s: %s after %u attempt(s): %s\n", (long long)r->id,
+                    r->to, r->result == MC_EPARTIAL ? "sent, not to every recipient" : "dead-lettered",
+                    r->attempts, r->error);
+    }
+    pthread_cond_broadcast(&outbox.cv);
+    pthread_mutex_unlock(&outbox.lock);
+}
+
+static void count_queued(void)
+{
+    pthread_mutex_lock(&outbox.lock);
+    outbox.queued++;
+    pthread_mutex_unlock(&outbox.lock);
+}
+
+static unsigned outcomes(void)
+{
+    pthread_mutex_lock(&outbox.lock);
+    unsigned n = outbox.sent + outbox.partial + outbox.dead;
+    pthread_mutex_unlock(&outbox.lock);
+    return n;
+}
+
+/* what of this process's mail is still queued (the oldest one's details) */
+typedef struct {
+    int64_t baseline, since, due_by;
+    size_t pending, due; /* still queued; of them, tried again by due_by */
+    int64_t id, next_ms; /* the oldest one still queued */
+    unsigned attempts;
+    char error[512];
+} pending_scan;
+
+static int scan_pending(const mc_queue_entry *e, void *user_data)
+{
+    pending_scan *p = user_data;
+    if (e->id <= p->baseline || e->queued_ms < p->since)
+        return 0;
+    if (!p->pending++) {
+        p->id = e->id;
+        p->next_ms = e->next_attempt_ms;
+        p->attempts = e->attempts;
+        snprintf(p->error, sizeof(p->error), "%s", e->last_error ? e->last_error : "");
+    }
+    if (e->next_attempt_ms <= p->due_by)
+        p->due++;
+    return 0;
+}
+
+static int scan(pending_scan *p)
+{
+    pthread_mutex_lock(&outbox.lock);
+    p->baseline = outbox.baseline;
+    p->since = outbox.since;
+    pthread_mutex_unlock(&outbox.lock);
+    p->pending = p->due = 0;
+    return mc_queue_list(outbox.path, false, scan_pending, p);
+}
+
+/* Waits until this process's queued mail (`expected` of it) was accepted
+ * or dead-lettered, or none of what is left will be tried again by due_by
+ * (a failed attempt put it off), or the wall-clock deadline (-1: none), or
+ * a signal. A signal during the wait ends it, not the program. */
+static int wait_outbox(unsigned expected, int64_t due_by, int64_t deadline, pending_scan *p)
+{
+    int gone = 0, rc;
+    memset(p, 0, sizeof(*p));
+    p->due_by = due_by;
+    pthread_mutex_lock(&intr.lock);
+    intr.waiting = 1;
+    pthread_mutex_unlock(&intr.lock);
+    for (;;) {
+        struct timespec ts;
+        if ((rc = scan(p)) || outcomes() >= expected)
+            break;
+        /* out of the store without a report: purged from outside (or the
+         * report is on its way: look twice more) */
+        if (!p->pending && ++gone >= 3)
+            break;
+        if ((p->pending && !p->due) || (deadline >= 0 && wall_ms() >= deadline) || interrupted())
+            break;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&outbox.lock);
+        if (outbox.sent + outbox.partial + outbox.dead < expected)
+            pthread_cond_timedwait(&outbox.cv, &outbox.lock, &ts);
+        pthread_mutex_unlock(&outbox.lock);
+    }
+    pthread_mutex_lock(&intr.lock);
+    intr.waiting = 0;
+    pthread_mutex_unlock(&intr.lock);
+    return rc;
+}
+
+/* why a queued mail is still there, for the user */
+static void describe_pending(const pending_scan *p, char *buf, size_t size)
+{
+    char when[32];
+    format_time(when, sizeof(when), p->next_ms);
+    if (p->attempts && *p->error)
+        snprintf(buf, size, "attempt %u failed: %s; next attempt at %s", p->attempts, p->error, when);
+    else if (p->next_ms > wall_ms())
+        snprintf(buf, size, "waiting behind earlier mail to the same recipients until %s", when);
+    else
+        snprintf(buf, size, "not handed to the server yet");
+}
+
+/* send --queued: waits up to --queue-wait for the outbox to hand the mail
+ * over, then says what became of it */
+static int finish_queued_send(const options *o, const mc_message *m)
+{
+    long wait = o->seen['W'] ? o->queue_wait : DEFAULT_QUEUE_WAIT;
+    int64_t deadline = wall_ms() + wait;
+    pending_scan p;
+    char why[768];
+    int rc = wait_outbox(1, deadline, deadline, &p);
+    pthread_mutex_lock(&outbox.lock);
+    unsigned sent = outbox.sent, partial = outbox.partial, dead = outbox.dead, earlier = outbox.earlier;
+    long long id = (long long)outbox.last_id;
+    char error[512];
+    snprintf(error, sizeof(error), "%s", outbox.last_error);
+    pthread_mutex_unlock(&outbox.lock);
+    if (earlier)
+        fprintf(stderr, "mailchan: %u mail left queued in %s by earlier processes went out too\n", earlier,
+                outbox.path);
+    if (sent) {
+        fprintf(stderr, "mailchan: sent %s\n", mc_message_message_id(m));
+        return EXIT_OK;
+    }
+    if (partial)
+        return report(MC_EPARTIAL, "sent, but not to every recipient", error);
+    if (dead) {
+        fprintf(stderr,
+                "mailchan: send failed: %s\n"
+                "mailchan: the mail is dead-lettered as mail %lld in %s (mailchan queue dead lists it,\n"
+                "          mailchan queue retry %s %lld queues it again)\n",
+                error, id, outbox.path, outbox.path, id);
+        return EXIT_TRANSPORT;
+    }
+    if (rc)
+        snprintf(why, sizeof(why), "cannot look at the outbox: %s", mc_error_last());
+    else if (!p.pending)
+        snprintf(why, sizeof(why), "it is no longer in the outbox (purged?)");
+    else
+        describe_pending(&p, why, sizeof(why));
+    fprintf(stderr,
+            "mailchan: queued %s as mail %lld in %s; %s\n"
+            "mailchan: the next mailchan process using %s with --queued sends it, or now:\n"
+            "          mailchan queue flush %s (with this command's binding options)\n",
+            mc_message_message_id(m), (long long)p.id, outbox.path, why, outbox.path, outbox.path);
+    return interrupted() ? stopped_by_signal() : EXIT_OK;
+}
+
+/* serve --queued: waits up to --queue-wait for the replies still queued */
+static void finish_queued_replies(const options *o)
+{
+    long wait = o->seen['W'] ? o->queue_wait : DEFAULT_QUEUE_WAIT;
+    int64_t deadline = wall_ms() + wait;
+    pending_scan p;
+    unsigned queued;
+    pthread_mutex_lock(&outbox.lock);
+    queued = outbox.queued;
+    pthread_mutex_unlock(&outbox.lock);
+    if (!queued || interrupted())
+        return;
+    if (wait_outbox(queued, deadline, deadline, &p) == 0 && p.pending) {
+        char why[768];
+        describe_pending(&p, why, sizeof(why));
+        fprintf(stderr,
+                "mailchan: %zu repl%s still queued in %s (oldest: mail %lld, %s); the next mailchan "
+                "process using it with --queued, or mailchan queue flush, sends them\n",
+                p.pending, p.pending == 1 ? "y" : "ies", outbox.path, (long long)p.id, why);
+    }
+    pthread_mutex_lock(&outbox.lock);
+    if (outbox.dead)
+        fprintf(stderr, "mailchan: %u repl%s dead-lettered in %s, the last: %s\n", outbox.dead,
+                outbox.dead == 1 ? "y was" : "ies were", outbox.path, outbox.last_error);
+    pthread_mutex_unlock(&outbox.lock);
+}
+
 /* ---- receiving ---- */
 
 typedef struct {
@@ -783,10 +1168,13 @@ static int answer(mc_channel_factory *f, mc_message *req, const options *o)
     /* the request in hand is answered even after a first signal */
     if (!rc)
         rc = mc_output_channel_send(ch, reply);
+    if (!rc && outbox.path)
+        count_queued();
     if (rc)
         fprintf(stderr, "mailchan: cannot answer %s: %s\n", mc_message_message_id(req), mc_error_last());
     else if (o->verbose)
-        fprintf(stderr, "mailchan: answered %s\n", mc_message_message_id(req));
+        fprintf(stderr, "mailchan: %s %s\n", outbox.path ? "queued the answer to" : "answered",
+                mc_message_message_id(req));
     mc_output_channel_free(ch);
     mc_message_free(reply);
     free(action);
@@ -839,9 +1227,23 @@ static int cmd_send(mc_transport *t, const options *o, const mc_message *m)
      * that is not our own mailbox fails before anything is sent */
     if (o->wait_reply > 0 && (ex = receiver_open(&reply, t, o->reply_to)) != CONTINUE)
         goto done;
+    if (outbox.path) {
+        /* a signal from here on ends the wait for the outbox, which then
+         * says what is queued (not the program at once) */
+        pthread_mutex_lock(&intr.lock);
+        intr.waiting = 1;
+        pthread_mutex_unlock(&intr.lock);
+    }
     if ((ex = send_interruptible(ch, m)) != EXIT_OK)
         goto done;
-    fprintf(stderr, "mailchan: sent %s\n", mc_message_message_id(m));
+    if (outbox.path) {
+        /* committed to the outbox: wait a while for the delivery */
+        count_queued();
+        if ((ex = finish_queued_send(o, m)) != EXIT_OK)
+            goto done;
+    } else {
+        fprintf(stderr, "mailchan: sent %s\n", mc_message_message_id(m));
+    }
     if (o->wait_reply > 0)
         ex = receive_messages(&reply, f, o, 1, o->wait_reply, 0);
 done:
@@ -863,11 +1265,317 @@ static int cmd_receive(mc_transport *t, const options *o)
         ex = fail(rc, "cannot make a channel factory");
     else if ((ex = receiver_open(&r, t, o->listen)) == CONTINUE)
         ex = receive_messages(&r, f, o, limit, o->timeout, serve);
+    if (serve && outbox.path)
+        finish_queued_replies(o);
     if (ex == CONTINUE)
         ex = EXIT_OK;
     receiver_close(&r, &ex);
     mc_channel_factory_free(f);
     return ex;
+}
+
+/* ---- the queue commands ---- */
+
+static void json_string(const char *v)
+{
+    if (!v) {
+        fputs("null", stdout);
+        return;
+    }
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", stdout);
+        else if (*p < 0x20 || *p == 0x7f)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
+typedef struct {
+    const options *o;
+    size_t n;
+    int64_t now;
+} listing;
+
+static int print_entry(const mc_queue_entry *e, void *user_data)
+{
+    listing *l = user_data;
+    char queued[32], when[32];
+    int dead = l->o->queue == Q_DEAD;
+    if (l->o->json) {
+        printf("%s{\"id\": %lld, \"queued_ms\": %lld, \"attempts\": %u, \"next_attempt_ms\": %lld, "
+               "\"dead_ms\": %lld, \"from\": ",
+               l->n ? ",\n " : "[", (long long)e->id, (long long)e->queued_ms, e->attempts,
+               (long long)(dead ? 0 : e->next_attempt_ms), (long long)e->dead_ms);
+        json_string(e->from);
+        fputs(", \"to\": ", stdout);
+        json_string(e->to);
+        printf(", \"bytes\": %zu, \"last_error\": ", e->bytes);
+        json_string(e->last_error);
+        putchar('}');
+        l->n++;
+        return 0;
+    }
+    if (!l->n++)
+        printf("%-6s  %-19s  %8s  %-19s  %9s  %s\n", "ID", "QUEUED", "ATTEMPTS",
+               dead ? "DEAD SINCE" : "NEXT ATTEMPT", "BYTES", "TO");
+    format_time(queued, sizeof(queued), e->queued_ms);
+    if (!dead && e->next_attempt_ms <= l->now)
+        snprintf(when, sizeof(when), "now");
+    else
+        format_time(when, sizeof(when), dead ? e->dead_ms : e->next_attempt_ms);
+    printf("%-6lld  %-19s  %8u  %-19s  %9zu  %s\n", (long long)e->id, queued, e->attempts, when, e->bytes,
+           e->to);
+    if (e->last_error && *e->last_error)
+        printf("        %s: %s\n", dead ? "error" : "last error", e->last_error);
+    return 0;
+}
+
+static int queue_list(const options *o)
+{
+    listing l = {o, 0, wall_ms()};
+    int rc;
+    rc = mc_queue_list(o->state_path, o->queue == Q_DEAD, print_entry, &l);
+    if (o->json && (!rc || l.n))
+        fputs(l.n ? "]\n" : "[]\n", stdout);
+    else if (!rc && !l.n)
+        printf("no %s mail in %s\n", o->queue == Q_DEAD ? "dead-lettered" : "queued", o->state_path);
+    fflush(stdout);
+    return rc ? fail(rc, "cannot list the outbox") : EXIT_OK;
+}
+
+static int no_such_mail(const options *o, const char *what)
+{
+    fprintf(stderr, "mailchan: no %smail %lld in %s (see: mailchan queue %s %s)\n", what,
+            (long long)o->queue_id, o->state_path, *what ? "dead" : "list", o->state_path);
+    return EXIT_USAGE;
+}
+
+static int queue_retry(const options *o)
+{
+    size_t n = 0;
+    int rc = mc_queue_retry(o->state_path, o->queue_id, &n);
+    if (rc)
+        return fail(rc, "cannot retry");
+    if (o->queue_id && !n)
+        return no_such_mail(o, "");
+    printf("%zu mail due now\n", n);
+    if (n)
+        fprintf(stderr,
+                "mailchan: a process owning %s with --queued sends it within 5 s; otherwise the next\n"
+                "          one does, or now: mailchan queue flush %s (with the binding's options)\n",
+                o->state_path, o->state_path);
+    return EXIT_OK;
+}
+
+static int queue_purge(const options *o)
+{
+    size_t n = 0;
+    int rc = mc_queue_purge(o->state_path, o->queue_id, o->dead, &n);
+    if (rc)
+        return fail(rc, "cannot purge");
+    if (o->queue_id && !n)
+        return no_such_mail(o, o->dead ? "dead-lettered " : "");
+    printf("%zu %smail purged\n", n, o->dead ? "dead-lettered " : "");
+    return EXIT_OK;
+}
+
+/* the queued mail before a flush: how many, their ids, the oldest's sender */
+typedef struct {
+    int64_t *ids;
+    size_t n, cap;
+    char *from;
+} snapshot;
+
+static int snapshot_one(const mc_queue_entry *e, void *user_data)
+{
+    snapshot *s = user_data;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        int64_t *ids = realloc(s->ids, cap * sizeof(*ids));
+        if (!ids)
+            return MC_ENOMEM;
+        s->ids = ids;
+        s->cap = cap;
+    }
+    s->ids[s->n++] = e->id;
+    if (!s->from && e->from && !(s->from = strdup(e->from)))
+        return MC_ENOMEM;
+    return 0;
+}
+
+static int count_entry(const mc_queue_entry *e, void *user_data)
+{
+    (void)e;
+    (*(size_t *)user_data)++;
+    return 0;
+}
+
+/* what is still queued after a flush, one line each */
+static int print_left(const mc_queue_entry *e, void *user_data)
+{
+    pending_scan p;
+    char why[768];
+    (void)user_data;
+    memset(&p, 0, sizeof(p));
+    p.next_ms = e->next_attempt_ms;
+    p.attempts = e->attempts;
+    snprintf(p.error, sizeof(p.error), "%s", e->last_error ? e->last_error : "");
+    describe_pending(&p, why, sizeof(why));
+    fprintf(stderr, "mailchan: mail %lld to %s: still queued, %s\n", (long long)e->id, e->to, why);
+    return 0;
+}
+
+/* Delivers what is queued: owns the store with the binding the options
+ * describe, makes every queued mail due, and waits until each was
+ * accepted, dead-lettered or put off by a failed attempt (or --timeout). */
+static int queue_flush(const options *o)
+{
+    snapshot snap = {NULL, 0, 0, NULL};
+    mc_binding *b = NULL;
+    mc_transport *t = NULL;
+    pending_scan p;
+    size_t dead = 0;
+    int64_t start;
+    int rc, ex;
+    if ((rc = mc_queue_list(o->state_path, false, snapshot_one, &snap)) ||
+        (rc = mc_queue_list(o->state_path, true, count_entry, &dead))) {
+        ex = fail(rc, "cannot read the outbox");
+        goto done;
+    }
+    if (!snap.n) {
+        printf("nothing queued in %s\n", o->state_path);
+        if (dead)
+            fprintf(stderr,
+                    "mailchan: %zu dead-lettered mail stays (mailchan queue retry %s queues it again)\n",
+                    dead, o->state_path);
+        ex = EXIT_OK;
+        goto done;
+    }
+    if ((ex = make_binding(&b, o)) != CONTINUE)
+        goto done;
+    if ((rc = mc_binding_set(b, "state_path", o->state_path)) || (rc = mc_binding_set(b, "queued", "true")) ||
+        (mc_binding_is_default(b, "address") == 1 && snap.from &&
+         (rc = mc_binding_set(b, "address", snap.from)))) {
+        ex = bad_input(rc, "bad setting");
+        goto done;
+    }
+    mc_binding_set_delivery_callback(b, on_delivery, NULL);
+    /* due now; dead-lettered mail stays dead (queue retry requeues it) */
+    for (size_t i = 0; i < snap.n; i++)
+        if ((rc = mc_queue_retry(o->state_path, snap.ids[i], NULL))) {
+            ex = fail(rc, "cannot retry");
+            goto done;
+        }
+    start = wall_ms();
+    pthread_mutex_lock(&outbox.lock);
+    outbox.path = o->state_path;
+    outbox.baseline = 0;
+    outbox.since = 0;
+    outbox.print_each = 1;
+    pthread_mutex_unlock(&outbox.lock);
+    if ((rc = mc_transport_new(&t, b))) {
+        ex = fail(rc, "cannot deliver");
+        if (rc == MC_EBUSY)
+            fprintf(stderr,
+                    "mailchan: the queued mail was made due now: the process owning %s sends it within 5 s "
+                    "if it runs with --queued\n",
+                    o->state_path);
+        goto done;
+    }
+    rc = wait_outbox((unsigned)snap.n, start, o->timeout >= 0 ? start + o->timeout : -1, &p);
+    mc_transport_free(t); /* a delivery still in flight is cancelled: its mail stays queued */
+    t = NULL;
+    if (rc) {
+        ex = fail(rc, "cannot read the outbox");
+        goto done;
+    }
+    mc_queue_list(o->state_path, false, print_left, NULL);
+    p.pending = 0;
+    mc_queue_list(o->state_path, false, count_entry, &p.pending);
+    pthread_mutex_lock(&outbox.lock);
+    printf("%u sent, %u dead-lettered, %zu still queued\n", outbox.sent + outbox.partial, outbox.dead,
+           p.pending);
+    ex = outbox.dead || p.pending ? EXIT_TRANSPORT : outbox.partial ? EXIT_PARTIAL : EXIT_OK;
+    pthread_mutex_unlock(&outbox.lock);
+    if (interrupted())
+        ex = stopped_by_signal();
+done:
+    mc_transport_free(t);
+    outbox.path = NULL;
+    mc_binding_free(b);
+    free(snap.ids);
+    free(snap.from);
+    return ex;
+}
+
+static int run_queue(const options *o)
+{
+    switch (o->queue) {
+    case Q_LIST:
+    case Q_DEAD:
+        return queue_list(o);
+    case Q_RETRY:
+        return queue_retry(o);
+    case Q_PURGE:
+        return queue_purge(o);
+    default:
+        if (watch_signals_start())
+            return fail(MC_ENOMEM, "cannot start the signal thread");
+        if (o->verbose)
+            mc_log_set_callback(mc_log_stderr, o->verbose > 1 ? MC_LOG_DEBUG : MC_LOG_INFO, NULL);
+        return queue_flush(o);
+    }
+}
+
+static int max_id(const mc_queue_entry *e, void *user_data)
+{
+    int64_t *max = user_data;
+    if (e->id > *max)
+        *max = e->id;
+    return 0;
+}
+
+/* a queued binding: the delivery callback, and the store's path when it
+ * is queued (NULL otherwise); --queue-wait only with it */
+static int prepare_queued(mc_binding *b, const options *o, char **path)
+{
+    char *queued = NULL;
+    int on;
+    *path = NULL;
+    if (mc_binding_get(&queued, b, "queued") || mc_binding_get(path, b, "state_path")) {
+        mc_free(queued);
+        return bad_input(MC_EINVAL, "bad setting");
+    }
+    on = !strcmp(queued, "true");
+    mc_free(queued);
+    if (!on) {
+        mc_free(*path);
+        *path = NULL;
+        return o->seen['W'] ? usage_error("--queue-wait needs --queued") : CONTINUE;
+    }
+    mc_binding_set_delivery_callback(b, on_delivery, NULL);
+    return CONTINUE;
+}
+
+/* the transport owns the store now: what is in it was not queued by us */
+static int start_outbox_watch(const char *path)
+{
+    int64_t max = 0;
+    int rc;
+    if ((rc = mc_queue_list(path, false, max_id, &max)) || (rc = mc_queue_list(path, true, max_id, &max)))
+        return fail(rc, "cannot read the outbox");
+    pthread_mutex_lock(&outbox.lock);
+    outbox.path = path;
+    outbox.baseline = max;
+    outbox.since = wall_ms();
+    pthread_mutex_unlock(&outbox.lock);
+    return CONTINUE;
 }
 
 /* everything the user gave is checked before the transport exists */
@@ -876,6 +1584,7 @@ static int run(const options *o)
     mc_binding *b = NULL;
     mc_message *m = NULL;
     mc_transport *t = NULL;
+    char *queued_path = NULL;
     int rc, ex;
     if (watch_signals_start())
         return fail(MC_ENOMEM, "cannot start the signal thread");
@@ -883,15 +1592,21 @@ static int run(const options *o)
         mc_log_set_callback(mc_log_stderr, o->verbose > 1 ? MC_LOG_DEBUG : MC_LOG_INFO, NULL);
     if ((ex = make_binding(&b, o)) != CONTINUE)
         return ex;
+    if ((ex = prepare_queued(b, o, &queued_path)) != CONTINUE)
+        goto done;
     if (o->command == CMD_SEND && (ex = make_message(&m, o)) != CONTINUE)
         goto done;
     if ((rc = mc_transport_new(&t, b))) {
         ex = fail(rc, "cannot open the transport");
         goto done;
     }
+    if (queued_path && (ex = start_outbox_watch(queued_path)) != CONTINUE)
+        goto done;
     ex = o->command == CMD_SEND ? cmd_send(t, o, m) : cmd_receive(t, o);
 done:
     mc_transport_free(t);
+    outbox.path = NULL;
+    mc_free(queued_path);
     mc_message_free(m);
     mc_binding_free(b);
     return ex;
@@ -908,7 +1623,7 @@ int main(int argc, char **argv)
         return ex;
     if (mc_init())
         return fail(MC_ENOMEM, "cannot initialize the library");
-    ex = run(&o);
+    ex = o.command == CMD_QUEUE ? run_queue(&o) : run(&o);
     mc_shutdown();
     return ex;
 }

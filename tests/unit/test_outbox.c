@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "helpers.h"
 #include "queue/outbox.h"
@@ -368,6 +369,34 @@ static void test_free_cancels_in_flight(void **state)
     assert_int_equal(reports_count(&x->rp), 0);
 }
 
+static int count_entry(const mc_queue_entry *e, void *ud)
+{
+    (void)e;
+    (*(size_t *)ud)++;
+    return 0;
+}
+
+/* The administration API never makes a store: an empty file stays empty
+ * (a foreign file is refused, not given a schema); a real store is listed. */
+static void test_admin_refuses_non_store(void **state)
+{
+    fixture *x = *state;
+    char empty[320];
+    struct stat st;
+    size_t n = 0;
+    FILE *f;
+    snprintf(empty, sizeof(empty), "%s/empty.db", x->dir);
+    assert_non_null(f = fopen(empty, "w"));
+    fclose(f);
+    assert_int_equal(mc_queue_list(empty, false, count_entry, &n), MC_EIO);
+    assert_non_null(strstr(mc_error_last(), "not a mailchan state store"));
+    assert_int_equal(mc_queue_purge(empty, 0, false, NULL), MC_EIO);
+    assert_int_equal(stat(empty, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    assert_int_equal(mc_queue_list(x->path, false, count_entry, &n), 0);
+    assert_int_equal(n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +408,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_outbox_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_delivers_leftovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_cancels_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_refuses_non_store, setup, teardown),
     };
     mc_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
