@@ -31,14 +31,16 @@ static int outbox_send(mc__sender *s, const char *from, const char *const *to, s
                        size_t len, const mc__cancel_token *cancel)
 {
     outbox *b = (outbox *)s;
-    int64_t id;
+    int64_t id, due;
     int rc;
     if (cancel && atomic_load(cancel))
         return mc__error_set(MC_ECANCELED, "the send was cancelled");
-    if ((rc = mc__store_outbox_add(b->store, from, to, nto, mail, len, b->o.max_bytes, &id)))
+    if ((rc = mc__store_outbox_add(b->store, from, to, nto, mail, len, b->o.max_bytes, &id, &due)))
         return rc;
     mc__log(MC_LOG_DEBUG, "queued mail %lld (%zu bytes) in %s", (long long)id, len, mc__store_path(b->store));
-    kick(b);
+    /* mail that waits behind its destination's backoff needs no look now */
+    if (due <= mc__wall_ms())
+        kick(b);
     return 0;
 }
 

@@ -13,14 +13,20 @@
 
 #define SCHEMA_VERSION 1
 
+/* the statements kept prepared (each sent once per queued mail or received message) */
+enum { STMT_BEGIN, STMT_COMMIT, STMT_INSERT, STMT_DEST_WAIT, STMT_SEEN, STMT_RECORD, STMT_COUNT };
+
 struct mc__store {
     mc__state state; /* first: the mc__state view */
     sqlite3 *db;
     char *path;
     int lock_fd;
     int64_t dedup_window_ms;
-    pthread_mutex_t lock; /* one statement sequence (a transaction) at a time */
-    unsigned records;     /* received ids recorded since the last prune */
+    pthread_mutex_t lock;            /* one statement sequence (a transaction) at a time */
+    unsigned records;                /* received ids recorded since the last prune */
+    int64_t next_id;                 /* owner: the id of the next queued mail (0: not read yet) */
+    int64_t bytes;                   /* owner: bytes in the outbox, at least (-1: not counted yet) */
+    sqlite3_stmt *cache[STMT_COUNT]; /* statements of the hot paths, prepared once */
 };
 
 /* ---- errors: each names the store and keeps SQLite's reason ---- */
@@ -66,6 +72,33 @@ static int prepare(mc__store *s, sqlite3_stmt **st, const char *sql, const char 
     return rc == SQLITE_OK ? 0 : store_error(s, rc, what);
 }
 
+/* A kept statement (s->lock held): prepared at first use, reset for reuse.
+ * Finish with keep_done (never sqlite3_finalize). */
+static int keep(mc__store *s, int which, const char *sql, sqlite3_stmt **st, const char *what)
+{
+    if (!s->cache[which]) {
+        int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->cache[which], NULL);
+        if (rc != SQLITE_OK)
+            return store_error(s, rc, what);
+    }
+    *st = s->cache[which];
+    return 0;
+}
+
+static void keep_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* runs a kept statement that returns no row */
+static int keep_run(mc__store *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    keep_done(st);
+    return rc == SQLITE_DONE ? 0 : store_error(s, rc, what);
+}
+
 /* runs a prepared statement that returns no row, and finalizes it */
 static int run(mc__store *s, sqlite3_stmt *st, const char *what)
 {
@@ -78,8 +111,11 @@ static int run(mc__store *s, sqlite3_stmt *st, const char *what)
  * store fails here rather than half-way */
 static int begin(mc__store *s, const char *what)
 {
+    sqlite3_stmt *st = NULL;
+    int rc;
     pthread_mutex_lock(&s->lock);
-    int rc = exec(s, "BEGIN IMMEDIATE", what);
+    if (!(rc = keep(s, STMT_BEGIN, "BEGIN IMMEDIATE", &st, what)))
+        rc = keep_run(s, st, what);
     if (rc)
         pthread_mutex_unlock(&s->lock);
     return rc;
@@ -87,8 +123,9 @@ static int begin(mc__store *s, const char *what)
 
 static int end(mc__store *s, int rc, const char *what)
 {
-    if (!rc)
-        rc = exec(s, "COMMIT", what);
+    sqlite3_stmt *st = NULL;
+    if (!rc && !(rc = keep(s, STMT_COMMIT, "COMMIT", &st, what)))
+        rc = keep_run(s, st, what);
     if (rc && !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     pthread_mutex_unlock(&s->lock);
@@ -97,12 +134,17 @@ static int end(mc__store *s, int rc, const char *what)
 
 /* ---- schema ---- */
 
-/* Version 1. The outbox's byte total lives in a row kept by triggers, so a
- * bound check costs one read however long the queue, and an administrator
- * purging rows from another process keeps it right. */
+/* Version 1. A queued mail's commit writes as few pages as it can: its row
+ * and the two indexes the delivery thread reads. Its id comes from the
+ * owner's counter - above every id in the table and the highest one that
+ * ever left it (meta.outbox_last_id, kept by a trigger on delete, so the
+ * cost falls on delivery) - not AUTOINCREMENT, which rewrites
+ * sqlite_sequence at every insert. The byte bound is checked against the
+ * owner's running total, recounted from the table only when a mail would
+ * pass the bound (what was sent or purged meanwhile is then seen). */
 static const char schema_v1[] =
     "CREATE TABLE outbox("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id INTEGER PRIMARY KEY," /* the owner numbers mail itself (store.c: next_id) */
     " created_ms INTEGER NOT NULL,"
     " sender TEXT NOT NULL,"
     " rcpt TEXT NOT NULL," /* the recipients, one per line: also the destination */
@@ -114,12 +156,11 @@ static const char schema_v1[] =
     " dead_ms INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX outbox_due ON outbox(dead_ms, next_ms, id);"
     "CREATE INDEX outbox_dest ON outbox(rcpt, dead_ms);"
-    "CREATE TABLE totals(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
-    "INSERT INTO totals VALUES('outbox_bytes', 0);"
-    "CREATE TRIGGER outbox_in AFTER INSERT ON outbox BEGIN"
-    " UPDATE totals SET value = value + NEW.bytes WHERE name = 'outbox_bytes'; END;"
-    "CREATE TRIGGER outbox_out AFTER DELETE ON outbox BEGIN"
-    " UPDATE totals SET value = value - OLD.bytes WHERE name = 'outbox_bytes'; END;"
+    /* the highest id that left the outbox: ids are never given twice */
+    "CREATE TABLE meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO meta VALUES('outbox_last_id', 0);"
+    "CREATE TRIGGER outbox_gone AFTER DELETE ON outbox BEGIN"
+    " UPDATE meta SET value = max(value, OLD.id) WHERE name = 'outbox_last_id'; END;"
     "CREATE TABLE received("
     " message_id TEXT PRIMARY KEY,"
     " seen_ms INTEGER NOT NULL,"
@@ -136,7 +177,7 @@ static const char *const migrations[] = {schema_v1};
 
 static int migrate(mc__store *s)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int version, rc;
     if ((rc = begin(s, "reading the schema version")))
         return rc;
@@ -196,7 +237,7 @@ static const mc__state_ops state_ops;
 /* a mailchan store has its schema (user_version >= 1): 0 or an error if so */
 static int check_is_store(mc__store *s)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc, version;
     if ((rc = prepare(s, &st, "PRAGMA user_version", "reading the schema version")))
         return rc;
@@ -213,7 +254,7 @@ static int check_is_store(mc__store *s)
 int mc__store_open(mc__store **out, const char *path, mc__store_mode mode, const mc__store_options *o)
 {
     mc__store *s;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
     if (!out || !path || !*path)
         return mc__error_set(MC_EINVAL, "a state store needs a path");
@@ -224,6 +265,7 @@ int mc__store_open(mc__store **out, const char *path, mc__store_mode mode, const
     s->state.ops = &state_ops;
     s->lock_fd = -1;
     s->dedup_window_ms = o && o->dedup_window_ms > 0 ? o->dedup_window_ms : 7LL * 24 * 3600 * 1000;
+    s->bytes = -1;
     pthread_mutex_init(&s->lock, NULL);
     if (mode == MC__STORE_OWNER && (rc = take_lock(s)))
         goto fail;
@@ -266,6 +308,8 @@ void mc__store_free(mc__store *s)
 {
     if (!s)
         return;
+    for (int i = 0; i < STMT_COUNT; i++)
+        sqlite3_finalize(s->cache[i]);
     if (s->db)
         sqlite3_close_v2(s->db);
     if (s->lock_fd >= 0)
@@ -330,13 +374,36 @@ static char *column_dup(sqlite3_stmt *st, int i)
     return t ? mc__strdup((const char *)t) : NULL;
 }
 
+/* the owner's id counter and byte total, read once (s->lock held) */
+static int outbox_counters(mc__store *s, const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+    if (s->next_id && s->bytes >= 0)
+        return 0;
+    if ((rc = prepare(
+             s, &st,
+             "SELECT max(coalesce(max(id), 0), (SELECT value FROM meta WHERE name = 'outbox_last_id')) + 1, "
+             "coalesce(sum(bytes), 0) FROM outbox",
+             what)))
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (!s->next_id)
+            s->next_id = sqlite3_column_int64(st, 0);
+        s->bytes = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : store_error(s, rc, what);
+}
+
 int mc__store_outbox_add(mc__store *s, const char *from, const char *const *to, size_t nto, const char *mail,
-                         size_t len, uint64_t max_bytes, int64_t *id)
+                         size_t len, uint64_t max_bytes, int64_t *id, int64_t *due_ms)
 {
     static const char *what = "queueing a mail";
     sqlite3_stmt *st = NULL;
     char *rcpt = join_rcpt(to, nto);
-    int64_t now = mc__wall_ms(), total = 0;
+    int64_t now = mc__wall_ms(), due = now;
     int rc;
     if (!rcpt)
         return mc__error_set(MC_ENOMEM, "out of memory");
@@ -344,33 +411,50 @@ int mc__store_outbox_add(mc__store *s, const char *from, const char *const *to, 
         free(rcpt);
         return rc;
     }
-    if (!(rc = prepare(s, &st, "SELECT value FROM totals WHERE name = 'outbox_bytes'", what))) {
-        if (sqlite3_step(st) == SQLITE_ROW)
-            total = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        if (max_bytes && (uint64_t)total + len > max_bytes)
+    rc = outbox_counters(s, what);
+    if (!rc && max_bytes && (uint64_t)s->bytes + len > max_bytes) {
+        /* the running total only grows: count again (mail sent or purged meanwhile) */
+        s->bytes = -1;
+        if (!(rc = outbox_counters(s, what)) && (uint64_t)s->bytes + len > max_bytes)
             rc = mc__error_set(MC_EFULL,
                                "the outbox of state store %s is full: %lld bytes queued, this mail %zu, "
                                "queue_max_bytes %llu",
-                               s->path, (long long)total, len, (unsigned long long)max_bytes);
+                               s->path, (long long)s->bytes, len, (unsigned long long)max_bytes);
     }
     /* due now - or, when mail to the same recipients is waiting (a failed
      * attempt's backoff), when the newest of it is: it leaves after them */
-    if (!rc && !(rc = prepare(s, &st,
-                              "INSERT INTO outbox(created_ms, sender, rcpt, mail, bytes, next_ms) "
-                              "VALUES(?1, ?2, ?3, ?4, ?5, max(?1, coalesce((SELECT next_ms FROM outbox "
-                              "WHERE rcpt = ?3 AND dead_ms = 0 ORDER BY id DESC LIMIT 1), ?1)))",
-                              what))) {
-        sqlite3_bind_int64(st, 1, now);
-        sqlite3_bind_text(st, 2, from ? from : "", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, rcpt, -1, SQLITE_STATIC);
-        sqlite3_bind_blob64(st, 4, mail, len, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, (sqlite3_int64)len);
-        rc = run(s, st, what);
-        if (!rc && id)
-            *id = sqlite3_last_insert_rowid(s->db);
+    if (!rc &&
+        !(rc = keep(s, STMT_DEST_WAIT,
+                    "SELECT next_ms FROM outbox WHERE rcpt = ?1 AND dead_ms = 0 ORDER BY id DESC LIMIT 1",
+                    &st, what))) {
+        sqlite3_bind_text(st, 1, rcpt, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > due)
+            due = sqlite3_column_int64(st, 0);
+        rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_error(s, rc, what);
+        keep_done(st);
     }
-    rc = end(s, rc, what);
+    if (!rc && !(rc = keep(s, STMT_INSERT,
+                           "INSERT INTO outbox(id, created_ms, sender, rcpt, mail, bytes, next_ms) "
+                           "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                           &st, what))) {
+        sqlite3_bind_int64(st, 1, s->next_id);
+        sqlite3_bind_int64(st, 2, now);
+        sqlite3_bind_text(st, 3, from ? from : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, rcpt, -1, SQLITE_STATIC);
+        sqlite3_bind_blob64(st, 5, mail, len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64)len);
+        sqlite3_bind_int64(st, 7, due);
+        rc = keep_run(s, st, what);
+    }
+    if (!(rc = end(s, rc, what))) {
+        if (id)
+            *id = s->next_id;
+        if (due_ms)
+            *due_ms = due;
+        s->next_id++;
+        s->bytes += (int64_t)len;
+    }
     free(rcpt);
     return rc;
 }
@@ -406,7 +490,7 @@ static int read_row(sqlite3_stmt *st, mc__outbox_row *r, bool with_mail)
 int mc__store_outbox_next(mc__store *s, int64_t now_ms, mc__outbox_row *row, int64_t *next_ms)
 {
     static const char *what = "reading the outbox";
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
     *next_ms = -1;
     pthread_mutex_lock(&s->lock);
@@ -440,7 +524,7 @@ int mc__store_outbox_next(mc__store *s, int64_t now_ms, mc__outbox_row *row, int
 static int change_n(mc__store *s, const char *sql, int64_t a, int64_t b, const char *text, size_t *n,
                     const char *what)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc, params;
     if (n)
         *n = 0;
@@ -490,7 +574,7 @@ int mc__store_outbox_dead(mc__store *s, int64_t id, int64_t now_ms, const char *
 int mc__store_outbox_list(mc__store *s, bool dead, mc__outbox_each each, void *ud)
 {
     static const char *what = "listing the outbox";
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
     pthread_mutex_lock(&s->lock);
     rc = prepare(s, &st,
@@ -541,15 +625,16 @@ static int state_seen(mc__state *st_, const char *message_id)
 {
     mc__store *s = (mc__store *)st_;
     static const char *what = "looking up a received message id";
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
     pthread_mutex_lock(&s->lock);
-    if (!(rc = prepare(s, &st, "SELECT 1 FROM received WHERE message_id = ?1 AND seen_ms >= ?2", what))) {
+    if (!(rc = keep(s, STMT_SEEN, "SELECT 1 FROM received WHERE message_id = ?1 AND seen_ms >= ?2", &st,
+                    what))) {
         sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, mc__wall_ms() - s->dedup_window_ms);
         rc = sqlite3_step(st);
         rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store_error(s, rc, what);
-        sqlite3_finalize(st);
+        keep_done(st);
     }
     pthread_mutex_unlock(&s->lock);
     return rc;
@@ -559,7 +644,7 @@ static int state_record(mc__state *st_, const char *message_id, const char *mail
 {
     mc__store *s = (mc__store *)st_;
     static const char *what = "recording a received message id";
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int64_t now = mc__wall_ms();
     int rc;
     if ((rc = begin(s, what)))
@@ -567,12 +652,13 @@ static int state_record(mc__state *st_, const char *message_id, const char *mail
     /* handed over before, within the window: 1, nothing changes (two mails
      * carrying one id may both be read before either is handed over, so the
      * look-up at read time cannot be the only one) */
-    if (!(rc = prepare(s, &st, "SELECT 1 FROM received WHERE message_id = ?1 AND seen_ms >= ?2", what))) {
+    if (!(rc = keep(s, STMT_SEEN, "SELECT 1 FROM received WHERE message_id = ?1 AND seen_ms >= ?2", &st,
+                    what))) {
         sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, now - s->dedup_window_ms);
         rc = sqlite3_step(st);
         rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store_error(s, rc, what);
-        sqlite3_finalize(st);
+        keep_done(st);
     }
     if (rc > 0) {
         rc = end(s, 0, what); /* nothing was written */
@@ -580,11 +666,11 @@ static int state_record(mc__state *st_, const char *message_id, const char *mail
     }
     if (rc)
         return end(s, rc, what);
-    if (!(rc = prepare(s, &st, "INSERT OR REPLACE INTO received VALUES(?1, ?2, ?3)", what))) {
+    if (!(rc = keep(s, STMT_RECORD, "INSERT OR REPLACE INTO received VALUES(?1, ?2, ?3)", &st, what))) {
         sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, now);
         sqlite3_bind_text(st, 3, mail_id, -1, SQLITE_STATIC);
-        rc = run(s, st, what);
+        rc = keep_run(s, st, what);
     }
     /* now and then, ids older than the window go (an index range delete) */
     if (!rc && ++s->records >= 1000) {
@@ -599,7 +685,7 @@ static int state_record(mc__state *st_, const char *message_id, const char *mail
 
 int mc__store_received_count(mc__store *s, int64_t *n)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
     pthread_mutex_lock(&s->lock);
     if (!(rc = prepare(s, &st, "SELECT count(*) FROM received", "counting received ids"))) {
@@ -616,7 +702,7 @@ static int state_replay_put(mc__state *st_, const char *key, const char *mail_id
 {
     mc__store *s = (mc__store *)st_;
     static const char *what = "recording a signature in the replay cache";
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
     if ((rc = begin(s, what)))
         return rc;
@@ -639,7 +725,7 @@ static int state_replay_remove(mc__state *st_, const char *key)
 {
     mc__store *s = (mc__store *)st_;
     static const char *what = "removing a signature from the replay cache";
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
     if ((rc = begin(s, what)))
         return rc;
@@ -654,7 +740,7 @@ static int state_replay_load(mc__state *st_, int64_t now_ms, size_t max, mc__rep
 {
     mc__store *s = (mc__store *)st_;
     static const char *what = "reading the replay cache";
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
     pthread_mutex_lock(&s->lock);
     /* the `max` entries expiring last, handed over in expiry order */

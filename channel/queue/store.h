@@ -53,9 +53,11 @@ typedef struct {
 void mc__outbox_row_clear(mc__outbox_row *r);
 
 /* Commits one framed mail; MC_EFULL when the outbox would exceed max_bytes
- * (queued and dead mail both count). */
+ * (queued and dead mail both count). *id: its id (never given twice);
+ * *due_ms: when it is due (later than now when older mail to
+ * the same recipients waits). Either may be NULL. */
 int mc__store_outbox_add(mc__store *s, const char *from, const char *const *to, size_t nto, const char *mail,
-                         size_t len, uint64_t max_bytes, int64_t *id);
+                         size_t len, uint64_t max_bytes, int64_t *id, int64_t *due_ms);
 /* The oldest queued mail due at now_ms (1), or none (0; *next_ms: the
  * earliest due instant of any queued mail, or -1). */
 int mc__store_outbox_next(mc__store *s, int64_t now_ms, mc__outbox_row *row, int64_t *next_ms);

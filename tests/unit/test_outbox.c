@@ -397,6 +397,24 @@ static void test_admin_refuses_non_store(void **state)
     assert_int_equal(n, 0);
 }
 
+/* An id is never given twice, also after the mail left the outbox and the
+ * store was opened again (ids are not AUTOINCREMENT's). */
+static void test_ids_never_reused(void **state)
+{
+    fixture *x = *state;
+    const char *rcpt[1] = {"a@x.test"};
+    int64_t a = 0, b = 0, c = 0;
+    assert_int_equal(mc__store_outbox_add(x->store, "me@x.test", rcpt, 1, "m", 1, 0, &a, NULL), 0);
+    assert_int_equal(mc__store_outbox_add(x->store, "me@x.test", rcpt, 1, "m", 1, 0, &b, NULL), 0);
+    assert_true(b > a);
+    assert_int_equal(mc__store_outbox_done(x->store, b), 0);
+    assert_int_equal(mc__store_outbox_done(x->store, a), 0);
+    mc__store_free(x->store);
+    assert_int_equal(mc__store_open(&x->store, x->path, MC__STORE_OWNER, NULL), 0);
+    assert_int_equal(mc__store_outbox_add(x->store, "me@x.test", rcpt, 1, "m", 1, 0, &c, NULL), 0);
+    assert_true(c > b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +426,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_outbox_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_delivers_leftovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_cancels_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_refuses_non_store, setup, teardown),
     };
     mc_init();
