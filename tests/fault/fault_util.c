@@ -731,3 +731,21 @@ int fault_send_seq(fault_ledger *l, mc_output_channel *ch, const char *tag, int 
     mc_message_free(m);
     return rc;
 }
+
+void *fault_receive_loop(void *arg)
+{
+    fault_receiver *r = arg;
+    while (!atomic_load(&r->stop)) {
+        mc_message *m = NULL;
+        int rc = mc_input_channel_receive(&m, r->in, 500);
+        if (!rc) {
+            fault_ledger_deliver(r->ledger, m, 0);
+            mc_message_free(m);
+        } else if (rc != MC_ETIMEOUT) {
+            if (r->errors++ < 5)
+                fprintf(stderr, "receive: %s: %s\n", mc_strerror(rc), mc_error_last());
+            fault_sleep_ms(100);
+        }
+    }
+    return NULL;
+}

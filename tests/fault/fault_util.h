@@ -13,6 +13,7 @@
 #define MC_FAULT_UTIL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -123,6 +124,17 @@ typedef struct {
      * either way every attempt at one seq carries the same wsa:MessageID) */
     const char *mid_prefix;
 } fault_ledger;
+
+/* A receiving thread: records each message in the ledger (as receiver 0)
+ * until stop is set; receive errors other than a timeout are counted (the
+ * first five printed). Start it with pthread_create(.., fault_receive_loop, &r). */
+typedef struct {
+    fault_ledger *ledger;
+    mc_input_channel *in;
+    atomic_bool stop;
+    int errors;
+} fault_receiver;
+void *fault_receive_loop(void *arg);
 
 void fault_ledger_init(fault_ledger *l, int n);
 void fault_ledger_free(fault_ledger *l);

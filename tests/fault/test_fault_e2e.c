@@ -39,31 +39,6 @@
 #define PAD 2500 /* a mail of ~4.5 KB: its DATA and its FETCH are TLS records of their own size */
 
 typedef struct {
-    fault_ledger *ledger;
-    mc_input_channel *in;
-    atomic_bool stop;
-    int errors; /* receive errors other than a timeout */
-} receiver;
-
-static void *receive_loop(void *arg)
-{
-    receiver *r = arg;
-    while (!atomic_load(&r->stop)) {
-        mc_message *m = NULL;
-        int rc = mc_input_channel_receive(&m, r->in, 500);
-        if (!rc) {
-            fault_ledger_deliver(r->ledger, m, 0);
-            mc_message_free(m);
-        } else if (rc != MC_ETIMEOUT) {
-            if (r->errors++ < 5)
-                fprintf(stderr, "receive: %s: %s\n", mc_strerror(rc), mc_error_last());
-            fault_sleep_ms(100);
-        }
-    }
-    return NULL;
-}
-
-typedef struct {
     int64_t *t;
     size_t n;
 } cuts;
@@ -102,7 +77,7 @@ int main(void)
     fault_proxy proxy;
     fault_ledger ledger;
     fault_verdict v;
-    receiver r = {0};
+    fault_receiver r = {0};
     mc_transport *alice, *bob;
     mc_channel_factory *f;
     mc_output_channel *out;
@@ -128,7 +103,7 @@ int main(void)
                                "server_query_interval=5000", "accept_existing_messages=true", NULL);
     fault_listen(bob, CHANNEL, &lis, &r.in, "bob's listener");
     r.ledger = &ledger;
-    pthread_create(&th, NULL, receive_loop, &r);
+    pthread_create(&th, NULL, fault_receive_loop, &r);
 
     alice = fault_mail_transport("alice", proxy.smtp_port, proxy.imap_port, "timeout=5000", NULL);
     snprintf(smtp_to, sizeof(smtp_to), "%sbob@example.test", CHANNEL);

@@ -47,31 +47,6 @@
 #define TAG "fault-e2e-once"
 #define CHANNEL "net.mail://fault-e2e-once#"
 
-typedef struct {
-    fault_ledger *ledger;
-    mc_input_channel *in;
-    atomic_bool stop;
-    int errors; /* receive errors other than a timeout */
-} receiver;
-
-static void *receive_loop(void *arg)
-{
-    receiver *r = arg;
-    while (!atomic_load(&r->stop)) {
-        mc_message *m = NULL;
-        int rc = mc_input_channel_receive(&m, r->in, 500);
-        if (!rc) {
-            fault_ledger_deliver(r->ledger, m, 0);
-            mc_message_free(m);
-        } else if (rc != MC_ETIMEOUT) {
-            if (r->errors++ < 5)
-                fprintf(stderr, "receive: %s: %s\n", mc_strerror(rc), mc_error_last());
-            fault_sleep_ms(100);
-        }
-    }
-    return NULL;
-}
-
 static int count_entry(const mc_queue_entry *e, void *ud)
 {
     (void)e;
@@ -119,7 +94,7 @@ int main(void)
     fault_proxy proxy;
     fault_ledger ledger;
     fault_verdict v;
-    receiver r = {0};
+    fault_receiver r = {0};
     mc_transport *alice, *bob;
     mc_channel_factory *f;
     mc_output_channel *out;
@@ -151,7 +126,7 @@ int main(void)
                                "server_query_interval=5000", "accept_existing_messages=true", s_bob, NULL);
     fault_listen(bob, CHANNEL, &lis, &r.in, "bob's listener");
     r.ledger = &ledger;
-    pthread_create(&th, NULL, receive_loop, &r);
+    pthread_create(&th, NULL, fault_receive_loop, &r);
 
     alice = fault_mail_transport("alice", proxy.smtp_port, proxy.imap_port, "timeout=5000", s_alice,
                                  "queued=true", "queue_retry_initial=150", "queue_retry_max=2000", NULL);

@@ -68,16 +68,9 @@ void deliver_raw(const char *root, const char *addr, const char *folder, const c
     assert_int_equal(rename(tmp, path), 0);
 }
 
-mc_transport *maildir_transport(const char *root, const char *addr, ...)
+void binding_set_pairs(mc_binding *b, va_list ap)
 {
-    mc_binding *b = NULL;
-    mc_transport *t = NULL;
-    va_list ap;
     const char *kv;
-    assert_int_equal(mc_binding_new(&b, "maildir"), 0);
-    assert_int_equal(mc_binding_set(b, "maildir_root", root), 0);
-    assert_int_equal(mc_binding_set(b, "address", addr), 0);
-    va_start(ap, addr);
     while ((kv = va_arg(ap, const char *))) {
         char name[128];
         const char *eq = strchr(kv, '=');
@@ -85,6 +78,18 @@ mc_transport *maildir_transport(const char *root, const char *addr, ...)
         name[eq - kv] = '\0';
         assert_int_equal(mc_binding_set(b, name, eq + 1), 0);
     }
+}
+
+mc_transport *maildir_transport(const char *root, const char *addr, ...)
+{
+    mc_binding *b = NULL;
+    mc_transport *t = NULL;
+    va_list ap;
+    assert_int_equal(mc_binding_new(&b, "maildir"), 0);
+    assert_int_equal(mc_binding_set(b, "maildir_root", root), 0);
+    assert_int_equal(mc_binding_set(b, "address", addr), 0);
+    va_start(ap, addr);
+    binding_set_pairs(b, ap);
     va_end(ap);
     assert_int_equal(mc_transport_new(&t, b), 0);
     mc_binding_free(b);

@@ -17,6 +17,8 @@ int count_files(const char *dir);
 void deliver_raw(const char *root, const char *addr, const char *folder, const char *mail);
 /* a maildir transport for addr under root, with optional extra settings "k=v" (NULL-terminated) */
 mc_transport *maildir_transport(const char *root, const char *addr, ...);
+/* sets each "name=value" of a NULL-ended list (failing the test on an error) */
+void binding_set_pairs(mc_binding *b, va_list ap);
 /* path helper: <root>/<addr>/<sub> in a static buffer per call slot */
 const char *mbox_path(char *buf, size_t cap, const char *root, const char *addr, const char *sub);
 /* a listener on uri and its input channel (fails the test on error) */

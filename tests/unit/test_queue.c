@@ -207,7 +207,6 @@ static int transport_rc(const char *root, const char *state_path, ...)
     mc_binding *b;
     mc_transport *t = NULL;
     va_list ap;
-    const char *kv;
     int rc;
     assert_int_equal(mc_binding_new(&b, "maildir"), 0);
     assert_int_equal(mc_binding_set(b, "maildir_root", root), 0);
@@ -215,13 +214,7 @@ static int transport_rc(const char *root, const char *state_path, ...)
     if (state_path)
         assert_int_equal(mc_binding_set(b, "state_path", state_path), 0);
     va_start(ap, state_path);
-    while ((kv = va_arg(ap, const char *))) {
-        char name[128];
-        const char *eq = strchr(kv, '=');
-        memcpy(name, kv, (size_t)(eq - kv));
-        name[eq - kv] = '\0';
-        assert_int_equal(mc_binding_set(b, name, eq + 1), 0);
-    }
+    binding_set_pairs(b, ap);
     va_end(ap);
     rc = mc_transport_new(&t, b);
     mc_transport_free(t);
