@@ -53,24 +53,19 @@ static bool permanent(int rc)
 static void report(outbox *b, const mc__outbox_row *r, int result, const char *error)
 {
     mc_delivery_report d;
-    mc__buf to;
+    char *to;
     if (!b->o.callback)
         return;
-    mc__buf_init(&to);
-    for (size_t i = 0; i < r->nto; i++) {
-        if (i)
-            mc__buf_puts(&to, ", ");
-        mc__buf_puts(&to, r->to[i]);
-    }
+    to = mc__outbox_row_recipients(r);
     memset(&d, 0, sizeof(d));
     d.id = r->id;
-    d.to = to.len && !to.failed ? to.data : "";
+    d.to = to ? to : "";
     d.result = result;
     d.error = error ? error : "";
     d.attempts = r->attempts + 1;
     d.queued_ms = r->created_ms;
     b->o.callback(&d, b->o.user_data);
-    mc__buf_free(&to);
+    free(to);
 }
 
 static int64_t backoff(const outbox *b, unsigned attempts)

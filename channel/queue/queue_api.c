@@ -27,18 +27,10 @@ static int list_one(const mc__outbox_row *r, void *arg)
 {
     lister *l = arg;
     mc_queue_entry e;
-    mc__buf to;
+    char *to = mc__outbox_row_recipients(r);
     int rc;
-    mc__buf_init(&to);
-    for (size_t i = 0; i < r->nto; i++) {
-        if (i)
-            mc__buf_puts(&to, ", ");
-        mc__buf_puts(&to, r->to[i]);
-    }
-    if (to.failed) {
-        mc__buf_free(&to);
+    if (!to)
         return mc__error_set(MC_ENOMEM, "out of memory");
-    }
     memset(&e, 0, sizeof(e));
     e.id = r->id;
     e.queued_ms = r->created_ms;
@@ -46,11 +38,11 @@ static int list_one(const mc__outbox_row *r, void *arg)
     e.dead_ms = r->dead_ms;
     e.attempts = r->attempts;
     e.from = r->from;
-    e.to = to.len ? to.data : "";
+    e.to = to;
     e.bytes = r->len;
     e.last_error = r->last_error;
     rc = l->each(&e, l->ud);
-    mc__buf_free(&to);
+    free(to);
     return rc;
 }
 

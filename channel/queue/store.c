@@ -336,16 +336,25 @@ void mc__outbox_row_clear(mc__outbox_row *r)
     memset(r, 0, sizeof(*r));
 }
 
-static char *join_rcpt(const char *const *to, size_t nto)
+/* the addresses joined by sep (malloc'ed; NULL when out of memory) */
+static char *join(const char *const *to, size_t nto, const char *sep)
 {
     mc__buf b;
     mc__buf_init(&b);
     for (size_t i = 0; i < nto; i++) {
         if (i)
-            mc__buf_put(&b, "\n", 1);
+            mc__buf_puts(&b, sep);
         mc__buf_puts(&b, to[i]);
     }
-    return mc__buf_detach(&b, NULL);
+    return b.len ? mc__buf_detach(&b, NULL) : (mc__buf_free(&b), mc__strdup(""));
+}
+
+/* stored one per line: the column is also the destination */
+static char *join_rcpt(const char *const *to, size_t nto) { return join(to, nto, "\n"); }
+
+char *mc__outbox_row_recipients(const mc__outbox_row *r)
+{
+    return join((const char *const *)r->to, r->nto, ", ");
 }
 
 static int split_rcpt(const char *text, mc__outbox_row *r)

@@ -51,6 +51,8 @@ typedef struct {
 } mc__outbox_row;
 
 void mc__outbox_row_clear(mc__outbox_row *r);
+/* its recipients as shown to people, separated by ", " (malloc'ed; NULL: out of memory) */
+char *mc__outbox_row_recipients(const mc__outbox_row *r);
 
 /* Commits one framed mail; MC_EFULL when the outbox would exceed max_bytes
  * (queued and dead mail both count). *id: its id (never given twice);

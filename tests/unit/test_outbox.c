@@ -397,6 +397,28 @@ static void test_admin_refuses_non_store(void **state)
     assert_int_equal(n, 0);
 }
 
+/* `mailchan queue retry` from outside (the admin API, not the owner's
+ * kick) is picked up by the owner's delivery thread, which looks at the
+ * outbox at least every 5 s, though its backoff would wait an hour. */
+static void test_outside_retry_picked_up(void **state)
+{
+    fixture *x = *state;
+    mc__sender *s;
+    size_t n = 0;
+    x->f.fail_left = 1;
+    x->f.fail_rc = MC_EIO;
+    x->o.retry_initial_ms = x->o.retry_max_ms = 3600000;
+    s = outbox(x);
+    queue(s, "a@x.test", "later");
+    for (int i = 0; i < 2000 && x->f.attempts < 1; i++)
+        usleep(10000);
+    assert_int_equal(mc_queue_retry(x->path, 0, &n), 0);
+    assert_int_equal(n, 1);
+    wait_sent(&x->f, 1);
+    assert_string_equal(x->f.sent[0], "a@x.test|later");
+    s->ops->free(s);
+}
+
 /* An id is never given twice, also after the mail left the outbox and the
  * store was opened again (ids are not AUTOINCREMENT's). */
 static void test_ids_never_reused(void **state)
@@ -427,6 +449,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_delivers_leftovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_cancels_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outside_retry_picked_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_refuses_non_store, setup, teardown),
     };
     mc_init();
