@@ -43,6 +43,8 @@ const char *mc_strerror(int code)
         return "delivered to some recipients, refused by the server for others";
     case MC_EFULL:
         return "the outbox is full";
+    case MC_EFAULT:
+        return "the service answered with a SOAP fault";
     default:
         return "unknown error";
     }

@@ -13,5 +13,6 @@
 #include "mailchan/queue.h"
 #include "mailchan/transport.h"
 #include "mailchan/channel.h"
+#include "mailchan/request.h"
 
 #endif

@@ -59,7 +59,8 @@ typedef enum {
     MC_EIO = -12,      /**< I/O failure: file system, network, unreachable server */
     MC_ECLOSED = -13,  /**< the object was closed (or aborted) */
     MC_EPARTIAL = -14, /**< delivered to some recipients, refused by the server for others */
-    MC_EFULL = -15     /**< the outbox is full (queue_max_bytes); nothing was queued */
+    MC_EFULL = -15,    /**< the outbox is full (queue_max_bytes); nothing was queued */
+    MC_EFAULT = -16    /**< the service answered a request with a SOAP fault (mailchan/request.h) */
 } mc_error_code;
 
 /** A length meaning "the string is NUL-terminated: measure it" (see above). */
