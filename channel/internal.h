@@ -71,6 +71,9 @@ bool mc__strmap_remove(mc__strmap *m, const char *key, void **old_value);
 /* iteration: index i from 0 while i < cap; returns key or NULL for empty slots */
 const char *mc__strmap_slot(const mc__strmap *m, size_t i, void **value);
 
+/* where a reply to req goes (message.c): a new string or NULL */
+char *mc__reply_destination(const mc_message *req, bool fault);
+
 /* hardened XML parsing (xml.c) */
 struct _xmlDoc;
 int mc__xml_parse(struct _xmlDoc **out, const char *data, size_t len, size_t max_size, const char *what);

@@ -51,6 +51,11 @@ int mc_channel_listener_new(mc_channel_listener **out, mc_transport *t, const ch
     return 0;
 }
 
+void mc__listener_set_accept(mc_channel_listener *l, mc__accept_fn fn, void *ud)
+{
+    mc__slot_set_accept(l->t, l->slot, fn, ud);
+}
+
 int mc_channel_listener_accept_channel(mc_input_channel **out, mc_channel_listener *l, int timeout_ms)
 {
     mc_input_channel *ch;

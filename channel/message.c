@@ -202,11 +202,15 @@ int mc_message_new_fault(mc_message **out, const char *code, const char *reason,
     return 0;
 }
 
-/* Where a reply goes: ReplyTo, else From, else the sender's mailbox at the same channel. */
-static char *reply_destination(const mc_message *req)
+/* Where a reply goes: for a fault FaultTo when given, then ReplyTo, else
+ * From, else the sender's mailbox at the same channel (anonymous counts as
+ * absent). NULL when none (or out of memory). */
+char *mc__reply_destination(const mc_message *req, bool fault)
 {
     const char *from_mail, *chan;
     mc__buf b;
+    if (fault && req->fault_to && strcmp(req->fault_to, MC_WSA_ANONYMOUS))
+        return mc__strdup(req->fault_to);
     if (req->reply_to && strcmp(req->reply_to, MC_WSA_ANONYMOUS))
         return mc__strdup(req->reply_to);
     if (req->from && strcmp(req->from, MC_WSA_ANONYMOUS))
@@ -231,7 +235,7 @@ int mc_message_create_reply(mc_message **out, const mc_message *request, const c
     if ((rc = mc_message_new(&m, action, body_xml, len)))
         return rc;
     m->version = request->version;
-    dest = reply_destination(request);
+    dest = mc__reply_destination(request, false);
     if ((request->message_id && (rc = mc__set_str(&m->relates_to, request->message_id))) ||
         (rc = mc__set_str(&m->to, dest)) ||
         (rc = mc__set_str(&m->in_reply_to_mail, mc_message_property(request, MC_PROP_MAIL_MESSAGE_ID)))) {

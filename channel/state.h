@@ -11,10 +11,22 @@
 
 typedef struct mc__state mc__state;
 
-#define MC__STATE_VERSION 1
+#define MC__STATE_VERSION 2
 
 /* one replay-cache entry, as handed back by replay_load */
 typedef void (*mc__replay_each)(void *ud, const char *key, const char *mail_id, int64_t expires_ms);
+
+/* one reply kept for the application, as handed back by reply_load */
+typedef struct {
+    const char *key;        /* the reply's wsa:MessageID, or "mail:" + the mail's id */
+    const char *relates_to; /* "" when none */
+    const char *envelope;
+    size_t len;
+    const char *from;            /* MC_PROP_FROM_EMAIL or "" */
+    const char *mail_message_id; /* MC_PROP_MAIL_MESSAGE_ID or "" */
+    const char *received;        /* MC_PROP_RECEIVED_TIME or "" */
+} mc__stored_reply;
+typedef void (*mc__reply_each)(void *ud, const mc__stored_reply *r);
 
 typedef struct {
     unsigned version; /* MC__STATE_VERSION */
@@ -36,6 +48,22 @@ typedef struct {
     int (*replay_load)(mc__state *s, int64_t now_ms, size_t max, mc__replay_each each, void *ud);
     /* Counted in the statistics: duplicates found by `seen`. */
     void (*free)(mc__state *s);
+    /* version 2: request/reply correlation (request.c). A request sent and
+     * not yet answered, remembered until forget_ms (wall clock); known: 1
+     * while it is, 0 not; forget drops one (its send failed); count the
+     * ones remembered now. */
+    int (*request_put)(mc__state *s, const char *message_id, const char *service, int64_t forget_ms);
+    int (*request_known)(mc__state *s, const char *message_id);
+    int (*request_forget)(mc__state *s, const char *message_id);
+    int (*request_count)(mc__state *s, size_t *n);
+    /* A reply received and not yet taken by the application: put keeps it
+     * (1 and nothing written when its wsa:MessageID was handed over before,
+     * within the dedup window, or it is kept already); take removes it and
+     * the request it answers, in one transaction; load hands every kept
+     * reply to each, oldest first. */
+    int (*reply_put)(mc__state *s, const mc__stored_reply *r);
+    int (*reply_take)(mc__state *s, const char *key, const char *relates_to);
+    int (*reply_load)(mc__state *s, mc__reply_each each, void *ud);
 } mc__state_ops;
 
 struct mc__state {

@@ -43,8 +43,10 @@ struct mc__listener_slot {
     char *channel;
     int64_t opened_ms;
     bool channel_open;
-    bool shut;    /* listener closed */
-    unsigned gen; /* bumped when a channel closes: wakes its waiters */
+    bool shut;            /* listener closed */
+    unsigned gen;         /* bumped when a channel closes: wakes its waiters */
+    mc__accept_fn accept; /* NULL, or called on each message before it is recorded */
+    void *accept_ud;
 };
 
 struct mc_transport {
@@ -1099,6 +1101,8 @@ int mc__slot_close(mc_transport *t, mc__listener_slot *slot, bool flush)
     return 0;
 }
 
+static int delivery_outcome(mc_transport *t, entry *e, int rc);
+
 /* Records a message about to be handed over (t->lock held; released while
  * the store works). 0: hand it over; 1: delivered before (the mail is being
  * deleted, e freed); < 0: the store failed (e freed, the mail read again at
@@ -1112,8 +1116,17 @@ static int record_delivery(mc_transport *t, entry *e)
     pthread_mutex_unlock(&t->lock);
     rc = t->cfg.state->ops->record(t->cfg.state, mid, e->id);
     pthread_mutex_lock(&t->lock);
+    return delivery_outcome(t, e, rc);
+}
+
+/* What a check before hand-over decided (t->lock held): 0 hand it over; 1
+ * a duplicate (deleted, e freed); < 0 failed (e freed, read again later). */
+static int delivery_outcome(mc_transport *t, entry *e, int rc)
+{
+    const char *mid = mc_message_message_id(e->msg);
     if (rc > 0) {
-        mc__log(MC_LOG_INFO, "mail %s repeats message %s, delivered before: deleting it", e->id, mid);
+        mc__log(MC_LOG_INFO, "mail %s repeats message %s, delivered before: deleting it", e->id,
+                mid ? mid : "(no id)");
         t->stats.duplicates++;
         if (deleting_add(t, e->id))
             known_set(t, e->id, KNOWN_PENDING);
@@ -1123,6 +1136,14 @@ static int record_delivery(mc_transport *t, entry *e)
     if (rc)
         entry_free(e);
     return rc;
+}
+
+void mc__slot_set_accept(mc_transport *t, mc__listener_slot *slot, mc__accept_fn fn, void *ud)
+{
+    pthread_mutex_lock(&t->lock);
+    slot->accept = fn;
+    slot->accept_ud = ud;
+    pthread_mutex_unlock(&t->lock);
 }
 
 int mc__slot_receive(mc_transport *t, mc__listener_slot *slot, unsigned gen, int timeout_ms, bool take,
@@ -1159,6 +1180,19 @@ int mc__slot_receive(mc_transport *t, mc__listener_slot *slot, unsigned gen, int
                     entry_free(e);
                     continue; /* another receiver has it */
                 }
+            }
+            if (slot->accept) {
+                /* the slot's owner keeps the message first (request.c: a
+                 * reply is written to the store before its mail may go) */
+                mc__accept_fn accept = slot->accept;
+                void *ud = slot->accept_ud;
+                pthread_mutex_unlock(&t->lock);
+                rc = accept(ud, e->msg, e->id);
+                pthread_mutex_lock(&t->lock);
+                if ((rc = delivery_outcome(t, e, rc)) > 0)
+                    continue;
+                if (rc)
+                    break;
             }
             if (t->cfg.state && (rc = record_delivery(t, e)) != 0) {
                 if (rc > 0)

@@ -152,5 +152,13 @@ int mc__slot_close(mc_transport *t, mc__listener_slot *slot, bool flush);
 void mc__slot_shutdown(mc_transport *t, mc__listener_slot *slot); /* listener closed */
 int mc__slot_receive(mc_transport *t, mc__listener_slot *slot, unsigned gen, int timeout_ms, bool take,
                      mc_message **out);
+/* Called (no lock held) with each message the slot is about to hand over,
+ * before the state store records it: 0 go on; 1 a duplicate (the mail is
+ * deleted, not handed over); < 0 an error (the mail is read again later and
+ * the receive call fails with it). */
+typedef int (*mc__accept_fn)(void *ud, mc_message *msg, const char *mail_id);
+void mc__slot_set_accept(mc_transport *t, mc__listener_slot *slot, mc__accept_fn fn, void *ud);
+struct mc_channel_listener;
+void mc__listener_set_accept(struct mc_channel_listener *l, mc__accept_fn fn, void *ud);
 
 #endif

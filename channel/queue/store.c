@@ -11,7 +11,7 @@
 #include "internal.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 /* the statements kept prepared (each sent once per queued mail or received message) */
 enum { STMT_BEGIN, STMT_COMMIT, STMT_INSERT, STMT_DEST_WAIT, STMT_SEEN, STMT_RECORD, STMT_COUNT };
@@ -172,8 +172,26 @@ static const char schema_v1[] =
     " expires_ms INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX replay_expiry ON replay(expires_ms);";
 
+/* Version 2: request/reply correlation. `request` holds what a request
+ * channel sent and was not answered yet; `reply` what was received for it
+ * and not yet taken by the application (the mail may be gone). */
+static const char schema_v2[] = "CREATE TABLE request("
+                                " message_id TEXT PRIMARY KEY,"
+                                " service TEXT NOT NULL,"
+                                " sent_ms INTEGER NOT NULL,"
+                                " forget_ms INTEGER NOT NULL) WITHOUT ROWID;"
+                                "CREATE INDEX request_forget ON request(forget_ms);"
+                                "CREATE TABLE reply("
+                                " seq INTEGER PRIMARY KEY,"
+                                " key TEXT NOT NULL UNIQUE,"
+                                " relates_to TEXT NOT NULL,"
+                                " envelope BLOB NOT NULL,"
+                                " from_email TEXT NOT NULL,"
+                                " mail_message_id TEXT NOT NULL,"
+                                " received TEXT NOT NULL);";
+
 /* migrations[v] takes a store from version v to v + 1 */
-static const char *const migrations[] = {schema_v1};
+static const char *const migrations[] = {schema_v1, schema_v2};
 
 static int migrate(mc__store *s)
 {
@@ -770,6 +788,186 @@ static int state_replay_load(mc__state *st_, int64_t now_ms, size_t max, mc__rep
     return rc;
 }
 
+/* ---- request/reply correlation ---- */
+
+/* runs `sql` with text ?1 (and int ?2 when n2 is set) in its own transaction */
+static int change_text(mc__store *s, const char *sql, const char *text, const int64_t *n2, const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+    if ((rc = begin(s, what)))
+        return rc;
+    if (!(rc = prepare(s, &st, sql, what))) {
+        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+        if (n2)
+            sqlite3_bind_int64(st, 2, *n2);
+        rc = run(s, st, what);
+    }
+    return end(s, rc, what);
+}
+
+static int state_request_put(mc__state *st_, const char *message_id, const char *service, int64_t forget_ms)
+{
+    mc__store *s = (mc__store *)st_;
+    static const char *what = "recording a request";
+    sqlite3_stmt *st = NULL;
+    int64_t now = mc__wall_ms();
+    int rc;
+    if ((rc = begin(s, what)))
+        return rc;
+    if (!(rc = prepare(s, &st, "INSERT OR REPLACE INTO request VALUES(?1, ?2, ?3, ?4)", what))) {
+        sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, service, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, now);
+        sqlite3_bind_int64(st, 4, forget_ms);
+        rc = run(s, st, what);
+    }
+    /* requests past their memory go with each new one */
+    if (!rc && !(rc = prepare(s, &st, "DELETE FROM request WHERE forget_ms <= ?1", what))) {
+        sqlite3_bind_int64(st, 1, now);
+        rc = run(s, st, what);
+    }
+    return end(s, rc, what);
+}
+
+static int state_request_known(mc__state *st_, const char *message_id)
+{
+    mc__store *s = (mc__store *)st_;
+    static const char *what = "looking up a request";
+    sqlite3_stmt *st = NULL;
+    int rc;
+    pthread_mutex_lock(&s->lock);
+    if (!(rc = prepare(s, &st, "SELECT 1 FROM request WHERE message_id = ?1 AND forget_ms > ?2", what))) {
+        sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, mc__wall_ms());
+        rc = sqlite3_step(st);
+        rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store_error(s, rc, what);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int state_request_forget(mc__state *st_, const char *message_id)
+{
+    return change_text((mc__store *)st_, "DELETE FROM request WHERE message_id = ?1", message_id, NULL,
+                       "forgetting a request");
+}
+
+static int state_request_count(mc__state *st_, size_t *n)
+{
+    mc__store *s = (mc__store *)st_;
+    static const char *what = "counting requests";
+    sqlite3_stmt *st = NULL;
+    int rc;
+    pthread_mutex_lock(&s->lock);
+    if (!(rc = prepare(s, &st, "SELECT count(*) FROM request WHERE forget_ms > ?1", what))) {
+        sqlite3_bind_int64(st, 1, mc__wall_ms());
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *n = (size_t)sqlite3_column_int64(st, 0);
+            rc = 0;
+        } else {
+            rc = store_error(s, rc, what);
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int state_reply_put(mc__state *st_, const mc__stored_reply *r)
+{
+    mc__store *s = (mc__store *)st_;
+    static const char *what = "keeping a reply";
+    sqlite3_stmt *st = NULL;
+    int rc;
+    if ((rc = begin(s, what)))
+        return rc;
+    /* handed over before (its id is among the received ones) or kept
+     * already: a duplicate, nothing is written */
+    if (!(rc = prepare(s, &st,
+                       "SELECT 1 FROM received WHERE message_id = ?1 AND seen_ms >= ?2 "
+                       "UNION ALL SELECT 1 FROM reply WHERE key = ?1",
+                       what))) {
+        sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, mc__wall_ms() - s->dedup_window_ms);
+        rc = sqlite3_step(st);
+        rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store_error(s, rc, what);
+        sqlite3_finalize(st);
+    }
+    if (rc > 0) {
+        rc = end(s, 0, what);
+        return rc ? rc : 1;
+    }
+    if (!rc &&
+        !(rc = prepare(s, &st,
+                       "INSERT INTO reply(key, relates_to, envelope, from_email, mail_message_id, received) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                       what))) {
+        sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, r->relates_to ? r->relates_to : "", -1, SQLITE_STATIC);
+        sqlite3_bind_blob64(st, 3, r->envelope, r->len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, r->from ? r->from : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, r->mail_message_id ? r->mail_message_id : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, r->received ? r->received : "", -1, SQLITE_STATIC);
+        rc = run(s, st, what);
+    }
+    return end(s, rc, what);
+}
+
+static int state_reply_take(mc__state *st_, const char *key, const char *relates_to)
+{
+    mc__store *s = (mc__store *)st_;
+    static const char *what = "handing a reply over";
+    sqlite3_stmt *st = NULL;
+    int rc;
+    if ((rc = begin(s, what)))
+        return rc;
+    if (!(rc = prepare(s, &st, "DELETE FROM reply WHERE key = ?1", what))) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        rc = run(s, st, what);
+    }
+    if (!rc && relates_to && *relates_to &&
+        !(rc = prepare(s, &st, "DELETE FROM request WHERE message_id = ?1", what))) {
+        sqlite3_bind_text(st, 1, relates_to, -1, SQLITE_STATIC);
+        rc = run(s, st, what);
+    }
+    return end(s, rc, what);
+}
+
+static int state_reply_load(mc__state *st_, mc__reply_each each, void *ud)
+{
+    mc__store *s = (mc__store *)st_;
+    static const char *what = "reading the kept replies";
+    sqlite3_stmt *st = NULL;
+    int rc;
+    pthread_mutex_lock(&s->lock);
+    rc = prepare(
+        s, &st,
+        "SELECT key, relates_to, envelope, from_email, mail_message_id, received FROM reply ORDER BY seq",
+        what);
+    if (!rc) {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            mc__stored_reply r = {
+                .key = (const char *)sqlite3_column_text(st, 0),
+                .relates_to = (const char *)sqlite3_column_text(st, 1),
+                .envelope = (const char *)sqlite3_column_blob(st, 2),
+                .len = (size_t)sqlite3_column_bytes(st, 2),
+                .from = (const char *)sqlite3_column_text(st, 3),
+                .mail_message_id = (const char *)sqlite3_column_text(st, 4),
+                .received = (const char *)sqlite3_column_text(st, 5),
+            };
+            if (r.key && r.envelope)
+                each(ud, &r);
+        }
+        rc = rc == SQLITE_DONE ? 0 : store_error(s, rc, what);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 static void state_free(mc__state *st) { mc__store_free((mc__store *)st); }
 
 static const mc__state_ops state_ops = {
@@ -780,4 +978,11 @@ static const mc__state_ops state_ops = {
     .replay_remove = state_replay_remove,
     .replay_load = state_replay_load,
     .free = state_free,
+    .request_put = state_request_put,
+    .request_known = state_request_known,
+    .request_forget = state_request_forget,
+    .request_count = state_request_count,
+    .reply_put = state_reply_put,
+    .reply_take = state_reply_take,
+    .reply_load = state_reply_load,
 };

@@ -67,7 +67,10 @@ typedef struct {
 } mc_request_options;
 
 #define MC_REQUEST_OPTIONS_VERSION 1
-#define MC_REQUEST_OPTIONS_INIT {MC_REQUEST_OPTIONS_VERSION, NULL, 0}
+#define MC_REQUEST_OPTIONS_INIT             \
+    {                                       \
+        MC_REQUEST_OPTIONS_VERSION, NULL, 0 \
+    }
 
 /** Initializes @p o as MC_REQUEST_OPTIONS_INIT does. 0 or MC_EINVAL. */
 MC_EXTERN(int) mc_request_options_init(mc_request_options *o, unsigned int version);

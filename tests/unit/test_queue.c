@@ -264,7 +264,7 @@ static bool refused_as_damaged(const char *dir, const char *path, const char *wh
 
 /* ---- tests: opening ---- */
 
-/* A new store gets the schema, version 1, in WAL mode; opened again it is
+/* A new store gets the schema, version 2, in WAL mode; opened again it is
  * the same store (nothing recreated, what it held kept). */
 static void test_schema_created_and_versioned(void **state)
 {
@@ -275,16 +275,16 @@ static void test_schema_created_and_versioned(void **state)
     add(s, "a@x.test", "kept", 0);
     assert_string_equal(mc__store_path(s), x->path);
     /* beside the owner, as any SQLite tool */
-    assert_int_equal(sql_int(x->path, "PRAGMA user_version"), 1);
+    assert_int_equal(sql_int(x->path, "PRAGMA user_version"), 2);
     assert_int_equal(sql_int(x->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
-                                      "('outbox', 'received', 'replay', 'meta')"),
-                     4);
+                                      "('outbox', 'received', 'replay', 'meta', 'request', 'reply')"),
+                     6);
     mode = sql_text(x->path, "PRAGMA journal_mode");
     assert_string_equal(mode, "wal");
     free(mode);
     mc__store_free(s);
     s = open_owner(x->path, 0);
-    assert_int_equal(sql_int(x->path, "PRAGMA user_version"), 1);
+    assert_int_equal(sql_int(x->path, "PRAGMA user_version"), 2);
     assert_string_equal(ids(s, false, got), "1");
     assert_int_equal(sql_int(x->path, "SELECT coalesce(sum(bytes), 0) FROM outbox"), 4);
     mc__store_free(s);
@@ -396,7 +396,7 @@ static void test_truncated_refused(void **state)
     refused_as_damaged(x->dir, x->path, NULL);
 }
 
-/* A store written by a newer mailchan (schema version 2) is refused, not
+/* A store written by a newer mailchan (schema version 3) is refused, not
  * changed: MC_EIO, "newer". */
 static void test_newer_schema_refused(void **state)
 {
@@ -404,7 +404,7 @@ static void test_newer_schema_refused(void **state)
     mc__store *s = NULL;
     size_t n = 0;
     store_with_mail(x->path);
-    sql_exec(x->path, "PRAGMA user_version = 2");
+    sql_exec(x->path, "PRAGMA user_version = 3");
     assert_int_equal(mc__store_open(&s, x->path, MC__STORE_OWNER, NULL), MC_EIO);
     assert_null(s);
     error_says(x->path, "newer");
@@ -412,8 +412,25 @@ static void test_newer_schema_refused(void **state)
     error_says(x->path, "newer");
     assert_int_equal(mc_queue_list(x->path, false, ignore_row, &n), MC_EIO);
     error_says(x->path, "newer");
-    assert_int_equal(sql_int(x->path, "PRAGMA user_version"), 2);
+    assert_int_equal(sql_int(x->path, "PRAGMA user_version"), 3);
     assert_int_equal(sql_int(x->path, "SELECT count(*) FROM outbox"), 40);
+}
+
+/* A store of version 1 (before request channels) is migrated to version 2
+ * when opened: the request tables are added, what it held is kept. */
+static void test_v1_store_migrated(void **state)
+{
+    fixture *x = *state;
+    mc__store *s;
+    store_with_mail(x->path);
+    sql_exec(x->path, "DROP TABLE request; DROP TABLE reply; PRAGMA user_version = 1");
+    s = open_owner(x->path, 0);
+    assert_int_equal(sql_int(x->path, "PRAGMA user_version"), 2);
+    assert_int_equal(sql_int(x->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
+                                      "('request', 'reply')"),
+                     2);
+    assert_int_equal(sql_int(x->path, "SELECT count(*) FROM outbox"), 40);
+    mc__store_free(s);
 }
 
 /* Paths that cannot hold a store: a clear MC_EIO naming it and saying why. */
@@ -483,7 +500,7 @@ static void test_queued_needs_state_path(void **state)
     assert_non_null(strstr(mc_error_last(), "state_path"));
     /* with one it opens (and the store is made) */
     assert_int_equal(transport_rc(x->dir, x->path, "queued=true", NULL), 0);
-    assert_int_equal(sql_int(x->path, "PRAGMA user_version"), 1);
+    assert_int_equal(sql_int(x->path, "PRAGMA user_version"), 2);
 }
 
 /* ---- tests: the outbox ---- */
@@ -1106,6 +1123,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_garbled_header_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbled_pages_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_v1_store_migrated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unusable_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_needs_state_path, setup, teardown),
