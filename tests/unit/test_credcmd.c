@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,6 +374,58 @@ static void test_time_to_live_framing(void **state)
     free(root);
 }
 
+typedef struct {
+    pthread_mutex_t lock;
+    int calls, result;
+    char error[512];
+} delivery;
+
+static void on_delivery(const mc_delivery_report *r, void *ud)
+{
+    delivery *d = ud;
+    pthread_mutex_lock(&d->lock);
+    d->calls++;
+    d->result = r->result;
+    snprintf(d->error, sizeof(d->error), "%s", r->error);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* queued mail whose ttl passes in the outbox (the server cannot be
+ * reached) is dead-lettered, not sent: the delivery callback says so */
+static void test_time_to_live_queued(void **state)
+{
+    char *root = make_tmpdir(), path[512];
+    delivery d = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    mc_binding *b = mail_binding();
+    mc_transport *t;
+    (void)state;
+    snprintf(path, sizeof(path), "%s/state.db", root);
+    assert_int_equal(mc_binding_set(b, "smtp_port", "1"), 0); /* nothing listens there */
+    assert_int_equal(mc_binding_set(b, "smtp_security", "none"), 0);
+    assert_int_equal(mc_binding_set(b, "state_path", path), 0);
+    assert_int_equal(mc_binding_set(b, "queued", "true"), 0);
+    assert_int_equal(mc_binding_set(b, "queue_retry_initial", "2500"), 0);
+    assert_int_equal(mc_binding_set(b, "time_to_live", "1"), 0);
+    assert_int_equal(mc_binding_set_delivery_callback(b, on_delivery, &d), 0);
+    assert_int_equal(mc_transport_new(&t, b), 0);
+    mc_binding_free(b);
+    send_text(t, "net.mail://q#" SVC, "queued", 0);
+    for (int i = 0; i < 1000; i++) {
+        pthread_mutex_lock(&d.lock);
+        int calls = d.calls;
+        pthread_mutex_unlock(&d.lock);
+        if (calls)
+            break;
+        usleep(10000);
+    }
+    mc_transport_free(t);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.result, MC_ETIMEOUT);
+    assert_non_null(strstr(d.error, "ttl"));
+    rm_rf(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_binding_checks),
         cmocka_unit_test(test_time_to_live),
         cmocka_unit_test(test_time_to_live_framing),
+        cmocka_unit_test(test_time_to_live_queued),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
