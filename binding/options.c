@@ -199,9 +199,10 @@ const mc__setting mc__settings[MC__S_COUNT] = {
          "milliseconds a received wsa:MessageID is remembered, so a message is delivered once (with "
          "state_path)"),
     UINT(TIME_TO_LIVE, time_to_live, TR, ALL, "0", 0, 315360000,
-         "seconds a sent message lives when it has no expiry of its own (WCF TimeToLive): framed as "
-         "\";ttl=\" in the subject, counted from the send (queued mail too), and deleted unread by a "
-         "receiver after it; 0: no expiry"),
+         "seconds a sent message lives when it has no expiry of its own (WCF TimeToLive; "
+         "mc_message_set_expiry wins): framed as \";ttl=\" in the subject, counted from the send, and "
+         "deleted unread by a receiver after it; queued mail that expires in the outbox is dead-lettered, "
+         "not sent; 0: no expiry"),
     STRING(MAILDIR_ROOT, maildir_root, TR, "maildir", "",
            "directory holding one Maildir per mailbox address"),
     BOOL(MAILDIR_SYNC_DIRECTORIES, maildir_sync_directories, TR, "maildir", "false",
