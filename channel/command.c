@@ -188,7 +188,11 @@ static int status_error(const mc__command *c, int st)
 {
     if (WIFSIGNALED(st))
         return mc__error_set(MC_EAUTH, "%s was killed by signal %d", c->setting, WTERMSIG(st));
-    return mc__error_set(MC_EAUTH, "%s failed (exit status %d)", c->setting, WEXITSTATUS(st));
+    /* the shell's own codes for a command it could not run */
+    return mc__error_set(MC_EAUTH, "%s failed (exit status %d%s)", c->setting, WEXITSTATUS(st),
+                         WEXITSTATUS(st) == 127   ? ": command not found"
+                         : WEXITSTATUS(st) == 126 ? ": not executable"
+                                                  : "");
 }
 
 int mc__command_run(const mc__command *c, char **secret)

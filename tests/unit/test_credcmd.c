@@ -105,7 +105,7 @@ static void test_failures(void **state)
     assert_int_equal(run("printf 'a\\0b\\n'", 5000, &s), MC_EAUTH);
     assert_non_null(strstr(mc_error_last(), "NUL"));
     assert_int_equal(run("/nonexistent/program", 5000, &s), MC_EAUTH);
-    assert_non_null(strstr(mc_error_last(), "exit status 127"));
+    assert_non_null(strstr(mc_error_last(), "exit status 127: command not found"));
     no_child_left();
     assert_int_equal(open_fds(), fds);
 }
