@@ -12,7 +12,9 @@
  * a NUL octet, more than MC__COMMAND_MAX_OUTPUT octets of output, or still
  * running after the timeout (the whole process group is then killed).
  * MC_EIO when the process cannot be started at all. The child is always
- * reaped, the pipe always closed; every copy of the output is wiped. */
+ * reaped, the pipe always closed; every copy of the output is wiped. An
+ * application that ignores SIGCHLD, or reaps every child itself, hides the
+ * exit status: the output is then taken as it is. */
 #ifndef MC_COMMAND_H
 #define MC_COMMAND_H
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,22 @@ static void test_no_descriptor_inherited(void **state)
     assert_string_equal(s, "clean");
     mc__secret_free(s);
     close(fd);
+}
+
+/* an application that ignores SIGCHLD (the kernel then reaps children
+ * itself): the exit status is unknown, the output is taken */
+static void test_sigchld_ignored(void **state)
+{
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    char *s = NULL;
+    (void)state;
+    sigaction(SIGCHLD, &ign, &old);
+    assert_int_equal(run("echo ok", 5000, &s), 0);
+    assert_string_equal(s, "ok");
+    mc__secret_free(s);
+    assert_int_equal(run("true", 5000, &s), MC_EAUTH);
+    assert_int_equal(run("sleep 30", 200, &s), MC_EAUTH);
+    sigaction(SIGCHLD, &old, NULL);
 }
 
 /* token_command is the built-in token callback: its errors keep their text */
@@ -433,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_failures),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_no_descriptor_inherited),
+        cmocka_unit_test(test_sigchld_ignored),
         cmocka_unit_test(test_token_callback),
         cmocka_unit_test(test_binding_checks),
         cmocka_unit_test(test_time_to_live),
