@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "command.h"
 #include "internal.h"
 #include "transport_int.h"
 #include "binding/kinds.h"
@@ -534,6 +535,33 @@ static void config_from(const mc__values *v, const mc__binding_kind *kind, mc__t
     /* closing waits at most one network timeout for the deletion */
     cfg->close_timeout_ms = kind->timeout != MC__S_NONE ? (int)mc__values_number(v, kind->timeout) : 30000;
     cfg->soap_version = (mc_soap_version)v->soap_version;
+    cfg->time_to_live_s = (int64_t)v->time_to_live;
+}
+
+/* password_command and token_command made runnable into cfg (which owns
+ * them), token_command as the built-in token callback: from here on both
+ * are the password and the token callback the kinds already take. */
+static int credential_commands(mc__values *v, mc__transport_config *cfg)
+{
+    int timeout = (int)v->command_timeout, rc;
+    if (*v->password_command && *v->password)
+        return mc__error_set(MC_EINVAL, "password and password_command are both set: choose one");
+    if (*v->token_command && v->token_cb)
+        return mc__error_set(MC_EINVAL,
+                             "token_command and a token callback (mc_binding_set_token_callback) are both "
+                             "set: choose one");
+    if (*v->password_command &&
+        (rc = mc__command_new(&cfg->password_command, "password_command", v->password_command, timeout)))
+        return rc;
+    if (*v->token_command &&
+        (rc = mc__command_new(&cfg->token_command, "token_command", v->token_command, timeout)))
+        return rc;
+    v->password_source = cfg->password_command;
+    if (cfg->token_command) {
+        v->token_cb = mc__command_token_cb;
+        v->token_user_data = cfg->token_command;
+    }
+    return 0;
 }
 
 /* The state store of state_path, if any, and the outbox around the sender
@@ -583,8 +611,8 @@ int mc_transport_new(mc_transport **out, const mc_binding *b)
     config_from(&v, kind, &cfg);
     if (cfg.cache_bytes < cfg.max_received_message_size)
         return mc__error_set(MC_EINVAL, "processing_cache_bytes is smaller than max_received_message_size");
-    if ((rc = durable_state(&v, &store)))
-        return rc;
+    if ((rc = credential_commands(&v, &cfg)) || (rc = durable_state(&v, &store)))
+        goto fail;
     cfg.state = store ? mc__store_state(store) : NULL;
     cfg.open_offline = v.queued;
     if ((rc = mc__security_filter_new(&v, cfg.state, &cfg.security)) ||
@@ -601,6 +629,8 @@ int mc_transport_new(mc_transport **out, const mc_binding *b)
     }
     return mc__transport_new(out, sender, receiver, &cfg);
 fail:
+    mc__command_free(cfg.password_command);
+    mc__command_free(cfg.token_command);
     free(cfg.address);
     if (cfg.security)
         cfg.security->free(cfg.security);

@@ -14,6 +14,7 @@ int mc__kind_exchange_build(const mc__values *v, const char *address, mc__sender
     c.http.auth = (mc__http_auth)v->ews_auth;
     c.http.username = v->username && *v->username ? v->username : address;
     c.http.password = v->password;
+    c.http.password_command = v->password_source;
     c.http.token_cb = v->token_cb;
     c.http.token_user_data = v->token_user_data;
     c.http.ca_file = v->tls_ca_file;

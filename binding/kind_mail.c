@@ -18,6 +18,7 @@ int mc__kind_mail_build(const mc__values *v, const char *address, mc__sender **s
     c.imap.tls = (mc__tls_mode)v->imap_security;
     c.username = v->username;
     c.password = v->password;
+    c.password_command = v->password_source;
     c.auth = (mc__auth_mech)v->auth_mechanism;
     c.smtp_auth = (mc__smtp_auth)v->smtp_auth;
     c.token_cb = v->token_cb;

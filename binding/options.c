@@ -198,6 +198,11 @@ const mc__setting mc__settings[MC__S_COUNT] = {
     UINT(DEDUP_WINDOW, dedup_window, TR, ALL, "604800000", 60000, 31536000000ULL,
          "milliseconds a received wsa:MessageID is remembered, so a message is delivered once (with "
          "state_path)"),
+    UINT(TIME_TO_LIVE, time_to_live, TR, ALL, "0", 0, 315360000,
+         "seconds a sent message lives when it has no expiry of its own (WCF TimeToLive; "
+         "mc_message_set_expiry wins): framed as \";ttl=\" in the subject, counted from the send, and "
+         "deleted unread by a receiver after it; queued mail that expires in the outbox is dead-lettered, "
+         "not sent; 0: no expiry"),
     STRING(MAILDIR_ROOT, maildir_root, TR, "maildir", "",
            "directory holding one Maildir per mailbox address"),
     BOOL(MAILDIR_SYNC_DIRECTORIES, maildir_sync_directories, TR, "maildir", "false",
@@ -216,6 +221,17 @@ const mc__setting mc__settings[MC__S_COUNT] = {
            "login name for SMTP, IMAP and EWS; the address when empty"),
     SECRET(PASSWORD, password, TR, "mail exchange",
            "password for SMTP, IMAP and EWS (a secret: never logged or read back)"),
+    STRING(PASSWORD_COMMAND, password_command, TR, "mail exchange", "",
+           "a command whose first line of output is the password, instead of password (as msmtp's "
+           "passwordeval): run by /bin/sh -c with no input, at each SMTP send, IMAP login and the first EWS "
+           "request (again after an HTTP 401); exit status not 0, no output, more than 8192 octets or "
+           "command_timeout passed fail with MC_EAUTH; the output is a secret, the command is not"),
+    STRING(TOKEN_COMMAND, token_command, TR, "mail exchange", "",
+           "a command whose first line of output is an OAuth 2.0 bearer token: a built-in token callback "
+           "(XOAUTH2 for SMTP and IMAP, ews_auth bearer), run each time a token is needed (each SMTP send, "
+           "IMAP login, after an EWS 401); not with mc_binding_set_token_callback"),
+    UINT(COMMAND_TIMEOUT, command_timeout, TR, "mail exchange", "30000", 100, 600000,
+         "milliseconds password_command and token_command may run before they are killed"),
     CHOICE(AUTH_MECHANISM, auth_mechanism, TR, "mail", "auto", auth_mechanisms,
            "how SMTP and IMAP authenticate"),
     CHOICE(SMTP_AUTH, smtp_auth, TR, "mail", "auto", smtp_auth_modes,

@@ -35,6 +35,7 @@ typedef enum {
     MC__S_QUEUE_LIFETIME,
     MC__S_QUEUE_MAX_BYTES,
     MC__S_DEDUP_WINDOW,
+    MC__S_TIME_TO_LIVE,
     /* maildir */
     MC__S_MAILDIR_ROOT,
     MC__S_MAILDIR_SYNC_DIRECTORIES,
@@ -47,6 +48,9 @@ typedef enum {
     MC__S_IMAP_SECURITY,
     MC__S_USERNAME,
     MC__S_PASSWORD,
+    MC__S_PASSWORD_COMMAND,
+    MC__S_TOKEN_COMMAND,
+    MC__S_COMMAND_TIMEOUT,
     MC__S_AUTH_MECHANISM,
     MC__S_SMTP_AUTH,
     MC__S_TLS_CA_FILE,
@@ -166,6 +170,7 @@ typedef struct {
     unsigned long long queue_lifetime;      /* ms */
     size_t queue_max_bytes;
     unsigned long long dedup_window; /* ms */
+    unsigned long long time_to_live; /* s; 0: none */
     /* maildir */
     const char *maildir_root;
     bool maildir_sync_directories;
@@ -178,8 +183,11 @@ typedef struct {
     int imap_security; /* mc__tls_mode */
     const char *username;
     const char *password;
-    int auth_mechanism; /* mc__auth_mech */
-    int smtp_auth;      /* mc__smtp_auth */
+    const char *password_command;
+    const char *token_command;
+    unsigned long long command_timeout; /* ms */
+    int auth_mechanism;                 /* mc__auth_mech */
+    int smtp_auth;                      /* mc__smtp_auth */
     const char *tls_ca_file;
     const char *tls_ca_path;
     bool tls_verify;
@@ -215,9 +223,12 @@ typedef struct {
     unsigned long long replay_window; /* ms */
     size_t replay_cache_size;
     bool require_signed_addressing;
-    /* not a setting: the transport element's XOAUTH2 token source */
+    /* not a setting: the transport element's XOAUTH2 token source (the
+     * token_command's built-in callback when that is set) */
     mc_token_cb token_cb;
     void *token_user_data;
+    /* not a setting: password_command made runnable (mc_transport_new) */
+    const struct mc__command *password_source;
     /* not a setting: the transport element's delivery callback (queued mail) */
     mc_delivery_cb delivery_cb;
     void *delivery_user_data;

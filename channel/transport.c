@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "command.h"
 #include "transport_int.h"
 
 typedef struct entry {
@@ -77,6 +78,8 @@ struct mc_transport {
 
 static void config_free(mc__transport_config *c)
 {
+    mc__command_free(c->password_command);
+    mc__command_free(c->token_command);
     free(c->address);
     if (c->security)
         c->security->free(c->security);
@@ -1222,6 +1225,14 @@ int mc__slot_receive(mc_transport *t, mc__listener_slot *slot, unsigned gen, int
 
 /* ---- sending ---- */
 
+/* time_to_live: an expiry, counted from now, for a message without its own */
+static int default_expiry(const mc_transport *t, mc_message *m)
+{
+    if (!t->cfg.time_to_live_s || mc_message_expiry(m))
+        return 0;
+    return mc_message_set_expiry(m, mc__wall_ms() / 1000 + t->cfg.time_to_live_s);
+}
+
 int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_uri, const char *channel,
                        const char *const *to, size_t nto, const mc__cancel_token *cancel)
 {
@@ -1235,7 +1246,7 @@ int mc__transport_send(mc_transport *t, const mc_message *msg, const char *to_ur
     /* what is sent carries the channel's address and the binding's SOAP
      * version; it is serialized once, checked against the limit, framed */
     if ((rc = mc_message_clone(&copy, msg)) || (rc = mc_message_set_to(copy, to_uri)) ||
-        (rc = mc_message_set_soap_version(copy, t->cfg.soap_version)) ||
+        (rc = mc_message_set_soap_version(copy, t->cfg.soap_version)) || (rc = default_expiry(t, copy)) ||
         (rc = mc_message_serialize(&env, &env_len, copy)))
         goto done;
     if (t->cfg.security) {

@@ -131,6 +131,10 @@ typedef struct {
     mc__state *state;              /* owned (freed after security); NULL: nothing durable, received ids
                                     * are not kept (state.h) */
     bool open_offline;             /* a listener opens while the server cannot be reached (queued) */
+    int64_t time_to_live_s;        /* expiry given to sent messages that have none; 0: none */
+    /* owned (command.h), freed after the halves, which borrow them:
+     * password_command and token_command made runnable */
+    struct mc__command *password_command, *token_command;
 } mc__transport_config;
 
 /* Takes ownership of both halves (freed on failure too; either may be NULL:

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 #include <curl/curl.h>
+#include "command.h"
 #include "http.h"
 
 struct mc__http {
@@ -15,7 +16,8 @@ struct mc__http {
     char *stream_body; /* the request of the stream, alive while it runs */
     struct curl_slist *headers;
     char *url, *username, *password, *ca_file, *ca_path;
-    char *token; /* the current bearer token (a secret) */
+    char *token;                         /* the current bearer token (a secret) */
+    const mc__command *password_command; /* borrowed; sets password when needed */
     mc__http_auth auth;
     mc_token_cb token_cb;
     void *token_user_data;
@@ -161,6 +163,7 @@ int mc__http_new(mc__http **out, const mc__http_config *cfg)
     h->auth = cfg->auth;
     h->token_cb = cfg->token_cb;
     h->token_user_data = cfg->token_user_data;
+    h->password_command = cfg->auth == MC__HTTP_BEARER ? NULL : cfg->password_command;
     h->verify = cfg->verify;
     h->tls_min = cfg->tls_min_version;
     h->timeout_ms = cfg->timeout_ms;
@@ -204,14 +207,40 @@ static int bearer(mc__http *h, bool renew)
         return 0;
     mc__secret_free(h->token);
     h->token = NULL;
-    if ((rc = h->token_cb(&token, h->token_user_data)) || !token || !*token) {
-        mc__secret_free(token);
-        return mc__error_set(MC_EAUTH, "the token callback gave no token (%d)", rc);
-    }
+    if ((rc = mc__token_get(h->token_cb, h->token_user_data, &token)))
+        return rc;
     h->token = token;
     curl_easy_setopt(h->curl, CURLOPT_XOAUTH2_BEARER, h->token);
     return 0;
 }
+
+/* password_command's output, run when there is none yet (or renewed after a 401) */
+static int command_password(mc__http *h, bool renew)
+{
+    char *pw = NULL;
+    int rc;
+    if (h->password && !renew)
+        return 0;
+    mc__secret_free(h->password);
+    h->password = NULL;
+    curl_easy_setopt(h->curl, CURLOPT_PASSWORD, "");
+    if ((rc = mc__command_run(h->password_command, &pw)))
+        return rc;
+    h->password = pw;
+    curl_easy_setopt(h->curl, CURLOPT_PASSWORD, h->password);
+    return 0;
+}
+
+/* the credential a request needs that the session may not have yet */
+static int credential(mc__http *h, bool renew)
+{
+    if (h->auth == MC__HTTP_BEARER)
+        return bearer(h, renew);
+    return h->password_command ? command_password(h, renew) : 0;
+}
+
+/* whether a 401 may be cured by asking the credential's source again */
+static bool renewable(const mc__http *h) { return h->auth == MC__HTTP_BEARER || h->password_command; }
 
 static int curl_error(mc__http *h, CURLcode cc, const xfer *x)
 {
@@ -272,14 +301,14 @@ int mc__http_post(mc__http *h, const char *body, size_t len, size_t max_reply, c
 {
     mc__http_reply r = {0};
     int rc;
-    if (h->auth == MC__HTTP_BEARER && (rc = bearer(h, false)))
+    if ((rc = credential(h, false)))
         return rc;
     if ((rc = post_once(h, body, len, max_reply, cancel, &r)))
         return rc;
-    if (r.status == 401 && h->auth == MC__HTTP_BEARER) {
-        /* an expired token: ask for a fresh one, once */
+    if (r.status == 401 && renewable(h)) {
+        /* an expired token or a changed password: ask for a fresh one, once */
         mc__http_reply_free(&r);
-        if ((rc = bearer(h, true)) || (rc = post_once(h, body, len, max_reply, cancel, &r)))
+        if ((rc = credential(h, true)) || (rc = post_once(h, body, len, max_reply, cancel, &r)))
             return rc;
     }
     if (r.status == 401) {
@@ -311,7 +340,7 @@ int mc__http_stream_start(mc__http *h, const char *body, size_t len, mc__http_da
 {
     int rc;
     mc__http_stream_stop(h);
-    if (h->auth == MC__HTTP_BEARER && (rc = bearer(h, false)))
+    if ((rc = credential(h, false)))
         return rc;
     if (!h->multi && !(h->multi = curl_multi_init()))
         return mc__error_set(MC_ENOMEM, "out of memory");

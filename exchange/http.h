@@ -2,7 +2,7 @@
  * Graph later): one libcurl handle kept alive across calls, TLS verified
  * (chain and host name, TLS 1.2 or later) before any credential leaves,
  * Basic, NTLM or a bearer token from the binding's callback (asked again
- * once after a 401), the server's Retry-After read, and every reply bounded.
+ * once after a 401; password_command likewise), the server's Retry-After read, and every reply bounded.
  * Not thread-safe: each half of a transport owns its own session. */
 #ifndef MC_EXCHANGE_HTTP_H
 #define MC_EXCHANGE_HTTP_H
@@ -17,6 +17,9 @@ typedef struct {
     mc__http_auth auth;
     const char *username; /* Basic and NTLM ("DOMAIN\\user" or "user@domain") */
     const char *password; /* secret: never logged, never in an error */
+    /* password_command (command.h), borrowed, as long as the transport: run
+     * for the first request instead of password, again once after a 401 */
+    const struct mc__command *password_command;
     mc_token_cb token_cb; /* bearer token source */
     void *token_user_data;
     const char *ca_file, *ca_path; /* trust anchors; the system's when both empty */

@@ -24,6 +24,9 @@ typedef struct {
     mc__endpoint smtp, imap;
     const char *username; /* login name; the address when empty */
     const char *password; /* secret: never logged, never in an error */
+    /* password_command (command.h), borrowed: it lives as long as the
+     * transport; when set, run for each login instead of password */
+    const struct mc__command *password_command;
     mc__auth_mech auth;
     mc__smtp_auth smtp_auth;
     mc_token_cb token_cb; /* XOAUTH2 bearer token source */

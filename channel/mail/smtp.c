@@ -33,6 +33,7 @@ typedef struct {
     mc__sender base; /* the sending half of the mail transport */
     CURL *curl;
     char *url, *username, *password, *ca_file, *ca_path;
+    const struct mc__command *password_command; /* borrowed, as long as the transport */
     mc__auth_mech auth;
     bool never_auth; /* smtp_auth = none */
     mc_token_cb token_cb;
@@ -213,6 +214,7 @@ int mc__smtp_new(mc__sender **out, const mc__mail_config *cfg)
     s->url = mc__buf_detach(&url, NULL);
     s->username = mc__strdup(cfg->username && *cfg->username ? cfg->username : cfg->address);
     s->password = opt_dup(cfg->password);
+    s->password_command = cfg->password_command;
     s->ca_file = opt_dup(cfg->ca_file);
     s->ca_path = opt_dup(cfg->ca_path);
     s->auth = cfg->auth;
@@ -381,6 +383,7 @@ static int get_secret(mc__smtp *s, char **secret)
 {
     mc__mail_config c = {0};
     c.password = s->password;
+    c.password_command = s->password_command;
     c.auth = s->auth;
     c.token_cb = s->token_cb;
     c.token_user_data = s->token_user_data;

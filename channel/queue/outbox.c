@@ -50,7 +50,8 @@ static bool permanent(int rc)
     return rc == MC_EPROTO || rc == MC_ETOOBIG || rc == MC_EINVAL || rc == MC_ESECURITY;
 }
 
-static void report(outbox *b, const mc__outbox_row *r, int result, const char *error)
+/* attempts: the delivery attempts made, this one included */
+static void report(outbox *b, const mc__outbox_row *r, int result, const char *error, unsigned attempts)
 {
     mc_delivery_report d;
     char *to;
@@ -62,7 +63,7 @@ static void report(outbox *b, const mc__outbox_row *r, int result, const char *e
     d.to = to ? to : "";
     d.result = result;
     d.error = error ? error : "";
-    d.attempts = r->attempts + 1;
+    d.attempts = attempts;
     d.queued_ms = r->created_ms;
     b->o.callback(&d, b->o.user_data);
     free(to);
@@ -76,13 +77,48 @@ static int64_t backoff(const outbox *b, unsigned attempts)
     return w < b->o.retry_max_ms ? w : b->o.retry_max_ms;
 }
 
+/* Whether the mail's ttl (its expiry or time_to_live, framed in the
+ * Subject) passed while it waited here. Only mail whose header carries
+ * ";ttl=" is classified, by the receivers' own classifier. */
+static bool expired_in_outbox(const mc__outbox_row *r, int64_t now_ms)
+{
+    const char *end = memmem(r->mail, r->len, "\r\n\r\n", 4);
+    size_t head = end ? (size_t)(end - r->mail) : r->len;
+    mc_mail_info *info = NULL;
+    bool expired;
+    if (!memmem(r->mail, head, ";ttl=", 5) || mc_mail_classify(&info, r->mail, r->len, r->len, now_ms / 1000))
+        return false;
+    expired = info->kind == MC_MAIL_EXPIRED;
+    mc_mail_info_free(info);
+    return expired;
+}
+
+/* An expired mail is not sent (a receiver would delete it unread): it is
+ * dead-lettered and reported with MC_ETIMEOUT, as WCF's queues do when a
+ * message's TimeToLive passes. */
+static void expire(outbox *b, const mc__outbox_row *r, int64_t now)
+{
+    static const char why[] = "its ttl (the message's expiry or time_to_live) passed while it was queued: "
+                              "not sent";
+    if (mc__store_outbox_dead(b->store, r->id, now, why))
+        mc__log(MC_LOG_WARN, "cannot dead-letter mail %lld: %s", (long long)r->id, mc_error_last());
+    mc__log(MC_LOG_WARN, "queued mail %lld to %s dead-lettered: %s", (long long)r->id,
+            r->nto ? r->to[0] : "?", why);
+    report(b, r, MC_ETIMEOUT, why, r->attempts);
+}
+
 /* one queued mail handed to the wrapped sender, and its row changed to match */
 static void deliver(outbox *b, mc__outbox_row *r)
 {
     char error[512];
     int64_t now;
-    int rc = b->inner->ops->send(b->inner, r->from, (const char *const *)r->to, r->nto, r->mail, r->len,
-                                 &b->cancel);
+    int rc;
+    if (expired_in_outbox(r, mc__wall_ms())) {
+        expire(b, r, mc__wall_ms());
+        return;
+    }
+    rc = b->inner->ops->send(b->inner, r->from, (const char *const *)r->to, r->nto, r->mail, r->len,
+                             &b->cancel);
     snprintf(error, sizeof(error), "%s", rc ? mc_error_last() : "");
     now = mc__wall_ms();
     if (rc == MC_ECANCELED && atomic_load(&b->cancel))
@@ -98,7 +134,7 @@ static void deliver(outbox *b, mc__outbox_row *r)
         else
             mc__log(MC_LOG_DEBUG, "queued mail %lld sent after %u attempt(s)", (long long)r->id,
                     r->attempts + 1);
-        report(b, r, rc, error);
+        report(b, r, rc, error, r->attempts + 1);
         return;
     }
     if (permanent(rc) || now - r->created_ms >= b->o.lifetime_ms) {
@@ -107,7 +143,7 @@ static void deliver(outbox *b, mc__outbox_row *r)
         mc__log(MC_LOG_ERROR, "queued mail %lld to %s dead-lettered after %u attempt(s)%s: %s",
                 (long long)r->id, r->nto ? r->to[0] : "?", r->attempts + 1,
                 permanent(rc) ? " (the server refused it)" : " (queue_lifetime passed)", error);
-        report(b, r, rc, error);
+        report(b, r, rc, error, r->attempts + 1);
         return;
     }
     {

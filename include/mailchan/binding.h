@@ -7,12 +7,31 @@
  *   "maildir"  the local Maildir store, the embedded default (no server)
  *   "mail"     SMTP submission (libcurl) to send, IMAP (libetpan) to receive:
  *              any standards mail server. Settings smtp_*, imap_*, username,
- *              password or a token callback (XOAUTH2), tls_* (verification
- *              is on by default; the system's CA store unless tls_ca_file or
+ *              password (or password_command) or a token callback (or
+ *              token_command) for XOAUTH2, tls_* (verification is on by
+ *              default; the system's CA store unless tls_ca_file or
  *              tls_ca_path is set), timeout, imap_idle*.
  *   "exchange" Exchange Web Services over HTTPS (libcurl): settings ews_*,
- *              username, password (Basic, NTLM) or a token callback (bearer),
- *              tls_*, timeout.
+ *              username, password or password_command (Basic, NTLM) or a
+ *              token callback or token_command (bearer), tls_*, timeout.
+ *
+ * Credentials from a program (mail and exchange): password_command and
+ * token_command name a command run as /bin/sh -c COMMAND, stdin /dev/null,
+ * stderr inherited, no other descriptor open, in its own process group;
+ * the secret is the first line of its stdout without LF or CR LF. Exit
+ * status not 0, a signal, an empty first line, more than 8192 octets of
+ * output or more than command_timeout ms (the group is then killed) make
+ * the login fail with MC_EAUTH naming the setting, never the output.
+ * password_command runs whenever the password is needed (each SMTP send,
+ * each IMAP login; for EWS once per session and again after an HTTP 401);
+ * token_command is a built-in token callback: run exactly when a callback
+ * set with mc_binding_set_token_callback() would be. password with
+ * password_command, or token_command with a token callback, make
+ * mc_transport_new() fail with MC_EINVAL. The commands are not secrets
+ * (mc_binding_get returns them); what they print is.
+ *
+ * time_to_live (every kind): seconds a message sent without an expiry of
+ * its own lives (mc_message_set_expiry); 0, the default, is none.
  *
  * Settings are named; every setting has one default, one parser and one
  * description, in one table (mc_binding_settings()). The same names are
@@ -90,6 +109,8 @@ typedef int (*mc_token_cb)(char **token, void *user_data);
  * Sets the XOAUTH2 token source of a "mail" binding (NULL removes it). With a
  * callback and auth_mechanism "auto", XOAUTH2 is used instead of the password.
  * The callback travels with the transport element (create_binding_elements).
+ * The token_command setting is the same thing without code: setting both
+ * makes mc_transport_new() fail with MC_EINVAL.
  * @return 0; MC_EINVAL for NULL b or a binding of another kind.
  */
 MC_EXTERN(int) mc_binding_set_token_callback(mc_binding *b, mc_token_cb cb, void *user_data);

@@ -150,6 +150,10 @@ MC_EXTERN(const char *) mc_message_relates_to(const mc_message *msg);
  * Sets the message's expiry as seconds since the epoch (UTC); 0 clears
  * it. An expiring message is framed with ";ttl=<instant>" in the subject
  * and is deleted, never delivered, by a receiver that reads it later.
+ * A message sent without an expiry through a transport whose binding sets
+ * time_to_live (seconds) gets now + time_to_live when it is sent; an expiry
+ * set here always wins. Queued mail whose expiry passes in the outbox is
+ * dead-lettered, not sent (mc_delivery_report result MC_ETIMEOUT).
  */
 MC_EXTERN(int) mc_message_set_expiry(mc_message *msg, int64_t unix_seconds);
 /** The expiry set on, or read from, the message; 0 if none. */

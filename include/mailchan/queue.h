@@ -9,6 +9,9 @@
  * leaves the outbox only after the server accepted it; after
  * queue_lifetime, or at once when the server refuses it for good, it is
  * dead-lettered: kept, logged, listed, and reported to the delivery callback.
+ * So is a mail whose ttl (the message's expiry, or time_to_live) passed
+ * while it waited: it is not sent (a receiver would delete it unread), and
+ * its report's result is MC_ETIMEOUT.
  *
  * The same store remembers the wsa:MessageID of every message handed to the
  * application (for dedup_window), so a message received twice - after a
@@ -37,7 +40,8 @@ typedef struct {
     int64_t id;        /**< its id in the outbox */
     const char *to;    /**< its recipients, separated by ", " */
     int result;        /**< 0 accepted by the server; MC_EPARTIAL accepted for some recipients;
-                             another MC_E* code: dead-lettered, this being the last error */
+                             another MC_E* code: dead-lettered, this being the last error
+                             (MC_ETIMEOUT: its ttl passed in the outbox, it was not sent) */
     const char *error; /**< the last error's text ("" when accepted) */
     unsigned attempts; /**< delivery attempts made */
     int64_t queued_ms; /**< when it was queued, ms since the epoch */

@@ -58,7 +58,8 @@ static const char usage_text[] =
     "  --maildir-root DIR    Maildir store root (setting \"maildir_root\")\n"
     "                        (binding mail: --set smtp_host=H --set imap_host=H ...;\n"
     "                        binding exchange: --set ews_url=https://H/EWS/Exchange.asmx ...;\n"
-    "                        the password may come from $MAILCHAN_PASSWORD)\n"
+    "                        the password may come from $MAILCHAN_PASSWORD, or\n"
+    "                        --set password_command=COMMAND)\n"
     "  --security MODE       none or message: WS-Security X.509 (setting \"security_mode\")\n"
     "  --algorithm-suite S   Basic256Rsa15 (default), Basic256, Basic256Sha256, Basic256Sha256Rsa15\n"
     "  --certificate FILE    own certificate: PEM, or PKCS#12 with the key (setting \"certificate\")\n"
@@ -712,8 +713,9 @@ static int make_binding(mc_binding **out, const options *o)
             goto done;
         }
     if ((rc = apply_environment(b, "private_key_password", "MAILCHAN_KEY_PASSWORD")) ||
-        /* every kind that has a password (mail, exchange) */
-        (mc_binding_is_default(b, "password") >= 0 &&
+        /* every kind that has a password (mail, exchange), unless a
+         * password_command gives it (both would be refused) */
+        (mc_binding_is_default(b, "password") >= 0 && mc_binding_is_default(b, "password_command") == 1 &&
          (rc = apply_environment(b, "password", "MAILCHAN_PASSWORD")))) {
         ex = bad_input(rc, "bad setting");
         goto done;
