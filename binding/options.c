@@ -174,7 +174,7 @@ const mc__setting mc__settings[MC__S_COUNT] = {
     BOOL(ACCEPT_EXISTING_MESSAGES, accept_existing_messages, TR, ALL, "true",
          "deliver mail that was already in the mailbox when the listener opened"),
     UINT(RECEIVE_RETRY_COUNT, receive_retry_count, TR, ALL, "3", 1, 1000,
-         "attempts at reading an invalid mail before it is deleted"),
+         "attempts at reading an invalid mail before it is deleted (or moved to dead_letter_folder)"),
     SIZE(PROCESSING_CACHE_COUNT, processing_cache_count, TR, ALL, "4096", 1, 1ULL << 24,
          "most messages held parsed in the processing cache"),
     SIZE(PROCESSING_CACHE_BYTES, processing_cache_bytes, TR, ALL, "52428800", 65536, 1ULL << 34,
@@ -192,7 +192,8 @@ const mc__setting mc__settings[MC__S_COUNT] = {
            "folder invalid mail (corrupt SOAP, failed security checks, too big) is moved to after "
            "receive_retry_count attempts, instead of being deleted; empty: deleted"),
     UINT(DELETE_DELAY, delete_delay, TR, ALL, "1000", 0, 3600000,
-         "milliseconds after a receive within which received mail is deleted (in one batch); a crash "
+         "milliseconds after a receive within which received mail is deleted, or moved (after_receive), in "
+         "one batch; a crash "
          "redelivers at most this much"),
     UINT(FLUSH_RETRIES, flush_retries, TR, ALL, "3", 0, 20,
          "retries of the synchronous deletion when the last input channel closes"),

@@ -1,8 +1,10 @@
 /* transport.c - the machinery of docs/semantics.md section 2, written once above
  * the receiver interface: the background query loop, the bounded processing
  * cache, dispatch by channel name, accept_existing_messages, the
- * deleted-message cache and its batch flush, receive_retry_count for
- * invalid mail, malformed mail to the trash, ttl expiry. */
+ * deleted-message cache and its batch flush (a delete, or a move into
+ * archive_folder with after_receive = move), receive_retry_count for
+ * invalid mail (then deleted, or moved into dead_letter_folder), malformed
+ * mail to the trash, ttl expiry. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
