@@ -667,6 +667,45 @@ static void test_dedup_copies_read_together(void **state)
     mc_transport_free(svc);
 }
 
+/* exactly-once holds with after_receive = move: the copy dropped as a
+ * duplicate is archived with the delivered one, neither stays nor comes
+ * twice */
+static void test_dedup_with_archive(void **state)
+{
+    fixture *fx = *state;
+    char setting[600], path[512];
+    mc_transport *svc;
+    mc_output_channel *ch;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m = text_message("twice"), *got = NULL;
+    mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
+    assert_int_equal(mc_message_set_message_id(m, "urn:test:archived-id"), 0);
+    assert_int_equal(mc_channel_factory_create_channel(&ch, fx->f, "net.mail://dedup#" SVC), 0);
+    assert_int_equal(mc_output_channel_send(ch, m), 0);
+    assert_int_equal(mc_output_channel_send(ch, m), 0);
+    mc_output_channel_free(ch);
+    mc_message_free(m);
+    snprintf(setting, sizeof(setting), "state_path=%s/state.db", fx->root);
+    svc = maildir_transport(fx->root, SVC, "server_query_interval=50", "after_receive=move",
+                            "archive_folder=Done/2026", setting, NULL);
+    open_in(svc, "net.mail://dedup#", &l, &in);
+    assert_int_equal(mc_input_channel_receive(&got, in, 5000), 0);
+    mc_message_free(got);
+    got = NULL;
+    assert_int_equal(mc_input_channel_receive(&got, in, 500), MC_ETIMEOUT);
+    assert_int_equal(mc_input_channel_close(in), 0);
+    assert_int_equal(mc_transport_statistics(&st, svc), 0);
+    assert_int_equal(st.delivered, 1);
+    assert_int_equal(st.duplicates, 1);
+    assert_int_equal(mails_in(fx, SVC), 0);
+    /* "/" separates levels: Maildir++ ".Done.2026" */
+    assert_int_equal(count_files(mbox_path(path, sizeof(path), fx->root, SVC, ".Done.2026/new")), 2);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+    mc_transport_free(svc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -688,6 +727,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dedup_copies_read_together, setup, teardown),
         cmocka_unit_test_setup_teardown(test_after_receive_move, setup_archive, teardown),
         cmocka_unit_test_setup_teardown(test_dead_letter_folder, setup_dead_letter, teardown),
+        cmocka_unit_test_setup_teardown(test_dedup_with_archive, setup, teardown),
     };
     mc_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
