@@ -495,6 +495,7 @@ static void test_disposal_folders_checked(void **state)
         mc_transport_free(t);
         mc_binding_free(b);
     }
+    rm_rf(dir);
 }
 
 /* the container type and SOAP version reach the transport built from the binding */
