@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "command.h"
 #include "internal.h"
 #include "transport_int.h"
@@ -519,6 +520,39 @@ int mc__binding_security_filter(const mc_binding *b, mc__envelope_filter **out)
     return mc__security_filter_new(&v, NULL, out);
 }
 
+/* A folder received or invalid mail is moved to must not be the one
+ * watched: the mail would come back forever. */
+static int folder_apart(const mc__values *v, const char *setting, const char *folder)
+{
+    if (!strcasecmp(folder, v->service_folder) || !strcasecmp(folder, "INBOX"))
+        return mc__error_set(MC_EINVAL,
+                             "%s \"%s\" is a folder mailchan watches (service_folder or the Inbox)", setting,
+                             folder);
+    return 0;
+}
+
+/* after_receive, archive_folder and dead_letter_folder into cfg (copies) */
+static int disposal_from(const mc__values *v, mc__transport_config *cfg)
+{
+    int rc;
+    cfg->after_receive = (mc__after_receive)v->after_receive;
+    if (cfg->after_receive == MC__AFTER_MOVE) {
+        if (!*v->archive_folder)
+            return mc__error_set(MC_EINVAL, "after_receive = move needs archive_folder");
+        if ((rc = folder_apart(v, "archive_folder", v->archive_folder)))
+            return rc;
+        if (!(cfg->archive_folder = mc__strdup(v->archive_folder)))
+            return mc__error_set(MC_ENOMEM, "out of memory");
+    }
+    if (*v->dead_letter_folder) {
+        if ((rc = folder_apart(v, "dead_letter_folder", v->dead_letter_folder)))
+            return rc;
+        if (!(cfg->dead_letter_folder = mc__strdup(v->dead_letter_folder)))
+            return mc__error_set(MC_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
 static void config_from(const mc__values *v, const mc__binding_kind *kind, mc__transport_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -611,6 +645,8 @@ int mc_transport_new(mc_transport **out, const mc_binding *b)
     config_from(&v, kind, &cfg);
     if (cfg.cache_bytes < cfg.max_received_message_size)
         return mc__error_set(MC_EINVAL, "processing_cache_bytes is smaller than max_received_message_size");
+    if ((rc = disposal_from(&v, &cfg)))
+        goto fail;
     if ((rc = credential_commands(&v, &cfg)) || (rc = durable_state(&v, &store)))
         goto fail;
     cfg.state = store ? mc__store_state(store) : NULL;
@@ -632,6 +668,8 @@ fail:
     mc__command_free(cfg.password_command);
     mc__command_free(cfg.token_command);
     free(cfg.address);
+    free(cfg.archive_folder);
+    free(cfg.dead_letter_folder);
     if (cfg.security)
         cfg.security->free(cfg.security);
     mc__store_free(store);

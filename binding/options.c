@@ -29,6 +29,12 @@ static const mc__choice container_types[] = {
     END,
 };
 
+static const mc__choice after_receive_modes[] = {
+    CH("delete", MC__AFTER_DELETE, "deleted for good, as WCF does"),
+    CH("move", MC__AFTER_MOVE, "moved into archive_folder"),
+    END,
+};
+
 static const mc__choice tls_modes[] = {
     CH("starttls", MC__TLS_STARTTLS, "required"),
     CH("tls", MC__TLS_IMPLICIT, "implicit"),
@@ -168,7 +174,7 @@ const mc__setting mc__settings[MC__S_COUNT] = {
     BOOL(ACCEPT_EXISTING_MESSAGES, accept_existing_messages, TR, ALL, "true",
          "deliver mail that was already in the mailbox when the listener opened"),
     UINT(RECEIVE_RETRY_COUNT, receive_retry_count, TR, ALL, "3", 1, 1000,
-         "attempts at reading an invalid mail before it is deleted"),
+         "attempts at reading an invalid mail before it is deleted (or moved to dead_letter_folder)"),
     SIZE(PROCESSING_CACHE_COUNT, processing_cache_count, TR, ALL, "4096", 1, 1ULL << 24,
          "most messages held parsed in the processing cache"),
     SIZE(PROCESSING_CACHE_BYTES, processing_cache_bytes, TR, ALL, "52428800", 65536, 1ULL << 34,
@@ -177,8 +183,17 @@ const mc__setting mc__settings[MC__S_COUNT] = {
            "folder watched for stamped mail; the Inbox when it does not exist"),
     STRING(DELETED_FOLDER, deleted_folder, TR, ALL, "Deleted Items",
            "folder malformed mail is moved to (IMAP: the \\Trash special-use folder)"),
+    CHOICE(AFTER_RECEIVE, after_receive, TR, ALL, "delete", after_receive_modes,
+           "what becomes of a received mail (and of a duplicate of one) once the application has it"),
+    STRING(ARCHIVE_FOLDER, archive_folder, TR, ALL, "Archive",
+           "folder received mail is moved to with after_receive = move (made when missing; Maildir: "
+           "a Maildir++ sub-folder, IMAP: in the personal namespace, EWS: under msgfolderroot)"),
+    STRING(DEAD_LETTER_FOLDER, dead_letter_folder, TR, ALL, "",
+           "folder invalid mail (corrupt SOAP, failed security checks, too big) is moved to after "
+           "receive_retry_count attempts, instead of being deleted; empty: deleted"),
     UINT(DELETE_DELAY, delete_delay, TR, ALL, "1000", 0, 3600000,
-         "milliseconds after a receive within which received mail is deleted (in one batch); a crash "
+         "milliseconds after a receive within which received mail is deleted, or moved (after_receive), in "
+         "one batch; a crash "
          "redelivers at most this much"),
     UINT(FLUSH_RETRIES, flush_retries, TR, ALL, "3", 0, 20,
          "retries of the synchronous deletion when the last input channel closes"),

@@ -26,6 +26,9 @@ typedef enum {
     MC__S_PROCESSING_CACHE_BYTES,
     MC__S_SERVICE_FOLDER,
     MC__S_DELETED_FOLDER,
+    MC__S_AFTER_RECEIVE,
+    MC__S_ARCHIVE_FOLDER,
+    MC__S_DEAD_LETTER_FOLDER,
     MC__S_DELETE_DELAY,
     MC__S_FLUSH_RETRIES,
     MC__S_STATE_PATH,
@@ -161,6 +164,9 @@ typedef struct {
     size_t processing_cache_bytes;
     const char *service_folder;
     const char *deleted_folder;
+    int after_receive; /* mc__after_receive */
+    const char *archive_folder;
+    const char *dead_letter_folder;
     unsigned long long delete_delay; /* ms */
     unsigned long long flush_retries;
     const char *state_path;

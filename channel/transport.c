@@ -1,8 +1,10 @@
 /* transport.c - the machinery of docs/semantics.md section 2, written once above
  * the receiver interface: the background query loop, the bounded processing
  * cache, dispatch by channel name, accept_existing_messages, the
- * deleted-message cache and its batch flush, receive_retry_count for
- * invalid mail, malformed mail to the trash, ttl expiry. */
+ * deleted-message cache and its batch flush (a delete, or a move into
+ * archive_folder with after_receive = move), receive_retry_count for
+ * invalid mail (then deleted, or moved into dead_letter_folder), malformed
+ * mail to the trash, ttl expiry. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -81,6 +83,8 @@ static void config_free(mc__transport_config *c)
     mc__command_free(c->password_command);
     mc__command_free(c->token_command);
     free(c->address);
+    free(c->archive_folder);
+    free(c->dead_letter_folder);
     if (c->security)
         c->security->free(c->security);
     if (c->state) /* after security, whose replay cache writes to it */
@@ -122,6 +126,11 @@ static void halves_free(mc__sender *s, mc__receiver *r)
         r->ops->free(r);
 }
 
+static bool has_dead_letter(const mc__transport_config *c)
+{
+    return c->dead_letter_folder && *c->dead_letter_folder;
+}
+
 int mc__transport_new(mc_transport **out, mc__sender *sender, mc__receiver *receiver,
                       mc__transport_config *cfg)
 {
@@ -131,6 +140,18 @@ int mc__transport_new(mc_transport **out, mc__sender *sender, mc__receiver *rece
         halves_free(sender, receiver);
         config_free(cfg);
         return mc__error_set(MC_EINVAL, "a transport half of another interface version");
+    }
+    if (receiver && (cfg->after_receive == MC__AFTER_MOVE || has_dead_letter(cfg))) {
+        const char *why = NULL;
+        if (!receiver->ops->move)
+            why = "this transport's receiver cannot move mail into a folder";
+        else if (cfg->after_receive == MC__AFTER_MOVE && (!cfg->archive_folder || !*cfg->archive_folder))
+            why = "after_receive = move needs archive_folder";
+        if (why) {
+            halves_free(sender, receiver);
+            config_free(cfg);
+            return mc__error_set(MC_EINVAL, "%s", why);
+        }
     }
     if (!(t = calloc(1, sizeof(*t)))) {
         halves_free(sender, receiver);
@@ -406,8 +427,18 @@ static int deleting_add(mc_transport *t, const char *id)
 
 /* ---- the deleted-message cache flush (t->io held, t->lock not) ---- */
 
+/* What after_receive asks for these received mails: one batch deleted, or
+ * moved into archive_folder. */
+static int dispose(mc_transport *t, const char *const *ids, size_t n)
+{
+    if (t->cfg.after_receive == MC__AFTER_MOVE)
+        return t->receiver->ops->move(t->receiver, ids, n, t->cfg.archive_folder);
+    return t->receiver->ops->remove(t->receiver, ids, n);
+}
+
 static int flush_deleted(mc_transport *t)
 {
+    bool moving = t->cfg.after_receive == MC__AFTER_MOVE;
     char **ids;
     size_t n;
     int rc;
@@ -421,11 +452,14 @@ static int flush_deleted(mc_transport *t)
         free(ids);
         return 0;
     }
-    rc = t->receiver->ops->remove(t->receiver, (const char *const *)ids, n);
+    rc = dispose(t, (const char *const *)ids, n);
+    if (!rc && moving)
+        mc__log(MC_LOG_DEBUG, "moved %zu received mail(s) to %s", n, t->cfg.archive_folder);
     pthread_mutex_lock(&t->lock);
     if (rc) {
         /* keep them for the next try, ahead of what was added meanwhile */
-        mc__log(MC_LOG_WARN, "deleting %zu received mail(s) failed: %s; will retry", n, mc_error_last());
+        mc__log(MC_LOG_WARN, "%s %zu received mail(s) failed: %s; will retry",
+                moving ? "moving to archive_folder" : "deleting", n, mc_error_last());
         for (size_t i = 0; i < t->ndeleting; i++) {
             char **g = realloc(ids, (n + 1) * sizeof(char *));
             if (!g)
@@ -440,7 +474,8 @@ static int flush_deleted(mc_transport *t)
         t->deleting = ids;
         t->ndeleting = t->capdeleting = n;
     } else {
-        t->stats.deleted += n;
+        if (!moving)
+            t->stats.deleted += n;
         for (size_t i = 0; i < n; i++) {
             known_forget(t, ids[i]);
             free(ids[i]);
@@ -508,6 +543,25 @@ static size_t raw_limit(const mc_transport *t)
     return m + m / 2 + 65536; /* base64 growth, MIME headers, the people's text part */
 }
 
+/* Invalid mail past its retry count, with dead_letter_folder set: moved
+ * there, the reason logged. A move that fails leaves it where it is (never
+ * deleted: the user asked to keep it), tried again at the next query. */
+static void dead_letter(mc_transport *t, const char *id, const mc_mail_info *info)
+{
+    const char *folder = t->cfg.dead_letter_folder;
+    if (t->receiver->ops->move(t->receiver, &id, 1, folder)) {
+        mc__log(MC_LOG_WARN, "cannot move invalid mail %s to dead_letter_folder %s: %s; will retry", id,
+                folder, mc_error_last());
+        return;
+    }
+    mc__log(MC_LOG_WARN, "moved invalid mail %s for channel %s to %s after %u attempts: %s", id,
+            info->channel ? info->channel : "?", folder, t->cfg.receive_retry_count, info->reason);
+    pthread_mutex_lock(&t->lock);
+    t->stats.invalid++;
+    known_forget(t, id);
+    pthread_mutex_unlock(&t->lock);
+}
+
 static void act_invalid(mc_transport *t, const char *id, const mc_mail_info *info)
 {
     known *k;
@@ -519,6 +573,10 @@ static void act_invalid(mc_transport *t, const char *id, const mc_mail_info *inf
     if (!remove) {
         mc__log(MC_LOG_INFO, "invalid mail %s (attempt %u of %u): %s", id, k->attempts,
                 t->cfg.receive_retry_count, info->reason);
+        return;
+    }
+    if (has_dead_letter(&t->cfg)) {
+        dead_letter(t, id, info);
         return;
     }
     if (t->receiver->ops->remove(t->receiver, &id, 1)) {

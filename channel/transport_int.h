@@ -66,7 +66,8 @@ typedef struct {
     bool full;
 } mc__listing;
 
-#define MC__RECEIVER_VERSION 2
+/* 3: `move` (after_receive = move, dead_letter_folder) */
+#define MC__RECEIVER_VERSION 3
 
 typedef struct {
     unsigned version; /* MC__RECEIVER_VERSION */
@@ -98,6 +99,14 @@ typedef struct {
     /* Optional: every I/O of the receive path ends by this monotonic instant
      * (0: no deadline). Set from any thread; in-flight waits honour it. */
     void (*set_deadline)(mc__receiver *r, int64_t deadline_ms);
+    /* Optional (version 3): moves these mails out of the watched folder into
+     * the folder of this configured name (as the receiver resolves names:
+     * Maildir++ sub-folder, IMAP personal namespace, EWS display name under
+     * msgfolderroot), made when missing, in one batch. Missing mails are not
+     * an error. The core calls it for after_receive = move (archive_folder)
+     * and for invalid mail when dead_letter_folder is set; a transport
+     * configured so whose receiver lacks it is refused. */
+    int (*move)(mc__receiver *r, const char *const *ids, size_t count, const char *folder);
 } mc__receiver_ops;
 
 struct mc__receiver {
@@ -111,6 +120,9 @@ struct mc__receiver {
  * next request (EWS ErrorServerBusy/BackOffMilliseconds, HTTP 429/503
  * Retry-After): the query loop waits that long instead of its own backoff. */
 void mc__receiver_retry_after(mc__receiver *r, int ms);
+
+/* what becomes of a mail once received (after_receive) */
+typedef enum { MC__AFTER_DELETE = 0, MC__AFTER_MOVE } mc__after_receive;
 
 /* Settings of the common machinery; binding/ fills it. Strings are owned. */
 typedef struct {
@@ -127,11 +139,14 @@ typedef struct {
     int delete_delay_ms;  /* received ids are deleted within this of a receive */
     int close_timeout_ms; /* the synchronous deletion on close ends within this */
     char *address;
-    mc__envelope_filter *security; /* owned; NULL: messages travel as they are */
-    mc__state *state;              /* owned (freed after security); NULL: nothing durable, received ids
+    mc__after_receive after_receive; /* received (and duplicate) mail: deleted, or moved */
+    char *archive_folder;            /* after_receive move: the folder it goes to */
+    char *dead_letter_folder;        /* NULL or "": invalid mail is deleted; else moved here */
+    mc__envelope_filter *security;   /* owned; NULL: messages travel as they are */
+    mc__state *state;                /* owned (freed after security); NULL: nothing durable, received ids
                                     * are not kept (state.h) */
-    bool open_offline;             /* a listener opens while the server cannot be reached (queued) */
-    int64_t time_to_live_s;        /* expiry given to sent messages that have none; 0: none */
+    bool open_offline;               /* a listener opens while the server cannot be reached (queued) */
+    int64_t time_to_live_s;          /* expiry given to sent messages that have none; 0: none */
     /* owned (command.h), freed after the halves, which borrow them:
      * password_command and token_command made runnable */
     struct mc__command *password_command, *token_command;

@@ -20,6 +20,10 @@
  *   those UIDs (UIDPLUS). Without UIDPLUS: EXPUNGE only when no other mail
  *   carries \Deleted, else our mail stays flagged (it is excluded from every
  *   listing, and the next EXPUNGE by any client removes it).
+ * - move (after_receive = move, dead_letter_folder): UID MOVE of the batch
+ *   to the named folder, resolved in the namespace and made by CREATE when
+ *   LIST does not show it (once per session); without MOVE, UID COPY then
+ *   remove as below.
  * - move_to_trash: UID MOVE to the trash imapfolders.c finds once per
  *   session (\Trash, deleted_folder, well-known names, else CREATE), UID
  *   COPY + remove where MOVE is missing.
@@ -1092,6 +1096,40 @@ static int expunge_safely(mc__imap *m, const mc__strmap *mine)
     return 0;
 }
 
+/* The UIDs of these ids in the selected folder (set and the map mine);
+ * ids of an older UIDVALIDITY are passed over. *n: how many. */
+static int uid_set(mc__imap *m, const char *const *ids, size_t count, const char *what,
+                   struct mailimap_set **set, mc__strmap *mine, size_t *n)
+{
+    *n = 0;
+    if (!(*set = mailimap_set_new_empty()))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        uint32_t uid;
+        char k[16];
+        if (!parse_id(m, ids[i], &uid)) {
+            mc__log(MC_LOG_INFO, "not %s %s: it belongs to an older UIDVALIDITY", what, ids[i]);
+            continue;
+        }
+        snprintf(k, sizeof(k), "%u", uid);
+        if (mailimap_set_add_single(*set, uid) != MAILIMAP_NO_ERROR || mc__strmap_put(mine, k, NULL))
+            return mc__error_set(MC_ENOMEM, "out of memory");
+        (*n)++;
+    }
+    return 0;
+}
+
+/* what the session knew about mail that left the folder */
+static void forget_uids(mc__imap *m, const mc__strmap *mine)
+{
+    for (size_t i = 0; i < mine->cap; i++) {
+        void *v;
+        const char *k = mc__strmap_slot(mine, i, NULL);
+        if (k && mc__strmap_remove(&m->meta, k, &v))
+            meta_free(v);
+    }
+}
+
 static int imap_remove(mc__receiver *self, const char *const *ids, size_t count)
 {
     mc__imap *m = (mc__imap *)self;
@@ -1104,25 +1142,7 @@ static int imap_remove(mc__receiver *self, const char *const *ids, size_t count)
     mc__strmap_init(&mine);
     if ((rc = ensure_session(m)))
         return rc;
-    if (!(set = mailimap_set_new_empty())) {
-        rc = mc__error_set(MC_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < count; i++) {
-        uint32_t uid;
-        char k[16];
-        if (!parse_id(m, ids[i], &uid)) {
-            mc__log(MC_LOG_INFO, "not deleting %s: it belongs to an older UIDVALIDITY", ids[i]);
-            continue;
-        }
-        snprintf(k, sizeof(k), "%u", uid);
-        if (mailimap_set_add_single(set, uid) != MAILIMAP_NO_ERROR || mc__strmap_put(&mine, k, NULL)) {
-            rc = mc__error_set(MC_ENOMEM, "out of memory");
-            goto done;
-        }
-        n++;
-    }
-    if (!n)
+    if ((rc = uid_set(m, ids, count, "deleting", &set, &mine, &n)) || !n)
         goto done;
     if (!(flags = mailimap_flag_list_new_empty()) ||
         mailimap_flag_list_add(flags, mailimap_flag_new_deleted()) != MAILIMAP_NO_ERROR ||
@@ -1146,15 +1166,56 @@ static int imap_remove(mc__receiver *self, const char *const *ids, size_t count)
     } else if ((rc = expunge_safely(m, &mine))) {
         goto done;
     }
-    for (size_t i = 0; i < mine.cap; i++) {
-        void *v;
-        const char *k = mc__strmap_slot(&mine, i, NULL);
-        if (k && mc__strmap_remove(&m->meta, k, &v))
-            meta_free(v);
-    }
+    forget_uids(m, &mine);
 done:
     if (st)
         mailimap_store_att_flags_free(st);
+    if (set)
+        mailimap_set_free(set);
+    mc__strmap_free(&mine, NULL);
+    return rc;
+}
+
+static void forget_target(mc__imap *m, const char *folder)
+{
+    void *v = NULL;
+    if (mc__strmap_remove(&m->fold.targets, folder, &v))
+        free(v);
+}
+
+static int imap_move(mc__receiver *self, const char *const *ids, size_t count, const char *folder)
+{
+    mc__imap *m = (mc__imap *)self;
+    struct mailimap_set *set = NULL;
+    const char *wire;
+    mc__strmap mine;
+    size_t n = 0;
+    int r, rc;
+    mc__strmap_init(&mine);
+    if ((rc = ensure_session(m)))
+        return rc;
+    if ((rc = mc__imap_folders_target(&m->fold, m->s, folder, &wire, fail_cb, m)))
+        return rc;
+    if (!strcmp(wire, m->folder))
+        return mc__error_set(MC_EINVAL, "folder \"%s\" is the watched folder", folder);
+    if ((rc = uid_set(m, ids, count, "moving", &set, &mine, &n)) || !n)
+        goto done;
+    if (m->has_move) {
+        unsigned long before = mc__imap_conn_guard(m->conn)->expunges;
+        if ((r = mailimap_uid_move(m->s, set, wire)) != MAILIMAP_NO_ERROR) {
+            forget_target(m, folder); /* made sure of again next time (deleted meanwhile?) */
+            rc = imap_error(m, r, "UID MOVE");
+            goto done;
+        }
+        expunged_by_us(m, before, n);
+        forget_uids(m, &mine);
+    } else if ((r = mailimap_uid_copy(m->s, set, wire)) != MAILIMAP_NO_ERROR) {
+        forget_target(m, folder);
+        rc = imap_error(m, r, "UID COPY");
+    } else {
+        rc = imap_remove(self, ids, count);
+    }
+done:
     if (set)
         mailimap_set_free(set);
     mc__strmap_free(&mine, NULL);
@@ -1316,6 +1377,7 @@ static const mc__receiver_ops receiver_ops = {
     .close = imap_close,
     .free = imap_free,
     .set_deadline = imap_set_deadline,
+    .move = imap_move,
 };
 
 static char *copy_or_empty(const char *s) { return mc__strdup(s ? s : ""); }

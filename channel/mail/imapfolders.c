@@ -89,6 +89,7 @@ static void forget_session(mc__imap_folders *f)
     f->listed_trash = f->named = f->trash = f->trash_shown = NULL;
     f->named_rank = 0;
     f->looked = false;
+    mc__strmap_free(&f->targets, free);
 }
 
 void mc__imap_folders_free(mc__imap_folders *f)
@@ -268,6 +269,71 @@ static int no_trash(mc__imap_folders *f, mailimap *s)
     f->warned = true;
     free(shown);
     return mc__error_set(MC_EPROTO, "the IMAP server has no trash folder");
+}
+
+/* whether LIST shows exactly this folder */
+static int folder_exists(mailimap *s, const char *wire, bool *exists, mc__imap_fail fail, void *ctx)
+{
+    clist *list = NULL;
+    int r = mailimap_list(s, "", wire, &list);
+    *exists = false;
+    if (r != MAILIMAP_NO_ERROR) {
+        if (list)
+            mailimap_list_result_free(list);
+        return fail(ctx, r, "LIST");
+    }
+    for (clistiter *it = first(list); it && !*exists; it = clist_next(it)) {
+        struct mailimap_mailbox_list *mb = clist_content(it);
+        *exists = mb && mb->mb_name && !strcmp(mb->mb_name, wire);
+    }
+    if (list)
+        mailimap_list_result_free(list);
+    return 0;
+}
+
+int mc__imap_folders_target(mc__imap_folders *f, mailimap *s, const char *name, const char **wire,
+                            mc__imap_fail fail, void *ctx)
+{
+    char *w = NULL, said[201];
+    bool exists = false;
+    int r, rc;
+    if ((*wire = mc__strmap_get(&f->targets, name, NULL)))
+        return 0;
+    if (strpbrk(name, "*%"))
+        return mc__error_set(MC_EINVAL, "folder name \"%s\" holds an IMAP wildcard", name);
+    if ((rc = mc__imap_folder_resolve(&w, f->prefix, f->delim, name)))
+        return rc;
+    if ((rc = folder_exists(s, w, &exists, fail, ctx)))
+        goto done;
+    if (!exists) {
+        r = mailimap_create(s, w);
+        if (r == MAILIMAP_ERROR_CREATE || r == MAILIMAP_ERROR_PROTOCOL) {
+            /* another client may have made it meanwhile */
+            const char *t = s->imap_response ? s->imap_response : "";
+            mc__printable(said, sizeof(said), t, strlen(t));
+            if ((rc = folder_exists(s, w, &exists, fail, ctx)))
+                goto done;
+            if (!exists) {
+                rc = mc__error_set(MC_EPROTO, "the IMAP server refused to create folder \"%s\" (%s)", name,
+                                   said);
+                goto done;
+            }
+        } else if (r != MAILIMAP_NO_ERROR) {
+            rc = fail(ctx, r, "CREATE");
+            goto done;
+        } else {
+            mc__log(MC_LOG_INFO, "IMAP: created folder \"%s\"", name);
+        }
+    }
+    if (mc__strmap_put(&f->targets, name, w)) {
+        rc = mc__error_set(MC_ENOMEM, "out of memory");
+        goto done;
+    }
+    *wire = w;
+    w = NULL;
+done:
+    free(w);
+    return rc;
 }
 
 int mc__imap_folders_trash(mc__imap_folders *f, mailimap *s, const char **wire, const char **shown,

@@ -41,6 +41,9 @@ typedef struct {
     bool looked;
     char *trash, *trash_shown;
     bool warned; /* "no folder for malformed mail" said (once per receiver) */
+    /* folders mail is moved to (archive_folder, dead_letter_folder) made
+     * sure of in this session: configured name -> wire name */
+    mc__strmap targets;
 } mc__imap_folders;
 
 /* After login (capabilities known): NAMESPACE where offered, the configured
@@ -57,6 +60,13 @@ int mc__imap_folders_list(mc__imap_folders *f, mailimap *s, bool *service_exists
  * without asking the server again. */
 int mc__imap_folders_trash(mc__imap_folders *f, mailimap *s, const char **wire, const char **shown,
                            mc__imap_fail fail, void *ctx);
+/* A folder mail is moved to (after_receive = move, dead_letter_folder):
+ * the configured name resolved in the personal namespace; LIST shows
+ * whether it exists, CREATE makes it when not - once per session and name.
+ * *wire is borrowed from f until the next session. MC_EINVAL for a name
+ * with IMAP wildcards; MC_EPROTO when the server refuses to create it. */
+int mc__imap_folders_target(mc__imap_folders *f, mailimap *s, const char *name, const char **wire,
+                            mc__imap_fail fail, void *ctx);
 void mc__imap_folders_free(mc__imap_folders *f);
 
 /* A configured name (UTF-8) as the server names it: INBOX stays INBOX; "/"

@@ -4,6 +4,8 @@
  *   <root>/<address, lower case>/{tmp,new,cur}             the Inbox
  *   <root>/<address>/.Service E-mail/{tmp,new,cur}         the service folder
  *   <root>/<address>/.Deleted Items/{tmp,new,cur}          Deleted Items
+ *   <root>/<address>/.Archive/{tmp,new,cur}                archive_folder,
+ *                                                          dead_letter_folder (made on first move)
  *   <root>/<address>/mailchan-claims/<owner>[.lock]        receivers' claims
  *
  * Dovecot serves it with mail_location = maildir:<root>/%Lu.
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -743,6 +746,68 @@ done:
     return rc;
 }
 
+/* A configured folder name as a Maildir++ folder directory: "/" separates
+ * levels (Dovecot's "." on disk); a name that could leave the mailbox or
+ * name the Inbox or the claims is refused. */
+static int named_folder(maildir *m, const char *name, char **out)
+{
+    char *flat;
+    if (!*name || name[0] == '.' || name[0] == '/' || strstr(name, "..") || strstr(name, "/.") ||
+        !strcasecmp(name, "INBOX"))
+        return mc__error_set(MC_EINVAL, "\"%s\" cannot name a Maildir folder", name);
+    if (!(flat = mc__strdup(name)))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    for (char *p = flat; *p; p++)
+        if (*p == '/')
+            *p = '.';
+    *out = folder_dir(m->mailbox, flat);
+    free(flat);
+    return *out ? 0 : mc__error_set(MC_ENOMEM, "out of memory");
+}
+
+/* Renames each mail into <folder>/new (atomic, as the trash move): it
+ * leaves the watched folder, or the claims directory, in one step. */
+static int md_move(mc__receiver *b, const char *const *ids, size_t count, const char *folder)
+{
+    maildir *m = (maildir *)b;
+    char *dir = NULL;
+    int rc;
+    if ((rc = named_folder(m, folder, &dir)))
+        return rc;
+    if (m->watched && !strcmp(dir, m->watched)) {
+        rc = mc__error_set(MC_EINVAL, "folder \"%s\" is the watched folder", folder);
+        goto done;
+    }
+    if ((rc = ensure_maildir(dir, true)))
+        goto done;
+    for (size_t i = 0; i < count; i++) {
+        void *val = NULL;
+        location *loc = mc__strmap_get(&m->where, ids[i], NULL);
+        char *src, *dst;
+        if (!loc)
+            continue; /* gone: not an error */
+        src = location_path(m, loc);
+        dst = path_join3(dir, "new", loc->name);
+        if (!src || !dst) {
+            free(src);
+            free(dst);
+            rc = mc__error_set(MC_ENOMEM, "out of memory");
+            break;
+        }
+        if (rename(src, dst) && errno != ENOENT) {
+            rc = sys_error("cannot move to the folder:", src);
+        } else {
+            mc__strmap_remove(&m->where, ids[i], &val);
+            location_free(val);
+        }
+        free(src);
+        free(dst);
+    }
+done:
+    free(dir);
+    return rc;
+}
+
 static int md_wait(mc__receiver *b, int timeout_ms, int wake_fd)
 {
     maildir *m = (maildir *)b;
@@ -802,6 +867,7 @@ static const mc__receiver_ops receiver_ops = {
     .close = md_close,
     .free = md_free,
     .set_deadline = NULL, /* local files: every call is quick */
+    .move = md_move,
 };
 
 static int sender_new(mc__sender **out, const mc__maildir_config *cfg)

@@ -3,7 +3,8 @@
  * CreateItem SendAndSaveCopy) and a receiver (ewsrecv.c: FindFolder for the
  * service folder with the Inbox as fallback, FindItem paged with a subject
  * restriction, GetItem with the MIME content, DeleteItem HardDelete in
- * batches, MoveItem to deleteditems, streaming notifications on a
+ * batches, MoveItem to deleteditems or to a folder found or made by name
+ * under msgfolderroot (after_receive = move, dead_letter_folder), streaming notifications on a
  * connection of their own, or a pull subscription), over the shared HTTPS session (exchange/http.h). Used by binding/. */
 #ifndef MC_EWS_H
 #define MC_EWS_H
@@ -61,6 +62,12 @@ int mc__ews_read_mime(const xmlNode *msg, size_t max, char **data, size_t *len, 
 /* DeleteItem: one response message per id, ErrorItemNotFound counted as
  * deleted; MC_EBUSY with *backoff_ms when the server is busy. */
 int mc__ews_read_deleted(const mc__ews_response *r, const char *const *ids, size_t n, int *backoff_ms);
+/* the same for any operation on items with one response message per id
+ * (MoveItem); op names it in errors */
+int mc__ews_read_each(const mc__ews_response *r, const char *op, const char *const *ids, size_t n,
+                      int *backoff_ms);
+/* CreateFolder: the new folder's id ("" when the response has none). */
+void mc__ews_read_created_folder_id(const xmlNode *msg, char *id, size_t cap);
 /* Subscribe: the subscription id and first watermark. */
 int mc__ews_read_subscription(const xmlNode *msg, char *id, size_t idcap, char *wm, size_t wmcap);
 /* GetEvents: advances *watermark; 1 when an event other than a status event came. */

@@ -72,7 +72,8 @@ int mc__ews_read_mime(const xmlNode *msg, size_t max, char **data, size_t *len, 
     return rc;
 }
 
-int mc__ews_read_deleted(const mc__ews_response *r, const char *const *ids, size_t n, int *backoff_ms)
+int mc__ews_read_each(const mc__ews_response *r, const char *op, const char *const *ids, size_t n,
+                      int *backoff_ms)
 {
     char code[64], text[256];
     size_t i = 0;
@@ -81,11 +82,22 @@ int mc__ews_read_deleted(const mc__ews_response *r, const char *const *ids, size
     for (xmlNode *m = mc__ews_first_message(r); m && !rc; m = mc__ews_next_message(m), i++) {
         int s = mc__ews_message_status(m, code, text, backoff_ms);
         if (s && s != MC_ENOTFOUND)
-            rc = mc__error_set(s, "EWS DeleteItem of %s: %s: %s", i < n ? ids[i] : "?", code, text);
+            rc = mc__error_set(s, "EWS %s of %s: %s: %s", op, i < n ? ids[i] : "?", code, text);
     }
     if (!rc && i != n)
-        rc = mc__error_set(MC_EPROTO, "EWS DeleteItem: %zu response messages for %zu ids", i, n);
+        rc = mc__error_set(MC_EPROTO, "EWS %s: %zu response messages for %zu ids", op, i, n);
     return rc;
+}
+
+int mc__ews_read_deleted(const mc__ews_response *r, const char *const *ids, size_t n, int *backoff_ms)
+{
+    return mc__ews_read_each(r, "DeleteItem", ids, n, backoff_ms);
+}
+
+void mc__ews_read_created_folder_id(const xmlNode *msg, char *id, size_t cap)
+{
+    xmlNode *folder = mc__ews_child(mc__ews_child(msg, MC__EWS_NS_M, "Folders"), MC__EWS_NS_T, NULL);
+    mc__ews_attr(mc__ews_child(folder, MC__EWS_NS_T, "FolderId"), "Id", id, cap);
 }
 
 int mc__ews_read_subscription(const xmlNode *msg, char *id, size_t idcap, char *wm, size_t wmcap)

@@ -14,6 +14,10 @@
  * - remove: DeleteItem HardDelete, at most 100 ids a request;
  *   ErrorItemNotFound counts as deleted. move_to_trash: MoveItem to
  *   deleteditems.
+ * - move (after_receive = move, dead_letter_folder): MoveItem, at most 100
+ *   ids a request, to the folder of that display name under msgfolderroot
+ *   (FindFolder; CreateFolder when there is none), found once and kept;
+ *   ErrorItemNotFound counts as moved.
  * - wait: a streaming subscription on the watched folder (NewMail, Created
  *   and Moved events) read on a connection of its own (GetStreamingEvents,
  *   30 min at a time); where the server has no streaming, a pull
@@ -53,8 +57,9 @@ typedef struct {
     mc__strmap seen;      /* ids of the previous listing */
     mc__mail_item *fresh; /* ids new in the last listing, in its order (id, size) */
     size_t nfresh;
-    mc__strmap ahead; /* id -> ahead_mail read with another's GetItem */
-    bool news, lost;  /* what the stream said: new mail; the subscription is gone */
+    mc__strmap ahead;   /* id -> ahead_mail read with another's GetItem */
+    bool news, lost;    /* what the stream said: new mail; the subscription is gone */
+    mc__strmap targets; /* folders mail is moved to: display name -> folder id */
 } ews_receiver;
 
 #define R(b) ((ews_receiver *)(b))
@@ -121,7 +126,8 @@ static void put_folder(ews_receiver *r, mc__buf *b)
 
 /* ---- the folder ---- */
 
-static int find_service_folder(ews_receiver *r, char *id, size_t cap)
+/* FindFolder of a display name under msgfolderroot: its id, "" when none */
+static int find_folder(ews_receiver *r, const char *name, char *id, size_t cap)
 {
     mc__ews_response resp = {0};
     xmlNode *msg;
@@ -134,7 +140,7 @@ static int find_service_folder(ews_receiver *r, char *id, size_t cap)
                  "<t:AdditionalProperties><t:FieldURI FieldURI=\"folder:DisplayName\"/>"
                  "</t:AdditionalProperties></m:FolderShape><m:Restriction><t:IsEqualTo>"
                  "<t:FieldURI FieldURI=\"folder:DisplayName\"/><t:FieldURIOrConstant><t:Constant Value=\"");
-    mc__buf_put_xml_escaped(&b, r->service, strlen(r->service));
+    mc__buf_put_xml_escaped(&b, name, strlen(name));
     mc__buf_puts(&b, "\"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction><m:ParentFolderIds>"
                      "<t:DistinguishedFolderId Id=\"msgfolderroot\"/></m:ParentFolderIds></m:FindFolder>");
     if (!(body = mc__buf_detach(&b, NULL)))
@@ -160,7 +166,7 @@ static int check_folder(ews_receiver *r)
     int rc;
     if (r->folder_known && r->folder_id[0])
         return 0;
-    if ((rc = find_service_folder(r, id, sizeof(id))))
+    if ((rc = find_folder(r, r->service, id, sizeof(id))))
         return rc;
     if (!r->folder_known && !id[0])
         mc__log(MC_LOG_INFO, "EWS folder \"%s\" does not exist; watching the Inbox", r->service);
@@ -395,6 +401,113 @@ static int ews_move_to_trash(mc__receiver *b, const char *id, const char **folde
     rc = single(r, &resp, "MoveItem", &msg);
     mc__ews_response_free(&resp);
     *folder = "Deleted Items (deleteditems)";
+    return rc;
+}
+
+/* ---- moving to a folder by name ---- */
+
+static int create_folder(ews_receiver *r, const char *name, char *id, size_t cap)
+{
+    mc__ews_response resp = {0};
+    xmlNode *msg;
+    mc__buf b;
+    char *body;
+    int rc;
+    mc__buf_init(&b);
+    mc__buf_puts(&b, "<m:CreateFolder><m:ParentFolderId><t:DistinguishedFolderId Id=\"msgfolderroot\"/>"
+                     "</m:ParentFolderId><m:Folders><t:Folder><t:DisplayName>");
+    mc__buf_put_xml_escaped(&b, name, strlen(name));
+    mc__buf_puts(&b, "</t:DisplayName></t:Folder></m:Folders></m:CreateFolder>");
+    if (!(body = mc__buf_detach(&b, NULL)))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    rc = call(r, body, MAX_REPLY, &resp);
+    free(body);
+    if (rc)
+        return rc;
+    id[0] = 0;
+    if (!(rc = single(r, &resp, "CreateFolder", &msg))) {
+        mc__ews_read_created_folder_id(msg, id, cap);
+        if (!id[0])
+            rc = mc__error_set(MC_EPROTO, "EWS CreateFolder: the response has no FolderId");
+    }
+    mc__ews_response_free(&resp);
+    if (!rc)
+        mc__log(MC_LOG_INFO, "EWS: created folder \"%s\"", name);
+    return rc;
+}
+
+/* The id of the folder of this display name under msgfolderroot, found
+ * (or made) once and kept. */
+static int target_folder(ews_receiver *r, const char *name, const char **out)
+{
+    char id[sizeof(r->folder_id)], *copy;
+    int rc;
+    if ((*out = mc__strmap_get(&r->targets, name, NULL)))
+        return 0;
+    if ((rc = find_folder(r, name, id, sizeof(id))))
+        return rc;
+    if (!id[0] && (rc = create_folder(r, name, id, sizeof(id)))) {
+        /* another client may have made it meanwhile (ErrorFolderExists) */
+        char why[256];
+        snprintf(why, sizeof(why), "%s", mc_error_last());
+        if (rc == MC_EBUSY || find_folder(r, name, id, sizeof(id)) || !id[0])
+            return mc__error_set(rc, "%s", why);
+    }
+    if (!strcmp(id, r->folder_id))
+        return mc__error_set(MC_EINVAL, "EWS folder \"%s\" is the watched folder", name);
+    if (!(copy = mc__strdup(id)) || mc__strmap_put(&r->targets, name, copy)) {
+        free(copy);
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    }
+    *out = copy;
+    return 0;
+}
+
+static void forget_target(ews_receiver *r, const char *name)
+{
+    void *v = NULL;
+    if (mc__strmap_remove(&r->targets, name, &v))
+        free(v);
+}
+
+/* one MoveItem of at most DELETE_BATCH ids; ErrorItemNotFound is moved */
+static int move_batch(ews_receiver *r, const char *const *ids, size_t n, const char *folder_id)
+{
+    mc__ews_response resp = {0};
+    mc__buf open;
+    char *head, *body;
+    int rc, backoff = 0;
+    mc__buf_init(&open);
+    mc__buf_puts(&open, "<m:MoveItem><m:ToFolderId><t:FolderId Id=\"");
+    mc__buf_put_xml_escaped(&open, folder_id, strlen(folder_id));
+    mc__buf_puts(&open, "\"/></m:ToFolderId>");
+    if (!(head = mc__buf_detach(&open, NULL)))
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    body = mc__ews_items_request(head, ids, NULL, n, "</m:MoveItem>");
+    free(head);
+    if (!body)
+        return mc__error_set(MC_ENOMEM, "out of memory");
+    rc = call(r, body, MAX_REPLY, &resp);
+    free(body);
+    if (rc)
+        return rc;
+    if ((rc = mc__ews_read_each(&resp, "MoveItem", ids, n, &backoff)) == MC_EBUSY)
+        mc__receiver_retry_after(&r->base, backoff > 0 ? backoff : 5000);
+    mc__ews_response_free(&resp);
+    return rc;
+}
+
+static int ews_move(mc__receiver *b, const char *const *ids, size_t count, const char *folder)
+{
+    ews_receiver *r = R(b);
+    const char *fid;
+    int rc;
+    if ((rc = target_folder(r, folder, &fid)))
+        return rc;
+    for (size_t i = 0; i < count && !rc; i += DELETE_BATCH)
+        rc = move_batch(r, ids + i, count - i < DELETE_BATCH ? count - i : DELETE_BATCH, fid);
+    if (rc && rc != MC_EBUSY)
+        forget_target(r, folder); /* looked for again next time: deleted meanwhile? */
     return rc;
 }
 
@@ -649,6 +762,7 @@ static void ews_free(mc__receiver *b)
     fresh_free(r);
     mc__strmap_free(&r->seen, NULL);
     mc__strmap_free(&r->ahead, ahead_free);
+    mc__strmap_free(&r->targets, free);
     free(r->service);
     free(r);
 }
@@ -666,6 +780,7 @@ static const mc__receiver_ops receiver_ops = {
     .close = ews_close,
     .free = ews_free,
     .set_deadline = NULL,
+    .move = ews_move,
 };
 
 int mc__ews_receiver_new(mc__receiver **out, const mc__ews_config *cfg)
@@ -679,6 +794,7 @@ int mc__ews_receiver_new(mc__receiver **out, const mc__ews_config *cfg)
     mc__buf_init(&r->pending);
     mc__strmap_init(&r->seen);
     mc__strmap_init(&r->ahead);
+    mc__strmap_init(&r->targets);
     if (!(r->service = mc__strdup(cfg->service_folder && *cfg->service_folder ? cfg->service_folder
                                                                               : "Service E-mail"))) {
         free(r);

@@ -2,7 +2,7 @@
  * the envelope and fault (ErrorServerBusy's BackOffMilliseconds), each
  * response message's class and code, and every field the sender and the
  * receiver take from it (folder id, items with their size and time, MIME
- * content, deletion results, subscription, events, a draft's id). */
+ * content, deletion and move results, a created folder's id, subscription, events, a draft's id). */
 #include <stdint.h>
 #include <stdlib.h>
 #include "exchange/ews/ews.h"
@@ -17,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (mc__ews_parse(&r, (const char *)data, size, 1u << 24))
         return 0;
     mc__ews_read_deleted(&r, ids, 3, &backoff);
+    mc__ews_read_each(&r, "MoveItem", ids, 2, &backoff);
     for (xmlNode *m = mc__ews_first_message(&r); m; m = mc__ews_next_message(m)) {
         mc__listing l = {0};
         size_t cap = 0;
@@ -25,6 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t len;
         mc__ews_message_status(m, code, text, &backoff);
         mc__ews_read_folder_id(m, id, sizeof(id));
+        mc__ews_read_created_folder_id(m, id, sizeof(id));
         mc__ews_read_items(m, &l, &cap, &last);
         for (size_t i = 0; i < l.count; i++)
             free(l.items[i].id);

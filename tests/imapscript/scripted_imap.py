@@ -36,7 +36,8 @@ altnamespace do with "INBOX."; CREATE of a name outside it is refused
 is where the --mail files are, --special-use NAME announces SPECIAL-USE and
 marks that folder \Trash (only in the answer to LIST (SPECIAL-USE), as
 servers may do), --no-create refuses every CREATE. UID MOVE and UID COPY
-move mail between folders. Without --namespace, LIST shows INBOX and a
+move mail between folders; --no-move leaves MOVE out of the capabilities
+and refuses UID MOVE, as a server without RFC 6851 does. Without --namespace, LIST shows INBOX and a
 folder "Trash" marked \Trash, as before.
 """
 import argparse
@@ -59,6 +60,7 @@ p.add_argument("--folder", action="append", default=[])
 p.add_argument("--mail-folder", default="INBOX")
 p.add_argument("--special-use")
 p.add_argument("--no-create", action="store_true")
+p.add_argument("--no-move", action="store_true")
 a = p.parse_args()
 
 start = time.time()
@@ -77,7 +79,7 @@ if a.namespace is None:
     folders.setdefault("Trash", [])
 folders[a.mail_folder] = box
 selected = None
-caps = b"IMAP4rev1 IDLE UIDPLUS MOVE" + (b" NAMESPACE" if a.namespace is not None else b"") + \
+caps = b"IMAP4rev1 IDLE UIDPLUS" + (b"" if a.no_move else b" MOVE") + (b" NAMESPACE" if a.namespace is not None else b"") + \
     (b" SPECIAL-USE" if a.special_use else b"")
 
 
@@ -284,6 +286,8 @@ def serve(c):
             box = [m for m in box if not gone(m)]
             folders[selected] = box
             ok()
+        elif cmd.startswith("UID MOVE") and a.no_move:
+            c.sendall(b"%s BAD unknown command\r\n" % tag.encode())
         elif cmd.startswith("UID MOVE") or cmd.startswith("UID COPY"):
             spec, _, dest = rest.split(" ", 2)[2].partition(" ")
             dest = mailbox_arg(dest)

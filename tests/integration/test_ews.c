@@ -435,6 +435,73 @@ static void test_ca_and_impersonation(void **state)
     no_invalid_request();
 }
 
+/* after_receive = move: received mail is moved (MoveItem) into a folder
+ * found by name under msgfolderroot, made by CreateFolder the first time;
+ * it leaves "Service E-mail" and is delivered once */
+static void test_after_receive_move(void **state)
+{
+    mc_transport *a = transport_of(ews_binding("alice", "MC_EWS_ALICE_PW", "60000"));
+    mc_binding *bb = ews_binding("bob", "MC_EWS_BOB_PW", "300");
+    mc_transport *b;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m = NULL;
+    mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
+    long creates = ews_ctl("requests CreateFolder"), deletes = ews_ctl("requests DeleteItem");
+    char *text;
+    (void)state;
+    binding_set(bb, "after_receive", "move");
+    binding_set(bb, "archive_folder", "Processed Orders");
+    b = transport_of(bb);
+    open_in(b, "net.mail://archived#", &l, &in);
+    assert_int_equal(send_text(a, "net.mail://archived#bob@example.test", "one"), 0);
+    text = receive_text(in, 15000);
+    assert_string_equal(text, "one");
+    free(text);
+    assert_int_equal(await_count("bob@example.test", "Processed Orders", "[net.mail] archived", 1, 15000), 1);
+    assert_int_equal(count("bob@example.test", SVC, "[net.mail] archived"), 0);
+    assert_int_equal(send_text(a, "net.mail://archived#bob@example.test", "two"), 0);
+    text = receive_text(in, 15000);
+    assert_string_equal(text, "two");
+    free(text);
+    assert_int_equal(mc_input_channel_receive(&m, in, 1000), MC_ETIMEOUT); /* delivered once */
+    assert_int_equal(mc_transport_statistics(&st, b), 0);
+    close_all(b, l, in);
+    assert_int_equal(count("bob@example.test", "Processed Orders", "[net.mail] archived"), 2);
+    assert_int_equal(count("bob@example.test", SVC, "[net.mail] archived"), 0);
+    assert_int_equal(count("bob@example.test", "Deleted Items", "[net.mail] archived"), 0);
+    assert_int_equal(ews_ctl("requests CreateFolder"), creates + 1); /* made once, then known */
+    assert_int_equal(ews_ctl("requests DeleteItem"), deletes);
+    assert_int_equal(st.delivered, 2);
+    mc_transport_free(a);
+    no_invalid_request();
+}
+
+/* dead_letter_folder: invalid mail is moved there after the retry count
+ * (an existing folder: found, not made again), not deleted */
+static void test_dead_letter(void **state)
+{
+    mc_binding *bb = ews_binding("bob", "MC_EWS_BOB_PW", "300");
+    mc_transport *b;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    long creates;
+    (void)state;
+    ews_ctl("folder bob@example.test 'Dead Letters'");
+    creates = ews_ctl("requests CreateFolder");
+    binding_set(bb, "dead_letter_folder", "Dead Letters");
+    binding_set(bb, "receive_retry_count", "2");
+    b = transport_of(bb);
+    deliver("bob@example.test", "[net.mail] deadletter", "not an envelope");
+    open_in(b, "net.mail://deadletter#", &l, &in);
+    assert_int_equal(await_count("bob@example.test", "Dead Letters", "[net.mail] deadletter", 1, 15000), 1);
+    assert_int_equal(count("bob@example.test", SVC, "[net.mail] deadletter"), 0);
+    assert_int_equal(count("bob@example.test", "Deleted Items", "[net.mail] deadletter"), 0);
+    assert_int_equal(ews_ctl("requests CreateFolder"), creates);
+    close_all(b, l, in);
+    no_invalid_request();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +515,8 @@ int main(void)
         cmocka_unit_test(test_queued_exactly_once),
         cmocka_unit_test(test_auth),
         cmocka_unit_test(test_ca_and_impersonation),
+        cmocka_unit_test(test_after_receive_move),
+        cmocka_unit_test(test_dead_letter),
     };
     if (!getenv("MC_EWS_URL")) {
         fprintf(stderr, "test_ews: no EWS responder (run tests/ews/run_test.sh); skipped\n");

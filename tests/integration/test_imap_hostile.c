@@ -639,6 +639,63 @@ static void test_no_trash(void **state)
     free(dir);
 }
 
+/* after_receive = move on a server whose namespace is "INBOX.": the
+ * received mail goes to "INBOX.Archive" - CREATE'd when LIST does not show
+ * it, once - by UID MOVE, or UID COPY + STORE \Deleted + UID EXPUNGE of
+ * exactly that UID where the server has no MOVE; extra: the script's */
+static void archived_by(const char *const *want, const char *const *never, const char *a1, const char *a2,
+                        const char *a3)
+{
+    char *dir = make_tmpdir(), good[512], rec[512], *text;
+    server s;
+    mc_binding *b;
+    mc_transport *t;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    char port[16];
+    snprintf(good, sizeof(good), "%s/good.eml", dir);
+    snprintf(rec, sizeof(rec), "%s/record", dir);
+    make_mail(dir, "good.eml", "to be archived");
+    start(&s, "normal", "--namespace", "INBOX.", "--folder", "INBOX.Service E-mail", "--mail-folder",
+          "INBOX.Service E-mail", "--mail", good, "--record", rec, a1, a2, a3, NULL);
+    snprintf(port, sizeof(port), "%u", s.port);
+    b = mail_binding_new("bob", NULL, port);
+    binding_set(b, "imap_security", "none");
+    binding_set(b, "password", "not-a-real-secret-42");
+    binding_set(b, "timeout", "3000");
+    binding_set(b, "server_query_interval", "200");
+    binding_set(b, "after_receive", "move");
+    t = transport_of(b);
+    open_in(t, "net.mail://hostile#", &l, &in);
+    text = receive_text(in, 10000);
+    assert_string_equal(text, "to be archived");
+    free(text);
+    sleep_ms(1000); /* more queries: the folder is made sure of once */
+    close_all(t, l, in, 5000);
+    stop(&s);
+    for (; *want; want++)
+        if (record_count(rec, *want) != 1)
+            fail_msg("the client did not send %s once", *want);
+    for (; never && *never; never++)
+        assert_int_equal(record_count(rec, *never), 0);
+    assert_int_equal(record_count(rec, "CREATE"), a1 && !strcmp(a1, "--folder") ? 0 : 1);
+    rm_rf(dir);
+    free(dir);
+}
+
+static void test_archive_folder(void **state)
+{
+    static const char *const moved[] = {"UID MOVE 1 \"INBOX.Archive\"", NULL};
+    static const char *const copied[] = {"CREATE \"INBOX.Archive\"", "UID COPY 1 \"INBOX.Archive\"",
+                                         "UID EXPUNGE 1", NULL};
+    static const char *const no_move[] = {"UID MOVE", NULL};
+    (void)state;
+    /* the folder exists: no CREATE, one UID MOVE */
+    archived_by(moved, NULL, "--folder", "INBOX.Archive", NULL);
+    /* it does not, and the server has no MOVE */
+    archived_by(copied, no_move, "--no-move", NULL, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -650,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_silent_greeting),    cmocka_unit_test(test_escape_text),
         cmocka_unit_test(test_connect_errors),     cmocka_unit_test(test_namespace_service_folder),
         cmocka_unit_test(test_namespace_trash),    cmocka_unit_test(test_no_trash),
+        cmocka_unit_test(test_archive_folder),
     };
     signal(SIGPIPE, SIG_IGN);
     mc_init();

@@ -434,6 +434,8 @@ static void test_enumerations_round_trip(void **state)
         {"ews_server_version", "Exchange2013", "Exchange2013", 4},
         {"ews_server_version", "Exchange2013_SP1", "Exchange2013_SP1", 5},
         {"ews_server_version", "Exchange2016", "Exchange2016", 6},
+        {"after_receive", "delete", "delete", MC__AFTER_DELETE},
+        {"after_receive", "move", "move", MC__AFTER_MOVE},
     };
     mc_binding *b, *ex;
     size_t covered = 0;
@@ -459,6 +461,41 @@ static void test_enumerations_round_trip(void **state)
     assert_int_equal(covered, MC_ARRAY_SIZE(cases));
     mc_binding_free(b);
     mc_binding_free(ex);
+}
+
+/* a folder received or invalid mail is moved to may not be a watched one:
+ * refused when the transport is made */
+static void test_disposal_folders_checked(void **state)
+{
+    static const struct {
+        const char *name, *value;
+        int rc;
+    } cases[] = {
+        {"archive_folder", "Service E-mail", MC_EINVAL},
+        {"archive_folder", "inbox", MC_EINVAL},
+        {"archive_folder", "", MC_EINVAL},
+        {"dead_letter_folder", "INBOX", MC_EINVAL},
+        {"dead_letter_folder", "service e-mail", MC_EINVAL},
+        {"archive_folder", "Archive/2026", 0},
+    };
+    char dir[] = "/tmp/mc-disp-XXXXXX";
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    for (size_t i = 0; i < MC_ARRAY_SIZE(cases); i++) {
+        mc_binding *b;
+        mc_transport *t = NULL;
+        assert_int_equal(mc_binding_new(&b, "maildir"), 0);
+        assert_int_equal(mc_binding_set(b, "maildir_root", dir), 0);
+        assert_int_equal(mc_binding_set(b, "address", "bob@example.test"), 0);
+        assert_int_equal(mc_binding_set(b, "after_receive", "move"), 0);
+        assert_int_equal(mc_binding_set(b, cases[i].name, cases[i].value), 0);
+        assert_int_equal(mc_transport_new(&t, b), cases[i].rc);
+        if (cases[i].rc)
+            assert_non_null(strstr(mc_error_last(), cases[i].name));
+        mc_transport_free(t);
+        mc_binding_free(b);
+    }
+    rm_rf(dir);
 }
 
 /* the container type and SOAP version reach the transport built from the binding */
@@ -661,6 +698,7 @@ int main(void)
         cmocka_unit_test(test_table_matches_ids),
         cmocka_unit_test(test_setting_applies_to_listed_kinds),
         cmocka_unit_test(test_enumerations_round_trip),
+        cmocka_unit_test(test_disposal_folders_checked),
         cmocka_unit_test(test_enumerations_reach_the_transport),
         cmocka_unit_test(test_bad_choice_refused_with_list),
         cmocka_unit_test(test_secrets_never_read_back),

@@ -1,5 +1,6 @@
 /* test_channel.c - channels, listeners and the transport machinery over
  * the Maildir transport: delivery, deletion, caches, bad mail, API misuse. */
+#include <dirent.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
@@ -33,6 +34,8 @@ static int setup_with(void **state, const char *extra)
 static int setup(void **state) { return setup_with(state, NULL); }
 static int setup_no_existing(void **state) { return setup_with(state, "accept_existing_messages=false"); }
 static int setup_small_cache(void **state) { return setup_with(state, "processing_cache_count=2"); }
+static int setup_archive(void **state) { return setup_with(state, "after_receive=move"); }
+static int setup_dead_letter(void **state) { return setup_with(state, "dead_letter_folder=Dead Letters"); }
 
 static int teardown(void **state)
 {
@@ -283,6 +286,114 @@ static void test_hostile_mail_is_invalid(void **state)
     pthread_mutex_lock(&log_lock);
     assert_non_null(strstr(logged, "an element has more than 64 attributes"));
     assert_non_null(strstr(logged, "more than 16 multipart or message/rfc822 parts"));
+    pthread_mutex_unlock(&log_lock);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+}
+
+static char *read_only_file(const char *dir)
+{
+    char path[1024], *data = NULL;
+    struct dirent *de;
+    DIR *d = opendir(dir);
+    FILE *f = NULL;
+    long n;
+    assert_non_null(d);
+    while ((de = readdir(d)) && de->d_name[0] == '.') {
+    }
+    assert_non_null(de);
+    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+    closedir(d);
+    assert_non_null(f = fopen(path, "rb"));
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    data = calloc(1, (size_t)n + 1);
+    assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return data;
+}
+
+/* after_receive = move: received mail is moved into the Maildir++ folder
+ * .Archive (not deleted), leaves the watched folder, and is delivered once */
+static void test_after_receive_move(void **state)
+{
+    fixture *fx = *state;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m;
+    mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
+    char path[512], *t, *archived;
+    open_channel(fx, "net.mail://orders#", &l, &in);
+    send_text(fx, "net.mail://orders#" SVC, "keep me");
+    assert_int_equal(mc_input_channel_receive(&m, in, 5000), 0);
+    t = body_text(m);
+    assert_string_equal(t, "keep me");
+    mc_free(t);
+    mc_message_free(m);
+    /* moved within delete_delay (1 s) */
+    mbox_path(path, sizeof(path), fx->root, SVC, ".Archive/new");
+    for (int i = 0; i < 300 && count_files(path) < 1; i++)
+        usleep(10000);
+    assert_int_equal(count_files(path), 1);
+    assert_int_equal(mails_in(fx, SVC), 0);
+    archived = read_only_file(path);
+    assert_non_null(strstr(archived, "[net.mail] orders"));
+    free(archived);
+    /* a second one, moved synchronously by close; nothing is delivered twice */
+    send_text(fx, "net.mail://orders#" SVC, "and me");
+    assert_int_equal(mc_input_channel_receive(&m, in, 5000), 0);
+    mc_message_free(m);
+    assert_int_equal(mc_input_channel_receive(&m, in, 300), MC_ETIMEOUT);
+    assert_int_equal(mc_input_channel_close(in), 0);
+    assert_int_equal(mails_in(fx, SVC), 0);
+    assert_int_equal(count_files(path), 2);
+    assert_int_equal(count_files(mbox_path(path, sizeof(path), fx->root, SVC, ".Deleted Items/new")), 0);
+    assert_int_equal(mc_transport_statistics(&st, fx->svc), 0);
+    assert_int_equal(st.delivered, 2);
+    assert_int_equal(st.deleted, 0);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+}
+
+/* dead_letter_folder: corrupt SOAP and mail over the size limit are moved
+ * there after receive_retry_count attempts (not deleted), the log naming
+ * the mail and the folder; malformed mail still goes to Deleted Items,
+ * expired mail is still deleted */
+static void test_dead_letter_folder(void **state)
+{
+    fixture *fx = *state;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m;
+    char path[512], *big, *dead;
+    size_t n = 200000;
+    big = malloc(n + 512);
+    snprintf(big, 512, MAIL("[net.mail] orders", "<e>"));
+    memset(big + strlen(big), 'x', n);
+    big[n] = '\0';
+    deliver_raw(fx->root, SVC, NULL, MAIL("[net.mail] orders", "<not-soap"));
+    deliver_raw(fx->root, SVC, NULL, big);
+    deliver_raw(fx->root, SVC, NULL, MAIL("[net.mail] bad name", "<x/>"));
+    deliver_raw(fx->root, SVC, NULL, MAIL("[net.mail] orders;ttl=2001-01-01T00:00:00Z", "<x/>"));
+    free(big);
+    logged[0] = '\0';
+    mc_log_set_callback(capture, MC_LOG_INFO, NULL);
+    open_channel(fx, "net.mail://orders#", &l, &in);
+    wait_stat(fx, offsetof(mc_transport_stats, invalid), 2);
+    wait_stat(fx, offsetof(mc_transport_stats, malformed), 1);
+    wait_stat(fx, offsetof(mc_transport_stats, expired), 1);
+    mc_log_set_callback(NULL, MC_LOG_NONE, NULL);
+    assert_int_equal(mc_input_channel_receive(&m, in, 100), MC_ETIMEOUT);
+    assert_int_equal(mails_in(fx, SVC), 0);
+    mbox_path(path, sizeof(path), fx->root, SVC, ".Dead Letters/new");
+    assert_int_equal(count_files(path), 2);
+    assert_int_equal(count_files(mbox_path(path, sizeof(path), fx->root, SVC, ".Deleted Items/new")), 1);
+    pthread_mutex_lock(&log_lock);
+    dead = strstr(logged, "moved invalid mail ");
+    assert_non_null(dead);
+    assert_non_null(strstr(dead, " to Dead Letters after 3 attempts: "));
+    assert_null(strstr(logged, "deleted invalid mail"));
     pthread_mutex_unlock(&log_lock);
     mc_input_channel_free(in);
     mc_channel_listener_free(l);
@@ -556,6 +667,45 @@ static void test_dedup_copies_read_together(void **state)
     mc_transport_free(svc);
 }
 
+/* exactly-once holds with after_receive = move: the copy dropped as a
+ * duplicate is archived with the delivered one, neither stays nor comes
+ * twice */
+static void test_dedup_with_archive(void **state)
+{
+    fixture *fx = *state;
+    char setting[600], path[512];
+    mc_transport *svc;
+    mc_output_channel *ch;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m = text_message("twice"), *got = NULL;
+    mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
+    assert_int_equal(mc_message_set_message_id(m, "urn:test:archived-id"), 0);
+    assert_int_equal(mc_channel_factory_create_channel(&ch, fx->f, "net.mail://dedup#" SVC), 0);
+    assert_int_equal(mc_output_channel_send(ch, m), 0);
+    assert_int_equal(mc_output_channel_send(ch, m), 0);
+    mc_output_channel_free(ch);
+    mc_message_free(m);
+    snprintf(setting, sizeof(setting), "state_path=%s/state.db", fx->root);
+    svc = maildir_transport(fx->root, SVC, "server_query_interval=50", "after_receive=move",
+                            "archive_folder=Done/2026", setting, NULL);
+    open_in(svc, "net.mail://dedup#", &l, &in);
+    assert_int_equal(mc_input_channel_receive(&got, in, 5000), 0);
+    mc_message_free(got);
+    got = NULL;
+    assert_int_equal(mc_input_channel_receive(&got, in, 500), MC_ETIMEOUT);
+    assert_int_equal(mc_input_channel_close(in), 0);
+    assert_int_equal(mc_transport_statistics(&st, svc), 0);
+    assert_int_equal(st.delivered, 1);
+    assert_int_equal(st.duplicates, 1);
+    assert_int_equal(mails_in(fx, SVC), 0);
+    /* "/" separates levels: Maildir++ ".Done.2026" */
+    assert_int_equal(count_files(mbox_path(path, sizeof(path), fx->root, SVC, ".Done.2026/new")), 2);
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+    mc_transport_free(svc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -575,6 +725,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_soap11_binding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dedup_copies_read_together, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_after_receive_move, setup_archive, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_letter_folder, setup_dead_letter, teardown),
+        cmocka_unit_test_setup_teardown(test_dedup_with_archive, setup, teardown),
     };
     mc_init();
     return cmocka_run_group_tests(tests, NULL, NULL);

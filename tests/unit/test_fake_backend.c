@@ -1,7 +1,8 @@
 /* test_fake_backend.c - the core's query loop and caches driven by a
  * programmable backend, for the paths no real server reaches on demand:
  * backoff after failed listings, a wait the server asked for, the retried
- * flush on close, a lost claim race, deletion within delete_delay; a
+ * flush on close, a lost claim race, deletion within delete_delay, the
+ * moves of after_receive = move and dead_letter_folder; a
  * transport with a receiving half only; and a sender that holds a send in
  * flight for as long as a test wants (busy, cancel). */
 #include <semaphore.h>
@@ -40,8 +41,12 @@ typedef struct {
     int cursor;
     char gone[MAX_MAIL][16];
     int ngone;
-    int fetches[MAX_MAIL]; /* fetches of each mail */
-    int listed_items;      /* items returned by all listings */
+    int move_fail;                 /* the next move_fail moves fail */
+    int nmove;                     /* move calls */
+    size_t moved_count[MAX_CALLS]; /* ids in each move call */
+    char moved_to[MAX_MAIL][32];   /* the folder each mail was moved to */
+    int fetches[MAX_MAIL];         /* fetches of each mail */
+    int listed_items;              /* items returned by all listings */
 } fake;
 
 static int64_t mono_ms(void)
@@ -153,6 +158,29 @@ static int f_remove(mc__receiver *b, const char *const *ids, size_t count)
     return rc;
 }
 
+static int f_move(mc__receiver *b, const char *const *ids, size_t count, const char *folder)
+{
+    fake *f = F(b);
+    int rc = 0;
+    pthread_mutex_lock(&f->lock);
+    if (f->nmove < MAX_CALLS)
+        f->moved_count[f->nmove] = count;
+    f->nmove++;
+    if (f->move_fail) {
+        f->move_fail--;
+        rc = mc__error_set(MC_EIO, "the fake server cannot move now");
+    } else {
+        for (size_t k = 0; k < count; k++)
+            for (int i = 0; i < f->nmail; i++)
+                if (!strcmp(f->mail[i].id, ids[k]) && f->mail[i].present) {
+                    f->mail[i].present = false;
+                    snprintf(f->moved_to[i], sizeof(f->moved_to[i]), "%s", folder);
+                }
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
 static int f_trash(mc__receiver *b, const char *id, const char **folder)
 {
     *folder = "Fake Trash";
@@ -191,6 +219,23 @@ static const mc__receiver_ops fake_ops = {
     .close = f_close,
     .free = f_free,
     .set_deadline = NULL,
+    .move = f_move,
+};
+
+/* a receiver of the same interface version that cannot move mail */
+static const mc__receiver_ops fake_ops_nomove = {
+    .version = MC__RECEIVER_VERSION,
+    .name = "fake without move",
+    .open = f_open,
+    .list = f_list,
+    .fetch = f_fetch,
+    .claim = NULL,
+    .remove = f_remove,
+    .move_to_trash = f_trash,
+    .wait = f_wait,
+    .close = f_close,
+    .free = f_free,
+    .move = NULL,
 };
 
 static void add_raw(fake *f, char *data, size_t len)
@@ -298,6 +343,10 @@ static const mc__sender_ops gated_ops = {
     .free = gs_free,
 };
 
+/* what the next fake transport does after receive (reset once used) */
+static mc__after_receive next_after = MC__AFTER_DELETE;
+static const char *next_archive, *next_dead_letter;
+
 static mc_transport *fake_transport_with(fake **out, mc__sender *sender, int query_interval_ms,
                                          int delete_delay_ms)
 {
@@ -316,8 +365,13 @@ static mc_transport *fake_transport_with(fake **out, mc__sender *sender, int que
         .delete_delay_ms = delete_delay_ms,
         .close_timeout_ms = 5000,
         .address = strdup("bob@example.test"),
+        .after_receive = next_after,
+        .archive_folder = next_archive ? strdup(next_archive) : NULL,
+        .dead_letter_folder = next_dead_letter ? strdup(next_dead_letter) : NULL,
     };
     mc_transport *t;
+    next_after = MC__AFTER_DELETE;
+    next_archive = next_dead_letter = NULL;
     f->base.ops = &fake_ops;
     pthread_mutex_init(&f->lock, NULL);
     assert_int_equal(mc__transport_new(&t, sender, &f->base, &cfg), 0);
@@ -639,6 +693,138 @@ static void test_incremental_gone(void **state)
     free_all(t, lx, inx);
 }
 
+/* after_receive = move: what was received goes to archive_folder in one
+ * batch (here at the close), retried like a deletion; nothing is deleted */
+static void test_after_receive_move_batch(void **state)
+{
+    fake *f;
+    mc_transport *t;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
+    char *a, *b;
+    (void)state;
+    next_after = MC__AFTER_MOVE;
+    next_archive = "Archive";
+    t = fake_transport(&f, 60000, 60000); /* only the close flushes */
+    add_mail(f, "one");
+    add_mail(f, "two");
+    open_in(t, "net.mail://c#", &l, &in);
+    a = receive_text(in, 10000);
+    b = receive_text(in, 10000);
+    assert_true((!strcmp(a, "one") && !strcmp(b, "two")) || (!strcmp(a, "two") && !strcmp(b, "one")));
+    free(a);
+    free(b);
+    pthread_mutex_lock(&f->lock);
+    assert_int_equal(f->nmove, 0);
+    f->move_fail = 1;
+    pthread_mutex_unlock(&f->lock);
+    assert_int_equal(mc_input_channel_close(in), 0);
+    pthread_mutex_lock(&f->lock);
+    assert_int_equal(f->nmove, 2); /* one failure, one retry */
+    assert_int_equal(f->moved_count[1], 2);
+    assert_int_equal(f->nremove, 0);
+    assert_false(f->mail[0].present);
+    assert_false(f->mail[1].present);
+    assert_string_equal(f->moved_to[0], "Archive");
+    assert_string_equal(f->moved_to[1], "Archive");
+    pthread_mutex_unlock(&f->lock);
+    assert_int_equal(mc_transport_statistics(&st, t), 0);
+    assert_int_equal(st.delivered, 2);
+    assert_int_equal(st.deleted, 0);
+    free_all(t, l, in);
+}
+
+/* with after_receive = move, received mail leaves within delete_delay too */
+static void test_after_receive_move_within_delay(void **state)
+{
+    fake *f;
+    mc_transport *t;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m = NULL;
+    char *text;
+    (void)state;
+    next_after = MC__AFTER_MOVE;
+    next_archive = "Archive";
+    t = fake_transport(&f, 60000, 200);
+    add_mail(f, "archived");
+    open_in(t, "net.mail://c#", &l, &in);
+    text = receive_text(in, 10000);
+    assert_string_equal(text, "archived");
+    free(text);
+    assert_int_equal(wait_for(f, &f->nmove, 1), 1);
+    pthread_mutex_lock(&f->lock);
+    assert_false(f->mail[0].present);
+    assert_string_equal(f->moved_to[0], "Archive");
+    assert_int_equal(f->nremove, 0);
+    pthread_mutex_unlock(&f->lock);
+    assert_int_equal(mc_input_channel_receive(&m, in, 300), MC_ETIMEOUT); /* delivered once */
+    free_all(t, l, in);
+}
+
+/* dead_letter_folder: invalid mail is moved there after the retry count,
+ * never deleted; a failed move leaves it to be tried again */
+static void test_dead_letter_invalid(void **state)
+{
+    fake *f;
+    mc_transport *t;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
+    (void)state;
+    next_dead_letter = "Dead Letters";
+    t = fake_transport(&f, 100, 1000);
+    f->move_fail = 1;
+    add_invalid(f);
+    open_in(t, "net.mail://c#", &l, &in);
+    assert_int_equal(wait_for(f, &f->nmove, 2), 2);
+    pthread_mutex_lock(&f->lock);
+    assert_int_equal(f->fetches[0], 4); /* three attempts, then the retried move */
+    assert_false(f->mail[0].present);
+    assert_string_equal(f->moved_to[0], "Dead Letters");
+    assert_int_equal(f->nremove, 0);
+    pthread_mutex_unlock(&f->lock);
+    assert_int_equal(mc_transport_statistics(&st, t), 0);
+    assert_int_equal(st.invalid, 1);
+    free_all(t, l, in);
+}
+
+/* without dead_letter_folder invalid mail is deleted, as before */
+static void test_no_dead_letter_deletes(void **state)
+{
+    fake *f;
+    mc_transport *t = fake_transport(&f, 100, 1000);
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    (void)state;
+    add_invalid(f);
+    open_in(t, "net.mail://c#", &l, &in);
+    assert_int_equal(wait_for(f, &f->nremove, 1), 1);
+    assert_int_equal(locked_int(f, &f->nmove), 0);
+    free_all(t, l, in);
+}
+
+/* a receiver without move cannot be asked to move: refused at creation */
+static void test_move_needs_receiver_support(void **state)
+{
+    fake *f = calloc(1, sizeof(*f));
+    mc__transport_config cfg = {
+        .receive_retry_count = 3,
+        .cache_count = 8,
+        .cache_bytes = 1 << 20,
+        .after_receive = MC__AFTER_MOVE,
+        .archive_folder = strdup("Archive"),
+    };
+    mc_transport *t = NULL;
+    (void)state;
+    f->base.ops = &fake_ops_nomove;
+    pthread_mutex_init(&f->lock, NULL);
+    assert_int_equal(mc__transport_new(&t, NULL, &f->base, &cfg), MC_EINVAL);
+    assert_null(t);
+    assert_non_null(strstr(mc_error_last(), "cannot move"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -653,6 +839,11 @@ int main(void)
         cmocka_unit_test(test_incremental_listing),
         cmocka_unit_test(test_incremental_retries_invalid),
         cmocka_unit_test(test_incremental_gone),
+        cmocka_unit_test(test_after_receive_move_batch),
+        cmocka_unit_test(test_after_receive_move_within_delay),
+        cmocka_unit_test(test_dead_letter_invalid),
+        cmocka_unit_test(test_no_dead_letter_deletes),
+        cmocka_unit_test(test_move_needs_receiver_support),
     };
     mc_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
