@@ -32,7 +32,10 @@ void mc_trace_stderr(mc_trace_direction direction, const char *protocol, const c
 {
     (void)protocol, (void)user_data;
     fprintf(stderr, "%s %s\n",
-            direction == MC_TRACE_SENT ? ">" : direction == MC_TRACE_RECEIVED ? "<" : "*", line);
+            direction == MC_TRACE_SENT       ? ">"
+            : direction == MC_TRACE_RECEIVED ? "<"
+                                             : "*",
+            line);
 }
 
 bool mc__trace_on(void) { return atomic_load(&trace_enabled) && !in_trace_sink; }

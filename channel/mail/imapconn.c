@@ -30,7 +30,7 @@ struct mc__imap_conn {
     mc__io_cause cause;
     char cause_text[200];
     mc__imap_guard guard;
-    mc__tracer trace;  /* the wire trace (mc_trace_set_callback) */
+    mc__tracer trace;    /* the wire trace (mc_trace_set_callback) */
     char secret_tag[32]; /* the tag of a LOGIN or AUTHENTICATE in progress */
     bool trace_secret;   /* until its tagged reply, what we send is secret */
 };

@@ -55,6 +55,7 @@ typedef struct {
     bool stopped_no_auth; /* the pre-request callback stopped the send */
     /* the steps shown at MC_LOG_INFO: the last command and its argument */
     int step;
+    bool step_more; /* the server asked for more of an AUTH (334) */
     char step_arg[200];
     char tls[120];     /* curl's "SSL connection using ..." text */
     mc__tracer trace;  /* the wire trace (mc_trace_set_callback) */
@@ -198,9 +199,16 @@ static void note_step_command(mc__smtp *s, const char *data, size_t size)
     static const struct {
         const char *word;
         int step;
-    } words[] = {{"STARTTLS", STEP_STARTTLS}, {"AUTH ", STEP_AUTH}, {"MAIL FROM:", STEP_MAIL},
-                 {"RCPT TO:", STEP_RCPT},     {"DATA", STEP_DATA}};
+    } words[] = {{"STARTTLS", STEP_STARTTLS},
+                 {"AUTH ", STEP_AUTH},
+                 {"MAIL FROM:", STEP_MAIL},
+                 {"RCPT TO:", STEP_RCPT},
+                 {"DATA", STEP_DATA}};
     size_t n = size;
+    if (s->step_more) { /* a SASL response: the AUTH goes on */
+        s->step_more = false;
+        return;
+    }
     s->step = STEP_NONE;
     for (size_t i = 0; i < MC_ARRAY_SIZE(words); i++)
         if (command_is(data, size, words[i].word))
@@ -227,8 +235,10 @@ static void note_step_reply(mc__smtp *s, const char *line, size_t len)
         s->step = STEP_BODY; /* the next reply answers the mail itself */
         return;
     }
-    if (code == 334)
-        return; /* AUTH goes on */
+    if (code == 334) {
+        s->step_more = true; /* AUTH goes on */
+        return;
+    }
     if (s->step == STEP_STARTTLS)
         mc__log(MC_LOG_INFO, "SMTP %s: STARTTLS %s", s->url, code < 400 ? "accepted" : text);
     else if (s->step == STEP_AUTH)
@@ -247,6 +257,10 @@ static void note_text(mc__smtp *s, const char *data, size_t size)
     while (size && (data[size - 1] == '\n' || data[size - 1] == '\r'))
         size--;
     mc__trace_note("smtp", "%.*s", (int)size, data);
+    while (size && *data == ' ') {
+        data++;
+        size--;
+    }
     if (command_is(data, size, "Connected to "))
         mc__log(MC_LOG_INFO, "SMTP %s: connected", s->url);
     else if (command_is(data, size, "SSL connection using ")) {
@@ -551,6 +565,7 @@ static CURLcode attempt(mc__smtp *s, upload *u, const char *from, struct curl_sl
     s->rcpt_sent = 0;
     s->in_rcpt = s->in_ehlo = s->stopped_no_auth = s->trace_secret = false;
     s->step = STEP_NONE;
+    s->step_more = false;
     cc = curl_easy_perform(s->curl);
     mc__trace_flush(&s->trace, MC_TRACE_SENT);
     mc__trace_flush(&s->trace, MC_TRACE_RECEIVED);

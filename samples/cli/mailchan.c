@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -179,6 +181,8 @@ static const struct option longopts[] = {{"binding", required_argument, 0, 'b'},
                                          {"queue-wait", required_argument, 0, 'W'},
                                          {"dead", no_argument, 0, 'X'},
                                          {"json", no_argument, 0, 'J'},
+                                         {"body", no_argument, 0, 'B'},
+                                         {"trace", no_argument, 0, 'Z'},
                                          {"help", no_argument, 0, 'h'},
                                          {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
@@ -203,7 +207,8 @@ static const struct {
     {'q', CMD_ALL},
     {'W', CMD_SEND | CMD_SERVE},
     {'X', CMD_QUEUE},
-    {'J', CMD_QUEUE},
+    {'J', CMD_QUEUE | CMD_RECEIVE | CMD_SEND},
+    {'B', CMD_RECEIVE | CMD_SEND},
 };
 
 /* binding options: the setting each one sets (--config and --set aside) */
@@ -231,7 +236,7 @@ typedef struct {
     int64_t queue_id;       /* queue retry/purge: one mail (0: all) */
     const char *kind;
     const char *to, *action, *body_file, *reply_to, *listen, *exec;
-    int text, verbose, dead, json;
+    int text, verbose, dead, json, body, trace;
     long ttl, wait_reply, count, timeout, queue_wait;
     unsigned char seen[128]; /* options given, by key */
     struct {
@@ -298,6 +303,130 @@ static void register_input(mc_input_channel *ch)
     if (ch && interrupted())
         mc_input_channel_abort(ch);
     pthread_mutex_unlock(&intr.lock);
+}
+
+/* ---- the terminal: stderr lines and the status line ---- */
+
+/* While a wait is long, a one-line status on stderr - what it waits for and
+ * since when - refreshed in place; only when stderr is a terminal. Every
+ * other line written to stderr while it may be shown (the log and trace
+ * sinks, which run on the library's threads too) erases it first, under
+ * the same lock. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    int tty;     /* stderr is a terminal: the status line is used */
+    int started; /* the refresh thread runs */
+    int active;  /* a wait is in progress */
+    int shown;   /* the line is on the screen */
+    char what[400];
+    int64_t since_ms; /* wall clock */
+} waitline = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, "", 0};
+
+/* a wait shows its status line once it has lasted this long (ms) */
+#define STATUS_AFTER_MS 1000
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* with waitline.lock held */
+static void status_erase_locked(void)
+{
+    if (waitline.shown) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        waitline.shown = 0;
+    }
+}
+
+static void status_draw_locked(void)
+{
+    char clock[16];
+    time_t t = (time_t)(waitline.since_ms / 1000);
+    struct tm tm;
+    int64_t secs = (wall_ms() - waitline.since_ms) / 1000;
+    if (!localtime_r(&t, &tm) || !strftime(clock, sizeof(clock), "%H:%M:%S", &tm))
+        snprintf(clock, sizeof(clock), "?");
+    fprintf(stderr, "\r%s since %s (%lld s)\033[K", waitline.what, clock, (long long)secs);
+    fflush(stderr);
+    waitline.shown = 1;
+}
+
+static void *status_refresh(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&waitline.lock);
+    for (;;) {
+        struct timespec ts;
+        if (waitline.active && wall_ms() - waitline.since_ms >= STATUS_AFTER_MS)
+            status_draw_locked();
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&waitline.cv, &waitline.lock, &ts);
+    }
+    return NULL;
+}
+
+/* a wait begins: @p fmt says what for ("waiting for mail on URI") */
+static void status_begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void status_begin(const char *fmt, ...)
+{
+    va_list ap;
+    pthread_t th;
+    pthread_mutex_lock(&waitline.lock);
+    if (!waitline.started) {
+        waitline.started = 1;
+        waitline.tty = isatty(STDERR_FILENO) && pthread_create(&th, NULL, status_refresh, NULL) == 0;
+        if (waitline.tty)
+            pthread_detach(th);
+    }
+    if (waitline.tty) {
+        va_start(ap, fmt);
+        vsnprintf(waitline.what, sizeof(waitline.what), fmt, ap);
+        va_end(ap);
+        waitline.since_ms = wall_ms();
+        waitline.active = 1;
+    }
+    pthread_mutex_unlock(&waitline.lock);
+}
+
+/* the wait is over: the line goes before anything else is written */
+static void status_end(void)
+{
+    pthread_mutex_lock(&waitline.lock);
+    waitline.active = 0;
+    status_erase_locked();
+    pthread_mutex_unlock(&waitline.lock);
+}
+
+/* -v: the library's log, on stderr */
+static void log_sink(mc_log_level level, const char *message, void *user_data)
+{
+    pthread_mutex_lock(&waitline.lock);
+    status_erase_locked();
+    mc_log_stderr(level, message, user_data);
+    pthread_mutex_unlock(&waitline.lock);
+}
+
+/* --trace: the wire dialogue, "> " sent, "< " received, "* " notes */
+static void trace_sink(mc_trace_direction direction, const char *protocol, const char *line, void *user_data)
+{
+    pthread_mutex_lock(&waitline.lock);
+    status_erase_locked();
+    mc_trace_stderr(direction, protocol, line, user_data);
+    pthread_mutex_unlock(&waitline.lock);
+}
+
+static void start_diagnostics(const options *o)
+{
+    if (o->verbose)
+        mc_log_set_callback(log_sink, o->verbose > 1 ? MC_LOG_DEBUG : MC_LOG_INFO, NULL);
+    if (o->trace)
+        mc_trace_set_callback(trace_sink, NULL);
 }
 
 /* ---- errors ---- */
@@ -399,17 +528,117 @@ static void list_settings(void)
                strcmp(s[i].transports, "*") ? s[i].transports : "all bindings", s[i].help);
 }
 
-static int print_message(mc_message *m)
+/* a JSON string (UTF-8 passes; quotes, backslashes and controls escaped); NULL: null */
+static void json_string(const char *v)
 {
-    char *env;
+    if (!v) {
+        fputs("null", stdout);
+        return;
+    }
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", stdout);
+        else if (*p == '\r')
+            fputs("\\r", stdout);
+        else if (*p == '\t')
+            fputs("\\t", stdout);
+        else if (*p < 0x20 || *p == 0x7f)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
+/* the body as a user reads it: the text of a DataContract string, else
+ * the XML fragment (*text says which); the caller frees it */
+static char *body_of(const mc_message *m, int *text)
+{
+    char *t = NULL;
     size_t len;
-    int rc = mc_message_serialize(&env, &len, m);
-    if (rc)
-        return rc;
-    printf("%s\n", env);
-    fflush(stdout);
-    mc_free(env);
+    const char *xml;
+    if (mc_message_body_text(&t, m) == 0) {
+        *text = 1;
+        return t;
+    }
+    *text = 0;
+    xml = mc_message_body(m, &len);
+    t = malloc(len + 1);
+    if (t) {
+        memcpy(t, xml, len);
+        t[len] = 0;
+    }
+    return t;
+}
+
+/* --json: one object per message, on one line */
+static int print_json(const mc_message *m)
+{
+    static const struct {
+        const char *key;
+        const char *(*get)(const mc_message *);
+    } headers[] = {{"action", mc_message_action},
+                   {"message_id", mc_message_message_id},
+                   {"relates_to", mc_message_relates_to},
+                   {"reply_to", mc_message_reply_to}};
+    const char *code = NULL, *reason = NULL;
+    int text;
+    char *body = body_of(m, &text);
+    if (!body)
+        return MC_ENOMEM;
+    for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
+        printf("%s\"%s\": ", i ? ", " : "{", headers[i].key);
+        json_string(headers[i].get(m));
+    }
+    fputs(", \"from\": ", stdout);
+    json_string(mc_message_property(m, MC_PROP_FROM_EMAIL));
+    fputs(", \"to\": ", stdout);
+    json_string(mc_message_to(m));
+    fputs(", \"mail_message_id\": ", stdout);
+    json_string(mc_message_property(m, MC_PROP_MAIL_MESSAGE_ID));
+    fputs(", \"received\": ", stdout);
+    json_string(mc_message_property(m, MC_PROP_RECEIVED_TIME));
+    printf(", \"body_is_text\": %s, \"body\": ", text ? "true" : "false");
+    json_string(body);
+    fputs(", \"fault\": ", stdout);
+    if (mc_message_fault(&code, &reason, m) == 0) {
+        fputs("{\"code\": ", stdout);
+        json_string(code);
+        fputs(", \"reason\": ", stdout);
+        json_string(reason);
+        putchar('}');
+    } else {
+        fputs("null", stdout);
+    }
+    fputs("}\n", stdout);
+    free(body);
     return 0;
+}
+
+/* the message as --body, --json or (default) the whole envelope asks */
+static int print_message(const mc_message *m, const options *o)
+{
+    char *out;
+    size_t len;
+    int rc = 0, text;
+    if (o->json) {
+        rc = print_json(m);
+    } else if (o->body) {
+        if (!(out = body_of(m, &text)))
+            return MC_ENOMEM;
+        printf("%s\n", out);
+        free(out);
+    } else {
+        if ((rc = mc_message_serialize(&out, &len, m)))
+            return rc;
+        printf("%s\n", out);
+        mc_free(out);
+    }
+    fflush(stdout);
+    return rc;
 }
 
 /* ---- the command line ---- */
@@ -460,6 +689,12 @@ static int parse_option(options *o, int c, const char *arg)
         break;
     case 'J':
         o->json = 1;
+        break;
+    case 'B':
+        o->body = 1;
+        break;
+    case 'Z':
+        o->trace = 1;
         break;
     case 'W':
         return parse_number(arg, &o->queue_wait);
@@ -640,6 +875,10 @@ static int check_usage(const options *o)
         return usage_error("--wait-reply needs --reply-to");
     if (o->command != CMD_SEND && !o->listen)
         return usage_error("receive and serve need --listen");
+    if (o->body && o->json)
+        return usage_error("--body and --json exclude each other");
+    if (o->command == CMD_SEND && (o->body || o->json) && o->wait_reply <= 0)
+        return usage_error("send takes --body and --json only with --wait-reply (they print the reply)");
 
     if (o->to && (ex = check_address(o->to, "to")) != CONTINUE)
         return ex;
@@ -817,13 +1056,6 @@ static int send_interruptible(mc_output_channel *ch, const mc_message *m)
 }
 
 /* ---- queued sending: what the outbox did with this process's mail ---- */
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void format_time(char *buf, size_t size, int64_t ms)
 {
@@ -1063,11 +1295,15 @@ static void finish_queued_replies(const options *o)
 typedef struct {
     mc_channel_listener *listener;
     mc_input_channel *ch;
+    char shown[400]; /* the address listened on, for the status line */
 } receiver;
 
 static int receiver_open(receiver *r, mc_transport *t, const char *uri)
 {
     int rc;
+    size_t n = strlen(uri);
+    /* "net.mail://c#" is the own mailbox: name it */
+    snprintf(r->shown, sizeof(r->shown), "%s%s", uri, n && uri[n - 1] == '#' ? mc_transport_address(t) : "");
     if ((rc = mc_channel_listener_new(&r->listener, t, uri)))
         return fail(rc, "cannot listen");
     if ((rc = mc_channel_listener_accept_channel(&r->ch, r->listener, -1)))
@@ -1192,7 +1428,13 @@ static int receive_messages(receiver *r, mc_channel_factory *f, const options *o
     while (limit < 0 || n < limit) {
         mc_message *m = NULL;
         /* one call with the caller's whole timeout: a signal wakes it */
+        status_begin("waiting for %s on %s",
+                     serve                    ? "requests"
+                     : o->command == CMD_SEND ? "the reply"
+                                              : "mail",
+                     r->shown);
         rc = mc_input_channel_receive(&m, r->ch, timeout < 0 ? -1 : (int)timeout);
+        status_end();
         if (rc && interrupted())
             return stopped_by_signal();
         if (rc)
@@ -1202,8 +1444,8 @@ static int receive_messages(receiver *r, mc_channel_factory *f, const options *o
             fprintf(stderr, "mailchan: from %s\n", mc_message_property(m, MC_PROP_FROM_EMAIL));
         if (serve)
             answer(f, m, o);
-        else
-            print_message(m);
+        else if ((rc = print_message(m, o)))
+            fprintf(stderr, "mailchan: cannot print a message: %s\n", mc_strerror(rc));
         mc_message_free(m);
         if (interrupted() && (limit < 0 || n < limit))
             return stopped_by_signal();
@@ -1217,7 +1459,7 @@ static int cmd_send(mc_transport *t, const options *o, const mc_message *m)
 {
     mc_channel_factory *f = NULL;
     mc_output_channel *ch = NULL;
-    receiver reply = {NULL, NULL};
+    receiver reply = {NULL, NULL, ""};
     int rc, ex = EXIT_OK;
     if ((rc = mc_channel_factory_new(&f, t)) || (rc = mc_channel_factory_create_channel(&ch, f, o->to))) {
         ex = fail(rc, "bad destination");
@@ -1259,7 +1501,7 @@ static int cmd_receive(mc_transport *t, const options *o)
 {
     int serve = o->command == CMD_SERVE, rc, ex = EXIT_OK;
     long limit = o->count > 0 ? o->count : (serve ? -1 : 1);
-    receiver r = {NULL, NULL};
+    receiver r = {NULL, NULL, ""};
     mc_channel_factory *f = NULL;
     if ((rc = mc_channel_factory_new(&f, t)))
         ex = fail(rc, "cannot make a channel factory");
@@ -1275,26 +1517,6 @@ static int cmd_receive(mc_transport *t, const options *o)
 }
 
 /* ---- the queue commands ---- */
-
-static void json_string(const char *v)
-{
-    if (!v) {
-        fputs("null", stdout);
-        return;
-    }
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", stdout);
-        else if (*p < 0x20 || *p == 0x7f)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
-}
 
 typedef struct {
     const options *o;
@@ -1527,8 +1749,7 @@ static int run_queue(const options *o)
     default:
         if (watch_signals_start())
             return fail(MC_ENOMEM, "cannot start the signal thread");
-        if (o->verbose)
-            mc_log_set_callback(mc_log_stderr, o->verbose > 1 ? MC_LOG_DEBUG : MC_LOG_INFO, NULL);
+        start_diagnostics(o);
         return queue_flush(o);
     }
 }
@@ -1588,8 +1809,7 @@ static int run(const options *o)
     int rc, ex;
     if (watch_signals_start())
         return fail(MC_ENOMEM, "cannot start the signal thread");
-    if (o->verbose)
-        mc_log_set_callback(mc_log_stderr, o->verbose > 1 ? MC_LOG_DEBUG : MC_LOG_INFO, NULL);
+    start_diagnostics(o);
     if ((ex = make_binding(&b, o)) != CONTINUE)
         return ex;
     if ((ex = prepare_queued(b, o, &queued_path)) != CONTINUE)
