@@ -939,6 +939,16 @@ static int check_input_files(const mc_binding *b)
     return ex;
 }
 
+/* $MAILCHAN_TOKEN: an OAuth 2.0 bearer token (XOAUTH2, EWS bearer) */
+static int env_token(char **token, void *user_data)
+{
+    const char *t = getenv("MAILCHAN_TOKEN");
+    (void)user_data;
+    if (!t || !*t || !(*token = strdup(t)))
+        return MC_EAUTH;
+    return 0;
+}
+
 static int make_binding(mc_binding **out, const options *o)
 {
     mc_binding *b = NULL;
@@ -955,6 +965,10 @@ static int make_binding(mc_binding **out, const options *o)
         (mc_binding_is_default(b, "password") >= 0 &&
          (rc = apply_environment(b, "password", "MAILCHAN_PASSWORD")))) {
         ex = bad_input(rc, "bad setting");
+        goto done;
+    }
+    if (getenv("MAILCHAN_TOKEN") && (rc = mc_binding_set_token_callback(b, env_token, NULL))) {
+        ex = bad_input(rc, "$MAILCHAN_TOKEN");
         goto done;
     }
     ex = check_input_files(b);
@@ -1326,76 +1340,213 @@ static void receiver_close(receiver *r, int *ex)
     r->listener = NULL;
 }
 
-/* runs the --exec command with the request body on stdin; returns its stdout.
- * The child gets the default signal mask back (ours blocks SIGINT/SIGTERM). */
-static char *run_command(const char *cmd, const char *input, size_t in_len, size_t *out_len)
+/* what the --exec command did: its stdout, the end of its stderr, how it ended */
+#define STDERR_KEEP 4096
+typedef struct {
+    char *out; /* its stdout (NULL: it could not be run, or no memory) */
+    size_t out_len;
+    char err[2 * STDERR_KEEP + 1]; /* the last STDERR_KEEP octets (or fewer) of its stderr */
+    size_t err_len, err_dropped;   /* ...and how many came before them */
+    int status;                    /* waitpid's status; -1: never ran */
+} command_result;
+
+static void keep_stderr(command_result *r, const char *buf, size_t n)
+{
+    if (n > STDERR_KEEP) {
+        r->err_dropped += n - STDERR_KEEP;
+        buf += n - STDERR_KEEP;
+        n = STDERR_KEEP;
+    }
+    if (r->err_len + n > 2 * STDERR_KEEP) {
+        size_t cut = r->err_len + n - STDERR_KEEP;
+        cut = cut > r->err_len ? r->err_len : cut;
+        memmove(r->err, r->err + cut, r->err_len - cut);
+        r->err_len -= cut;
+        r->err_dropped += cut;
+    }
+    memcpy(r->err + r->err_len, buf, n);
+    r->err_len += n;
+    r->err[r->err_len] = 0;
+}
+
+/* reads the command's stdout (all) and stderr (its end) until both close */
+static void collect(int out_fd, int err_fd, command_result *r)
+{
+    size_t cap = 4096;
+    char chunk[4096];
+    struct pollfd p[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+    r->out = malloc(cap);
+    r->out_len = 0;
+    while (p[0].fd >= 0 || p[1].fd >= 0) {
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int i = 0; i < 2; i++) {
+            ssize_t n;
+            if (p[i].fd < 0 || !p[i].revents)
+                continue;
+            n = read(p[i].fd, chunk, sizeof(chunk));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                p[i].fd = -1;
+                continue;
+            }
+            if (i == 1) {
+                keep_stderr(r, chunk, (size_t)n);
+                continue;
+            }
+            if (r->out && r->out_len + (size_t)n + 1 > cap) {
+                char *g;
+                while (r->out_len + (size_t)n + 1 > cap)
+                    cap *= 2;
+                if (!(g = realloc(r->out, cap))) {
+                    free(r->out);
+                    r->out = NULL;
+                } else
+                    r->out = g;
+            }
+            if (r->out) {
+                memcpy(r->out + r->out_len, chunk, (size_t)n);
+                r->out_len += (size_t)n;
+            }
+        }
+    }
+    if (r->out)
+        r->out[r->out_len] = 0;
+}
+
+/* Runs the --exec command with the request body on stdin; fills @p r with
+ * its stdout, the end of its stderr and its exit status. The child gets the
+ * default signal mask back (ours blocks SIGINT/SIGTERM). */
+static void run_command(const char *cmd, const char *input, size_t in_len, command_result *r)
 {
     char path[] = "/tmp/mailchan-reqXXXXXX";
-    int fd = mkstemp(path), p[2] = {-1, -1}, status;
-    char *line = NULL, *out = NULL;
+    int fd = mkstemp(path), po[2] = {-1, -1}, pe[2] = {-1, -1}, st;
+    char *line = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t none;
     pid_t pid;
+    memset(r, 0, sizeof(*r));
+    r->status = -1;
     if (fd < 0)
-        return NULL;
+        return;
     if (write(fd, input, in_len) != (ssize_t)in_len)
         goto done;
     if (asprintf(&line, "(%s) < '%s'", cmd, path) < 0) {
         line = NULL;
         goto done;
     }
-    if (pipe2(p, O_CLOEXEC))
+    if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC))
         goto done;
     sigemptyset(&none);
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, po[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, pe[1], STDERR_FILENO);
     posix_spawnattr_init(&attr);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-    status = posix_spawn(&pid, "/bin/sh", &fa, &attr, (char *[]){"sh", "-c", line, NULL}, environ);
+    st = posix_spawn(&pid, "/bin/sh", &fa, &attr, (char *[]){"sh", "-c", line, NULL}, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
-    close(p[1]);
-    p[1] = -1;
-    if (status)
+    close(po[1]);
+    close(pe[1]);
+    po[1] = pe[1] = -1;
+    if (st)
         goto done;
-    out = read_all_fd(p[0], out_len);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    collect(po[0], pe[0], r);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
-    if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-        free(out);
-        out = NULL;
-    }
+    r->status = st;
 done:
-    for (int i = 0; i < 2; i++)
-        if (p[i] >= 0)
-            close(p[i]);
+    for (int i = 0; i < 2; i++) {
+        if (po[i] >= 0)
+            close(po[i]);
+        if (pe[i] >= 0)
+            close(pe[i]);
+    }
     close(fd);
     unlink(path);
     free(line);
-    return out;
+}
+
+/* "exited with status 3", "was killed by signal 9 (Killed)", "could not be run" */
+static void describe_exit(int status, char *buf, size_t size)
+{
+    if (status == -1)
+        snprintf(buf, size, "could not be run");
+    else if (WIFEXITED(status))
+        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, size, "was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, size, "ended with wait status %d", status);
+}
+
+static int command_failed(const command_result *r)
+{
+    return !r->out || r->status == -1 || !WIFEXITED(r->status) || WEXITSTATUS(r->status);
+}
+
+/* after the command ran: a failure is reported with the request it was
+ * for and the end of its stderr; a success passes its stderr on */
+static void report_command(const command_result *r, const mc_message *req, const char *why)
+{
+    pthread_mutex_lock(&waitline.lock);
+    status_erase_locked();
+    if (!why) {
+        fwrite(r->err, 1, r->err_len, stderr);
+    } else {
+        fprintf(stderr, "mailchan: request %s (action %s): the command %s\n", mc_message_message_id(req),
+                mc_message_action(req), why);
+        if (r->err_len) {
+            if (r->err_dropped)
+                fprintf(stderr, "mailchan: its stderr (the last %zu octets):\n", r->err_len);
+            else
+                fprintf(stderr, "mailchan: its stderr:\n");
+            fwrite(r->err, 1, r->err_len, stderr);
+            if (r->err[r->err_len - 1] != '\n')
+                fputc('\n', stderr);
+        } else {
+            fprintf(stderr, "mailchan: it wrote nothing to stderr\n");
+        }
+    }
+    fflush(stderr);
+    pthread_mutex_unlock(&waitline.lock);
 }
 
 static int answer(mc_channel_factory *f, mc_message *req, const options *o)
 {
     mc_message *reply = NULL;
     mc_output_channel *ch = NULL;
-    char *action = NULL, *result = NULL;
-    size_t blen, rlen = 0;
+    char *action = NULL, why[96];
+    command_result cr;
+    size_t blen;
     const char *body = mc_message_body(req, &blen);
     int rc;
     if (asprintf(&action, "%sResponse", mc_message_action(req)) < 0)
         return MC_ENOMEM;
+    memset(&cr, 0, sizeof(cr));
     rc = mc_message_create_reply(&reply, req, action, NULL, 0);
+    if (!rc && o->exec)
+        run_command(o->exec, body, blen, &cr);
     if (!rc && !o->exec) {
         rc = mc_message_set_body(reply, body, blen);
-    } else if (!rc && !(result = run_command(o->exec, body, blen, &rlen))) {
-        rc = mc_message_set_fault(reply, "Receiver", "the service command failed");
+    } else if (!rc && command_failed(&cr)) {
+        /* the requester learns that it failed and how; our stderr says more */
+        char reason[160];
+        describe_exit(cr.out || cr.status == -1 ? cr.status : -1, why, sizeof(why));
+        report_command(&cr, req, why);
+        snprintf(reason, sizeof(reason), "the service command %s", why);
+        rc = mc_message_set_fault(reply, "Receiver", reason);
     } else if (!rc) {
-        chomp(result, &rlen);
-        if (mc_message_set_body(reply, result, rlen) == MC_EPROTO)
-            rc = mc_message_set_body_text(reply, result); /* not XML: send it as text */
+        report_command(&cr, req, NULL);
+        chomp(cr.out, &cr.out_len);
+        if (mc_message_set_body(reply, cr.out, cr.out_len) == MC_EPROTO)
+            rc = mc_message_set_body_text(reply, cr.out); /* not XML: send it as text */
     }
     if (!rc && !mc_message_to(reply))
         rc = MC_EINVAL; /* the request says nowhere to reply to */
@@ -1414,7 +1565,7 @@ static int answer(mc_channel_factory *f, mc_message *req, const options *o)
     mc_output_channel_free(ch);
     mc_message_free(reply);
     free(action);
-    free(result);
+    free(cr.out);
     return rc;
 }
 
