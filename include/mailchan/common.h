@@ -165,8 +165,8 @@ MC_EXTERN(void) mc_trace_set_callback(mc_trace_cb cb, void *user_data);
 
 /** A ready-made trace sink: writes "> line", "< line" or "* line" (direction)
  * to stderr, one line each. */
-MC_EXTERN(void) mc_trace_stderr(mc_trace_direction direction, const char *protocol, const char *line,
-                                void *user_data);
+MC_EXTERN(void)
+mc_trace_stderr(mc_trace_direction direction, const char *protocol, const char *line, void *user_data);
 
 /**
  * Initializes the library (libxml2, OpenSSL). Call once from the main
