@@ -387,6 +387,18 @@ echo '<p:a xmlns:p="urn:p">x</p:a>' | "$cli" send "${u[@]}" --address cli@x.org 
 wait $server; check "serve after a killed command" 0 $?
 grep -q '"reason": "the service command was killed by signal 9' "$ux/reply3" || fail "killed command's reply: $(cat "$ux/reply3")"
 grep -q 'the command was killed by signal 9' "$ux/serve2.err" || fail "serve does not report the signal: $(cat "$ux/serve2.err")"
+# the command's stderr is reported bounded: its last 4 KiB
+"$cli" serve "${u[@]}" --address svc3@x.org --listen 'net.mail://sb#' --count 1 --timeout 10000 \
+  --exec "{ head -c 10000 /dev/zero | tr '\\0' e; echo; echo 'LAST LINE'; } >&2; exit 1" >/dev/null 2>"$ux/serve3.err" &
+server=$!
+echo '<p:a xmlns:p="urn:p">x</p:a>' | "$cli" send "${u[@]}" --address cli@x.org --to 'net.mail://sb#svc3@x.org' \
+  --action urn:sb --reply-to 'net.mail://sbr#cli@x.org' --wait-reply 10000 --json > "$ux/reply4" 2>/dev/null
+wait $server; check "serve after a command with a long stderr" 0 $?
+grep -q 'the command exited with status 1$' "$ux/serve3.err" || fail "long stderr: no report: $(head -c 300 "$ux/serve3.err")"
+grep -q 'its stderr (the last 4096 octets; 5915 before them not shown):' "$ux/serve3.err" ||
+  fail "long stderr: not bounded: $(grep -v eeee "$ux/serve3.err")"
+grep -qx 'LAST LINE' "$ux/serve3.err" || fail "long stderr: its end is not shown"
+[ "$(wc -c < "$ux/serve3.err")" -lt 4600 ] || fail "long stderr: $(wc -c < "$ux/serve3.err") octets reported"
 
 echo "$fails failed"
 [ $fails -eq 0 ]

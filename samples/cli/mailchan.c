@@ -1369,6 +1369,8 @@ typedef struct {
     int status;                    /* waitpid's status; -1: never ran */
 } command_result;
 
+/* keeps the last STDERR_KEEP octets of the command's stderr (the buffer
+ * holds twice that, so it is moved only once per STDERR_KEEP octets) */
 static void keep_stderr(command_result *r, const char *buf, size_t n)
 {
     if (n > STDERR_KEEP) {
@@ -1377,15 +1379,41 @@ static void keep_stderr(command_result *r, const char *buf, size_t n)
         n = STDERR_KEEP;
     }
     if (r->err_len + n > 2 * STDERR_KEEP) {
-        size_t cut = r->err_len + n - STDERR_KEEP;
-        cut = cut > r->err_len ? r->err_len : cut;
-        memmove(r->err, r->err + cut, r->err_len - cut);
-        r->err_len -= cut;
+        size_t cut = r->err_len - STDERR_KEEP; /* err_len > STDERR_KEEP here */
+        memmove(r->err, r->err + cut, STDERR_KEEP);
+        r->err_len = STDERR_KEEP;
         r->err_dropped += cut;
     }
     memcpy(r->err + r->err_len, buf, n);
     r->err_len += n;
     r->err[r->err_len] = 0;
+}
+
+/* the end of the command's stderr as kept: at most STDERR_KEEP octets */
+static const char *stderr_tail(const command_result *r, size_t *len, size_t *dropped)
+{
+    size_t skip = r->err_len > STDERR_KEEP ? r->err_len - STDERR_KEEP : 0;
+    *len = r->err_len - skip;
+    *dropped = r->err_dropped + skip;
+    return r->err + skip;
+}
+
+/* appends to the command's stdout; on no memory it is dropped (out NULL) */
+static void keep_stdout(command_result *r, size_t *cap, const char *buf, size_t n)
+{
+    if (r->out && r->out_len + n + 1 > *cap) {
+        char *g;
+        while (r->out_len + n + 1 > *cap)
+            *cap *= 2;
+        if (!(g = realloc(r->out, *cap)))
+            free(r->out);
+        r->out = g;
+    }
+    if (r->out) {
+        memcpy(r->out + r->out_len, buf, n);
+        r->out_len += n;
+        r->out[r->out_len] = 0;
+    }
 }
 
 /* reads the command's stdout (all) and stderr (its end) until both close */
@@ -1394,7 +1422,8 @@ static void collect(int out_fd, int err_fd, command_result *r)
     size_t cap = 4096;
     char chunk[4096];
     struct pollfd p[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
-    r->out = malloc(cap);
+    if ((r->out = malloc(cap)))
+        r->out[0] = 0;
     r->out_len = 0;
     while (p[0].fd >= 0 || p[1].fd >= 0) {
         if (poll(p, 2, -1) < 0) {
@@ -1406,35 +1435,16 @@ static void collect(int out_fd, int err_fd, command_result *r)
             ssize_t n;
             if (p[i].fd < 0 || !p[i].revents)
                 continue;
-            n = read(p[i].fd, chunk, sizeof(chunk));
-            if (n < 0 && errno == EINTR)
+            if ((n = read(p[i].fd, chunk, sizeof(chunk))) < 0 && errno == EINTR)
                 continue;
-            if (n <= 0) {
-                p[i].fd = -1;
-                continue;
-            }
-            if (i == 1) {
+            if (n <= 0)
+                p[i].fd = -1; /* poll skips it; run_command closes it */
+            else if (i == 1)
                 keep_stderr(r, chunk, (size_t)n);
-                continue;
-            }
-            if (r->out && r->out_len + (size_t)n + 1 > cap) {
-                char *g;
-                while (r->out_len + (size_t)n + 1 > cap)
-                    cap *= 2;
-                if (!(g = realloc(r->out, cap))) {
-                    free(r->out);
-                    r->out = NULL;
-                } else
-                    r->out = g;
-            }
-            if (r->out) {
-                memcpy(r->out + r->out_len, chunk, (size_t)n);
-                r->out_len += (size_t)n;
-            }
+            else
+                keep_stdout(r, &cap, chunk, (size_t)n);
         }
     }
-    if (r->out)
-        r->out[r->out_len] = 0;
 }
 
 /* Runs the --exec command with the request body on stdin; fills @p r with
@@ -1514,25 +1524,25 @@ static int command_failed(const command_result *r)
  * for and the end of its stderr; a success passes its stderr on */
 static void report_command(const command_result *r, const mc_message *req, const char *why)
 {
+    size_t len, dropped;
+    const char *err = stderr_tail(r, &len, &dropped);
     pthread_mutex_lock(&waitline.lock);
     status_erase_locked();
-    if (!why) {
-        fwrite(r->err, 1, r->err_len, stderr);
-    } else {
+    if (why)
         fprintf(stderr, "mailchan: request %s (action %s): the command %s\n", mc_message_message_id(req),
                 mc_message_action(req), why);
-        if (r->err_len) {
-            if (r->err_dropped)
-                fprintf(stderr, "mailchan: its stderr (the last %zu octets):\n", r->err_len);
-            else
-                fprintf(stderr, "mailchan: its stderr:\n");
-            fwrite(r->err, 1, r->err_len, stderr);
-            if (r->err[r->err_len - 1] != '\n')
-                fputc('\n', stderr);
-        } else {
-            fprintf(stderr, "mailchan: it wrote nothing to stderr\n");
-        }
+    if (len && (why || dropped)) {
+        if (dropped)
+            fprintf(stderr, "mailchan: its stderr (the last %zu octets; %zu before them not shown):\n", len,
+                    dropped);
+        else
+            fprintf(stderr, "mailchan: its stderr:\n");
     }
+    fwrite(err, 1, len, stderr);
+    if (len && err[len - 1] != '\n')
+        fputc('\n', stderr);
+    if (why && !len)
+        fprintf(stderr, "mailchan: it wrote nothing to stderr\n");
     fflush(stderr);
     pthread_mutex_unlock(&waitline.lock);
 }
