@@ -118,8 +118,9 @@ static const char usage_text[] =
     "                        action, message_id, relates_to, reply_to, from, to,\n"
     "                        mail_message_id, received, body_is_text, body, fault ({code,\n"
     "                        reason} or null)\n"
-    "  While receive, serve or --wait-reply wait, a status line on stderr says what for and\n"
-    "  since when, refreshed in place - only when stderr is a terminal.\n"
+    "  While receive, serve, --wait-reply or the outbox (--queued, queue flush) wait, a status\n"
+    "  line on stderr says what for and since when, refreshed in place - only when stderr is\n"
+    "  a terminal.\n"
     "\n"
     "Queue commands (STATE_PATH: a store made by --state-path; a missing one is an error):\n"
     "  queue list STATE_PATH [--json]\n"
@@ -1137,12 +1138,15 @@ static void on_delivery(const mc_delivery_report *r, void *user_data)
         outbox.earlier++;
     }
     if (outbox.print_each) {
+        pthread_mutex_lock(&waitline.lock);
+        status_erase_locked();
         if (!r->result)
             fprintf(stderr, "mailchan: mail %lld to %s: sent\n", (long long)r->id, r->to);
         else
             fprintf(stderr, "mailchan: mail %lld to %s: %s after %u attempt(s): %s\n", (long long)r->id,
                     r->to, r->result == MC_EPARTIAL ? "sent, not to every recipient" : "dead-lettered",
                     r->attempts, r->error);
+        pthread_mutex_unlock(&waitline.lock);
     }
     pthread_cond_broadcast(&outbox.cv);
     pthread_mutex_unlock(&outbox.lock);
@@ -1210,6 +1214,7 @@ static int wait_outbox(unsigned expected, int64_t due_by, int64_t deadline, pend
     pthread_mutex_lock(&intr.lock);
     intr.waiting = 1;
     pthread_mutex_unlock(&intr.lock);
+    status_begin("waiting for the outbox to hand %u mail to the server (%s)", expected, outbox.path);
     for (;;) {
         struct timespec ts;
         if ((rc = scan(p)) || outcomes() >= expected)
@@ -1231,6 +1236,7 @@ static int wait_outbox(unsigned expected, int64_t due_by, int64_t deadline, pend
             pthread_cond_timedwait(&outbox.cv, &outbox.lock, &ts);
         pthread_mutex_unlock(&outbox.lock);
     }
+    status_end();
     pthread_mutex_lock(&intr.lock);
     intr.waiting = 0;
     pthread_mutex_unlock(&intr.lock);
