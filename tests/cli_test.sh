@@ -371,6 +371,16 @@ for n in 1 2; do
     --action urn:sf --reply-to 'net.mail://sfr#cli@x.org' --wait-reply 10000 --json > "$ux/reply$n" 2>/dev/null
   check "serve with a failing command: request $n" 0 $?
 done
+# --body on a fault: nothing on stdout, the fault on stderr
+"$cli" serve "${u[@]}" --address svc4@x.org --listen 'net.mail://sf4#' --count 1 --timeout 10000 --exec 'exit 4' \
+  >/dev/null 2>/dev/null &
+server4=$!
+echo '<p:a xmlns:p="urn:p">x</p:a>' | "$cli" send "${u[@]}" --address cli@x.org --to 'net.mail://sf4#svc4@x.org' \
+  --action urn:sf --reply-to 'net.mail://sfr4#cli@x.org' --wait-reply 10000 --body > "$ux/reply5" 2>"$ux/reply5.err"
+wait $server4
+[ -s "$ux/reply5" ] && fail "--body printed a fault's empty body: $(cat -A "$ux/reply5")"
+grep -q 'the message is a SOAP fault (Receiver): the service command exited with status 4' "$ux/reply5.err" ||
+  fail "--body on a fault: $(cat "$ux/reply5.err")"
 wait $server; check "serve goes on after a failing command" 0 $?
 grep -q '"fault": {"code": "Receiver", "reason": "the service command exited with status 3"}' "$ux/reply1" ||
   fail "the failed request's reply: $(cat "$ux/reply1")"

@@ -641,11 +641,15 @@ static int print_json(const mc_message *m)
 /* the message as --body, --json or (default) the whole envelope asks */
 static int print_message(const mc_message *m, const options *o)
 {
+    const char *code, *reason;
     char *out;
     size_t len;
     int rc = 0, text;
     if (o->json) {
         rc = print_json(m);
+    } else if (o->body && mc_message_fault(&code, &reason, m) == 0) {
+        /* a fault has no body to print: say what it is */
+        fprintf(stderr, "mailchan: the message is a SOAP fault (%s): %s\n", code, reason);
     } else if (o->body) {
         if (!(out = body_of(m, &text)))
             return MC_ENOMEM;
