@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include "command.h"
 #include "http.h"
+#include "trace.h"
 
 struct mc__http {
     CURL *curl;
@@ -24,6 +25,8 @@ struct mc__http {
     bool verify;
     int tls_min, timeout_ms;
     char errbuf[CURL_ERROR_SIZE];
+    char tls[120];    /* curl's "SSL connection using ..." text, for the step */
+    mc__tracer trace; /* the wire trace (mc_trace_set_callback) */
 };
 
 typedef struct {
@@ -71,6 +74,88 @@ static int progress_cb(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
 }
 
 static char *copy_or_null(const char *s) { return s && *s ? mc__strdup(s) : NULL; }
+
+/* ---- the steps (MC_LOG_INFO) and the wire trace ---- */
+
+static bool header_is(const char *line, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    return len >= n && !strncasecmp(line, name, n);
+}
+
+/* The trace's redaction: credentials keep their scheme ("Authorization:
+ * Bearer [redacted]"); an NTLM or Negotiate challenge its scheme; cookies
+ * (Exchange's X-BackEndCookie among them) their name. */
+static bool http_redact(void *state, mc_trace_direction dir, char *line, size_t *len)
+{
+    size_t at;
+    (void)state;
+    if (dir == MC_TRACE_SENT &&
+        (header_is(line, *len, "Authorization:") || header_is(line, *len, "Proxy-Authorization:")))
+        at = mc__trace_skip_words(line, *len, 2);
+    else if (dir == MC_TRACE_RECEIVED &&
+             (header_is(line, *len, "WWW-Authenticate:") || header_is(line, *len, "Proxy-Authenticate:"))) {
+        size_t scheme = mc__trace_skip_words(line, *len, 1);
+        if (!header_is(line + scheme, *len - scheme, "NTLM") &&
+            !header_is(line + scheme, *len - scheme, "Negotiate"))
+            return false;
+        at = mc__trace_skip_words(line, *len, 2);
+    } else if (header_is(line, *len, "Cookie:") || header_is(line, *len, "Set-Cookie:"))
+        at = mc__trace_skip_words(line, *len, 1);
+    else
+        return false;
+    if (at >= *len)
+        return false;
+    mc__trace_redact_from(line, len, at);
+    return true;
+}
+
+static void note_text(mc__http *h, const char *data, size_t size)
+{
+    while (size && (data[size - 1] == '\n' || data[size - 1] == '\r'))
+        size--;
+    mc__trace_note("http", "%.*s", (int)size, data);
+    while (size && *data == ' ') {
+        data++;
+        size--;
+    }
+    if (header_is(data, size, "Connected to "))
+        mc__log(MC_LOG_INFO, "HTTP %s: connected", h->url);
+    else if (header_is(data, size, "SSL connection using ")) {
+        mc__printable(h->tls, sizeof(h->tls), data + 21, size - 21);
+        if (!h->verify)
+            mc__log(MC_LOG_INFO, "HTTP %s: TLS established (%s); certificate NOT verified (tls_verify off)",
+                    h->url, h->tls);
+    } else if (h->verify && (header_is(data, size, "server certificate verification OK") ||
+                             header_is(data, size, "SSL certificate verify ok")))
+        mc__log(MC_LOG_INFO, "HTTP %s: TLS established (%s), certificate verified", h->url, h->tls);
+}
+
+static int debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *arg)
+{
+    mc__http *h = arg;
+    (void)c;
+    switch (type) {
+    case CURLINFO_TEXT:
+        note_text(h, data, size);
+        break;
+    case CURLINFO_HEADER_OUT:
+    case CURLINFO_DATA_OUT:
+        mc__trace_data(&h->trace, MC_TRACE_SENT, data, size);
+        mc__trace_flush(&h->trace, MC_TRACE_SENT); /* a body ends without a newline */
+        break;
+    case CURLINFO_HEADER_IN:
+        mc__trace_flush(&h->trace, MC_TRACE_RECEIVED); /* a body before these headers */
+        mc__trace_data(&h->trace, MC_TRACE_RECEIVED, data, size);
+        break;
+    case CURLINFO_DATA_IN:
+        mc__trace_data(&h->trace, MC_TRACE_RECEIVED, data, size);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
 
 void mc__http_free(mc__http *h)
 {
@@ -121,6 +206,9 @@ static void apply_options(mc__http *h)
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
+    curl_easy_setopt(c, CURLOPT_VERBOSE, 1L); /* only to feed debug_cb */
+    curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, debug_cb);
+    curl_easy_setopt(c, CURLOPT_DEBUGDATA, h);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, h->verify ? 1L : 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, h->verify ? 2L : 0L);
     /* the floor holds for the handshake, so no credential goes out below it */
@@ -160,6 +248,7 @@ int mc__http_new(mc__http **out, const mc__http_config *cfg)
         return mc__error_set(MC_EINVAL, "bearer authentication needs a token callback");
     if (!(h = calloc(1, sizeof(*h))))
         return mc__error_set(MC_ENOMEM, "out of memory");
+    mc__tracer_init(&h->trace, "http", http_redact, h);
     h->auth = cfg->auth;
     h->token_cb = cfg->token_cb;
     h->token_user_data = cfg->token_user_data;
@@ -281,7 +370,9 @@ static int post_once(mc__http *h, const char *body, size_t len, size_t max_reply
     curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt(h->curl, CURLOPT_XFERINFODATA, &x);
-    if ((cc = curl_easy_perform(h->curl)) != CURLE_OK) {
+    cc = curl_easy_perform(h->curl);
+    mc__trace_flush(&h->trace, MC_TRACE_RECEIVED);
+    if (cc != CURLE_OK) {
         rc = curl_error(h, cc, &x);
         mc__buf_free(&x.buf);
         return rc;

@@ -282,5 +282,133 @@ cp "$st/once.eml" "$st/md/once@x.org/new/$mail_file"
 "$cli" receive "${q[@]}" --address once@x.org --listen 'net.mail://c#' --timeout 1000 >/dev/null 2>&1
 check "receive without --state-path: the copy is delivered" 0 $?
 
+# ---- issue 14 item 4: the CLI a person enjoys ----
+ux="$root/ux"
+mkdir -p "$ux"
+u=(--maildir-root "$ux/md")
+fail() { echo "FAIL: $1"; fails=$((fails+1)); }
+
+# receive --json: one JSON object per line, correctly escaped (quotes,
+# backslashes, newlines, tabs, DEL, non-ASCII); python3 parses every line
+if command -v python3 >/dev/null; then
+  printf 'say "hi" \\ back\nline 2\ttab \x7f caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac end' > "$ux/text"
+  "$cli" send "${u[@]}" --address a@x.org --to 'net.mail://j#j@x.org' --action urn:j --text --body-file "$ux/text" 2>/dev/null
+  echo '<p:X xmlns:p="urn:p" a="1">5 &lt; 6</p:X>' | "$cli" send "${u[@]}" --address a@x.org --to 'net.mail://j#j@x.org' --action urn:x 2>/dev/null
+  "$cli" receive "${u[@]}" --address j@x.org --listen 'net.mail://j#' --count 2 --timeout 5000 --json > "$ux/json" 2>"$ux/json.err"
+  check "receive --json" 0 $?
+  python3 - "$ux/json" "$ux/text" <<'PY' || fail "receive --json: not the expected JSON lines: $(cat "$ux/json")"
+import json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+text = open(sys.argv[2], encoding="utf-8").read()
+assert len(lines) == 2, lines
+objs = [json.loads(l) for l in lines]
+keys = {"action", "message_id", "relates_to", "from", "to", "mail_message_id", "received", "body", "fault"}
+for o in objs:
+    assert keys <= set(o), o.keys()
+    assert o["from"] == "a@x.org" and o["to"] == "net.mail://j#j@x.org", o
+    assert o["message_id"].startswith("urn:uuid:") and o["mail_message_id"].startswith("<"), o
+    assert o["fault"] is None and o["relates_to"] is None, o
+by_action = {o["action"]: o for o in objs}
+assert by_action["urn:j"]["body"] == text, (by_action["urn:j"]["body"], text)
+assert by_action["urn:x"]["body"] == '<p:X xmlns:p="urn:p" a="1">5 &lt; 6</p:X>', by_action["urn:x"]["body"]
+PY
+  # --body: just the text of a string body, the fragment of an XML one
+  "$cli" send "${u[@]}" --address a@x.org --to 'net.mail://b#j@x.org' --action urn:j --text --body-file "$ux/text" 2>/dev/null
+  "$cli" receive "${u[@]}" --address j@x.org --listen 'net.mail://b#' --timeout 5000 --body > "$ux/body" 2>/dev/null
+  check "receive --body" 0 $?
+  printf '\n' >> "$ux/text"
+  cmp -s "$ux/body" "$ux/text" || fail "receive --body printed: $(cat -A "$ux/body")"
+else
+  echo "skipped: --json checks (no python3)"
+fi
+"$cli" receive "${u[@]}" --address j@x.org --listen 'net.mail://b#' --timeout 100 --body --json >/dev/null 2>&1
+check "--body with --json" 2 $?
+"$cli" send "${u[@]}" --address a@x.org --to 'net.mail://b#j@x.org' --action urn:j --json </dev/null >/dev/null 2>&1
+check "send --json without --wait-reply" 2 $?
+
+# -v shows the steps (here the Maildir's: written, read, deleted); without it
+# stderr stays quiet
+echo '<p:V xmlns:p="urn:p"/>' | "$cli" send "${u[@]}" --address a@x.org --to 'net.mail://v#v@x.org' --action urn:v -v 2>"$ux/v.err"
+check "send -v" 0 $?
+grep -q 'mailchan: info: maildir: wrote .*/v@x.org/' "$ux/v.err" || fail "send -v does not show the mail written: $(cat "$ux/v.err")"
+"$cli" receive "${u[@]}" --address v@x.org --listen 'net.mail://v#' --timeout 5000 -v 2>"$ux/v.err" >/dev/null
+check "receive -v" 0 $?
+grep -q 'mailchan: info: maildir: read ' "$ux/v.err" || fail "receive -v does not show the mail read: $(cat "$ux/v.err")"
+grep -q 'mailchan: info: maildir: deleted ' "$ux/v.err" || fail "receive -v does not show the mail deleted: $(cat "$ux/v.err")"
+echo '<p:V xmlns:p="urn:p"/>' | "$cli" send "${u[@]}" --address a@x.org --to 'net.mail://v#v@x.org' --action urn:v 2>"$ux/q.err"
+"$cli" receive "${u[@]}" --address v@x.org --listen 'net.mail://v#' --timeout 5000 2>>"$ux/q.err" >/dev/null
+grep -v '^mailchan: sent urn:uuid:' "$ux/q.err" | grep -q . && fail "without -v stderr is not quiet: $(cat "$ux/q.err")"
+
+# the status line while waiting: never when stderr is not a terminal...
+"$cli" receive "${u[@]}" --address w@x.org --listen 'net.mail://w#' --timeout 2500 >/dev/null 2>"$ux/w.err"
+check "receive timeout, stderr a file" 3 $?
+grep -q 'waiting for' "$ux/w.err" && fail "a status line went to a file: $(cat -A "$ux/w.err")"
+grep -q $'\r' "$ux/w.err" && fail "a carriage return went to a file: $(cat -A "$ux/w.err")"
+# ...and on a terminal it says what for and since when, then is erased
+if command -v script >/dev/null; then
+  script -qec "'$cli' receive --maildir-root '$ux/md' --address w@x.org --listen 'net.mail://w#' --timeout 2500" \
+    /dev/null > "$ux/tty.out" 2>&1
+  check "receive timeout on a terminal" 3 $?
+  grep -aEq 'waiting for mail on net.mail://w#w@x.org since [0-9]{2}:[0-9]{2}:[0-9]{2} \([0-9]+ s\)' "$ux/tty.out" ||
+    fail "no status line on a terminal: $(cat -A "$ux/tty.out")"
+  # erased before the error is written: the error starts its own line
+  grep -aq $'\r\033\\[Kmailchan: no message' "$ux/tty.out" ||
+    grep -aq $'\r\033\\[Kmailchan: receive failed' "$ux/tty.out" ||
+    fail "the status line is not erased before the error: $(cat -A "$ux/tty.out")"
+else
+  echo "skipped: status line on a terminal (no script(1))"
+fi
+
+# serve: a command that fails is reported (which request, how it ended, its
+# stderr), the request gets a Receiver fault naming the exit status, and
+# serving goes on: the next request is answered
+"$cli" serve "${u[@]}" --address svc@x.org --listen 'net.mail://sf#' --count 2 --timeout 10000 \
+  --exec "if [ -e '$ux/ran' ]; then tr a-z A-Z; else touch '$ux/ran'; echo 'it went wrong' >&2; exit 3; fi" \
+  >/dev/null 2>"$ux/serve.err" &
+server=$!
+for n in 1 2; do
+  echo '<p:a xmlns:p="urn:p">x</p:a>' | "$cli" send "${u[@]}" --address cli@x.org --to 'net.mail://sf#svc@x.org' \
+    --action urn:sf --reply-to 'net.mail://sfr#cli@x.org' --wait-reply 10000 --json > "$ux/reply$n" 2>/dev/null
+  check "serve with a failing command: request $n" 0 $?
+done
+# --body on a fault: nothing on stdout, the fault on stderr
+"$cli" serve "${u[@]}" --address svc4@x.org --listen 'net.mail://sf4#' --count 1 --timeout 10000 --exec 'exit 4' \
+  >/dev/null 2>/dev/null &
+server4=$!
+echo '<p:a xmlns:p="urn:p">x</p:a>' | "$cli" send "${u[@]}" --address cli@x.org --to 'net.mail://sf4#svc4@x.org' \
+  --action urn:sf --reply-to 'net.mail://sfr4#cli@x.org' --wait-reply 10000 --body > "$ux/reply5" 2>"$ux/reply5.err"
+wait $server4
+[ -s "$ux/reply5" ] && fail "--body printed a fault's empty body: $(cat -A "$ux/reply5")"
+grep -q 'the message is a SOAP fault (Receiver): the service command exited with status 4' "$ux/reply5.err" ||
+  fail "--body on a fault: $(cat "$ux/reply5.err")"
+wait $server; check "serve goes on after a failing command" 0 $?
+grep -q '"fault": {"code": "Receiver", "reason": "the service command exited with status 3"}' "$ux/reply1" ||
+  fail "the failed request's reply: $(cat "$ux/reply1")"
+grep -q '"body": "<P:A XMLNS:P=\\"URN:P\\">X</P:A>"' "$ux/reply2" || fail "the next request's reply: $(cat "$ux/reply2")"
+grep -Eq '^mailchan: request urn:uuid:[-0-9a-f]+ \(action urn:sf\): the command exited with status 3$' "$ux/serve.err" ||
+  fail "serve does not report the failed command: $(cat "$ux/serve.err")"
+grep -qx 'it went wrong' "$ux/serve.err" || fail "serve does not show the command's stderr: $(cat "$ux/serve.err")"
+# a command killed by a signal
+"$cli" serve "${u[@]}" --address svc2@x.org --listen 'net.mail://sk#' --count 1 --timeout 10000 \
+  --exec 'kill -KILL $$' >/dev/null 2>"$ux/serve2.err" &
+server=$!
+echo '<p:a xmlns:p="urn:p">x</p:a>' | "$cli" send "${u[@]}" --address cli@x.org --to 'net.mail://sk#svc2@x.org' \
+  --action urn:sk --reply-to 'net.mail://skr#cli@x.org' --wait-reply 10000 --json > "$ux/reply3" 2>/dev/null
+wait $server; check "serve after a killed command" 0 $?
+grep -q '"reason": "the service command was killed by signal 9' "$ux/reply3" || fail "killed command's reply: $(cat "$ux/reply3")"
+grep -q 'the command was killed by signal 9' "$ux/serve2.err" || fail "serve does not report the signal: $(cat "$ux/serve2.err")"
+# the command's stderr is reported bounded: its last 4 KiB
+"$cli" serve "${u[@]}" --address svc3@x.org --listen 'net.mail://sb#' --count 1 --timeout 10000 \
+  --exec "{ head -c 10000 /dev/zero | tr '\\0' e; echo; echo 'LAST LINE'; } >&2; exit 1" >/dev/null 2>"$ux/serve3.err" &
+server=$!
+echo '<p:a xmlns:p="urn:p">x</p:a>' | "$cli" send "${u[@]}" --address cli@x.org --to 'net.mail://sb#svc3@x.org' \
+  --action urn:sb --reply-to 'net.mail://sbr#cli@x.org' --wait-reply 10000 --json > "$ux/reply4" 2>/dev/null
+wait $server; check "serve after a command with a long stderr" 0 $?
+grep -q 'the command exited with status 1$' "$ux/serve3.err" || fail "long stderr: no report: $(head -c 300 "$ux/serve3.err")"
+grep -q 'its stderr (the last 4096 octets; 5915 before them not shown):' "$ux/serve3.err" ||
+  fail "long stderr: not bounded: $(grep -v eeee "$ux/serve3.err")"
+grep -qx 'LAST LINE' "$ux/serve3.err" || fail "long stderr: its end is not shown"
+[ "$(wc -c < "$ux/serve3.err")" -lt 4600 ] || fail "long stderr: $(wc -c < "$ux/serve3.err") octets reported"
+
 echo "$fails failed"
 [ $fails -eq 0 ]

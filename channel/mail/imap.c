@@ -286,8 +286,11 @@ static int authenticate(mc__imap *m)
         return mc__error_set(MC_EAUTH, "IMAP needs a password or a token for %s", user);
     r = oauth ? mailimap_oauth2_authenticate(m->s, user, secret) : mailimap_login(m->s, user, secret);
     mc__secret_free(secret);
-    if (r == MAILIMAP_NO_ERROR || r == MAILIMAP_NO_ERROR_AUTHENTICATED)
+    if (r == MAILIMAP_NO_ERROR || r == MAILIMAP_NO_ERROR_AUTHENTICATED) {
+        mc__log(MC_LOG_INFO, "IMAP %s:%u: logged in as %s (%s)", m->host, port_of(m), user,
+                oauth ? "AUTHENTICATE XOAUTH2" : "LOGIN");
         return 0;
+    }
     if (r == MAILIMAP_ERROR_LOGIN || r == MAILIMAP_ERROR_SASL || r == MAILIMAP_ERROR_PROTOCOL ||
         r == MAILIMAP_ERROR_EXTENSION) {
         /* the server's text names the reason, never our secret */
@@ -328,6 +331,8 @@ static int select_folder(mc__imap *m, const char *folder)
     }
     if (mc__set_str(&m->folder, folder))
         return mc__error_set(MC_ENOMEM, "out of memory");
+    mc__log(MC_LOG_INFO, "IMAP %s:%u: selected folder \"%s\" (%u messages)", m->host, port_of(m), folder,
+            m->s->imap_selection_info ? m->s->imap_selection_info->sel_exists : 0);
     m->fallback = strcmp(folder, m->fold.service) != 0;
     m->cursor_ok = false;
     m->next_uid = 0;
@@ -348,6 +353,9 @@ static int connect_session(mc__imap *m)
         disconnect(m);
         return rc;
     }
+    if (m->cfg.imap.tls != MC__TLS_NONE)
+        mc__log(MC_LOG_INFO, "IMAP %s:%u: certificate %s", m->host, port,
+                m->cfg.verify ? "verified (chain and host name)" : "NOT verified (tls_verify off)");
     if ((rc = authenticate(m)))
         return rc;
     {
@@ -991,6 +999,8 @@ static int imap_fetch(mc__receiver *self, const char *id, size_t max, char **dat
         *len = x->body_len;
         *truncated = false;
         x->body = NULL;
+        mc__log(MC_LOG_INFO, "IMAP %s:%u: fetched mail UID %u (%zu octets, read ahead)", m->host, port_of(m),
+                uid, *len);
         return 0;
     }
     *truncated = x && x->size > max;
@@ -1050,6 +1060,8 @@ static int imap_fetch(mc__receiver *self, const char *id, size_t max, char **dat
             *truncated = true;
         got = true;
         rc = 0;
+        mc__log(MC_LOG_INFO, "IMAP %s:%u: fetched mail UID %u (%zu octets%s)", m->host, port_of(m), uid, *len,
+                *truncated ? ", truncated" : "");
     }
 done:
     if (result)
@@ -1167,6 +1179,8 @@ static int imap_remove(mc__receiver *self, const char *const *ids, size_t count)
         goto done;
     }
     forget_uids(m, &mine);
+    mc__log(MC_LOG_INFO, "IMAP %s:%u: deleted %zu mail(s) (UID STORE \\Deleted, %s)", m->host, port_of(m), n,
+            m->has_uidplus ? "UID EXPUNGE" : "EXPUNGE");
 done:
     if (st)
         mailimap_store_att_flags_free(st);
@@ -1244,12 +1258,14 @@ static int imap_move_to_trash(mc__receiver *self, const char *id, const char **f
         if (r != MAILIMAP_NO_ERROR)
             return imap_error(m, r, "UID MOVE");
         expunged_by_us(m, before, 1);
+        mc__log(MC_LOG_INFO, "IMAP %s:%u: moved mail UID %u to \"%s\"", m->host, port_of(m), uid, trash);
         return 0;
     }
     r = mailimap_uid_copy(m->s, set, trash);
     mailimap_set_free(set);
     if (r != MAILIMAP_NO_ERROR)
         return imap_error(m, r, "UID COPY");
+    mc__log(MC_LOG_INFO, "IMAP %s:%u: copied mail UID %u to \"%s\"", m->host, port_of(m), uid, trash);
     return imap_remove(self, &id, 1);
 }
 
@@ -1314,6 +1330,8 @@ static int imap_wait(mc__receiver *r, int timeout_ms, int wake_fd)
         sleep_on(wake_fd, timeout_ms);
         return 0;
     }
+    mc__log(MC_LOG_INFO, "IMAP %s:%u: IDLE in \"%s\" (up to %d s)", m->host, port_of(m), m->folder,
+            (timeout_ms + 999) / 1000);
     for (bool done = false; !done && m->s;) {
         int64_t left = deadline - mc__mono_ms();
         /* probe at least every `timeout`: a silent server is noticed in time */
@@ -1323,6 +1341,10 @@ static int imap_wait(mc__receiver *r, int timeout_ms, int wake_fd)
         if ((rc = idle_once(m, slice, wake_fd, &done)) < 0)
             mc__log(MC_LOG_WARN, "%s", mc_error_last());
     }
+    if (rc > 0)
+        mc__log(MC_LOG_INFO, "IMAP %s:%u: IDLE woken: new mail announced", m->host, port_of(m));
+    else
+        mc__log(MC_LOG_DEBUG, "IMAP %s:%u: IDLE ended", m->host, port_of(m));
     return rc;
 }
 

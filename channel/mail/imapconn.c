@@ -17,6 +17,7 @@
 #include <openssl/x509v3.h>
 #include "imapconn.h"
 #include "mailnet.h"
+#include "trace.h"
 
 struct mc__imap_conn {
     int fd;
@@ -29,6 +30,9 @@ struct mc__imap_conn {
     mc__io_cause cause;
     char cause_text[200];
     mc__imap_guard guard;
+    mc__tracer trace;    /* the wire trace (mc_trace_set_callback) */
+    char secret_tag[32]; /* the tag of a LOGIN or AUTHENTICATE in progress */
+    bool trace_secret;   /* until its tagged reply, what we send is secret */
 };
 
 /* ---- the guard ---- */
@@ -314,6 +318,44 @@ static ssize_t io(mc__imap_conn *c, void *buf, size_t n, bool writing)
     }
 }
 
+/* ---- the wire trace ---- */
+
+/* The trace's redaction: "tag LOGIN ..." keeps tag and command, "tag
+ * AUTHENTICATE MECH ..." its mechanism; every line we send after them (a
+ * literal, a SASL response) until the server's tagged reply is a secret.
+ * Done here, on the bytes themselves, rather than with libetpan's logger,
+ * which marks only some of them private. */
+static bool imap_redact(void *state, mc_trace_direction dir, char *line, size_t *len)
+{
+    mc__imap_conn *c = state;
+    size_t tag_len = 0, cmd, at;
+    if (dir == MC_TRACE_RECEIVED) {
+        size_t n = strlen(c->secret_tag);
+        if (c->trace_secret && *len > n && !strncmp(line, c->secret_tag, n) && line[n] == ' ')
+            c->trace_secret = false;
+        return false;
+    }
+    if (c->trace_secret) {
+        mc__trace_redact_from(line, len, 0);
+        return true;
+    }
+    while (tag_len < *len && line[tag_len] != ' ')
+        tag_len++;
+    cmd = mc__trace_skip_words(line, *len, 1);
+    if (word_is(line + cmd, *len - cmd, "LOGIN"))
+        at = mc__trace_skip_words(line, *len, 2);
+    else if (word_is(line + cmd, *len - cmd, "AUTHENTICATE"))
+        at = mc__trace_skip_words(line, *len, 3);
+    else
+        return false;
+    c->trace_secret = true;
+    snprintf(c->secret_tag, sizeof(c->secret_tag), "%.*s", (int)(tag_len < 31 ? tag_len : 31), line);
+    if (at >= *len)
+        return false;
+    mc__trace_redact_from(line, len, at);
+    return true;
+}
+
 /* ---- the libetpan driver ---- */
 
 static ssize_t low_read(mailstream_low *s, void *buf, size_t count)
@@ -324,6 +366,7 @@ static ssize_t low_read(mailstream_low *s, void *buf, size_t count)
         return -1; /* a failed connection stays failed */
     if ((r = io(c, buf, count, false)) <= 0)
         return -1;
+    mc__trace_data(&c->trace, MC_TRACE_RECEIVED, buf, (size_t)r);
     if (!mc__imap_guard_scan(&c->guard, buf, (size_t)r)) {
         set_cause(c, MC__IO_LIMIT, "%s", c->guard.why);
         return -1;
@@ -334,9 +377,12 @@ static ssize_t low_read(mailstream_low *s, void *buf, size_t count)
 static ssize_t low_write(mailstream_low *s, const void *buf, size_t count)
 {
     mc__imap_conn *c = s->data;
+    ssize_t r;
     if (c->cause)
         return -1;
-    return io(c, (void *)buf, count, true);
+    if ((r = io(c, (void *)buf, count, true)) > 0)
+        mc__trace_data(&c->trace, MC_TRACE_SENT, buf, (size_t)r);
+    return r;
 }
 
 static void conn_close(mc__imap_conn *c)
@@ -412,6 +458,7 @@ static int conn_new(mc__imap_conn **out, int fd, const mc__imap_conn_options *o)
     c->tls_min_version = o->tls_min_version == 13 ? 13 : 12;
     c->deadline = o->deadline;
     mc__imap_guard_init(&c->guard, &lim);
+    mc__tracer_init(&c->trace, "imap", imap_redact, c);
     *out = c;
     return 0;
 }
@@ -480,6 +527,10 @@ int mc__imap_conn_open(mc__imap_conn **out, const mc__imap_conn_options *o)
                                                  : strerror(err));
     if ((rc = conn_new(out, fd, o)))
         close(fd);
+    else {
+        mc__log(MC_LOG_INFO, "IMAP %s:%u: connected", o->host, o->port);
+        mc__trace_note("imap", "Connected to %s port %u", o->host, o->port);
+    }
     return rc;
 }
 
@@ -495,8 +546,13 @@ static int handshake(mc__imap_conn *c)
     for (;;) {
         int r, e;
         ERR_clear_error();
-        if ((r = SSL_connect(c->ssl)) == 1)
+        if ((r = SSL_connect(c->ssl)) == 1) {
+            mc__log(MC_LOG_INFO, "IMAP %s:%u: TLS established (%s, %s)", c->host, c->port,
+                    SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl));
+            mc__trace_note("imap", "TLS connection using %s / %s", SSL_get_version(c->ssl),
+                           SSL_get_cipher_name(c->ssl));
             return 0;
+        }
         e = SSL_get_error(c->ssl, r);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
             if (!wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))

@@ -21,6 +21,7 @@
 #include <curl/curl.h>
 #include <strings.h>
 #include "mailnet.h"
+#include "trace.h"
 
 /* curl 8.2 fixed the option's spelling; 7.88 (Debian 12) has the old one */
 #if LIBCURL_VERSION_NUM >= 0x080200
@@ -53,7 +54,17 @@ typedef struct {
     bool in_ehlo, auth_offered, authenticated;
     bool need_auth;       /* this send has a credential to present */
     bool stopped_no_auth; /* the pre-request callback stopped the send */
+    /* the steps shown at MC_LOG_INFO: the last command and its argument */
+    int step;
+    bool step_more; /* the server asked for more of an AUTH (334) */
+    char step_arg[200];
+    char tls[120];     /* curl's "SSL connection using ..." text */
+    mc__tracer trace;  /* the wire trace (mc_trace_set_callback) */
+    bool trace_secret; /* an AUTH exchange runs: what we send is secret */
 } mc__smtp;
+
+/* the commands whose replies are steps worth showing (-v) */
+enum { STEP_NONE, STEP_STARTTLS, STEP_AUTH, STEP_MAIL, STEP_RCPT, STEP_DATA, STEP_BODY };
 
 typedef struct {
     const char *data;
@@ -154,15 +165,134 @@ static void note_ehlo(mc__smtp *s, const char *line, size_t len)
         s->auth_offered = true;
 }
 
-/* Keeps the server's replies (never what we sent: that holds AUTH secrets). */
+/* The trace's redaction: the AUTH line keeps its mechanism, and every line
+ * we send after it until the server's final reply (a 334 asks for more) is
+ * a secret: the SASL responses of PLAIN, LOGIN and XOAUTH2. */
+static bool redact(void *state, mc_trace_direction dir, char *line, size_t *len)
+{
+    mc__smtp *s = state;
+    bool more;
+    int code;
+    if (dir == MC_TRACE_RECEIVED) {
+        code = reply_code(line, *len, &more);
+        if (s->trace_secret && code && code != 334 && !more)
+            s->trace_secret = false;
+        return false;
+    }
+    if (s->trace_secret) {
+        mc__trace_redact_from(line, len, 0);
+        return true;
+    }
+    if (command_is(line, *len, "AUTH ")) {
+        size_t at = mc__trace_skip_words(line, *len, 2);
+        s->trace_secret = true;
+        if (at < *len) {
+            mc__trace_redact_from(line, len, at);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* what a command is, for the steps; AUTH keeps only its mechanism */
+static void note_step_command(mc__smtp *s, const char *data, size_t size)
+{
+    static const struct {
+        const char *word;
+        int step;
+    } words[] = {{"STARTTLS", STEP_STARTTLS},
+                 {"AUTH ", STEP_AUTH},
+                 {"MAIL FROM:", STEP_MAIL},
+                 {"RCPT TO:", STEP_RCPT},
+                 {"DATA", STEP_DATA}};
+    size_t n = size;
+    if (s->step_more) { /* a SASL response: the AUTH goes on */
+        s->step_more = false;
+        return;
+    }
+    s->step = STEP_NONE;
+    for (size_t i = 0; i < MC_ARRAY_SIZE(words); i++)
+        if (command_is(data, size, words[i].word))
+            s->step = words[i].step;
+    if (s->step == STEP_AUTH) /* "AUTH MECH": never the initial response */
+        n = mc__trace_skip_words(data, size, 2);
+    while (n && (data[n - 1] == '\n' || data[n - 1] == '\r' || data[n - 1] == ' '))
+        n--;
+    mc__printable(s->step_arg, sizeof(s->step_arg), data, n);
+}
+
+/* a final reply to a step's command: says what happened at MC_LOG_INFO */
+static void note_step_reply(mc__smtp *s, const char *line, size_t len)
+{
+    char text[240];
+    bool more;
+    int code = reply_code(line, len, &more);
+    if (!code || more || s->step == STEP_NONE || !mc__log_enabled(MC_LOG_INFO))
+        return;
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        len--;
+    mc__printable(text, sizeof(text), line, len);
+    if (s->step == STEP_DATA && code == 354) {
+        s->step = STEP_BODY; /* the next reply answers the mail itself */
+        return;
+    }
+    if (code == 334) {
+        s->step_more = true; /* AUTH goes on */
+        return;
+    }
+    if (s->step == STEP_STARTTLS)
+        mc__log(MC_LOG_INFO, "SMTP %s: STARTTLS %s", s->url, code < 400 ? "accepted" : text);
+    else if (s->step == STEP_AUTH)
+        mc__log(MC_LOG_INFO, "SMTP %s: %s as %s: %s", s->url, s->step_arg, s->username,
+                code < 400 ? "logged in" : text);
+    else if (s->step == STEP_BODY)
+        mc__log(MC_LOG_INFO, "SMTP %s: %s: %s", s->url, code < 400 ? "mail sent" : "mail refused", text);
+    else
+        mc__log(MC_LOG_INFO, "SMTP %s: %s: %s", s->url, s->step_arg, code < 400 ? "accepted" : text);
+    s->step = STEP_NONE;
+}
+
+/* curl's own notes: connect and TLS are steps (-v); all go to the trace */
+static void note_text(mc__smtp *s, const char *data, size_t size)
+{
+    while (size && (data[size - 1] == '\n' || data[size - 1] == '\r'))
+        size--;
+    mc__trace_note("smtp", "%.*s", (int)size, data);
+    while (size && *data == ' ') {
+        data++;
+        size--;
+    }
+    if (command_is(data, size, "Connected to "))
+        mc__log(MC_LOG_INFO, "SMTP %s: connected", s->url);
+    else if (command_is(data, size, "SSL connection using ")) {
+        mc__printable(s->tls, sizeof(s->tls), data + 21, size - 21);
+        if (!s->verify)
+            mc__log(MC_LOG_INFO, "SMTP %s: TLS established (%s); certificate NOT verified (tls_verify off)",
+                    s->url, s->tls);
+    } else if (s->verify && (command_is(data, size, "server certificate verification OK") ||
+                             command_is(data, size, "SSL certificate verify ok")))
+        mc__log(MC_LOG_INFO, "SMTP %s: TLS established (%s), certificate verified", s->url, s->tls);
+}
+
+/* Keeps the server's replies (never what we sent: that holds AUTH secrets),
+ * follows the steps, and feeds the trace. */
 static int debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *arg)
 {
     mc__smtp *s = arg;
     (void)c;
-    if (type == CURLINFO_HEADER_OUT)
+    if (type == CURLINFO_TEXT)
+        note_text(s, data, size);
+    if (type == CURLINFO_HEADER_OUT || type == CURLINFO_DATA_OUT)
+        mc__trace_data(&s->trace, MC_TRACE_SENT, data, size);
+    if (type == CURLINFO_HEADER_IN)
+        mc__trace_data(&s->trace, MC_TRACE_RECEIVED, data, size);
+    if (type == CURLINFO_HEADER_OUT) {
         note_command(s, data, size);
+        note_step_command(s, data, size);
+    }
     if (type != CURLINFO_HEADER_IN)
         return 0;
+    note_step_reply(s, data, size);
     if (s->in_ehlo)
         note_ehlo(s, data, size);
     if (s->in_rcpt && s->rcpt_sent && s->rcpt_sent <= s->nrcpt)
@@ -207,6 +337,7 @@ int mc__smtp_new(mc__sender **out, const mc__mail_config *cfg)
     if (!s)
         return mc__error_set(MC_ENOMEM, "out of memory");
     s->base.ops = &sender_ops;
+    mc__tracer_init(&s->trace, "smtp", redact, s);
     mc__buf_init(&url);
     /* an IPv6 literal needs brackets in a URL */
     mc__buf_printf(&url, strchr(cfg->smtp.host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
@@ -435,8 +566,12 @@ static CURLcode attempt(mc__smtp *s, upload *u, const char *from, struct curl_sl
     memset(&s->reply, 0, sizeof(s->reply));
     memset(&s->outside, 0, sizeof(s->outside));
     s->rcpt_sent = 0;
-    s->in_rcpt = s->in_ehlo = s->stopped_no_auth = false;
+    s->in_rcpt = s->in_ehlo = s->stopped_no_auth = s->trace_secret = false;
+    s->step = STEP_NONE;
+    s->step_more = false;
     cc = curl_easy_perform(s->curl);
+    mc__trace_flush(&s->trace, MC_TRACE_SENT);
+    mc__trace_flush(&s->trace, MC_TRACE_RECEIVED);
     clear_auth(s);
     return cc;
 }

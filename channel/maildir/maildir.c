@@ -254,6 +254,7 @@ static int deliver_one(md_sender *m, const char *rcpt, const char *mail, size_t 
     }
     *committed = true;
     rc = m->sync_dirs ? fsync_dir(newdir) : 0;
+    mc__log(MC_LOG_INFO, "maildir: wrote %s (%zu octets)", dst, len);
     goto done;
 unlink_tmp:
     if (fd >= 0)
@@ -652,6 +653,7 @@ static int md_fetch(mc__receiver *b, const char *id, size_t max, char **data, si
     buf = NULL;
     *len = got;
     *truncated = (size_t)st.st_size > got;
+    mc__log(MC_LOG_INFO, "maildir: read %s (%zu octets%s)", path, got, *truncated ? ", truncated" : "");
 done:
     if (fd >= 0)
         close(fd);
@@ -704,6 +706,7 @@ static int md_remove(mc__receiver *b, const char *const *ids, size_t count)
             free(path);
             continue;
         }
+        mc__log(MC_LOG_INFO, "maildir: deleted %s", path);
         free(path);
         mc__strmap_remove(&m->where, ids[i], &val);
         location_free(val);
@@ -736,6 +739,7 @@ static int md_move_to_trash(mc__receiver *b, const char *id, const char **folder
         rc = sys_error("cannot move to Deleted Items:", src);
         goto done;
     }
+    mc__log(MC_LOG_INFO, "maildir: moved %s to %s", src, dst);
     mc__strmap_remove(&m->where, id, &val);
     location_free(val);
     *folder = m->deleted;

@@ -49,6 +49,22 @@ static int fault_error(mc__ews_response *r, int *backoff_ms)
                          r->code[0] ? r->code : "fault", r->text);
 }
 
+/* the operation a request body names: its first element's local name */
+static void operation_of(const char *body, char *out, size_t cap)
+{
+    const char *p = strchr(body, '<'), *colon, *end;
+    size_t n;
+    if (!p) {
+        snprintf(out, cap, "?");
+        return;
+    }
+    end = p + 1 + strcspn(p + 1, " />\t\r\n");
+    colon = memchr(p + 1, ':', (size_t)(end - p - 1));
+    p = colon ? colon + 1 : p + 1;
+    n = (size_t)(end - p);
+    mc__printable(out, cap, p, n < cap ? n : cap - 1);
+}
+
 int mc__ews_call(mc__ews *e, const char *body, size_t max_reply, const mc__cancel_token *cancel,
                  mc__ews_response *out, int *backoff_ms)
 {
@@ -62,6 +78,14 @@ int mc__ews_call(mc__ews *e, const char *body, size_t max_reply, const mc__cance
         return mc__error_set(MC_ENOMEM, "out of memory");
     rc = mc__http_post(e->http, env, len, max_reply, cancel, &reply);
     free(env);
+    if (mc__log_enabled(MC_LOG_INFO)) {
+        char op[64];
+        operation_of(body, op, sizeof(op));
+        if (rc)
+            mc__log(MC_LOG_INFO, "EWS %s: %s failed: %s", mc__http_url(e->http), op, mc_error_last());
+        else
+            mc__log(MC_LOG_INFO, "EWS %s: %s: HTTP %ld", mc__http_url(e->http), op, reply.status);
+    }
     if (rc)
         return rc;
     if (reply.status == 503 || reply.status == 429) {

@@ -679,7 +679,7 @@ static int wait_streaming(ews_receiver *r, int timeout_ms, int wake_fd)
     if (!mc__http_streaming(r->stream.http)) {
         if ((rc = start_stream(r)))
             return rc;
-        mc__log(MC_LOG_DEBUG, "EWS: notification stream open");
+        mc__log(MC_LOG_INFO, "EWS: notification stream open (GetStreamingEvents)");
     }
     for (;;) {
         int64_t left = end - mc__mono_ms();

@@ -119,6 +119,56 @@ MC_EXTERN(void) mc_log_set_callback(mc_log_cb cb, mc_log_level min_level, void *
 MC_EXTERN(void) mc_log_stderr(mc_log_level level, const char *message, void *user_data);
 
 /**
+ * Wire trace: the protocol dialogue line by line, as `curl -v` or swaks
+ * show it - every line sent and received by SMTP, IMAP and the HTTP of the
+ * Exchange binding, plus the library's notes about the connection.
+ *
+ * Secrets are redacted before the sink sees a line: the arguments of SMTP
+ * AUTH (PLAIN, LOGIN, XOAUTH2) and every line we send until the server ends
+ * the exchange, IMAP LOGIN and AUTHENTICATE arguments and continuations,
+ * HTTP Authorization and Proxy-Authorization values (Basic, NTLM, Bearer),
+ * NTLM and Negotiate blobs in WWW-Authenticate, and cookies: each shows as
+ * "[redacted]" (an HTTP header keeps its scheme: "Authorization: Bearer
+ * [redacted]"). Mail and SOAP bodies are shown: they are the application's.
+ * A line is at most MC_TRACE_LINE_MAX octets of its text, followed by
+ * " [... N more octets]" when it was longer; control characters and
+ * invalid UTF-8 show as '?' (a trace on a terminal cannot move its cursor).
+ */
+typedef enum {
+    MC_TRACE_SENT = 0,     /**< a line we sent (curl -v: "> ") */
+    MC_TRACE_RECEIVED = 1, /**< a line the server sent ("< ") */
+    MC_TRACE_INFO = 2      /**< a note of the library or libcurl: connect, TLS ("* ") */
+} mc_trace_direction;
+
+/** The longest line text a trace sink is given, before the overflow note. */
+#define MC_TRACE_LINE_MAX 1000
+
+/**
+ * A trace sink. @p protocol is "smtp", "imap" or "http"; @p line is a
+ * NUL-terminated line without its CR LF, valid only during the call. Called
+ * from whichever thread talks to the server (the caller's, or a background
+ * thread), possibly concurrently; lines of one connection come in order.
+ */
+typedef void (*mc_trace_cb)(mc_trace_direction direction, const char *protocol, const char *line,
+                            void *user_data);
+
+/**
+ * Installs the process-wide trace sink; NULL (the default) turns tracing
+ * off, and the library then neither copies nor formats anything for it.
+ * It applies to lines of connections used after it returns. Thread-safe,
+ * with the guarantees of mc_log_set_callback(): when it returns, no call of
+ * the previous sink is still running (unless called from inside the sink);
+ * the sink runs with no library lock held, and what would be traced from
+ * inside it is dropped.
+ */
+MC_EXTERN(void) mc_trace_set_callback(mc_trace_cb cb, void *user_data);
+
+/** A ready-made trace sink: writes "> line", "< line" or "* line" (direction)
+ * to stderr, one line each. */
+MC_EXTERN(void)
+mc_trace_stderr(mc_trace_direction direction, const char *protocol, const char *line, void *user_data);
+
+/**
  * Initializes the library (libxml2, OpenSSL). Call once from the main
  * thread before other threads use mailchan; further calls only count.
  * Returns 0, or MC_ENOMEM.

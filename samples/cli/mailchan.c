@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,8 +60,9 @@ static const char usage_text[] =
     "  --maildir-root DIR    Maildir store root (setting \"maildir_root\")\n"
     "                        (binding mail: --set smtp_host=H --set imap_host=H ...;\n"
     "                        binding exchange: --set ews_url=https://H/EWS/Exchange.asmx ...;\n"
-    "                        the password may come from $MAILCHAN_PASSWORD, or\n"
-    "                        --set password_command=COMMAND)\n"
+    "                        the password may come from $MAILCHAN_PASSWORD or\n"
+    "                        --set password_command=COMMAND, an OAuth 2.0 token\n"
+    "                        (XOAUTH2, EWS bearer) from $MAILCHAN_TOKEN)\n"
     "  --security MODE       none or message: WS-Security X.509 (setting \"security_mode\")\n"
     "  --algorithm-suite S   Basic256Rsa15 (default), Basic256, Basic256Sha256, Basic256Sha256Rsa15\n"
     "  --certificate FILE    own certificate: PEM, or PKCS#12 with the key (setting \"certificate\")\n"
@@ -75,7 +78,14 @@ static const char usage_text[] =
     "                        this process while it runs; what is left is delivered by the next\n"
     "                        process using the store with --queued, or by queue flush\n"
     "  --list-settings       print every setting with its default and exit\n"
-    "  -v, --verbose         log to stderr (twice: debug)\n"
+    "  -v, --verbose         show the protocol steps on stderr: connect, TLS (version, cipher,\n"
+    "                        certificate verified), login (never the secret), folder, IDLE,\n"
+    "                        fetch, delete; SMTP MAIL FROM/RCPT TO/sent; Maildir files; EWS\n"
+    "                        operations and HTTP status (twice, -vv: debug detail too)\n"
+    "  --trace               show the wire dialogue on stderr, like curl -v: \"> \" sent,\n"
+    "                        \"< \" received, \"* \" notes (SMTP, IMAP, EWS HTTP); passwords,\n"
+    "                        tokens, AUTH/LOGIN arguments and Authorization headers show as\n"
+    "                        [redacted]; lines over 1000 octets are cut\n"
     "  -h, --help            show this help and exit\n"
     "  -V, --version         print the library's version and exit\n"
     "\n"
@@ -99,7 +109,19 @@ static const char usage_text[] =
     "  --timeout MS          give up when no message came for MS ms (default: wait forever);\n"
     "                        queue flush: stop waiting for deliveries after MS ms\n"
     "  --exec COMMAND        serve: run COMMAND with the request body on stdin; its\n"
-    "                        stdout is the reply body (XML, or text if not XML)\n"
+    "                        stdout is the reply body (XML, or text if not XML). When it\n"
+    "                        exits non-zero or is killed, stderr names the request, the\n"
+    "                        status or signal and the end of its stderr (4 KiB), the request\n"
+    "                        is answered with a Receiver fault naming it, and serving goes on\n"
+    "  --body                receive (send --wait-reply): print only the body: the text of a\n"
+    "                        string body (--text), else the XML fragment\n"
+    "  --json                receive (send --wait-reply): one JSON object per line and message:\n"
+    "                        action, message_id, relates_to, reply_to, from, to,\n"
+    "                        mail_message_id, received, body_is_text, body, fault ({code,\n"
+    "                        reason} or null)\n"
+    "  While receive, serve, --wait-reply or the outbox (--queued, queue flush) wait, a status\n"
+    "  line on stderr says what for and since when, refreshed in place - only when stderr is\n"
+    "  a terminal.\n"
     "\n"
     "Queue commands (STATE_PATH: a store made by --state-path; a missing one is an error):\n"
     "  queue list STATE_PATH [--json]\n"
@@ -180,6 +202,8 @@ static const struct option longopts[] = {{"binding", required_argument, 0, 'b'},
                                          {"queue-wait", required_argument, 0, 'W'},
                                          {"dead", no_argument, 0, 'X'},
                                          {"json", no_argument, 0, 'J'},
+                                         {"body", no_argument, 0, 'B'},
+                                         {"trace", no_argument, 0, 'Z'},
                                          {"help", no_argument, 0, 'h'},
                                          {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
@@ -204,7 +228,8 @@ static const struct {
     {'q', CMD_ALL},
     {'W', CMD_SEND | CMD_SERVE},
     {'X', CMD_QUEUE},
-    {'J', CMD_QUEUE},
+    {'J', CMD_QUEUE | CMD_RECEIVE | CMD_SEND},
+    {'B', CMD_RECEIVE | CMD_SEND},
 };
 
 /* binding options: the setting each one sets (--config and --set aside) */
@@ -232,7 +257,7 @@ typedef struct {
     int64_t queue_id;       /* queue retry/purge: one mail (0: all) */
     const char *kind;
     const char *to, *action, *body_file, *reply_to, *listen, *exec;
-    int text, verbose, dead, json;
+    int text, verbose, dead, json, body, trace;
     long ttl, wait_reply, count, timeout, queue_wait;
     unsigned char seen[128]; /* options given, by key */
     struct {
@@ -299,6 +324,130 @@ static void register_input(mc_input_channel *ch)
     if (ch && interrupted())
         mc_input_channel_abort(ch);
     pthread_mutex_unlock(&intr.lock);
+}
+
+/* ---- the terminal: stderr lines and the status line ---- */
+
+/* While a wait is long, a one-line status on stderr - what it waits for and
+ * since when - refreshed in place; only when stderr is a terminal. Every
+ * other line written to stderr while it may be shown (the log and trace
+ * sinks, which run on the library's threads too) erases it first, under
+ * the same lock. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    int tty;     /* stderr is a terminal: the status line is used */
+    int started; /* the refresh thread runs */
+    int active;  /* a wait is in progress */
+    int shown;   /* the line is on the screen */
+    char what[400];
+    int64_t since_ms; /* wall clock */
+} waitline = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, "", 0};
+
+/* a wait shows its status line once it has lasted this long (ms) */
+#define STATUS_AFTER_MS 1000
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* with waitline.lock held */
+static void status_erase_locked(void)
+{
+    if (waitline.shown) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        waitline.shown = 0;
+    }
+}
+
+static void status_draw_locked(void)
+{
+    char clock[16];
+    time_t t = (time_t)(waitline.since_ms / 1000);
+    struct tm tm;
+    int64_t secs = (wall_ms() - waitline.since_ms) / 1000;
+    if (!localtime_r(&t, &tm) || !strftime(clock, sizeof(clock), "%H:%M:%S", &tm))
+        snprintf(clock, sizeof(clock), "?");
+    fprintf(stderr, "\r%s since %s (%lld s)\033[K", waitline.what, clock, (long long)secs);
+    fflush(stderr);
+    waitline.shown = 1;
+}
+
+static void *status_refresh(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&waitline.lock);
+    for (;;) {
+        struct timespec ts;
+        if (waitline.active && wall_ms() - waitline.since_ms >= STATUS_AFTER_MS)
+            status_draw_locked();
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&waitline.cv, &waitline.lock, &ts);
+    }
+    return NULL;
+}
+
+/* a wait begins: @p fmt says what for ("waiting for mail on URI") */
+static void status_begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void status_begin(const char *fmt, ...)
+{
+    va_list ap;
+    pthread_t th;
+    pthread_mutex_lock(&waitline.lock);
+    if (!waitline.started) {
+        waitline.started = 1;
+        waitline.tty = isatty(STDERR_FILENO) && pthread_create(&th, NULL, status_refresh, NULL) == 0;
+        if (waitline.tty)
+            pthread_detach(th);
+    }
+    if (waitline.tty) {
+        va_start(ap, fmt);
+        vsnprintf(waitline.what, sizeof(waitline.what), fmt, ap);
+        va_end(ap);
+        waitline.since_ms = wall_ms();
+        waitline.active = 1;
+    }
+    pthread_mutex_unlock(&waitline.lock);
+}
+
+/* the wait is over: the line goes before anything else is written */
+static void status_end(void)
+{
+    pthread_mutex_lock(&waitline.lock);
+    waitline.active = 0;
+    status_erase_locked();
+    pthread_mutex_unlock(&waitline.lock);
+}
+
+/* -v: the library's log, on stderr */
+static void log_sink(mc_log_level level, const char *message, void *user_data)
+{
+    pthread_mutex_lock(&waitline.lock);
+    status_erase_locked();
+    mc_log_stderr(level, message, user_data);
+    pthread_mutex_unlock(&waitline.lock);
+}
+
+/* --trace: the wire dialogue, "> " sent, "< " received, "* " notes */
+static void trace_sink(mc_trace_direction direction, const char *protocol, const char *line, void *user_data)
+{
+    pthread_mutex_lock(&waitline.lock);
+    status_erase_locked();
+    mc_trace_stderr(direction, protocol, line, user_data);
+    pthread_mutex_unlock(&waitline.lock);
+}
+
+static void start_diagnostics(const options *o)
+{
+    if (o->verbose)
+        mc_log_set_callback(log_sink, o->verbose > 1 ? MC_LOG_DEBUG : MC_LOG_INFO, NULL);
+    if (o->trace)
+        mc_trace_set_callback(trace_sink, NULL);
 }
 
 /* ---- errors ---- */
@@ -400,17 +549,121 @@ static void list_settings(void)
                strcmp(s[i].transports, "*") ? s[i].transports : "all bindings", s[i].help);
 }
 
-static int print_message(mc_message *m)
+/* a JSON string (UTF-8 passes; quotes, backslashes and controls escaped); NULL: null */
+static void json_string(const char *v)
 {
-    char *env;
+    if (!v) {
+        fputs("null", stdout);
+        return;
+    }
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", stdout);
+        else if (*p == '\r')
+            fputs("\\r", stdout);
+        else if (*p == '\t')
+            fputs("\\t", stdout);
+        else if (*p < 0x20 || *p == 0x7f)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
+/* the body as a user reads it: the text of a DataContract string, else
+ * the XML fragment (*text says which); the caller frees it */
+static char *body_of(const mc_message *m, int *text)
+{
+    char *t = NULL;
     size_t len;
-    int rc = mc_message_serialize(&env, &len, m);
-    if (rc)
-        return rc;
-    printf("%s\n", env);
-    fflush(stdout);
-    mc_free(env);
+    const char *xml;
+    if (mc_message_body_text(&t, m) == 0) {
+        *text = 1;
+        return t;
+    }
+    *text = 0;
+    xml = mc_message_body(m, &len);
+    t = malloc(len + 1);
+    if (t) {
+        memcpy(t, xml, len);
+        t[len] = 0;
+    }
+    return t;
+}
+
+/* --json: one object per message, on one line */
+static int print_json(const mc_message *m)
+{
+    static const struct {
+        const char *key;
+        const char *(*get)(const mc_message *);
+    } headers[] = {{"action", mc_message_action},
+                   {"message_id", mc_message_message_id},
+                   {"relates_to", mc_message_relates_to},
+                   {"reply_to", mc_message_reply_to}};
+    const char *code = NULL, *reason = NULL;
+    int text;
+    char *body = body_of(m, &text);
+    if (!body)
+        return MC_ENOMEM;
+    for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
+        printf("%s\"%s\": ", i ? ", " : "{", headers[i].key);
+        json_string(headers[i].get(m));
+    }
+    fputs(", \"from\": ", stdout);
+    json_string(mc_message_property(m, MC_PROP_FROM_EMAIL));
+    fputs(", \"to\": ", stdout);
+    json_string(mc_message_to(m));
+    fputs(", \"mail_message_id\": ", stdout);
+    json_string(mc_message_property(m, MC_PROP_MAIL_MESSAGE_ID));
+    fputs(", \"received\": ", stdout);
+    json_string(mc_message_property(m, MC_PROP_RECEIVED_TIME));
+    printf(", \"body_is_text\": %s, \"body\": ", text ? "true" : "false");
+    json_string(body);
+    fputs(", \"fault\": ", stdout);
+    if (mc_message_fault(&code, &reason, m) == 0) {
+        fputs("{\"code\": ", stdout);
+        json_string(code);
+        fputs(", \"reason\": ", stdout);
+        json_string(reason);
+        putchar('}');
+    } else {
+        fputs("null", stdout);
+    }
+    fputs("}\n", stdout);
+    free(body);
     return 0;
+}
+
+/* the message as --body, --json or (default) the whole envelope asks */
+static int print_message(const mc_message *m, const options *o)
+{
+    const char *code, *reason;
+    char *out;
+    size_t len;
+    int rc = 0, text;
+    if (o->json) {
+        rc = print_json(m);
+    } else if (o->body && mc_message_fault(&code, &reason, m) == 0) {
+        /* a fault has no body to print: say what it is */
+        fprintf(stderr, "mailchan: the message is a SOAP fault (%s): %s\n", code, reason);
+    } else if (o->body) {
+        if (!(out = body_of(m, &text)))
+            return MC_ENOMEM;
+        printf("%s\n", out);
+        free(out);
+    } else {
+        if ((rc = mc_message_serialize(&out, &len, m)))
+            return rc;
+        printf("%s\n", out);
+        mc_free(out);
+    }
+    fflush(stdout);
+    return rc;
 }
 
 /* ---- the command line ---- */
@@ -461,6 +714,12 @@ static int parse_option(options *o, int c, const char *arg)
         break;
     case 'J':
         o->json = 1;
+        break;
+    case 'B':
+        o->body = 1;
+        break;
+    case 'Z':
+        o->trace = 1;
         break;
     case 'W':
         return parse_number(arg, &o->queue_wait);
@@ -641,6 +900,10 @@ static int check_usage(const options *o)
         return usage_error("--wait-reply needs --reply-to");
     if (o->command != CMD_SEND && !o->listen)
         return usage_error("receive and serve need --listen");
+    if (o->body && o->json)
+        return usage_error("--body and --json exclude each other");
+    if (o->command == CMD_SEND && (o->body || o->json) && o->wait_reply <= 0)
+        return usage_error("send takes --body and --json only with --wait-reply (they print the reply)");
 
     if (o->to && (ex = check_address(o->to, "to")) != CONTINUE)
         return ex;
@@ -701,6 +964,16 @@ static int check_input_files(const mc_binding *b)
     return ex;
 }
 
+/* $MAILCHAN_TOKEN: an OAuth 2.0 bearer token (XOAUTH2, EWS bearer) */
+static int env_token(char **token, void *user_data)
+{
+    const char *t = getenv("MAILCHAN_TOKEN");
+    (void)user_data;
+    if (!t || !*t || !(*token = strdup(t)))
+        return MC_EAUTH;
+    return 0;
+}
+
 static int make_binding(mc_binding **out, const options *o)
 {
     mc_binding *b = NULL;
@@ -718,6 +991,10 @@ static int make_binding(mc_binding **out, const options *o)
         (mc_binding_is_default(b, "password") >= 0 && mc_binding_is_default(b, "password_command") == 1 &&
          (rc = apply_environment(b, "password", "MAILCHAN_PASSWORD")))) {
         ex = bad_input(rc, "bad setting");
+        goto done;
+    }
+    if (getenv("MAILCHAN_TOKEN") && (rc = mc_binding_set_token_callback(b, env_token, NULL))) {
+        ex = bad_input(rc, "$MAILCHAN_TOKEN");
         goto done;
     }
     ex = check_input_files(b);
@@ -820,13 +1097,6 @@ static int send_interruptible(mc_output_channel *ch, const mc_message *m)
 
 /* ---- queued sending: what the outbox did with this process's mail ---- */
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void format_time(char *buf, size_t size, int64_t ms)
 {
     time_t t = (time_t)(ms / 1000);
@@ -874,12 +1144,15 @@ static void on_delivery(const mc_delivery_report *r, void *user_data)
         outbox.earlier++;
     }
     if (outbox.print_each) {
+        pthread_mutex_lock(&waitline.lock);
+        status_erase_locked();
         if (!r->result)
             fprintf(stderr, "mailchan: mail %lld to %s: sent\n", (long long)r->id, r->to);
         else
             fprintf(stderr, "mailchan: mail %lld to %s: %s after %u attempt(s): %s\n", (long long)r->id,
                     r->to, r->result == MC_EPARTIAL ? "sent, not to every recipient" : "dead-lettered",
                     r->attempts, r->error);
+        pthread_mutex_unlock(&waitline.lock);
     }
     pthread_cond_broadcast(&outbox.cv);
     pthread_mutex_unlock(&outbox.lock);
@@ -947,6 +1220,7 @@ static int wait_outbox(unsigned expected, int64_t due_by, int64_t deadline, pend
     pthread_mutex_lock(&intr.lock);
     intr.waiting = 1;
     pthread_mutex_unlock(&intr.lock);
+    status_begin("waiting for the outbox to hand %u mail to the server (%s)", expected, outbox.path);
     for (;;) {
         struct timespec ts;
         if ((rc = scan(p)) || outcomes() >= expected)
@@ -968,6 +1242,7 @@ static int wait_outbox(unsigned expected, int64_t due_by, int64_t deadline, pend
             pthread_cond_timedwait(&outbox.cv, &outbox.lock, &ts);
         pthread_mutex_unlock(&outbox.lock);
     }
+    status_end();
     pthread_mutex_lock(&intr.lock);
     intr.waiting = 0;
     pthread_mutex_unlock(&intr.lock);
@@ -1065,11 +1340,15 @@ static void finish_queued_replies(const options *o)
 typedef struct {
     mc_channel_listener *listener;
     mc_input_channel *ch;
+    char shown[400]; /* the address listened on, for the status line */
 } receiver;
 
 static int receiver_open(receiver *r, mc_transport *t, const char *uri)
 {
     int rc;
+    size_t n = strlen(uri);
+    /* "net.mail://c#" is the own mailbox: name it */
+    snprintf(r->shown, sizeof(r->shown), "%s%s", uri, n && uri[n - 1] == '#' ? mc_transport_address(t) : "");
     if ((rc = mc_channel_listener_new(&r->listener, t, uri)))
         return fail(rc, "cannot listen");
     if ((rc = mc_channel_listener_accept_channel(&r->ch, r->listener, -1)))
@@ -1092,76 +1371,223 @@ static void receiver_close(receiver *r, int *ex)
     r->listener = NULL;
 }
 
-/* runs the --exec command with the request body on stdin; returns its stdout.
- * The child gets the default signal mask back (ours blocks SIGINT/SIGTERM). */
-static char *run_command(const char *cmd, const char *input, size_t in_len, size_t *out_len)
+/* what the --exec command did: its stdout, the end of its stderr, how it ended */
+#define STDERR_KEEP 4096
+typedef struct {
+    char *out; /* its stdout (NULL: it could not be run, or no memory) */
+    size_t out_len;
+    char err[2 * STDERR_KEEP + 1]; /* the last STDERR_KEEP octets (or fewer) of its stderr */
+    size_t err_len, err_dropped;   /* ...and how many came before them */
+    int status;                    /* waitpid's status; -1: never ran */
+} command_result;
+
+/* keeps the last STDERR_KEEP octets of the command's stderr (the buffer
+ * holds twice that, so it is moved only once per STDERR_KEEP octets) */
+static void keep_stderr(command_result *r, const char *buf, size_t n)
+{
+    if (n > STDERR_KEEP) {
+        r->err_dropped += n - STDERR_KEEP;
+        buf += n - STDERR_KEEP;
+        n = STDERR_KEEP;
+    }
+    if (r->err_len + n > 2 * STDERR_KEEP) {
+        size_t cut = r->err_len - STDERR_KEEP; /* err_len > STDERR_KEEP here */
+        memmove(r->err, r->err + cut, STDERR_KEEP);
+        r->err_len = STDERR_KEEP;
+        r->err_dropped += cut;
+    }
+    memcpy(r->err + r->err_len, buf, n);
+    r->err_len += n;
+    r->err[r->err_len] = 0;
+}
+
+/* the end of the command's stderr as kept: at most STDERR_KEEP octets */
+static const char *stderr_tail(const command_result *r, size_t *len, size_t *dropped)
+{
+    size_t skip = r->err_len > STDERR_KEEP ? r->err_len - STDERR_KEEP : 0;
+    *len = r->err_len - skip;
+    *dropped = r->err_dropped + skip;
+    return r->err + skip;
+}
+
+/* appends to the command's stdout; on no memory it is dropped (out NULL) */
+static void keep_stdout(command_result *r, size_t *cap, const char *buf, size_t n)
+{
+    if (r->out && r->out_len + n + 1 > *cap) {
+        char *g;
+        while (r->out_len + n + 1 > *cap)
+            *cap *= 2;
+        if (!(g = realloc(r->out, *cap)))
+            free(r->out);
+        r->out = g;
+    }
+    if (r->out) {
+        memcpy(r->out + r->out_len, buf, n);
+        r->out_len += n;
+        r->out[r->out_len] = 0;
+    }
+}
+
+/* reads the command's stdout (all) and stderr (its end) until both close */
+static void collect(int out_fd, int err_fd, command_result *r)
+{
+    size_t cap = 4096;
+    char chunk[4096];
+    struct pollfd p[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+    if ((r->out = malloc(cap)))
+        r->out[0] = 0;
+    r->out_len = 0;
+    while (p[0].fd >= 0 || p[1].fd >= 0) {
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int i = 0; i < 2; i++) {
+            ssize_t n;
+            if (p[i].fd < 0 || !p[i].revents)
+                continue;
+            if ((n = read(p[i].fd, chunk, sizeof(chunk))) < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                p[i].fd = -1; /* poll skips it; run_command closes it */
+            else if (i == 1)
+                keep_stderr(r, chunk, (size_t)n);
+            else
+                keep_stdout(r, &cap, chunk, (size_t)n);
+        }
+    }
+}
+
+/* Runs the --exec command with the request body on stdin; fills @p r with
+ * its stdout, the end of its stderr and its exit status. The child gets the
+ * default signal mask back (ours blocks SIGINT/SIGTERM). */
+static void run_command(const char *cmd, const char *input, size_t in_len, command_result *r)
 {
     char path[] = "/tmp/mailchan-reqXXXXXX";
-    int fd = mkstemp(path), p[2] = {-1, -1}, status;
-    char *line = NULL, *out = NULL;
+    int fd = mkstemp(path), po[2] = {-1, -1}, pe[2] = {-1, -1}, st;
+    char *line = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t none;
     pid_t pid;
+    memset(r, 0, sizeof(*r));
+    r->status = -1;
     if (fd < 0)
-        return NULL;
+        return;
     if (write(fd, input, in_len) != (ssize_t)in_len)
         goto done;
     if (asprintf(&line, "(%s) < '%s'", cmd, path) < 0) {
         line = NULL;
         goto done;
     }
-    if (pipe2(p, O_CLOEXEC))
+    if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC))
         goto done;
     sigemptyset(&none);
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, po[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, pe[1], STDERR_FILENO);
     posix_spawnattr_init(&attr);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-    status = posix_spawn(&pid, "/bin/sh", &fa, &attr, (char *[]){"sh", "-c", line, NULL}, environ);
+    st = posix_spawn(&pid, "/bin/sh", &fa, &attr, (char *[]){"sh", "-c", line, NULL}, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
-    close(p[1]);
-    p[1] = -1;
-    if (status)
+    close(po[1]);
+    close(pe[1]);
+    po[1] = pe[1] = -1;
+    if (st)
         goto done;
-    out = read_all_fd(p[0], out_len);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    collect(po[0], pe[0], r);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
-    if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-        free(out);
-        out = NULL;
-    }
+    r->status = st;
 done:
-    for (int i = 0; i < 2; i++)
-        if (p[i] >= 0)
-            close(p[i]);
+    for (int i = 0; i < 2; i++) {
+        if (po[i] >= 0)
+            close(po[i]);
+        if (pe[i] >= 0)
+            close(pe[i]);
+    }
     close(fd);
     unlink(path);
     free(line);
-    return out;
+}
+
+/* "exited with status 3", "was killed by signal 9 (Killed)", "could not be run" */
+static void describe_exit(int status, char *buf, size_t size)
+{
+    if (status == -1)
+        snprintf(buf, size, "could not be run");
+    else if (WIFEXITED(status))
+        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, size, "was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, size, "ended with wait status %d", status);
+}
+
+static int command_failed(const command_result *r)
+{
+    return !r->out || r->status == -1 || !WIFEXITED(r->status) || WEXITSTATUS(r->status);
+}
+
+/* after the command ran: a failure is reported with the request it was
+ * for and the end of its stderr; a success passes its stderr on */
+static void report_command(const command_result *r, const mc_message *req, const char *why)
+{
+    size_t len, dropped;
+    const char *err = stderr_tail(r, &len, &dropped);
+    pthread_mutex_lock(&waitline.lock);
+    status_erase_locked();
+    if (why)
+        fprintf(stderr, "mailchan: request %s (action %s): the command %s\n", mc_message_message_id(req),
+                mc_message_action(req), why);
+    if (len && (why || dropped)) {
+        if (dropped)
+            fprintf(stderr, "mailchan: its stderr (the last %zu octets; %zu before them not shown):\n", len,
+                    dropped);
+        else
+            fprintf(stderr, "mailchan: its stderr:\n");
+    }
+    fwrite(err, 1, len, stderr);
+    if (len && err[len - 1] != '\n')
+        fputc('\n', stderr);
+    if (why && !len)
+        fprintf(stderr, "mailchan: it wrote nothing to stderr\n");
+    fflush(stderr);
+    pthread_mutex_unlock(&waitline.lock);
 }
 
 static int answer(mc_channel_factory *f, mc_message *req, const options *o)
 {
     mc_message *reply = NULL;
     mc_output_channel *ch = NULL;
-    char *action = NULL, *result = NULL;
-    size_t blen, rlen = 0;
+    char *action = NULL, why[96];
+    command_result cr;
+    size_t blen;
     const char *body = mc_message_body(req, &blen);
     int rc;
     if (asprintf(&action, "%sResponse", mc_message_action(req)) < 0)
         return MC_ENOMEM;
+    memset(&cr, 0, sizeof(cr));
     rc = mc_message_create_reply(&reply, req, action, NULL, 0);
+    if (!rc && o->exec)
+        run_command(o->exec, body, blen, &cr);
     if (!rc && !o->exec) {
         rc = mc_message_set_body(reply, body, blen);
-    } else if (!rc && !(result = run_command(o->exec, body, blen, &rlen))) {
-        rc = mc_message_set_fault(reply, "Receiver", "the service command failed");
+    } else if (!rc && command_failed(&cr)) {
+        /* the requester learns that it failed and how; our stderr says more */
+        char reason[160];
+        describe_exit(cr.out || cr.status == -1 ? cr.status : -1, why, sizeof(why));
+        report_command(&cr, req, why);
+        snprintf(reason, sizeof(reason), "the service command %s", why);
+        rc = mc_message_set_fault(reply, "Receiver", reason);
     } else if (!rc) {
-        chomp(result, &rlen);
-        if (mc_message_set_body(reply, result, rlen) == MC_EPROTO)
-            rc = mc_message_set_body_text(reply, result); /* not XML: send it as text */
+        report_command(&cr, req, NULL);
+        chomp(cr.out, &cr.out_len);
+        if (mc_message_set_body(reply, cr.out, cr.out_len) == MC_EPROTO)
+            rc = mc_message_set_body_text(reply, cr.out); /* not XML: send it as text */
     }
     if (!rc && !mc_message_to(reply))
         rc = MC_EINVAL; /* the request says nowhere to reply to */
@@ -1180,7 +1606,7 @@ static int answer(mc_channel_factory *f, mc_message *req, const options *o)
     mc_output_channel_free(ch);
     mc_message_free(reply);
     free(action);
-    free(result);
+    free(cr.out);
     return rc;
 }
 
@@ -1194,7 +1620,13 @@ static int receive_messages(receiver *r, mc_channel_factory *f, const options *o
     while (limit < 0 || n < limit) {
         mc_message *m = NULL;
         /* one call with the caller's whole timeout: a signal wakes it */
+        status_begin("waiting for %s on %s",
+                     serve                    ? "requests"
+                     : o->command == CMD_SEND ? "the reply"
+                                              : "mail",
+                     r->shown);
         rc = mc_input_channel_receive(&m, r->ch, timeout < 0 ? -1 : (int)timeout);
+        status_end();
         if (rc && interrupted())
             return stopped_by_signal();
         if (rc)
@@ -1204,8 +1636,8 @@ static int receive_messages(receiver *r, mc_channel_factory *f, const options *o
             fprintf(stderr, "mailchan: from %s\n", mc_message_property(m, MC_PROP_FROM_EMAIL));
         if (serve)
             answer(f, m, o);
-        else
-            print_message(m);
+        else if ((rc = print_message(m, o)))
+            fprintf(stderr, "mailchan: cannot print a message: %s\n", mc_strerror(rc));
         mc_message_free(m);
         if (interrupted() && (limit < 0 || n < limit))
             return stopped_by_signal();
@@ -1219,7 +1651,7 @@ static int cmd_send(mc_transport *t, const options *o, const mc_message *m)
 {
     mc_channel_factory *f = NULL;
     mc_output_channel *ch = NULL;
-    receiver reply = {NULL, NULL};
+    receiver reply = {NULL, NULL, ""};
     int rc, ex = EXIT_OK;
     if ((rc = mc_channel_factory_new(&f, t)) || (rc = mc_channel_factory_create_channel(&ch, f, o->to))) {
         ex = fail(rc, "bad destination");
@@ -1261,7 +1693,7 @@ static int cmd_receive(mc_transport *t, const options *o)
 {
     int serve = o->command == CMD_SERVE, rc, ex = EXIT_OK;
     long limit = o->count > 0 ? o->count : (serve ? -1 : 1);
-    receiver r = {NULL, NULL};
+    receiver r = {NULL, NULL, ""};
     mc_channel_factory *f = NULL;
     if ((rc = mc_channel_factory_new(&f, t)))
         ex = fail(rc, "cannot make a channel factory");
@@ -1277,26 +1709,6 @@ static int cmd_receive(mc_transport *t, const options *o)
 }
 
 /* ---- the queue commands ---- */
-
-static void json_string(const char *v)
-{
-    if (!v) {
-        fputs("null", stdout);
-        return;
-    }
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", stdout);
-        else if (*p < 0x20 || *p == 0x7f)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
-}
 
 typedef struct {
     const options *o;
@@ -1529,8 +1941,7 @@ static int run_queue(const options *o)
     default:
         if (watch_signals_start())
             return fail(MC_ENOMEM, "cannot start the signal thread");
-        if (o->verbose)
-            mc_log_set_callback(mc_log_stderr, o->verbose > 1 ? MC_LOG_DEBUG : MC_LOG_INFO, NULL);
+        start_diagnostics(o);
         return queue_flush(o);
     }
 }
@@ -1590,8 +2001,7 @@ static int run(const options *o)
     int rc, ex;
     if (watch_signals_start())
         return fail(MC_ENOMEM, "cannot start the signal thread");
-    if (o->verbose)
-        mc_log_set_callback(mc_log_stderr, o->verbose > 1 ? MC_LOG_DEBUG : MC_LOG_INFO, NULL);
+    start_diagnostics(o);
     if ((ex = make_binding(&b, o)) != CONTINUE)
         return ex;
     if ((ex = prepare_queued(b, o, &queued_path)) != CONTINUE)

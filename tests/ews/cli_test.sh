@@ -44,6 +44,29 @@ MAILCHAN_PASSWORD="$MC_EWS_CAROL_PW" "$cli" receive "${ews[@]}" --address carol@
   --listen 'net.mail://none#' --timeout 1500 >/dev/null 2>&1
 check "receive timeout over exchange" 3 $?
 
+# --trace shows the HTTP dialogue with the credentials redacted; -v the
+# operations and their HTTP status (Basic: the password, and its base64)
+echo 'traced over ews' | MAILCHAN_PASSWORD="$MC_EWS_ALICE_PW" "$cli" send "${ews[@]}" --address alice@example.test \
+  --to 'net.mail://tr#bob@example.test' --action urn:tr --text --trace -v >/dev/null 2>"$work/trace.err"
+check "send --trace over exchange" 0 $?
+has_line() { grep -aqE -- "$1" "$work/$3" || { echo "FAIL: $2: no /$1/ in: $(head -c 3000 "$work/$3")"; fails=$((fails+1)); }; }
+has_line '^> POST /EWS/Exchange\.asmx HTTP/1\.1$' "trace: the request line" trace.err
+has_line '^> Authorization: Basic \[redacted\]$' "trace: Authorization redacted" trace.err
+has_line '^> .*<m:CreateItem ' "trace: the request body" trace.err
+has_line '^< HTTP/1\.1 200' "trace: the status line" trace.err
+has_line '^mailchan: info: EWS https://.*: CreateItem: HTTP 200$' "-v: the operation" trace.err
+has_line '^mailchan: info: HTTP https://.*: TLS established \(.*\), certificate verified$' "-v: TLS" trace.err
+for secret in "$MC_EWS_ALICE_PW" "$(printf '%s' "alice@example.test:$MC_EWS_ALICE_PW" | base64 -w0)"; do
+  grep -aqF -- "$secret" "$work/trace.err" && { echo "FAIL: the password is in the trace"; fails=$((fails+1)); }
+done
+# a bearer token from $MAILCHAN_TOKEN
+echo 'token over ews' | MAILCHAN_TOKEN="$MC_EWS_DAVE_TOKEN" "$cli" send "${ews[@]}" --set ews_auth=bearer \
+  --address dave@example.test --to 'net.mail://tr#bob@example.test' --action urn:tr --text --trace \
+  >/dev/null 2>"$work/bearer.err"
+check "send --trace with a bearer token over exchange" 0 $?
+has_line '^> Authorization: Bearer \[redacted\]$' "trace: bearer token redacted" bearer.err
+grep -aqF -- "$MC_EWS_DAVE_TOKEN" "$work/bearer.err" && { echo "FAIL: the token is in the trace"; fails=$((fails+1)); }
+
 # the echo samples, each from a config file that names its binding
 conf() { # user password
   cat <<CONF

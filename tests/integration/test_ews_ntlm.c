@@ -175,11 +175,48 @@ static void test_ntlm_refused(void **state)
     assert_true(challenges >= 2);
 }
 
+/* The wire trace of an NTLM login shows the handshake's headers with the
+ * blobs redacted (base64 "NTLMSSP" begins "TlRMTVNT"), never the password. */
+static void trace_collect(mc_trace_direction direction, const char *protocol, const char *line,
+                          void *user_data)
+{
+    char **all = user_data;
+    char *more = NULL;
+    if (asprintf(&more, "%s%s %s %s\n", *all ? *all : "", protocol,
+                 direction == MC_TRACE_SENT       ? ">"
+                 : direction == MC_TRACE_RECEIVED ? "<"
+                                                  : "*",
+                 line) < 0)
+        return;
+    free(*all);
+    *all = more;
+}
+
+static void test_ntlm_trace(void **state)
+{
+    char *all = NULL;
+    mc_transport *t;
+    (void)state;
+    mc_trace_set_callback(trace_collect, &all);
+    t = transport_of(ntlm_binding(ntlm_user(), test_env("MC_NTLM_PASSWORD"), "60000"));
+    assert_int_equal(send_text(t, "net.mail://ntlmtrace#" BOB, "traced"), 0);
+    mc_transport_free(t);
+    mc_trace_set_callback(NULL, NULL);
+    assert_non_null(all);
+    assert_non_null(strstr(all, "http > Authorization: NTLM [redacted]\n"));
+    assert_non_null(strstr(all, "http < WWW-Authenticate: NTLM [redacted]\n"));
+    assert_non_null(strstr(all, "http < HTTP/1.1 200"));
+    assert_null(strstr(all, "TlRMTVNT"));
+    assert_null(strstr(all, test_env("MC_NTLM_PASSWORD")));
+    free(all);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ntlm_roundtrip),
         cmocka_unit_test(test_ntlm_refused),
+        cmocka_unit_test(test_ntlm_trace),
     };
     if (!getenv("MC_EWS_URL") || !getenv("MC_NTLM_URL")) {
         fprintf(stderr,

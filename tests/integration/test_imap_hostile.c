@@ -468,6 +468,63 @@ static void test_escape_text(void **state)
     stop(&s);
 }
 
+/* The wire trace of a LOGIN whose password needs quoting (8-bit, quotes,
+ * backslashes: libetpan sends a quoted string with escapes; the library
+ * refuses control characters, so no literal is sent): everything after
+ * "LOGIN" is redacted, the rest shows; the server's escape sequences show
+ * as '?'. */
+static pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER;
+static char trace_text[1 << 16];
+
+static void trace_cb(mc_trace_direction direction, const char *protocol, const char *line, void *ud)
+{
+    (void)ud;
+    pthread_mutex_lock(&trace_lock);
+    if (strlen(trace_text) + strlen(protocol) + strlen(line) + 8 < sizeof(trace_text)) {
+        strcat(trace_text, protocol);
+        strcat(trace_text, direction == MC_TRACE_SENT       ? " > "
+                           : direction == MC_TRACE_RECEIVED ? " < "
+                                                            : " * ");
+        strcat(trace_text, line);
+        strcat(trace_text, "\n");
+    }
+    pthread_mutex_unlock(&trace_lock);
+}
+
+static void test_trace_login(void **state)
+{
+    char secret[64];
+    server s;
+    mc_transport *t;
+    mc_binding *b;
+    mc_channel_listener *l = NULL;
+    char port[16];
+    (void)state;
+    for (size_t i = 0; i < sizeof(secret) - 1; i++)
+        secret[i] = "s\"e\\cr\xc3\xa9"
+                    "7"[i % 8];
+    secret[sizeof(secret) - 1] = 0;
+    start(&s, "escape_text", NULL);
+    snprintf(port, sizeof(port), "%u", s.port);
+    b = mail_binding_new("bob", NULL, port);
+    binding_set(b, "imap_security", "none");
+    binding_set(b, "password", secret);
+    binding_set(b, "timeout", "3000");
+    t = transport_of(b);
+    trace_text[0] = 0;
+    mc_trace_set_callback(trace_cb, NULL);
+    assert_int_equal(mc_channel_listener_new(&l, t, "net.mail://hostile#"), MC_EAUTH);
+    mc_transport_free(t);
+    mc_trace_set_callback(NULL, NULL);
+    stop(&s);
+    assert_non_null(strstr(trace_text, "imap < * OK [CAPABILITY"));
+    assert_non_null(strstr(trace_text, " LOGIN [redacted]\n"));
+    assert_non_null(strstr(trace_text, " NO ?[2J?]0;owned? login refused\n"));
+    assert_null(strstr(trace_text, "cr\xc3\xa9"
+                                   "7"));
+    assert_null(strchr(trace_text, '\x1b'));
+}
+
 /* connecting: the step and the cause, not a number */
 static void test_connect_errors(void **state)
 {
@@ -708,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_connect_errors),     cmocka_unit_test(test_namespace_service_folder),
         cmocka_unit_test(test_namespace_trash),    cmocka_unit_test(test_no_trash),
         cmocka_unit_test(test_archive_folder),
+        cmocka_unit_test(test_trace_login),
     };
     signal(SIGPIPE, SIG_IGN);
     mc_init();
