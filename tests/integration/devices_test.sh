@@ -13,7 +13,9 @@
 #   tests/mailserver/start.sh (env.sh exported; skipped, 77, without them),
 #   bob the server, carol and erin addressed, alice not; exchange: the EWS
 #   responder (run under tests/ews/run_test.sh), bob the server, carol and
-#   svc addressed, alice not.
+#   svc addressed, alice not. Over mail and exchange every program reads the
+#   sample's example configuration (samples/devices/KIND.conf.example: a
+#   queued outbox and a state store) with the test servers' settings added.
 set -uo pipefail
 kind="$1" device="$2" server="$3"
 work="$(mktemp -d)"
@@ -29,17 +31,20 @@ fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 declare -A args
 
-conf() { # address password: a config file naming its binding
+examples="$(cd "$(dirname "$0")/../../samples/devices" && pwd)"
+conf() { # address password: the sample's example file (queued, a state store) for the test servers
   local f="$work/${1%@*}.conf"
   (umask 077
+   cat "$examples/$kind.conf.example" # later lines override it
    if [ "$kind" = mail ]; then
-     printf 'binding = mail\nsmtp_host = 127.0.0.1\nsmtp_port = %s\nimap_host = 127.0.0.1\nimap_port = %s\ntls_ca_file = %s\n' \
-       "$MC_SUBMISSION_PORT" "$MC_IMAP_PORT" "$MC_CA" > "$f"
+     printf 'smtp_host = 127.0.0.1\nsmtp_port = %s\nimap_host = 127.0.0.1\nimap_port = %s\ntls_ca_file = %s\n' \
+       "$MC_SUBMISSION_PORT" "$MC_IMAP_PORT" "$MC_CA"
    else
-     printf 'binding = exchange\news_url = %s\ntls_ca_file = %s\ntimeout = 10000\n' "$MC_EWS_URL" "$MC_EWS_CA" > "$f"
+     printf 'ews_url = %s\ntls_ca_file = %s\ntimeout = 10000\n' "$MC_EWS_URL" "$MC_EWS_CA"
    fi
    # the test mailboxes may hold mail of an earlier run: not this run's readings
-   printf 'address = %s\npassword = %s\naccept_existing_messages = false\n' "$1" "$2" >> "$f")
+   printf 'address = %s\npassword = %s\nstate_path = %s\naccept_existing_messages = false\n' \
+     "$1" "$2" "$work/${1%@*}.db") > "$f"
   args[$1]="--config $f"
 }
 
