@@ -15,7 +15,7 @@ bin="${1:-$here/../../build/samples}"
 store="$(mktemp -d /tmp/mailchan-devices.XXXXXX)"
 logs="$(mktemp -d /tmp/mailchan-devices-logs.XXXXXX)"
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$store" "$logs"' EXIT
+trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$store" "$logs"' EXIT
 
 start() { # NAME PROGRAM ARGS...: in the background, output tagged [NAME] and kept in a log
   local name="$1"
