@@ -191,10 +191,10 @@ int main(int argc, char **argv)
            d.address, (long)getpid(), d.cfg.interval_ms, to, mc_transport_address(t));
     rc = run(&d, in, out, count) ? 1 : 0;
     mc_input_channel_close(in); /* deletes the configuration mail received */
-    printf("device %s stopping: %lu readings sent, %lu failed (seq 1-%lu), %lu config%s applied, %lu "
+    printf("device %s stopping: %lu reading%s sent, %lu failed (seq 1-%lu), %lu config%s applied, %lu "
            "ignored, on config v%u\n",
-           d.address, d.seq - d.failed, d.failed, d.seq, d.applied, d.applied == 1 ? "" : "s", d.ignored,
-           d.cfg.version);
+           d.address, d.seq - d.failed, d.seq - d.failed == 1 ? "" : "s", d.failed, d.seq, d.applied,
+           d.applied == 1 ? "" : "s", d.ignored, d.cfg.version);
 done:
     mc_input_channel_free(in);
     mc_channel_listener_free(l);

@@ -43,7 +43,7 @@ sleep 2
 kill -TERM "${pids[@]:1}" # the devices
 wait "${pids[@]:1}"
 for d in dev1 dev2 dev3; do # what each sent has arrived
-  n="$(sed -n 's/.* stopping: \([0-9]*\) readings sent.*/\1/p' "$logs/$d")"
+  n="$(sed -n 's/.* stopping: \([0-9]*\) readings\{0,1\} sent.*/\1/p' "$logs/$d")"
   wait_for "^reading from $d@demo.local seq" server "$n"
 done
 kill -TERM "${pids[0]}"

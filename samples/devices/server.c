@@ -240,14 +240,14 @@ static void summary(server *s, const char *address)
     for (size_t i = 0; i < s->ndevs; i++)
         dup += s->devs[i].duplicates, late += s->devs[i].late;
     printf(
-        "server %s stopping: %lu readings from %zu device%s, %lu duplicates dropped, %lu late, %lu ignored, "
+        "server %s stopping: %lu reading%s from %zu device%s, %lu duplicates dropped, %lu late, %lu ignored, "
         "%u config%s pushed\n",
-        address, s->readings, s->ndevs, s->ndevs == 1 ? "" : "s", dup, late, s->ignored, s->pushes,
-        s->pushes == 1 ? "" : "s");
+        address, s->readings, s->readings == 1 ? "" : "s", s->ndevs, s->ndevs == 1 ? "" : "s", dup, late,
+        s->ignored, s->pushes, s->pushes == 1 ? "" : "s");
     for (size_t i = 0; i < s->ndevs; i++) {
         device_entry *d = &s->devs[i];
-        printf("  %s: %lu readings, highest seq %lu, on config v%u\n", d->address, d->readings, d->max_seq,
-               d->version);
+        printf("  %s: %lu reading%s, highest seq %lu, on config v%u\n", d->address, d->readings,
+               d->readings == 1 ? "" : "s", d->max_seq, d->version);
         free(d->seen);
     }
 }

@@ -127,7 +127,7 @@ for d in "${devs[@]}"; do
   [ $rc = 0 ] || fail "device $d exited with $rc on SIGTERM"
   cat "$work/$d.log"
   line="$(grep "^device $d stopping: " "$work/$d.log")"
-  sent[$d]="$(sed -n 's/.* stopping: \([0-9]*\) readings sent, 0 failed (seq 1-\1), .*/\1/p' <<<"$line")"
+  sent[$d]="$(sed -n 's/.* stopping: \([0-9]*\) readings\{0,1\} sent, 0 failed (seq 1-\1), .*/\1/p' <<<"$line")"
   [ -n "${sent[$d]}" ] || { fail "$d: no summary, or readings failed: $line"; sent[$d]=0; }
   total=$((total + sent[$d]))
 done
