@@ -69,6 +69,23 @@ exchange)
 *) echo "usage: devices_test.sh maildir|mail|exchange DEVICE DEVSERVER"; exit 2 ;;
 esac
 addressed=("${devs[0]}" "${devs[1]}") other="${devs[2]}"
+
+if [ "$kind" = maildir ]; then # what a mistyped command line gets: status 2, or 1 for a missing store
+  usage() { # STATUS WHAT-STDERR-SAYS COMMAND...
+    local want="$1" says="$2" rc
+    shift 2
+    "$@" > "$work/usage.out" 2>&1 < /dev/null
+    rc=$?
+    [ $rc = "$want" ] && grep -q -- "$says" "$work/usage.out" ||
+      fail "$(basename "$1") ${*:2}: status $rc, $(cat "$work/usage.out")"
+  }
+  usage 2 "usage: device" "$device"
+  usage 2 "usage: device" "$device" "$work/store" a@x.org hub@x.org --interval-ms 5
+  usage 2 "usage: devserver" "$server" "$work/store" hub@x.org --push-after 3
+  usage 2 'unit "K" is not C or F' "$server" "$work/store" hub@x.org --push-after 1 --set unit=K
+  usage 1 "not a directory" "$device" "$work/none" a@x.org hub@x.org
+  usage 1 "not a directory" "$server" "$work/none" hub@x.org
+fi
 slog="$work/server.log"
 
 # wait_for WHAT COMMAND...: true once COMMAND succeeds, within wait_s seconds
