@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The tic-tac-toe sample (samples/game) with message security on: alice
+# invites bob, both play --auto, each with its own certificate from one CA.
+#   game_test.sh maildir TICTACTOE MAILCHAN MAKE_CERTS
+#     over one Maildir store; mid-game, moves are slipped into alice's
+#     mailbox with the CLI: one signed by carol (a certificate from the same
+#     CA), a replay of move 2 and an out-of-turn move 5 signed with bob's own
+#     key, and an unsigned one. Each must be refused and reported, and none
+#     may change alice's board.
+#   game_test.sh mail TICTACTOE MAILCHAN MAKE_CERTS
+#     alice and bob over the Postfix + Dovecot of tests/mailserver/start.sh
+#     (env.sh exported), each with a "binding = mail" config file holding the
+#     security settings; skipped (77) without MC_MAILDIR_TEST.
+# Both: the game ends on both sides with the same moves, the same final
+# board and the same result, and every move received names the verified
+# signer (the other player's certificate). Waits are bounded; nothing is timed.
+set -euo pipefail
+mode="$1" ttt="$2" cli="$3" certs="$4"
+if [ "$mode" = mail ] && [ -z "${MC_MAILDIR_TEST:-}" ]; then
+    echo "mail servers not running: skipped"
+    exit 77
+fi
+work="$(mktemp -d)"
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || :; done; wait 2>/dev/null || :; rm -rf "$work"' EXIT
+alice=alice@example.test bob=bob@example.test carol=carol@example.test
+fail() { echo "FAIL: $*"; for s in alice bob; do echo "--- $s"; cat "$work/$s.log"; done; exit 1; }
+bash "$certs" "$work/pki" "$alice" "$bob" "$carol" >/dev/null
+
+if [ "$mode" = mail ]; then
+    conf() { # user password
+        cat <<CONF
+binding = mail
+address = $1@example.test
+password = $2
+smtp_host = 127.0.0.1
+smtp_port = $MC_SUBMISSION_PORT
+imap_host = 127.0.0.1
+imap_port = $MC_IMAP_PORT
+tls_ca_file = $MC_CA
+security_mode = message
+certificate = $work/pki/certs/$1@example.test.pem
+private_key = $work/pki/private/$1@example.test.key
+recipient_certificate = $work/pki/certs
+security_ca_file = $work/pki/ca.pem
+CONF
+    }
+    conf alice "$MC_ALICE_PW" >"$work/alice.conf"
+    conf bob "$MC_BOB_PW" >"$work/bob.conf"
+    chmod 600 "$work"/*.conf
+    where_alice=(--config "$work/alice.conf") where_bob=(--config "$work/bob.conf")
+    delay=0
+else
+    where_alice=(--certs "$work/pki" "$work/store") where_bob=(--certs "$work/pki" "$work/store")
+    delay=1000 # bob thinks a second: the forgeries below reach alice while she waits for move 4
+fi
+"$ttt" --auto --delay "$delay" --timeout 90 "${where_bob[@]}" "$bob" wait >"$work/bob.log" 2>&1 &
+pids+=($!)
+"$ttt" --auto --timeout 90 "${where_alice[@]}" "$alice" invite "$bob" >"$work/alice.log" 2>&1 &
+pids+=($!)
+
+if [ "$mode" = maildir ]; then
+    for _ in $(seq 600); do grep -q '^move 3:' "$work/alice.log" && break; sleep 0.1; done
+    grep -q '^move 3:' "$work/alice.log" || fail "alice never made move 3"
+    game="$(sed -n 's/^invited .* to game \([^;]*\);.*/\1/p' "$work/alice.log")"
+    [ -n "$game" ] || fail "no game id"
+    move() { # number cell
+        echo "<Move xmlns=\"urn:mailchan:samples:tictactoe\"><Game>$game</Game><Number>$1</Number><Cell>$2</Cell></Move>"
+    }
+    inject() { # sender number cell [security options...]
+        local who="$1" n="$2" c="$3"
+        shift 3
+        move "$n" "$c" | "$cli" send --maildir-root "$work/store" --address "$who" "$@" \
+            --to "net.mail://tictactoe#$alice" --action urn:mailchan:samples:tictactoe:Move --body-file - \
+            >/dev/null || fail "could not send the forged move from $who"
+    }
+    signed() { # as
+        echo --security message --certificate "$work/pki/certs/$1.pem" --private-key "$work/pki/private/$1.key" \
+            --recipient-certificate "$work/pki/certs" --security-ca "$work/pki/ca.pem"
+    }
+    # shellcheck disable=SC2046
+    {
+        inject "$carol" 4 9 $(signed "$carol")   # a third party, same CA
+        inject "$bob" 2 9 $(signed "$bob")       # bob's key, a move number already played
+        inject "$bob" 5 9 $(signed "$bob")       # bob's key, out of turn
+        inject "$bob" 4 9                        # unsigned, claiming to be bob
+    }
+fi
+
+status=0
+wait "${pids[1]}" || status=$?
+wait "${pids[0]}" || status=$?
+pids=()
+[ "$status" -eq 0 ] || fail "a player ended with status $status"
+for s in alice bob; do
+    grep -q '^game over: draw$' "$work/$s.log" || fail "$s: no 'game over: draw'"
+    grep '^move [0-9]:' "$work/$s.log" | sed 's/ (.*//' >"$work/$s.moves"
+    grep '^final board:' "$work/$s.log" | sed 's/ (.*//' >"$work/$s.final"
+done
+[ "$(wc -l <"$work/alice.moves")" -eq 9 ] || fail "not 9 moves"
+cmp -s "$work/alice.moves" "$work/bob.moves" || fail "the two sides saw different moves"
+cmp -s "$work/alice.final" "$work/bob.final" || fail "the two sides ended on different boards"
+grep -qx 'final board: OOX/XXO/OXX after 9 moves' "$work/alice.final" || fail "unexpected final board"
+# every move received was verified as the other player's
+[ "$(grep -c "^move [2468]: O takes [1-9] ($bob, signature verified: CN=$bob,O=mailchan tictactoe)$" "$work/alice.log")" -eq 4 ] ||
+    fail "alice: not every move of bob's was verified"
+[ "$(grep -c "^move [13579]: X takes [1-9] ($alice, signature verified: CN=$alice,O=mailchan tictactoe)$" "$work/bob.log")" -eq 5 ] ||
+    fail "bob: not every move of alice's was verified"
+grep -q "^bob@example.test accepted (signature verified: CN=$bob," "$work/alice.log" || fail "accept not verified"
+grep -q "^invitation from $alice to game .* (signature verified: CN=$alice," "$work/bob.log" || fail "invite not verified"
+
+if [ "$mode" = maildir ]; then
+    grep -q "^refused Move from $carol: signed by CN=$carol,O=mailchan tictactoe, not by $bob$" "$work/alice.log" ||
+        fail "carol's move was not refused"
+    grep -q "^refused move 2 from $bob: move 2 was already played (a replay); the board is unchanged$" "$work/alice.log" ||
+        fail "the replayed move was not refused"
+    grep -Eq "^refused move 5 from $bob: move 5 (is out of turn \(next is move 4\)|was already played \(a replay\)); the board is unchanged$" "$work/alice.log" ||
+        fail "the out-of-turn move was not refused"
+    grep -q "^refused by message security: the message has no wsse:Security header" "$work/alice.log" ||
+        fail "the unsigned move was not refused"
+    # what alice applied is exactly what bob played: cell 9 (all the forgeries' cell) is X's move 7
+    grep -qx 'move 7: X takes 9' "$work/alice.moves" || fail "the forgeries changed the game"
+fi
+echo "game over on both sides: $(cat "$work/alice.final"), every move verified"
