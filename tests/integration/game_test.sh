@@ -11,6 +11,11 @@
 #     alice and bob over the Postfix + Dovecot of tests/mailserver/start.sh
 #     (env.sh exported), each with a "binding = mail" config file holding the
 #     security settings; skipped (77) without MC_MAILDIR_TEST.
+#   game_test.sh exchange TICTACTOE MAILCHAN MAKE_CERTS
+#     the same over the exchange binding, against the EWS responder (run
+#     through tests/ews/run_test.sh); skipped (77) without MC_EWS_URL.
+# The config files of mail and exchange are samples/game/KIND.conf.example
+# with the test's addresses, passwords, servers and certificates filled in.
 # Both: the game ends on both sides with the same moves, the same final
 # board and the same result, and every move received names the verified
 # signer (the other player's certificate). Waits are bounded; nothing is timed.
@@ -20,6 +25,10 @@ if [ "$mode" = mail ] && [ -z "${MC_MAILDIR_TEST:-}" ]; then
     echo "mail servers not running: skipped"
     exit 77
 fi
+if [ "$mode" = exchange ] && [ -z "${MC_EWS_URL:-}" ]; then
+    echo "no EWS responder (run through tests/ews/run_test.sh): skipped"
+    exit 77
+fi
 work="$(mktemp -d)"
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || :; done; wait 2>/dev/null || :; rm -rf "$work"' EXIT
@@ -27,32 +36,49 @@ alice=alice@example.test bob=bob@example.test carol=carol@example.test
 fail() { echo "FAIL: $*"; for s in alice bob; do echo "--- $s"; cat "$work/$s.log"; done; exit 1; }
 bash "$certs" "$work/pki" "$alice" "$bob" "$carol" >/dev/null
 
-if [ "$mode" = mail ]; then
-    conf() { # user password
-        cat <<CONF
-binding = mail
-address = $1@example.test
-password = $2
-smtp_host = 127.0.0.1
-smtp_port = $MC_SUBMISSION_PORT
-imap_host = 127.0.0.1
-imap_port = $MC_IMAP_PORT
-tls_ca_file = $MC_CA
-security_mode = message
-certificate = $work/pki/certs/$1@example.test.pem
-private_key = $work/pki/private/$1@example.test.key
-recipient_certificate = $work/pki/certs
-security_ca_file = $work/pki/ca.pem
-CONF
-    }
-    conf alice "$MC_ALICE_PW" >"$work/alice.conf"
-    conf bob "$MC_BOB_PW" >"$work/bob.conf"
-    chmod 600 "$work"/*.conf
-    where_alice=(--config "$work/alice.conf") where_bob=(--config "$work/bob.conf")
-    delay=0
-else
+# A config file made from samples/game/MODE.conf.example: its own lines,
+# each setting named below given the test's value, the others appended.
+conf() { # user password name=value...
+    local user="$1" pw="$2"
+    shift 2
+    set -- "address=$user@example.test" "password=$pw" \
+        "certificate=$work/pki/certs/$user@example.test.pem" \
+        "private_key=$work/pki/private/$user@example.test.key" \
+        "recipient_certificate=$work/pki/certs" "security_ca_file=$work/pki/ca.pem" "$@"
+    awk -v overrides="$(printf '%s\n' "$@")" '
+        BEGIN { n = split(overrides, o, "\n"); for (i = 1; i <= n; i++) if (o[i] != "") {
+                    k = substr(o[i], 1, index(o[i], "=") - 1); v[k] = substr(o[i], index(o[i], "=") + 1); keys[++m] = k } }
+        /^[a-z_]+ *=/ { k = $0; sub(/ *=.*/, "", k); if (k in v) { print k " = " v[k]; done[k] = 1; next } }
+        { print }
+        END { for (i = 1; i <= m; i++) if (!(keys[i] in done)) print keys[i] " = " v[keys[i]] }' \
+        "$examples/$mode.conf.example"
+}
+examples="$(dirname "$certs")"
+# every setting the examples name is one of the library's
+for f in "$examples"/*.conf.example; do
+    for k in $(sed -n 's/^\([a-z_]*\) *=.*/\1/p' "$f"); do
+        [ "$k" = binding ] || "$cli" --list-settings | grep -q "^$k " || { echo "FAIL: $f: no setting $k"; exit 1; }
+    done
+done
+if [ "$mode" = maildir ]; then
     where_alice=(--certs "$work/pki" "$work/store") where_bob=(--certs "$work/pki" "$work/store")
     delay=1000 # bob thinks a second: the forgeries below reach alice while she waits for move 4
+else
+    if [ "$mode" = mail ]; then
+        server=(smtp_host=127.0.0.1 "smtp_port=$MC_SUBMISSION_PORT" imap_host=127.0.0.1
+            "imap_port=$MC_IMAP_PORT" "tls_ca_file=$MC_CA")
+        pw_alice="$MC_ALICE_PW" pw_bob="$MC_BOB_PW"
+    else
+        server=("ews_url=$MC_EWS_URL" "tls_ca_file=$MC_EWS_CA" timeout=10000)
+        pw_alice="$MC_EWS_ALICE_PW" pw_bob="$MC_EWS_BOB_PW"
+    fi
+    (
+        umask 077
+        conf alice "$pw_alice" "username=alice@example.test" "${server[@]}" >"$work/alice.conf"
+        conf bob "$pw_bob" "username=bob@example.test" "${server[@]}" >"$work/bob.conf"
+    )
+    where_alice=(--config "$work/alice.conf") where_bob=(--config "$work/bob.conf")
+    delay=0
 fi
 "$ttt" --auto --delay "$delay" --timeout 90 "${where_bob[@]}" "$bob" wait >"$work/bob.log" 2>&1 &
 pids+=($!)
