@@ -395,7 +395,7 @@ static int read_human_move(const game *g)
         int cell = atoi(line);
         if (cell >= 1 && cell <= 9 && g->cells[cell - 1] == ' ')
             return cell;
-        printf("cell %s is not free\n", strtok(line, "\n") ? line : "?");
+        printf("not a free cell: %s\n", strtok(line, "\n") ? line : "");
     }
 }
 
@@ -429,6 +429,8 @@ static int my_move(game *g)
 /* the peer's move, or its End (a resignation) */
 static int their_move(game *g)
 {
+    if (!g->opt->auto_play)
+        printf("waiting for %s's move...\n", g->peer);
     for (;;) {
         mc_message *m = NULL;
         int rc = next_message(&m, g, "Move", "End"), cell;
