@@ -22,11 +22,11 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || :; done; wait 2>/dev/nu
 alice=alice@example.test bob=bob@example.test carol=carol@example.test
 
 echo "\$ make-certs.sh PKI $alice $bob $carol"
-bash "$here/make-certs.sh" "$work/pki" "$alice" "$bob" "$carol" | sed "s|$work/||g"
-echo "\$ tictactoe --auto --delay 500 --certs PKI STORE $bob wait &"
+bash "$here/make-certs.sh" "$work/pki" "$alice" "$bob" "$carol" | sed "s|$work/pki|PKI|g"
+echo "\$ tictactoe --auto --delay 500 --timeout 60 --certs PKI STORE $bob wait &"
 "$ttt" --auto --delay 500 --timeout 60 --certs "$work/pki" "$work/store" "$bob" wait >"$work/bob.log" 2>&1 &
 pids+=($!)
-echo "\$ tictactoe --auto --delay 500 --certs PKI STORE $alice invite $bob"
+echo "\$ tictactoe --auto --delay 500 --timeout 60 --certs PKI STORE $alice invite $bob &"
 "$ttt" --auto --delay 500 --timeout 60 --certs "$work/pki" "$work/store" "$alice" invite "$bob" \
     >"$work/alice.log" 2>&1 &
 pids+=($!)
@@ -40,7 +40,12 @@ if [ -x "$cli" ] && grep -q '^move 3:' "$work/alice.log"; then
         --recipient-certificate "$work/pki/certs" --security-ca "$work/pki/ca.pem" \
         --to "net.mail://tictactoe#$alice" --action urn:mailchan:samples:tictactoe:Move --body-file - \
         <<<"<Move xmlns=\"urn:mailchan:samples:tictactoe\"><Game>$game</Game><Number>4</Number><Cell>9</Cell></Move>" \
-        >/dev/null 2>&1 && echo "(carol@example.test sends alice a move 4 of her own, signed with her certificate)"
+        >/dev/null 2>&1 &&
+        printf '%s\n' "# after alice's move 3, carol (same CA) sends alice a move 4 of her own:" \
+            "\$ echo '<Move xmlns=\"urn:mailchan:samples:tictactoe\"><Game>$game</Game><Number>4</Number><Cell>9</Cell></Move>' |" \
+            "  mailchan send --maildir-root STORE --address $carol --security message --certificate PKI/certs/$carol.pem" \
+            "  --private-key PKI/private/$carol.key --recipient-certificate PKI/certs --security-ca PKI/ca.pem" \
+            "  --to 'net.mail://tictactoe#$alice' --action urn:mailchan:samples:tictactoe:Move"
 fi
 status=0
 wait "${pids[1]}" || status=$?
