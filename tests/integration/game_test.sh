@@ -63,7 +63,7 @@ for f in "$examples"/*.conf.example; do
 done
 if [ "$mode" = maildir ]; then
     where_alice=(--certs "$work/pki" "$work/store") where_bob=(--certs "$work/pki" "$work/store")
-    delay=1000 # bob thinks a second: the forgeries below reach alice while she waits for move 4
+    delay=1500 # bob thinks 1.5 s: the forgeries below reach alice while she waits for move 4
 else
     if [ "$mode" = mail ]; then
         server=(smtp_host=127.0.0.1 "smtp_port=$MC_SUBMISSION_PORT" imap_host=127.0.0.1
