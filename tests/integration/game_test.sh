@@ -10,7 +10,8 @@
 #   game_test.sh mail TICTACTOE MAILCHAN MAKE_CERTS
 #     alice and bob over the Postfix + Dovecot of tests/mailserver/start.sh
 #     (env.sh exported), each with a "binding = mail" config file holding the
-#     security settings; skipped (77) without MC_MAILDIR_TEST.
+#     security settings; the same moves slipped in, from outside (carol
+#     through port 25); skipped (77) without MC_MAILDIR_TEST.
 #   game_test.sh exchange TICTACTOE MAILCHAN MAKE_CERTS
 #     the same over the exchange binding, against the EWS responder (run
 #     through tests/ews/run_test.sh); skipped (77) without MC_EWS_URL.
@@ -61,17 +62,24 @@ for f in "$examples"/*.conf.example; do
         [ "$k" = binding ] || grep -q "^$k " <<<"$settings" || { echo "FAIL: $f: no setting $k"; exit 1; }
     done
 done
+# bob thinks 1.5 s a move: the moves slipped in below reach alice while she waits for move 4
+delay=1500
 if [ "$mode" = maildir ]; then
     where_alice=(--certs "$work/pki" "$work/store") where_bob=(--certs "$work/pki" "$work/store")
-    delay=1500 # bob thinks 1.5 s: the forgeries below reach alice while she waits for move 4
+    inject_via=(--maildir-root "$work/store")
 else
     if [ "$mode" = mail ]; then
         server=(smtp_host=127.0.0.1 "smtp_port=$MC_SUBMISSION_PORT" imap_host=127.0.0.1
             "imap_port=$MC_IMAP_PORT" "tls_ca_file=$MC_CA")
         pw_alice="$MC_ALICE_PW" pw_bob="$MC_BOB_PW"
+        # from outside: port 25 of the test Postfix takes mail for its users without AUTH
+        inject_via=(--binding mail --set smtp_host=127.0.0.1 --set "smtp_port=$MC_SMTP_PORT" --set smtp_auth=none
+            --set "tls_ca_file=$MC_CA" --set imap_host=127.0.0.1)
     else
         server=("ews_url=$MC_EWS_URL" "tls_ca_file=$MC_EWS_CA" timeout=10000)
         pw_alice="$MC_EWS_ALICE_PW" pw_bob="$MC_EWS_BOB_PW"
+        inject_via=() # no way in but the players' own accounts: no moves slipped in
+        delay=0
     fi
     (
         umask 077
@@ -79,14 +87,13 @@ else
         conf bob "$pw_bob" "username=bob@example.test" "${server[@]}" >"$work/bob.conf"
     )
     where_alice=(--config "$work/alice.conf") where_bob=(--config "$work/bob.conf")
-    delay=0
 fi
 "$ttt" --auto --delay "$delay" --timeout 90 "${where_bob[@]}" "$bob" wait >"$work/bob.log" 2>&1 &
 pids+=($!)
 "$ttt" --auto --timeout 90 "${where_alice[@]}" "$alice" invite "$bob" >"$work/alice.log" 2>&1 &
 pids+=($!)
 
-if [ "$mode" = maildir ]; then
+if [ "${#inject_via[@]}" -gt 0 ]; then
     for _ in $(seq 600); do grep -q '^move 3:' "$work/alice.log" && break; sleep 0.1; done
     grep -q '^move 3:' "$work/alice.log" || fail "alice never made move 3"
     game="$(sed -n 's/^invited .* to game \([^;]*\);.*/\1/p' "$work/alice.log")"
@@ -97,7 +104,7 @@ if [ "$mode" = maildir ]; then
     inject() { # sender number cell [security options...]
         local who="$1" n="$2" c="$3"
         shift 3
-        move "$n" "$c" | "$cli" send --maildir-root "$work/store" --address "$who" "$@" \
+        move "$n" "$c" | "$cli" send "${inject_via[@]}" --address "$who" "$@" \
             --to "net.mail://tictactoe#$alice" --action urn:mailchan:samples:tictactoe:Move --body-file - \
             >/dev/null || fail "could not send the forged move from $who"
     }
@@ -136,7 +143,7 @@ grep -qx 'final board: OOX/XXO/OXX after 9 moves' "$work/alice.final" || fail "u
 grep -q "^bob@example.test accepted (signature verified: CN=$bob," "$work/alice.log" || fail "accept not verified"
 grep -q "^invitation from $alice to game .* (signature verified: CN=$alice," "$work/bob.log" || fail "invite not verified"
 
-if [ "$mode" = maildir ]; then
+if [ "${#inject_via[@]}" -gt 0 ]; then
     grep -q "^refused Move from $carol: signed by CN=$carol,O=mailchan tictactoe, not by $bob$" "$work/alice.log" ||
         fail "carol's move was not refused"
     grep -q "^refused move 2 from $bob: move 2 was already played (a replay); the board is unchanged$" "$work/alice.log" ||
