@@ -217,24 +217,28 @@ static int field_int(const char *body, size_t len, const char *name, int lo, int
 /* ---- who signed ---- */
 
 /* The CN of an RFC 2253 subject ("CN=bob@example.test,O=..."); false when
- * there is none, more than one, or one with escaped characters. */
+ * there is none, more than one, or one with escaped or quoted characters.
+ * An attribute starts only after an unescaped ',' or '+': "O=x\,CN=bob"
+ * is an O whose value ends in ",CN=bob", not a CN. */
 static bool subject_cn(char *out, size_t size, const char *subject)
 {
-    const char *p = subject, *cn = NULL;
+    const char *cn = NULL;
+    bool start = true;
     size_t n;
-    while (p && *p) {
-        if (!strncasecmp(p, "CN=", 3)) {
+    for (const char *p = subject; *p; p++) {
+        if (start && !strncasecmp(p, "CN=", 3)) {
             if (cn)
                 return false;
             cn = p + 3;
         }
-        p = strchr(p, ',');
-        p = p ? p + 1 : NULL;
+        start = *p == ',' || *p == '+';
+        if (*p == '\\' && !*++p)
+            return false;
     }
     if (!cn)
         return false;
-    n = strcspn(cn, ",+");
-    if (n == 0 || n >= size || memchr(cn, '\\', n))
+    n = strcspn(cn, ",+\\\"");
+    if (n == 0 || n >= size || (cn[n] != ',' && cn[n] != '+' && cn[n] != '\0'))
         return false;
     memcpy(out, cn, n);
     out[n] = '\0';

@@ -5,7 +5,8 @@
 #     over one Maildir store; mid-game, moves are slipped into alice's
 #     mailbox with the CLI: one signed by carol (a certificate from the same
 #     CA), a replay of move 2 and an out-of-turn move 5 signed with bob's own
-#     key, and an unsigned one. Each must be refused and reported, and none
+#     key, an unsigned one, and one signed by mallory, whose certificate (same
+#     CA) has no CN but an O that ends in ",CN=bob@example.test". Each must be refused and reported, and none
 #     may change alice's board.
 #   game_test.sh mail TICTACTOE MAILCHAN MAKE_CERTS
 #     alice and bob over the Postfix + Dovecot of tests/mailserver/start.sh
@@ -36,6 +37,14 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || :; done; wait 2>/dev/nu
 alice=alice@example.test bob=bob@example.test carol=carol@example.test
 fail() { echo "FAIL: $*"; for s in alice bob; do echo "--- $s"; cat "$work/$s.log"; done; exit 1; }
 bash "$certs" "$work/pki" "$alice" "$bob" "$carol" >/dev/null
+# mallory: a certificate of the same CA without a CN of its own, whose O
+# ends in ",CN=bob@example.test" (RFC 2253: O=evil\,CN=bob@example.test)
+openssl req -newkey rsa:2048 -nodes -subj "/O=evil,CN=$bob" -keyout "$work/mallory.key" \
+    -out "$work/mallory.csr" 2>/dev/null
+printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nsubjectAltName=email:mallory@example.test\n' \
+    >"$work/mallory.ext"
+openssl x509 -req -in "$work/mallory.csr" -CA "$work/pki/ca.pem" -CAkey "$work/pki/ca.key" -CAcreateserial \
+    -days 30 -extfile "$work/mallory.ext" -out "$work/mallory.pem" 2>/dev/null
 
 # A config file made from samples/game/MODE.conf.example: its own lines,
 # each setting named below given the test's value, the others appended.
@@ -118,6 +127,8 @@ if [ "${#inject_via[@]}" -gt 0 ]; then
         inject "$bob" 2 9 $(signed "$bob")       # bob's key, a move number already played
         inject "$bob" 5 9 $(signed "$bob")       # bob's key, out of turn
         inject "$bob" 4 9                        # unsigned, claiming to be bob
+        inject "$bob" 4 9 --security message --certificate "$work/mallory.pem" --private-key "$work/mallory.key" \
+            --recipient-certificate "$work/pki/certs" --security-ca "$work/pki/ca.pem" # mallory posing as bob
     }
 fi
 
@@ -150,6 +161,8 @@ if [ "${#inject_via[@]}" -gt 0 ]; then
         fail "the replayed move was not refused"
     grep -Eq "^refused move 5 from $bob: move 5 (is out of turn \(next is move 4\)|was already played \(a replay\)); the board is unchanged$" "$work/alice.log" ||
         fail "the out-of-turn move was not refused"
+    grep -qF "refused Move from $bob: not signed by a certificate naming a player (O=evil\\,CN=$bob)" "$work/alice.log" ||
+        fail "mallory's move was not refused"
     grep -q "^refused by message security: the message has no wsse:Security header" "$work/alice.log" ||
         fail "the unsigned move was not refused"
     # what alice applied is exactly what bob played: cell 9 (all the forgeries' cell) is X's move 7
