@@ -13,7 +13,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:-$here/../../build}"
 if [ ! -x "$build/samples/tictactoe" ]; then
     cmake -S "$here/../.." -B "$build" -DCMAKE_BUILD_TYPE=Release -DMC_BUILD_TESTS=OFF >/dev/null
-    cmake --build "$build" -j"$(nproc)" --target tictactoe mailchan_cli >/dev/null
+    cmake --build "$build" -j"$(nproc)" --target tictactoe mailchan_cli >/dev/null 2>&1 ||
+        { echo "run.sh: could not build tictactoe in $build (it needs -DMC_WITH_SECURITY=ON)" >&2; exit 1; }
 fi
 ttt="$build/samples/tictactoe" cli="$build/samples/mailchan"
 work="$(mktemp -d /tmp/tictactoe.XXXXXX)"
