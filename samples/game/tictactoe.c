@@ -8,7 +8,10 @@
  *        tictactoe [options] --config FILE MY_ADDRESS invite|wait ...
  * STORE is a Maildir root shared by both players (the embedded default);
  * --config FILE is any binding ("binding = maildir|mail|exchange") with the
- * security settings in the file. Options:
+ * security settings in the file; MY_ADDRESS is the binding's "address"
+ * (it overrides the file's). "wait" plays against the first inviter whose
+ * certificate names the address the invitation came from (or only against
+ * OTHER_ADDRESS). Options:
  *   --certs DIR   certificates made by make-certs.sh (DIR/ca.pem,
  *                 DIR/certs/ADDR.pem, DIR/private/ADDR.key); required with
  *                 STORE, overrides the file's settings with --config
