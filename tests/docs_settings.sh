@@ -23,7 +23,7 @@ for page in "$src"/docs/guide/*.md; do
     elif [ "$line" = "<!-- end settings -->" ]; then
       inside=0
       printf '%s\n' "$line" >>"$out"
-      if [ "$have" != "$want"$'\n' ] && [ "$have" != "$want" ]; then
+      if [ "$write" != "--write" ] && [ "$have" != "$want"$'\n' ] && [ "$have" != "$want" ]; then
         echo "FAIL: $(basename "$page"): the table after '$marker' differs from the settings table"
         diff <(printf '%s' "$have") <(printf '%s\n' "$want") | head -20
         fails=$((fails + 1))
