@@ -1,4 +1,4 @@
-/*
+/** @file
  * mailchan/address.h - endpoint addresses "net.mail://<channel>#<addr>[;<addr>...]".
  *
  * The e-mail address finds the mailbox, the channel name finds the
@@ -6,7 +6,7 @@
  * address may have an empty address part ("net.mail://orders#"): the
  * transport's own mailbox. Channel names must not contain '#', '=', ';',
  * white space or control characters and must be valid UTF-8 (non-ASCII is
- * allowed). E-mail addresses are bare addr-specs: local@domain, no display
+ * allowed). E-mail addresses are bare addr-specs: local\@domain, no display
  * name, no angle brackets, no white space or control characters, at most
  * 254 octets. The scheme is matched case-insensitively.
  */
@@ -29,6 +29,7 @@ typedef struct mc_address mc_address;
 
 /**
  * Parses and validates @p uri.
+ * @param uri the address text, e.g. "net.mail://orders#svc\@example.com".
  * @param out receives the new address (the caller frees it with mc_address_free()); untouched on failure.
  * @return 0; MC_EINVAL with a reason in mc_error_last() for a NULL or
  *         invalid URI; MC_ENOMEM.
@@ -64,7 +65,7 @@ MC_EXTERN(const char *) mc_address_uri(const mc_address *addr);
 MC_EXTERN(int) mc_channel_name_validate(const char *channel);
 
 /**
- * Checks a bare e-mail address (local@domain).
+ * Checks a bare e-mail address (local\@domain).
  * @return 0 or MC_EINVAL (reason in mc_error_last()).
  */
 MC_EXTERN(int) mc_email_validate(const char *email);

@@ -1,4 +1,4 @@
-/*
+/** @file
  * mailchan/binding.h - bindings and binding elements.
  *
  * A binding is a transport element + an encoding element + a security
@@ -46,10 +46,14 @@
 extern "C" {
 #endif
 
+/** A binding: a kind and its settings, held in its elements (opaque). */
 typedef struct mc_binding mc_binding;
+/** One element of a binding: transport, encoding or security (opaque). */
 typedef struct mc_binding_element mc_binding_element;
+/** An ordered collection of binding elements (opaque). */
 typedef struct mc_binding_elements mc_binding_elements;
 
+/** The kinds of binding element; every setting belongs to one. */
 typedef enum {
     MC_ELEMENT_TRANSPORT = 0, /**< transport settings: sizes, folders, intervals, account */
     MC_ELEMENT_ENCODING = 1,  /**< text encoder: SOAP version */
@@ -58,8 +62,8 @@ typedef enum {
 
 /** Description of one setting, for help texts and tools. */
 typedef struct {
-    const char *name; /**< e.g. "max_received_message_size" */
-    mc_element_kind element;
+    const char *name;          /**< e.g. "max_received_message_size" */
+    mc_element_kind element;   /**< the element it belongs to */
     const char *transports;    /**< space-separated binding kinds it applies to, "*" for all */
     const char *default_value; /**< textual default, "" for none */
     const char *help;          /**< one line; an enumeration's help lists its choices */
@@ -82,6 +86,7 @@ MC_EXTERN(const mc_setting_info *) mc_binding_settings(size_t *count);
  * sending thread at the same time.
  * @param token receives a NUL-terminated token allocated with malloc(); the
  *        library wipes and frees it.
+ * @param user_data as given to mc_binding_set_token_callback().
  * @return 0, or a negative MC_E* code: the connection then fails with MC_EAUTH.
  */
 typedef int (*mc_token_cb)(char **token, void *user_data);
@@ -105,6 +110,7 @@ MC_EXTERN(int) mc_binding_set_delivery_callback(mc_binding *b, mc_delivery_cb cb
 
 /**
  * Creates a predefined binding with every setting at its default.
+ * @param out receives the binding (the caller's; mc_binding_free()).
  * @param kind "maildir", "mail" or "exchange".
  * @return 0; MC_EINVAL for NULL; MC_ENOTFOUND for an unknown kind; MC_ENOMEM.
  */
@@ -138,6 +144,8 @@ MC_EXTERN(int) mc_binding_set_uint(mc_binding *b, const char *name, unsigned lon
 
 /**
  * Sets a boolean setting (tls_verify, imap_idle...) without text.
+ * @param b the binding.
+ * @param name the setting's name.
  * @param value 0 for false, anything else for true.
  * @return 0; MC_ENOTFOUND as mc_binding_set(); MC_EINVAL for NULL or a
  *         setting that is not a boolean. On failure the binding is unchanged.
@@ -148,6 +156,8 @@ MC_EXTERN(int) mc_binding_set_bool(mc_binding *b, const char *name, int value);
  * The current value of a setting, as text (canonical: numbers in decimal,
  * booleans "true"/"false", an enumeration's listed name).
  * @param value receives a copy, freed with mc_free(); untouched on failure.
+ * @param b the binding.
+ * @param name the setting's name.
  * @return 0; MC_ENOTFOUND (unknown, or not this kind's); MC_EINVAL for
  *         NULL arguments or a secret (mc_setting_info::secret), which is
  *         never returned; MC_ENOMEM.
@@ -183,6 +193,7 @@ MC_EXTERN(int) mc_binding_load_config(mc_binding *b, const char *path);
  * program for any kind.
  * @param out receives the binding (the caller's; mc_binding_free()); on
  *        failure it is untouched.
+ * @param path the configuration file.
  * @return 0; MC_EINVAL for NULL arguments or a file without a "binding"
  *         line; MC_EIO (cannot read); MC_ENOTFOUND for an unknown kind; the
  *         errors of mc_binding_load_config() for a bad line; MC_ENOMEM.
@@ -193,6 +204,7 @@ MC_EXTERN(int) mc_binding_new_from_config(mc_binding **out, const char *path);
  * Takes the binding apart: returns copies of its elements, in the order
  * transport, encoding, security. Changing them does not change @p b.
  * @param out freed with mc_binding_elements_free().
+ * @param b the binding taken apart.
  */
 MC_EXTERN(int) mc_binding_create_binding_elements(mc_binding_elements **out, const mc_binding *b);
 

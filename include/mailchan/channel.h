@@ -1,4 +1,4 @@
-/*
+/** @file
  * mailchan/channel.h - output channels (send) and channel listeners with
  * their input channels (receive), built on a transport.
  *
@@ -20,9 +20,13 @@
 extern "C" {
 #endif
 
+/** Makes output channels on a transport (opaque). */
 typedef struct mc_channel_factory mc_channel_factory;
+/** Sends messages to one destination address (opaque). */
 typedef struct mc_output_channel mc_output_channel;
+/** Receives the messages of one channel name in the transport's mailbox (opaque). */
 typedef struct mc_channel_listener mc_channel_listener;
+/** The channel receive is called on; one per listener at a time (opaque). */
 typedef struct mc_input_channel mc_input_channel;
 
 /* ---- sending ---- */
@@ -137,6 +141,8 @@ MC_EXTERN(void) mc_channel_listener_free(mc_channel_listener *l);
  * Receives the next message for this channel.
  * @param out the message, owned by the caller; its properties carry
  *        FromEmailAddress, the mail's Message-ID and the received time.
+ * @param ch the input channel.
+ * @param timeout_ms how long to wait; negative: forever, 0: poll.
  * The mail is deleted from the server at the transport's next query.
  * @return 0; MC_ETIMEOUT; MC_ECLOSED (closed or aborted, also while waiting);
  *         a transport error that stopped receiving.

@@ -1,4 +1,4 @@
-/*
+/** @file
  * mailchan/common.h - errors, logging, library life cycle, version.
  *
  * Conventions of the whole API (stated once here, true everywhere):
@@ -30,6 +30,11 @@
 
 #include <stddef.h>
 
+/**
+ * Declares a public function returning @p type: exported from the shared
+ * library (hidden visibility is the default inside it), a plain extern
+ * declaration for the static library (define MC_STATIC) and for callers.
+ */
 #if defined(MC_STATIC)
 #define MC_EXTERN(type) extern type
 #elif defined(MC_BUILDING)

@@ -1,4 +1,4 @@
-/*
+/** @file
  * mailchan/message.h - SOAP messages with WS-Addressing 1.0 headers.
  *
  * A message is an envelope (SOAP 1.2 by default, or SOAP 1.1), its
@@ -9,7 +9,7 @@
  * Bodies are XML fragments: zero or more elements (with text between them
  * allowed only as white space) that declare every namespace prefix they
  * use. A text body is carried as WCF's DataContractSerializer does it:
- * <string xmlns="http://schemas.microsoft.com/2003/10/Serialization/">.
+ * `<string xmlns="http://schemas.microsoft.com/2003/10/Serialization/">`.
  *
  * Parsing goes through one hardened path: the size is checked before any
  * parsing, DTDs are refused (so no entity can be declared or expanded),
@@ -34,17 +34,24 @@
 extern "C" {
 #endif
 
+/** A SOAP message: envelope, WS-Addressing headers, body, properties (opaque). */
 typedef struct mc_message mc_message;
 
+/** The SOAP version of an envelope. */
 typedef enum {
     MC_SOAP12 = 0, /**< SOAP 1.2, application/soap+xml (the default) */
     MC_SOAP11 = 1  /**< SOAP 1.1, text/xml */
 } mc_soap_version;
 
+/** The SOAP 1.2 envelope namespace. */
 #define MC_NS_SOAP12 "http://www.w3.org/2003/05/soap-envelope"
+/** The SOAP 1.1 envelope namespace. */
 #define MC_NS_SOAP11 "http://schemas.xmlsoap.org/soap/envelope/"
+/** The WS-Addressing 1.0 namespace. */
 #define MC_NS_WSA "http://www.w3.org/2005/08/addressing"
+/** WS-Addressing's anonymous address (no address to reply to by mail). */
 #define MC_WSA_ANONYMOUS "http://www.w3.org/2005/08/addressing/anonymous"
+/** The namespace of the DataContract `<string>` element that carries text bodies. */
 #define MC_NS_SERIALIZATION "http://schemas.microsoft.com/2003/10/Serialization/"
 /** Maximum element nesting accepted when parsing. */
 #define MC_XML_MAX_DEPTH 64
@@ -77,13 +84,14 @@ MC_EXTERN(int) mc_message_new(mc_message **out, const char *action, const char *
 
 /**
  * Creates a message whose body is @p text, carried in a DataContract
- * <string> element (escaped as needed). Text must be valid UTF-8 without
+ * `<string>` element (escaped as needed). Text must be valid UTF-8 without
  * characters XML forbids. Errors as mc_message_new().
  */
 MC_EXTERN(int) mc_message_new_text(mc_message **out, const char *action, const char *text);
 
 /**
  * Creates a SOAP fault message.
+ * @param out the new message, owned by the caller (mc_message_free()).
  * @param code "Sender" or "Receiver" (SOAP 1.2 names; mapped to Client/Server for SOAP 1.1).
  * @param reason human-readable reason text (copied).
  * @param action wsa:Action; NULL gives "http://www.w3.org/2005/08/addressing/soap/fault".
@@ -131,19 +139,33 @@ MC_EXTERN(mc_soap_version) mc_message_soap_version(const mc_message *msg);
 /* WS-Addressing headers. Setters copy their argument; NULL removes the
  * header (except Action and MessageID, which are required: MC_EINVAL).
  * Getters return a borrowed string or NULL when the header is absent. */
+/** Sets the wsa:Action header (copied; required: NULL is MC_EINVAL). 0, MC_EINVAL, MC_ENOMEM. */
 MC_EXTERN(int) mc_message_set_action(mc_message *msg, const char *action);
+/** Sets the wsa:To header (copied; NULL removes it). 0, MC_EINVAL, MC_ENOMEM. */
 MC_EXTERN(int) mc_message_set_to(mc_message *msg, const char *to);
+/** Sets the wsa:From header (copied; NULL removes it). 0, MC_EINVAL, MC_ENOMEM. */
 MC_EXTERN(int) mc_message_set_from(mc_message *msg, const char *from);
+/** Sets the wsa:ReplyTo header (copied; NULL removes it). 0, MC_EINVAL, MC_ENOMEM. */
 MC_EXTERN(int) mc_message_set_reply_to(mc_message *msg, const char *reply_to);
+/** Sets the wsa:FaultTo header (copied; NULL removes it). 0, MC_EINVAL, MC_ENOMEM. */
 MC_EXTERN(int) mc_message_set_fault_to(mc_message *msg, const char *fault_to);
+/** Sets the wsa:MessageID header (copied; required: NULL is MC_EINVAL). 0, MC_EINVAL, MC_ENOMEM. */
 MC_EXTERN(int) mc_message_set_message_id(mc_message *msg, const char *message_id);
+/** Sets the wsa:RelatesTo header (copied; NULL removes it). 0, MC_EINVAL, MC_ENOMEM. */
 MC_EXTERN(int) mc_message_set_relates_to(mc_message *msg, const char *relates_to);
+/** The wsa:Action header, borrowed; NULL when absent. */
 MC_EXTERN(const char *) mc_message_action(const mc_message *msg);
+/** The wsa:To header, borrowed; NULL when absent. */
 MC_EXTERN(const char *) mc_message_to(const mc_message *msg);
+/** The wsa:From header, borrowed; NULL when absent. */
 MC_EXTERN(const char *) mc_message_from(const mc_message *msg);
+/** The wsa:ReplyTo header, borrowed; NULL when absent. */
 MC_EXTERN(const char *) mc_message_reply_to(const mc_message *msg);
+/** The wsa:FaultTo header, borrowed; NULL when absent. */
 MC_EXTERN(const char *) mc_message_fault_to(const mc_message *msg);
+/** The wsa:MessageID header, borrowed; NULL when absent. */
 MC_EXTERN(const char *) mc_message_message_id(const mc_message *msg);
+/** The wsa:RelatesTo header, borrowed; NULL when absent. */
 MC_EXTERN(const char *) mc_message_relates_to(const mc_message *msg);
 
 /**
@@ -170,8 +192,10 @@ MC_EXTERN(const char *) mc_message_header(const mc_message *msg, size_t i);
 MC_EXTERN(const char *) mc_message_body(const mc_message *msg, size_t *len);
 
 /**
- * The text of a DataContract <string> body, as created by
- * mc_message_new_text(). @param out a new NUL-terminated string, freed with mc_free().
+ * The text of a DataContract `<string>` body, as created by
+ * mc_message_new_text().
+ * @param out a new NUL-terminated string, freed with mc_free().
+ * @param msg the message.
  * @return 0; MC_ENOTFOUND if the body is not such a string; MC_ENOMEM.
  */
 MC_EXTERN(int) mc_message_body_text(char **out, const mc_message *msg);
@@ -195,12 +219,15 @@ MC_EXTERN(int) mc_message_set_property(mc_message *msg, const char *name, const 
  * Serializes the envelope as UTF-8.
  * @param out a new buffer (NUL-terminated), freed with mc_free().
  * @param len receives the length without the NUL.
+ * @param msg the message.
  * @return 0, MC_EINVAL, MC_ENOMEM.
  */
 MC_EXTERN(int) mc_message_serialize(char **out, size_t *len, const mc_message *msg);
 
 /**
  * Parses an envelope through the hardened path.
+ * @param out the parsed message, owned by the caller (mc_message_free()).
+ * @param data the envelope's bytes.
  * @param len the length of @p data, or MC_NUL_TERMINATED.
  * @param max_size the largest envelope accepted (0: 65 536); checked before parsing.
  * @return 0; MC_ETOOBIG; MC_EPROTO with a reason (not XML, DTD present,

@@ -1,4 +1,4 @@
-/*
+/** @file
  * mailchan/request.h - request/reply over two one-way mail channels
  * (WCF's IRequestChannel), and the reply helper for services.
  *
@@ -42,6 +42,7 @@
 extern "C" {
 #endif
 
+/** A request channel: requests out, the replies that name them back (opaque). */
 typedef struct mc_request_channel mc_request_channel;
 
 /** Property on late replies: why no request was waiting for it. */
@@ -66,7 +67,9 @@ typedef struct {
     unsigned int remember_seconds;
 } mc_request_options;
 
+/** The version of mc_request_options this header describes. */
 #define MC_REQUEST_OPTIONS_VERSION 1
+/** Initializer of mc_request_options: the defaults. */
 #define MC_REQUEST_OPTIONS_INIT {MC_REQUEST_OPTIONS_VERSION, NULL, 0}
 
 /** Initializes @p o as MC_REQUEST_OPTIONS_INIT does. 0 or MC_EINVAL. */
@@ -78,6 +81,9 @@ MC_EXTERN(int) mc_request_options_init(mc_request_options *o, unsigned int versi
  * listening on the reply channel (connecting as mc_channel_listener_new()
  * does) and, with a state store, loads replies received but not yet taken
  * by an earlier run: they are ready for mc_request_channel_receive_late().
+ * @param out receives the channel (the caller's; mc_request_channel_free()).
+ * @param transport the transport it sends and listens on.
+ * @param to_uri the service's address.
  * @param options NULL for the defaults.
  * @return 0; MC_EINVAL (bad address, bad options); MC_EBUSY (the reply
  *         channel is already listened to on this transport); the errors of
@@ -96,6 +102,8 @@ mc_request_channel_new(mc_request_channel **out, mc_transport *transport, const 
  * queues the mail: the wait covers the delivery.
  * @param reply the reply (the caller's), with the properties of a received
  *        message (MC_PROP_FROM_EMAIL, ...).
+ * @param ch the request channel.
+ * @param request the request (not changed).
  * @param timeout_ms how long to wait for the reply; negative: forever.
  * @return 0; MC_EFAULT (the reply is a SOAP fault: *reply is set to it,
  *         mc_error_last() gives its code and reason); MC_ETIMEOUT (no reply
@@ -126,6 +134,11 @@ typedef void (*mc_reply_cb)(int status, mc_message *reply, const char *request_i
  * returns an error, @p cb never fires and nothing stays pending.
  * @param request_id optional: receives the request's wsa:MessageID (a new
  *        string, mc_free()).
+ * @param ch the request channel.
+ * @param request the request (copied).
+ * @param timeout_ms how long to wait for the reply; negative: forever.
+ * @param cb called once with the outcome.
+ * @param user_data passed to @p cb.
  * @return 0; the errors of sending; MC_ECLOSED; MC_EINVAL; MC_ENOMEM.
  */
 MC_EXTERN(int)

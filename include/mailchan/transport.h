@@ -1,4 +1,4 @@
-/*
+/** @file
  * mailchan/transport.h - a mail account's transport.
  *
  * A transport owns one mail account's connections (or, for Maildir, its
@@ -20,6 +20,7 @@
 extern "C" {
 #endif
 
+/** One mailbox: its connections, caches, background receiving and state store (opaque). */
 typedef struct mc_transport mc_transport;
 
 /**
@@ -70,7 +71,9 @@ typedef struct {
                                         delivered again (received ids are kept with state_path) */
 } mc_transport_stats;
 
+/** The version of mc_transport_stats this header describes. */
 #define MC_TRANSPORT_STATS_VERSION 2
+/** Initializer of mc_transport_stats: this header's version, every counter 0. */
 #define MC_TRANSPORT_STATS_INIT                                            \
     {                                                                      \
         MC_TRANSPORT_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "", 0 \
@@ -78,7 +81,9 @@ typedef struct {
 
 /**
  * Initializes @p stats as MC_TRANSPORT_STATS_INIT does, for callers that
- * cannot use the macro. @param version MC_TRANSPORT_STATS_VERSION of the
+ * cannot use the macro.
+ * @param stats the struct to initialize.
+ * @param version MC_TRANSPORT_STATS_VERSION of the
  * caller's header; only the fields of that version are written.
  * @return 0; MC_EINVAL (NULL, or a version this library does not know).
  */
