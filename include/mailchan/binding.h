@@ -76,6 +76,7 @@ typedef struct {
  * The table of every setting. @param count receives the number of entries.
  * The array is static (the strings too) and may be read from any thread.
  * New fields are appended to mc_setting_info in new versions.
+ * @return the array of @p count settings.
  */
 MC_EXTERN(const mc_setting_info *) mc_binding_settings(size_t *count);
 
@@ -96,6 +97,9 @@ typedef int (*mc_token_cb)(char **token, void *user_data);
  * callback and auth_mechanism "auto", XOAUTH2 is used instead of the password.
  * The callback travels with the transport element (create_binding_elements).
  * @return 0; MC_EINVAL for NULL b or a binding of another kind.
+ * @param b the binding.
+ * @param cb the token source, or NULL.
+ * @param user_data passed to @p cb.
  */
 MC_EXTERN(int) mc_binding_set_token_callback(mc_binding *b, mc_token_cb cb, void *user_data);
 
@@ -105,6 +109,9 @@ MC_EXTERN(int) mc_binding_set_token_callback(mc_binding *b, mc_token_cb cb, void
  * `queued = true` (NULL removes it). See mailchan/queue.h. It travels with
  * the transport element, like the token callback.
  * @return 0; MC_EINVAL for NULL b.
+ * @param b the binding.
+ * @param cb the outcome callback, or NULL.
+ * @param user_data passed to @p cb.
  */
 MC_EXTERN(int) mc_binding_set_delivery_callback(mc_binding *b, mc_delivery_cb cb, void *user_data);
 
@@ -116,10 +123,17 @@ MC_EXTERN(int) mc_binding_set_delivery_callback(mc_binding *b, mc_delivery_cb cb
  */
 MC_EXTERN(int) mc_binding_new(mc_binding **out, const char *kind);
 
-/** Frees a binding. NULL is fine. */
+/**
+ * Frees a binding. NULL is fine.
+ * @param b the binding (NULL is fine).
+ */
 MC_EXTERN(void) mc_binding_free(mc_binding *b);
 
-/** The binding's kind ("maildir", ...). Borrowed. */
+/**
+ * The binding's kind ("maildir", ...). Borrowed.
+ * @param b the binding.
+ * @return the kind.
+ */
 MC_EXTERN(const char *) mc_binding_kind(const mc_binding *b);
 
 /**
@@ -131,6 +145,9 @@ MC_EXTERN(const char *) mc_binding_kind(const mc_binding *b);
  *         value (reason in mc_error_last(); for an enumeration it lists the
  *         choices; a secret is never echoed); MC_ENOMEM. On failure the
  *         binding is unchanged.
+ * @param b the binding.
+ * @param name the setting's name.
+ * @param value its new value, as text.
  */
 MC_EXTERN(int) mc_binding_set(mc_binding *b, const char *name, const char *value);
 
@@ -139,6 +156,9 @@ MC_EXTERN(int) mc_binding_set(mc_binding *b, const char *name, const char *value
  * @return 0; MC_ENOTFOUND as mc_binding_set(); MC_EINVAL for NULL, a
  *         setting that is not a number, or a value outside its range
  *         (the range in mc_error_last()). On failure the binding is unchanged.
+ * @param b the binding.
+ * @param name the setting's name.
+ * @param value its new value.
  */
 MC_EXTERN(int) mc_binding_set_uint(mc_binding *b, const char *name, unsigned long long value);
 
@@ -170,6 +190,8 @@ MC_EXTERN(int) mc_binding_get(char **value, const mc_binding *b, const char *nam
  * whether one was given without revealing it.
  * @return 1 (default), 0 (changed); MC_EINVAL for NULL arguments;
  *         MC_ENOTFOUND as mc_binding_get().
+ * @param b the binding.
+ * @param name the setting's name.
  */
 MC_EXTERN(int) mc_binding_is_default(const mc_binding *b, const char *name);
 
@@ -182,6 +204,8 @@ MC_EXTERN(int) mc_binding_is_default(const mc_binding *b, const char *name);
  * binding's kind.
  * @return 0; MC_EIO (cannot read); MC_EINVAL/MC_ENOTFOUND for a bad line
  *         (MC_EINVAL for a "binding" line naming another kind).
+ * @param b the binding.
+ * @param path the configuration file.
  */
 MC_EXTERN(int) mc_binding_load_config(mc_binding *b, const char *path);
 
@@ -205,36 +229,78 @@ MC_EXTERN(int) mc_binding_new_from_config(mc_binding **out, const char *path);
  * transport, encoding, security. Changing them does not change @p b.
  * @param out freed with mc_binding_elements_free().
  * @param b the binding taken apart.
+ * @return 0; MC_EINVAL for NULL arguments; MC_ENOMEM.
  */
 MC_EXTERN(int) mc_binding_create_binding_elements(mc_binding_elements **out, const mc_binding *b);
 
-/** Frees an element collection and its elements. NULL is fine. */
+/**
+ * Frees an element collection and its elements. NULL is fine.
+ * @param els the collection (NULL is fine).
+ */
 MC_EXTERN(void) mc_binding_elements_free(mc_binding_elements *els);
-/** Number of elements in the collection. */
+/**
+ * Number of elements in the collection.
+ * @param els the element collection.
+ * @return the number of elements.
+ */
 MC_EXTERN(size_t) mc_binding_elements_count(const mc_binding_elements *els);
-/** The @p i-th element, or NULL. Borrowed from the collection. */
+/**
+ * The @p i-th element, or NULL. Borrowed from the collection.
+ * @param els the element collection.
+ * @param i its index, from 0.
+ * @return the element, or NULL.
+ */
 MC_EXTERN(mc_binding_element *) mc_binding_elements_at(mc_binding_elements *els, size_t i);
-/** The first element of @p kind, or NULL. Borrowed from the collection. */
+/**
+ * The first element of @p kind, or NULL. Borrowed from the collection.
+ * @param els the element collection.
+ * @param kind the kind of element looked for.
+ * @return the element, or NULL.
+ */
 MC_EXTERN(mc_binding_element *) mc_binding_elements_find(mc_binding_elements *els, mc_element_kind kind);
 /**
  * Removes the @p i-th element from the collection and frees it.
  * @return 0 or MC_ENOTFOUND.
+ * @param els the element collection.
+ * @param i its index, from 0.
  */
 MC_EXTERN(int) mc_binding_elements_remove(mc_binding_elements *els, size_t i);
 
-/** The element's kind. */
+/**
+ * The element's kind.
+ * @param el the element.
+ * @return the kind.
+ */
 MC_EXTERN(mc_element_kind) mc_binding_element_kind(const mc_binding_element *el);
-/** The element's name, e.g. "maildir-transport", "text-message-encoding". Borrowed. */
+/**
+ * The element's name, e.g. "maildir-transport", "text-message-encoding". Borrowed.
+ * @param el the element.
+ * @return the name.
+ */
 MC_EXTERN(const char *) mc_binding_element_name(const mc_binding_element *el);
-/** Sets one of the element's settings, as mc_binding_set(). MC_ENOTFOUND if it is not this element's. */
+/**
+ * Sets one of the element's settings, as mc_binding_set(). MC_ENOTFOUND if it is not this element's.
+ * @param el the element.
+ * @param name the setting's name.
+ * @param value its new value, as text.
+ * @return as mc_binding_set(); MC_ENOTFOUND also for a setting of another element.
+ */
 MC_EXTERN(int) mc_binding_element_set(mc_binding_element *el, const char *name, const char *value);
-/** Reads one of the element's settings, as mc_binding_get() (a secret: MC_EINVAL). */
+/**
+ * Reads one of the element's settings, as mc_binding_get() (a secret: MC_EINVAL).
+ * @param value receives a copy, freed with mc_free().
+ * @param el the element.
+ * @param name the setting's name.
+ * @return as mc_binding_get().
+ */
 MC_EXTERN(int) mc_binding_element_get(char **value, const mc_binding_element *el, const char *name);
 
 /**
  * Builds a custom binding from elements (copied). Exactly one transport
  * element is required; an encoding element is optional (SOAP 1.2 default).
  * @return 0; MC_EINVAL (no transport element, two of a kind); MC_ENOMEM.
+ * @param out receives the binding (the caller's; mc_binding_free()).
+ * @param els the elements (copied).
  */
 MC_EXTERN(int) mc_binding_new_custom(mc_binding **out, const mc_binding_elements *els);
 

@@ -152,10 +152,17 @@ typedef struct {
 MC_EXTERN(int)
 mc_mail_classify(mc_mail_info **out, const char *mail, size_t len, size_t max_envelope_size, int64_t now);
 
-/** Frees a classification (and its message unless taken). NULL is fine. */
+/**
+ * Frees a classification (and its message unless taken). NULL is fine.
+ * @param info the classification (NULL is fine).
+ */
 MC_EXTERN(void) mc_mail_info_free(mc_mail_info *info);
 
-/** A short name for a class ("ok", "not-ours", "malformed", "invalid", "expired"). */
+/**
+ * A short name for a class ("ok", "not-ours", "malformed", "invalid", "expired").
+ * @param kind the class.
+ * @return the name.
+ */
 MC_EXTERN(const char *) mc_mail_class_name(mc_mail_class kind);
 
 #ifdef __cplusplus

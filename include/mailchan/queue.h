@@ -70,6 +70,10 @@ typedef int (*mc_queue_each_cb)(const mc_queue_entry *entry, void *user_data);
  * Lists the queued mail of a state store (dead = false) or its
  * dead-lettered mail (dead = true), oldest first.
  * @return 0; MC_EINVAL; MC_EIO (no such store, unreadable, corrupt); MC_EBUSY.
+ * @param state_path the store.
+ * @param dead false: queued mail; true: dead-lettered mail.
+ * @param each called for each mail, oldest first.
+ * @param user_data passed to @p each.
  */
 MC_EXTERN(int) mc_queue_list(const char *state_path, bool dead, mc_queue_each_cb each, void *user_data);
 
@@ -81,6 +85,8 @@ MC_EXTERN(int) mc_queue_list(const char *state_path, bool dead, mc_queue_each_cb
  * @param state_path the store (the state_path setting of its owner).
  * @param id the mail, or 0 for all.
  * @param count receives how many mails changed (may be NULL).
+ * @return 0 (also when no mail matched: *count is then 0); MC_EINVAL (NULL, a
+ *         negative id); MC_EIO (no such store, unreadable, corrupt); MC_EBUSY.
  */
 MC_EXTERN(int) mc_queue_retry(const char *state_path, int64_t id, size_t *count);
 
@@ -91,6 +97,8 @@ MC_EXTERN(int) mc_queue_retry(const char *state_path, int64_t id, size_t *count)
  * @param id the mail, or 0 for all.
  * @param dead_only true: only dead-lettered mail.
  * @param count receives how many were removed (may be NULL).
+ * @return 0 (also when no mail matched: *count is then 0); MC_EINVAL (NULL, a
+ *         negative id); MC_EIO (no such store, unreadable, corrupt); MC_EBUSY.
  */
 MC_EXTERN(int) mc_queue_purge(const char *state_path, int64_t id, bool dead_only, size_t *count);
 

@@ -72,7 +72,12 @@ typedef struct {
 /** Initializer of mc_request_options: the defaults. */
 #define MC_REQUEST_OPTIONS_INIT {MC_REQUEST_OPTIONS_VERSION, NULL, 0}
 
-/** Initializes @p o as MC_REQUEST_OPTIONS_INIT does. 0 or MC_EINVAL. */
+/**
+ * Initializes @p o as MC_REQUEST_OPTIONS_INIT does. 0 or MC_EINVAL.
+ * @param o the options to initialize.
+ * @param version MC_REQUEST_OPTIONS_VERSION of the caller's header.
+ * @return 0, or MC_EINVAL.
+ */
 MC_EXTERN(int) mc_request_options_init(mc_request_options *o, unsigned int version);
 
 /**
@@ -149,6 +154,9 @@ mc_request_channel_request_async(char **request_id, mc_request_channel *ch, cons
  * Takes the next late reply (see above), oldest first. With a store, it is
  * removed from the store only now.
  * @return 0; MC_ETIMEOUT; MC_ECLOSED.
+ * @param out receives the reply (the caller's).
+ * @param ch the request channel.
+ * @param timeout_ms how long to wait; negative: forever, 0: poll.
  */
 MC_EXTERN(int) mc_request_channel_receive_late(mc_message **out, mc_request_channel *ch, int timeout_ms);
 
@@ -157,15 +165,31 @@ MC_EXTERN(int) mc_request_channel_receive_late(mc_message **out, mc_request_chan
  * reply handed to @p cb (status 0, request_id the reply's wsa:RelatesTo or
  * "") on the channel's thread; replies already waiting are handed over at
  * once. NULL restores pulling. 0 or MC_EINVAL.
+ * @param ch the request channel.
+ * @param cb the callback, or NULL.
+ * @param user_data passed to @p cb.
+ * @return 0, or MC_EINVAL.
  */
 MC_EXTERN(int) mc_request_channel_set_late_callback(mc_request_channel *ch, mc_reply_cb cb, void *user_data);
 
-/** Requests sent and not yet answered (in the store, or in memory without one). */
+/**
+ * Requests sent and not yet answered (in the store, or in memory without one).
+ * @param ch the request channel.
+ * @return the number of pending requests.
+ */
 MC_EXTERN(size_t) mc_request_channel_pending(mc_request_channel *ch);
 
-/** The service's address. Borrowed. */
+/**
+ * The service's address. Borrowed.
+ * @param ch the request channel.
+ * @return the address.
+ */
 MC_EXTERN(const char *) mc_request_channel_address(const mc_request_channel *ch);
-/** The address replies come back to (the requests' wsa:ReplyTo). Borrowed. */
+/**
+ * The address replies come back to (the requests' wsa:ReplyTo). Borrowed.
+ * @param ch the request channel.
+ * @return the address.
+ */
 MC_EXTERN(const char *) mc_request_channel_reply_address(const mc_request_channel *ch);
 
 /**
@@ -173,10 +197,15 @@ MC_EXTERN(const char *) mc_request_channel_reply_address(const mc_request_channe
  * ones get their callback with MC_ECLOSED; pending requests stay
  * correlated in the store, so replies to them wait for the next run.
  * Later calls get MC_ECLOSED. 0 or MC_ECLOSED if already closed.
+ * @param ch the request channel.
+ * @return 0, or MC_ECLOSED.
  */
 MC_EXTERN(int) mc_request_channel_close(mc_request_channel *ch);
 
-/** Closes (if needed) and frees the channel. NULL is fine. */
+/**
+ * Closes (if needed) and frees the channel. NULL is fine.
+ * @param ch the channel (NULL is fine).
+ */
 MC_EXTERN(void) mc_request_channel_free(mc_request_channel *ch);
 
 /* ---- the service side ---- */
@@ -189,6 +218,9 @@ MC_EXTERN(void) mc_request_channel_free(mc_request_channel *ch);
  * mc_message_create_reply() or mc_message_new().
  * @return 0; MC_EINVAL (NULL, or the request names no net.mail address to
  *         answer to); the errors of mc_output_channel_send().
+ * @param f the channel factory.
+ * @param request the request answered.
+ * @param reply the reply (not changed).
  */
 MC_EXTERN(int)
 mc_channel_factory_send_reply(mc_channel_factory *f, const mc_message *request, const mc_message *reply);
@@ -196,6 +228,11 @@ mc_channel_factory_send_reply(mc_channel_factory *f, const mc_message *request, 
 /**
  * Answers @p request with a SOAP fault (code "Sender" or "Receiver",
  * reason), as mc_channel_factory_send_reply() does.
+ * @param f the channel factory.
+ * @param request the request answered.
+ * @param code "Sender" or "Receiver".
+ * @param reason the reason text.
+ * @return as mc_channel_factory_send_reply().
  */
 MC_EXTERN(int)
 mc_channel_factory_send_fault(mc_channel_factory *f, const mc_message *request, const char *code,

@@ -29,6 +29,8 @@ typedef struct mc_transport mc_transport;
  * @return 0; MC_EINVAL (a required setting missing, e.g. maildir_root or
  *         address, or settings that contradict each other); MC_EIO (the
  *         store cannot be created or opened); MC_ENOMEM.
+ * @param out receives the transport (the caller's; mc_transport_free()).
+ * @param binding the binding (copied).
  */
 MC_EXTERN(int) mc_transport_new(mc_transport **out, const mc_binding *binding);
 
@@ -37,10 +39,15 @@ MC_EXTERN(int) mc_transport_new(mc_transport **out, const mc_binding *binding);
  * deleted-message cache synchronously, retrying on error (failures are
  * logged). Every factory, channel and listener built on it must have been
  * freed. NULL is fine.
+ * @param t the transport (NULL is fine).
  */
 MC_EXTERN(void) mc_transport_free(mc_transport *t);
 
-/** The transport's own e-mail address (the "address" setting). Borrowed. */
+/**
+ * The transport's own e-mail address (the "address" setting). Borrowed.
+ * @param t the transport.
+ * @return the address.
+ */
 MC_EXTERN(const char *) mc_transport_address(const mc_transport *t);
 
 /**
@@ -94,6 +101,8 @@ MC_EXTERN(int) mc_transport_stats_init(mc_transport_stats *stats, unsigned int v
  * (MC_TRANSPORT_STATS_INIT or mc_transport_stats_init()); only the fields
  * of that version are written and the version stays the caller's.
  * @return 0, or MC_EINVAL (NULL, or an unknown version).
+ * @param out the statistics, version set by the caller.
+ * @param t the transport.
  */
 MC_EXTERN(int) mc_transport_statistics(mc_transport_stats *out, mc_transport *t);
 
