@@ -24,6 +24,9 @@ if [ "${1:-}" = "--test" ]; then
   # server and its modules without the apache2 service, whose postinst would
   # start a system Apache on port 80 wherever no policy-rc.d stops it
   pkgs+=(apache2-bin libapache2-mod-auth-gssapi gss-ntlmssp curl)
+  # the documentation tests: groff and man render the manual page (man_page),
+  # doxygen builds the API reference from the headers (api_docs)
+  pkgs+=(groff-base man-db doxygen)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -43,4 +43,6 @@ echo '<p:Ping xmlns:p="urn:p">installed</p:Ping>' |
   "$cli" send --maildir-root "$store" --address a@x.org --to 'net.mail://c#b@x.org' --action urn:ping 2>/dev/null
 "$cli" receive --maildir-root "$store" --address b@x.org --listen 'net.mail://c#' --timeout 10000 |
   grep -q '<p:Ping xmlns:p="urn:p">installed</p:Ping>' || { echo "installed CLI: send/receive failed"; exit 1; }
+# the CLI's manual page, where man finds it
+[ -f "$prefix/share/man/man1/mailchan.1" ] || { echo "the manual page is not installed in share/man/man1"; exit 1; }
 echo "install test passed"

@@ -1,4 +1,4 @@
-/*
+/** @file
  * mailchan/common.h - errors, logging, library life cycle, version.
  *
  * Conventions of the whole API (stated once here, true everywhere):
@@ -30,6 +30,11 @@
 
 #include <stddef.h>
 
+/**
+ * Declares a public function returning @p type: exported from the shared
+ * library (hidden visibility is the default inside it), a plain extern
+ * declaration for the static library (define MC_STATIC) and for callers.
+ */
 #if defined(MC_STATIC)
 #define MC_EXTERN(type) extern type
 #elif defined(MC_BUILDING)
@@ -69,6 +74,8 @@ typedef enum {
 /**
  * Fixed, human-readable text for an error code. Never NULL; an unknown
  * code gives "unknown error". The string is static.
+ * @param code an MC_E* code (or 0).
+ * @return the text.
  */
 MC_EXTERN(const char *) mc_strerror(int code);
 
@@ -77,10 +84,14 @@ MC_EXTERN(const char *) mc_strerror(int code);
  * last mailchan call that failed on this thread. Never NULL: "" when no
  * error was recorded. Valid until the next mailchan call on this thread.
  * Messages never contain passwords or tokens.
+ * @return the message.
  */
 MC_EXTERN(const char *) mc_error_last(void);
 
-/** The code of the calling thread's most recent error (0 if none). */
+/**
+ * The code of the calling thread's most recent error (0 if none).
+ * @return the MC_E* code, or 0.
+ */
 MC_EXTERN(int) mc_error_last_code(void);
 
 /** Clears this thread's recorded error. */
@@ -112,10 +123,18 @@ typedef void (*mc_log_cb)(mc_log_level level, const char *message, void *user_da
  * it returns at once. The sink runs with no library lock held: it may call
  * any mailchan function, this one included; what the library would log
  * from inside the sink is dropped (no recursion).
+ * @param cb the sink, or NULL.
+ * @param min_level the least level passed to @p cb.
+ * @param user_data passed to @p cb.
  */
 MC_EXTERN(void) mc_log_set_callback(mc_log_cb cb, mc_log_level min_level, void *user_data);
 
-/** A ready-made sink that writes "mailchan: LEVEL: message" lines to stderr. */
+/**
+ * A ready-made sink that writes "mailchan: LEVEL: message" lines to stderr.
+ * @param level the message's level.
+ * @param message the line.
+ * @param user_data unused.
+ */
 MC_EXTERN(void) mc_log_stderr(mc_log_level level, const char *message, void *user_data);
 
 /**
@@ -171,7 +190,7 @@ mc_trace_stderr(mc_trace_direction direction, const char *protocol, const char *
 /**
  * Initializes the library (libxml2, OpenSSL). Call once from the main
  * thread before other threads use mailchan; further calls only count.
- * Returns 0, or MC_ENOMEM.
+ * @return 0, or MC_ENOMEM.
  */
 MC_EXTERN(int) mc_init(void);
 
@@ -181,10 +200,16 @@ MC_EXTERN(int) mc_init(void);
  */
 MC_EXTERN(void) mc_shutdown(void);
 
-/** The library's version as "MAJOR.MINOR.PATCH". Static string. */
+/**
+ * The library's version as "MAJOR.MINOR.PATCH". Static string.
+ * @return the version.
+ */
 MC_EXTERN(const char *) mc_version(void);
 
-/** Frees memory that mailchan handed to the caller (serialized envelopes, mail text, strings). NULL is fine. */
+/**
+ * Frees memory that mailchan handed to the caller (serialized envelopes, mail text, strings). NULL is fine.
+ * @param ptr what a mailchan call handed over.
+ */
 MC_EXTERN(void) mc_free(void *ptr);
 
 #ifdef __cplusplus

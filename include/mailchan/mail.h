@@ -1,4 +1,4 @@
-/*
+/** @file
  * mailchan/mail.h - the mail framing of docs/wire-format.md: one mail, one
  * SOAP message. Transports use these functions; they are public so that
  * tools, gateways and tests can frame and classify mail themselves.
@@ -30,6 +30,7 @@
 extern "C" {
 #endif
 
+/** The stamp that marks a mail as mailchan's, at the start of its channel name in the Subject. */
 #define MC_SUBJECT_STAMP "[net.mail]"
 
 /** Where the envelope goes (WCF's MessageContainerType). */
@@ -41,10 +42,10 @@ typedef enum {
 
 /** Options for mc_mail_frame(). Initialize with MC_MAIL_FRAME_OPTIONS_INIT. */
 typedef struct {
-    unsigned int version;  /**< MC_MAIL_FRAME_OPTIONS_VERSION */
-    const char *from;      /**< sender e-mail address (required) */
-    const char *const *to; /**< recipients (at least one) */
-    size_t to_count;
+    unsigned int version;           /**< MC_MAIL_FRAME_OPTIONS_VERSION */
+    const char *from;               /**< sender e-mail address (required) */
+    const char *const *to;          /**< recipients (at least one) */
+    size_t to_count;                /**< number of recipients in @p to */
     const char *channel;            /**< destination channel name (required) */
     const char *in_reply_to;        /**< Message-ID (with <>) of the mail answered, or NULL */
     mc_container_type container;    /**< default MC_CONTAINER_DEFAULT */
@@ -52,7 +53,9 @@ typedef struct {
     int64_t date;                   /**< Date header, Unix seconds; 0 = now */
 } mc_mail_frame_options;
 
+/** The version of mc_mail_frame_options this header describes. */
 #define MC_MAIL_FRAME_OPTIONS_VERSION 1
+/** Initializer of mc_mail_frame_options: every field at its default. */
 #define MC_MAIL_FRAME_OPTIONS_INIT                                                              \
     {                                                                                           \
         MC_MAIL_FRAME_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL, MC_CONTAINER_DEFAULT, 2048, 0 \
@@ -61,6 +64,7 @@ typedef struct {
 /**
  * Initializes @p opts as MC_MAIL_FRAME_OPTIONS_INIT does, for callers that
  * cannot use the macro (bindings from other languages).
+ * @param opts the options to initialize.
  * @param version MC_MAIL_FRAME_OPTIONS_VERSION of the caller's header;
  *        only the fields of that version are written.
  * @return 0; MC_EINVAL (NULL, or a version this library does not know).
@@ -72,7 +76,9 @@ MC_EXTERN(int) mc_mail_frame_options_init(mc_mail_frame_options *opts, unsigned 
  * @param out the mail text, NUL-terminated, freed with mc_free().
  * @param len its length.
  * @param mail_message_id optional: receives the generated Message-ID
- *        ("<uuid@domain-of-from>"), freed with mc_free().
+ *        ("<uuid\@domain-of-from>"), freed with mc_free().
+ * @param msg the message framed.
+ * @param opts sender, recipients, channel and container (version set).
  * @return 0; MC_EINVAL for bad options (bad addresses, channel name,
  *         version); MC_ENOMEM. Outputs are untouched on failure.
  */
@@ -84,6 +90,8 @@ mc_mail_frame(char **out, size_t *len, char **mail_message_id, const mc_message 
  * Parses a raw Subject header value (possibly RFC 2047 encoded and folded).
  * @param channel receives the decoded channel name (mc_free()), may be NULL.
  * @param expiry receives the ttl instant in Unix seconds, 0 without ttl; may be NULL.
+ * @param raw the header value.
+ * @param len its length in bytes.
  * @return 0 for a well-formed stamped subject; MC_ENOTFOUND when there is
  *         no stamp (not ours); MC_EPROTO when the stamp is there but what
  *         follows is malformed (reason in mc_error_last()); MC_ENOMEM.
@@ -92,7 +100,10 @@ MC_EXTERN(int) mc_subject_parse(char **channel, int64_t *expiry, const char *raw
 
 /**
  * Formats a Subject header value for @p channel and optional expiry,
- * RFC 2047-encoded when not ASCII. @param out freed with mc_free().
+ * RFC 2047-encoded when not ASCII.
+ * @param out the Subject value, freed with mc_free().
+ * @param channel the channel name.
+ * @param expiry the ttl instant in Unix seconds, 0 for none.
  * @return 0, MC_EINVAL (bad channel name), MC_ENOMEM.
  */
 MC_EXTERN(int) mc_subject_format(char **out, const char *channel, int64_t expiry);
@@ -108,7 +119,7 @@ typedef enum {
 
 /** The result of mc_mail_classify(). All strings and the message are owned by it. */
 typedef struct {
-    mc_mail_class kind;
+    mc_mail_class kind;    /**< what the mail is */
     int error;             /**< MALFORMED/INVALID: the MC_E* code of the failure; else 0 */
     char *reason;          /**< MALFORMED/INVALID/EXPIRED: why; else NULL */
     char *channel;         /**< the decoded channel name (OK, INVALID, EXPIRED) */
@@ -129,20 +140,29 @@ typedef struct {
 
 /**
  * Parses and classifies a raw mail (a receiver's view, docs/wire-format.md section 6).
+ * @param out the classification, freed with mc_mail_info_free().
+ * @param mail the raw mail as the server holds it.
+ * @param len its length in bytes.
  * @param max_envelope_size the largest envelope accepted (0: 65 536); a
  *        larger one makes the mail INVALID with MC_ETOOBIG.
  * @param now current time in Unix seconds for the ttl check (0: the clock).
- * @param out the classification, freed with mc_mail_info_free().
  * @return 0 whatever the class (bad mail is a class, not an error);
  *         MC_EINVAL for NULL arguments; MC_ENOMEM.
  */
 MC_EXTERN(int)
 mc_mail_classify(mc_mail_info **out, const char *mail, size_t len, size_t max_envelope_size, int64_t now);
 
-/** Frees a classification (and its message unless taken). NULL is fine. */
+/**
+ * Frees a classification (and its message unless taken). NULL is fine.
+ * @param info the classification (NULL is fine).
+ */
 MC_EXTERN(void) mc_mail_info_free(mc_mail_info *info);
 
-/** A short name for a class ("ok", "not-ours", "malformed", "invalid", "expired"). */
+/**
+ * A short name for a class ("ok", "not-ours", "malformed", "invalid", "expired").
+ * @param kind the class.
+ * @return the name.
+ */
 MC_EXTERN(const char *) mc_mail_class_name(mc_mail_class kind);
 
 #ifdef __cplusplus

@@ -1,4 +1,4 @@
-/*
+/** @file
  * mailchan/queue.h - queued sending and the state store.
  *
  * With the settings `state_path` (a file) and `queued = true`, a transport
@@ -56,15 +56,15 @@ typedef void (*mc_delivery_cb)(const mc_delivery_report *report, void *user_data
 
 /** One mail in an outbox, as listed. */
 typedef struct {
-    int64_t id;
+    int64_t id;              /**< its id in the outbox (mailchan queue list shows it) */
     int64_t queued_ms;       /**< when it was queued (ms since the epoch) */
     int64_t next_attempt_ms; /**< when it is tried next (queued mail) */
     int64_t dead_ms;         /**< when it was dead-lettered; 0: still queued */
-    unsigned attempts;
-    const char *from;
-    const char *to;         /**< recipients separated by ", " */
-    size_t bytes;           /**< the framed mail's size */
-    const char *last_error; /**< NULL before the first failed attempt */
+    unsigned attempts;       /**< delivery attempts made */
+    const char *from;        /**< the sender's address */
+    const char *to;          /**< recipients separated by ", " */
+    size_t bytes;            /**< the framed mail's size */
+    const char *last_error;  /**< NULL before the first failed attempt */
 } mc_queue_entry;
 
 /** Called for each listed mail; a non-zero return stops the listing and is returned. */
@@ -74,6 +74,10 @@ typedef int (*mc_queue_each_cb)(const mc_queue_entry *entry, void *user_data);
  * Lists the queued mail of a state store (dead = false) or its
  * dead-lettered mail (dead = true), oldest first.
  * @return 0; MC_EINVAL; MC_EIO (no such store, unreadable, corrupt); MC_EBUSY.
+ * @param state_path the store.
+ * @param dead false: queued mail; true: dead-lettered mail.
+ * @param each called for each mail, oldest first.
+ * @param user_data passed to @p each.
  */
 MC_EXTERN(int) mc_queue_list(const char *state_path, bool dead, mc_queue_each_cb each, void *user_data);
 
@@ -82,14 +86,23 @@ MC_EXTERN(int) mc_queue_list(const char *state_path, bool dead, mc_queue_each_cb
  * included (it is queued again, its lifetime counted from now on). The
  * owning process's delivery thread looks at the outbox at least every 5
  * seconds, so it picks the change up within that.
+ * @param state_path the store (the state_path setting of its owner).
+ * @param id the mail, or 0 for all.
  * @param count receives how many mails changed (may be NULL).
+ * @return 0 (also when no mail matched: *count is then 0); MC_EINVAL (NULL, a
+ *         negative id); MC_EIO (no such store, unreadable, corrupt); MC_EBUSY.
  */
 MC_EXTERN(int) mc_queue_retry(const char *state_path, int64_t id, size_t *count);
 
 /**
  * Removes mail from an outbox without sending it: one (id) or all (id 0),
  * only dead-lettered mail when dead_only.
+ * @param state_path the store (the state_path setting of its owner).
+ * @param id the mail, or 0 for all.
+ * @param dead_only true: only dead-lettered mail.
  * @param count receives how many were removed (may be NULL).
+ * @return 0 (also when no mail matched: *count is then 0); MC_EINVAL (NULL, a
+ *         negative id); MC_EIO (no such store, unreadable, corrupt); MC_EBUSY.
  */
 MC_EXTERN(int) mc_queue_purge(const char *state_path, int64_t id, bool dead_only, size_t *count);
 

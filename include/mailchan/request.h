@@ -1,4 +1,4 @@
-/*
+/** @file
  * mailchan/request.h - request/reply over two one-way mail channels
  * (WCF's IRequestChannel), and the reply helper for services.
  *
@@ -42,6 +42,7 @@
 extern "C" {
 #endif
 
+/** A request channel: requests out, the replies that name them back (opaque). */
 typedef struct mc_request_channel mc_request_channel;
 
 /** Property on late replies: why no request was waiting for it. */
@@ -66,13 +67,20 @@ typedef struct {
     unsigned int remember_seconds;
 } mc_request_options;
 
+/** The version of mc_request_options this header describes. */
 #define MC_REQUEST_OPTIONS_VERSION 1
+/** Initializer of mc_request_options: the defaults. */
 #define MC_REQUEST_OPTIONS_INIT             \
     {                                       \
         MC_REQUEST_OPTIONS_VERSION, NULL, 0 \
     }
 
-/** Initializes @p o as MC_REQUEST_OPTIONS_INIT does. 0 or MC_EINVAL. */
+/**
+ * Initializes @p o as MC_REQUEST_OPTIONS_INIT does. 0 or MC_EINVAL.
+ * @param o the options to initialize.
+ * @param version MC_REQUEST_OPTIONS_VERSION of the caller's header.
+ * @return 0, or MC_EINVAL.
+ */
 MC_EXTERN(int) mc_request_options_init(mc_request_options *o, unsigned int version);
 
 /**
@@ -81,6 +89,9 @@ MC_EXTERN(int) mc_request_options_init(mc_request_options *o, unsigned int versi
  * listening on the reply channel (connecting as mc_channel_listener_new()
  * does) and, with a state store, loads replies received but not yet taken
  * by an earlier run: they are ready for mc_request_channel_receive_late().
+ * @param out receives the channel (the caller's; mc_request_channel_free()).
+ * @param transport the transport it sends and listens on.
+ * @param to_uri the service's address.
  * @param options NULL for the defaults.
  * @return 0; MC_EINVAL (bad address, bad options); MC_EBUSY (the reply
  *         channel is already listened to on this transport); the errors of
@@ -99,6 +110,8 @@ mc_request_channel_new(mc_request_channel **out, mc_transport *transport, const 
  * queues the mail: the wait covers the delivery.
  * @param reply the reply (the caller's), with the properties of a received
  *        message (MC_PROP_FROM_EMAIL, ...).
+ * @param ch the request channel.
+ * @param request the request (not changed).
  * @param timeout_ms how long to wait for the reply; negative: forever.
  * @return 0; MC_EFAULT (the reply is a SOAP fault: *reply is set to it,
  *         mc_error_last() gives its code and reason); MC_ETIMEOUT (no reply
@@ -129,6 +142,11 @@ typedef void (*mc_reply_cb)(int status, mc_message *reply, const char *request_i
  * returns an error, @p cb never fires and nothing stays pending.
  * @param request_id optional: receives the request's wsa:MessageID (a new
  *        string, mc_free()).
+ * @param ch the request channel.
+ * @param request the request (copied).
+ * @param timeout_ms how long to wait for the reply; negative: forever.
+ * @param cb called once with the outcome.
+ * @param user_data passed to @p cb.
  * @return 0; the errors of sending; MC_ECLOSED; MC_EINVAL; MC_ENOMEM.
  */
 MC_EXTERN(int)
@@ -139,6 +157,9 @@ mc_request_channel_request_async(char **request_id, mc_request_channel *ch, cons
  * Takes the next late reply (see above), oldest first. With a store, it is
  * removed from the store only now.
  * @return 0; MC_ETIMEOUT; MC_ECLOSED.
+ * @param out receives the reply (the caller's).
+ * @param ch the request channel.
+ * @param timeout_ms how long to wait; negative: forever, 0: poll.
  */
 MC_EXTERN(int) mc_request_channel_receive_late(mc_message **out, mc_request_channel *ch, int timeout_ms);
 
@@ -147,15 +168,31 @@ MC_EXTERN(int) mc_request_channel_receive_late(mc_message **out, mc_request_chan
  * reply handed to @p cb (status 0, request_id the reply's wsa:RelatesTo or
  * "") on the channel's thread; replies already waiting are handed over at
  * once. NULL restores pulling. 0 or MC_EINVAL.
+ * @param ch the request channel.
+ * @param cb the callback, or NULL.
+ * @param user_data passed to @p cb.
+ * @return 0, or MC_EINVAL.
  */
 MC_EXTERN(int) mc_request_channel_set_late_callback(mc_request_channel *ch, mc_reply_cb cb, void *user_data);
 
-/** Requests sent and not yet answered (in the store, or in memory without one). */
+/**
+ * Requests sent and not yet answered (in the store, or in memory without one).
+ * @param ch the request channel.
+ * @return the number of pending requests.
+ */
 MC_EXTERN(size_t) mc_request_channel_pending(mc_request_channel *ch);
 
-/** The service's address. Borrowed. */
+/**
+ * The service's address. Borrowed.
+ * @param ch the request channel.
+ * @return the address.
+ */
 MC_EXTERN(const char *) mc_request_channel_address(const mc_request_channel *ch);
-/** The address replies come back to (the requests' wsa:ReplyTo). Borrowed. */
+/**
+ * The address replies come back to (the requests' wsa:ReplyTo). Borrowed.
+ * @param ch the request channel.
+ * @return the address.
+ */
 MC_EXTERN(const char *) mc_request_channel_reply_address(const mc_request_channel *ch);
 
 /**
@@ -163,10 +200,15 @@ MC_EXTERN(const char *) mc_request_channel_reply_address(const mc_request_channe
  * ones get their callback with MC_ECLOSED; pending requests stay
  * correlated in the store, so replies to them wait for the next run.
  * Later calls get MC_ECLOSED. 0 or MC_ECLOSED if already closed.
+ * @param ch the request channel.
+ * @return 0, or MC_ECLOSED.
  */
 MC_EXTERN(int) mc_request_channel_close(mc_request_channel *ch);
 
-/** Closes (if needed) and frees the channel. NULL is fine. */
+/**
+ * Closes (if needed) and frees the channel. NULL is fine.
+ * @param ch the channel (NULL is fine).
+ */
 MC_EXTERN(void) mc_request_channel_free(mc_request_channel *ch);
 
 /* ---- the service side ---- */
@@ -179,6 +221,9 @@ MC_EXTERN(void) mc_request_channel_free(mc_request_channel *ch);
  * mc_message_create_reply() or mc_message_new().
  * @return 0; MC_EINVAL (NULL, or the request names no net.mail address to
  *         answer to); the errors of mc_output_channel_send().
+ * @param f the channel factory.
+ * @param request the request answered.
+ * @param reply the reply (not changed).
  */
 MC_EXTERN(int)
 mc_channel_factory_send_reply(mc_channel_factory *f, const mc_message *request, const mc_message *reply);
@@ -186,6 +231,11 @@ mc_channel_factory_send_reply(mc_channel_factory *f, const mc_message *request, 
 /**
  * Answers @p request with a SOAP fault (code "Sender" or "Receiver",
  * reason), as mc_channel_factory_send_reply() does.
+ * @param f the channel factory.
+ * @param request the request answered.
+ * @param code "Sender" or "Receiver".
+ * @param reason the reason text.
+ * @return as mc_channel_factory_send_reply().
  */
 MC_EXTERN(int)
 mc_channel_factory_send_fault(mc_channel_factory *f, const mc_message *request, const char *code,

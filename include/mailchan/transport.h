@@ -1,4 +1,4 @@
-/*
+/** @file
  * mailchan/transport.h - a mail account's transport.
  *
  * A transport owns one mail account's connections (or, for Maildir, its
@@ -20,6 +20,7 @@
 extern "C" {
 #endif
 
+/** One mailbox: its connections, caches, background receiving and state store (opaque). */
 typedef struct mc_transport mc_transport;
 
 /**
@@ -28,6 +29,8 @@ typedef struct mc_transport mc_transport;
  * @return 0; MC_EINVAL (a required setting missing, e.g. maildir_root or
  *         address, or settings that contradict each other); MC_EIO (the
  *         store cannot be created or opened); MC_ENOMEM.
+ * @param out receives the transport (the caller's; mc_transport_free()).
+ * @param binding the binding (copied).
  */
 MC_EXTERN(int) mc_transport_new(mc_transport **out, const mc_binding *binding);
 
@@ -36,10 +39,15 @@ MC_EXTERN(int) mc_transport_new(mc_transport **out, const mc_binding *binding);
  * deleted-message cache synchronously, retrying on error (failures are
  * logged). Every factory, channel and listener built on it must have been
  * freed. NULL is fine.
+ * @param t the transport (NULL is fine).
  */
 MC_EXTERN(void) mc_transport_free(mc_transport *t);
 
-/** The transport's own e-mail address (the "address" setting). Borrowed. */
+/**
+ * The transport's own e-mail address (the "address" setting). Borrowed.
+ * @param t the transport.
+ * @return the address.
+ */
 MC_EXTERN(const char *) mc_transport_address(const mc_transport *t);
 
 /**
@@ -70,7 +78,9 @@ typedef struct {
                                         delivered again (received ids are kept with state_path) */
 } mc_transport_stats;
 
+/** The version of mc_transport_stats this header describes. */
 #define MC_TRANSPORT_STATS_VERSION 2
+/** Initializer of mc_transport_stats: this header's version, every counter 0. */
 #define MC_TRANSPORT_STATS_INIT                                            \
     {                                                                      \
         MC_TRANSPORT_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "", 0 \
@@ -78,7 +88,9 @@ typedef struct {
 
 /**
  * Initializes @p stats as MC_TRANSPORT_STATS_INIT does, for callers that
- * cannot use the macro. @param version MC_TRANSPORT_STATS_VERSION of the
+ * cannot use the macro.
+ * @param stats the struct to initialize.
+ * @param version MC_TRANSPORT_STATS_VERSION of the
  * caller's header; only the fields of that version are written.
  * @return 0; MC_EINVAL (NULL, or a version this library does not know).
  */
@@ -89,6 +101,8 @@ MC_EXTERN(int) mc_transport_stats_init(mc_transport_stats *stats, unsigned int v
  * (MC_TRANSPORT_STATS_INIT or mc_transport_stats_init()); only the fields
  * of that version are written and the version stays the caller's.
  * @return 0, or MC_EINVAL (NULL, or an unknown version).
+ * @param out the statistics, version set by the caller.
+ * @param t the transport.
  */
 MC_EXTERN(int) mc_transport_statistics(mc_transport_stats *out, mc_transport *t);
 
