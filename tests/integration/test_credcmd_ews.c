@@ -59,7 +59,7 @@ static void write_file(const char *name, const char *text)
 /* a command that counts its runs in TMP/count and prints the file TMP/secret */
 static void set_command(mc_binding *b, const char *setting, const char *count, const char *secret)
 {
-    char cmd[1024], c[512], s[512];
+    char cmd[1100], c[512], s[512];
     snprintf(cmd, sizeof(cmd), "echo run >> '%s'; cat '%s'", path_of(c, sizeof(c), count),
              path_of(s, sizeof(s), secret));
     binding_set(b, setting, cmd);

@@ -764,8 +764,7 @@ int main(void)
         cmocka_unit_test(test_silent_greeting),    cmocka_unit_test(test_escape_text),
         cmocka_unit_test(test_connect_errors),     cmocka_unit_test(test_namespace_service_folder),
         cmocka_unit_test(test_namespace_trash),    cmocka_unit_test(test_no_trash),
-        cmocka_unit_test(test_archive_folder),
-        cmocka_unit_test(test_trace_login),
+        cmocka_unit_test(test_archive_folder),     cmocka_unit_test(test_trace_login),
     };
     signal(SIGPIPE, SIG_IGN);
     mc_init();
