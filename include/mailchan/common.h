@@ -179,11 +179,17 @@ typedef void (*mc_trace_cb)(mc_trace_direction direction, const char *protocol, 
  * the previous sink is still running (unless called from inside the sink);
  * the sink runs with no library lock held, and what would be traced from
  * inside it is dropped.
+ * @param cb the sink, or NULL to turn tracing off.
+ * @param user_data passed to every call of @p cb.
  */
 MC_EXTERN(void) mc_trace_set_callback(mc_trace_cb cb, void *user_data);
 
 /** A ready-made trace sink: writes "> line", "< line" or "* line" (direction)
- * to stderr, one line each. */
+ * to stderr, one line each.
+ * @param direction sent, received or a note.
+ * @param protocol "smtp", "imap" or "http" (not printed).
+ * @param line the line, already redacted and bounded.
+ * @param user_data unused. */
 MC_EXTERN(void)
 mc_trace_stderr(mc_trace_direction direction, const char *protocol, const char *line, void *user_data);
 
