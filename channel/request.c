@@ -269,10 +269,13 @@ static void fire_callbacks(mc_request_channel *ch, bool closing)
         waiter *w = done;
         mc_message *reply = w->reply;
         done = w->next;
+        /* the callback owns the reply: what the store needs is copied first */
+        char *key = reply && ch->state ? reply_key(reply, NULL) : NULL;
         w->reply = NULL;
         w->cb(w->status, reply, w->id, w->error, w->ud);
-        if (reply)
-            reply_taken(ch, reply); /* after the callback: a crash in it finds the reply again */
+        if (key)
+            reply_taken_key(ch, key, w->id); /* after the callback: a crash in it finds the reply again */
+        free(key);
         waiter_free(w);
     }
     while (lates) {
