@@ -368,8 +368,9 @@ fi
 server=$!
 for n in 1 2; do
   echo '<p:a xmlns:p="urn:p">x</p:a>' | "$cli" send "${u[@]}" --address cli@x.org --to 'net.mail://sf#svc@x.org' \
-    --action urn:sf --reply-to 'net.mail://sfr#cli@x.org' --wait-reply 10000 --json > "$ux/reply$n" 2>/dev/null
+    --action urn:sf --reply-to 'net.mail://sfr#cli@x.org' --wait-reply 10000 --json > "$ux/reply$n" 2>"$ux/reply$n.err"
   check "serve with a failing command: request $n" 0 $?
+  [ -s "$ux/reply$n.err" ] && cat "$ux/reply$n.err" >&2
 done
 # --body on a fault: nothing on stdout, the fault on stderr
 "$cli" serve "${u[@]}" --address svc4@x.org --listen 'net.mail://sf4#' --count 1 --timeout 10000 --exec 'exit 4' \

@@ -589,7 +589,8 @@ static char *body_of(const mc_message *m, int *text)
     xml = mc_message_body(m, &len);
     t = malloc(len + 1);
     if (t) {
-        memcpy(t, xml, len);
+        if (len) /* a fault has no body: xml is NULL */
+            memcpy(t, xml, len);
         t[len] = 0;
     }
     return t;
