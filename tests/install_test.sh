@@ -45,4 +45,31 @@ echo '<p:Ping xmlns:p="urn:p">installed</p:Ping>' |
   grep -q '<p:Ping xmlns:p="urn:p">installed</p:Ping>' || { echo "installed CLI: send/receive failed"; exit 1; }
 # the CLI's manual page, where man finds it
 [ -f "$prefix/share/man/man1/mailchan.1" ] || { echo "the manual page is not installed in share/man/man1"; exit 1; }
+
+# the samples, as docs/guide/first-steps.md builds them: on their own against
+# the installed library with CMake, then each run over a Maildir store
+sb="$prefix/samples-build"
+cmake -S "$src/samples" -B "$sb" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$sb" -j2 >/dev/null
+run_sample() { # NAME SCRIPT BIN_DIR PATTERN: the sample's run.sh succeeds and prints PATTERN
+  if ! bash "$2" "$3" >"$prefix/$1.out" 2>&1 || ! grep -Eq "$4" "$prefix/$1.out"; then
+    echo "sample $1 built against the installed library ($3) failed:"; tail -20 "$prefix/$1.out"; exit 1
+  fi
+}
+run_sample devices "$src/samples/devices/run.sh" "$sb" 'server hub@demo.local stopping: .* 1 config pushed'
+if [ -x "$sb/tictactoe" ]; then
+  run_sample game "$src/samples/game/run.sh" "$sb" '^game over: '
+elif grep -q 'mailchan_WITH_SECURITY ON' "$libdir"/cmake/mailchan/mailchanConfig.cmake; then
+  echo "tictactoe was not built though the installed library has message security"; exit 1
+fi
+# and with pkg-config, one compiler call per program
+pb="$prefix/samples-pc"
+mkdir -p "$pb"
+pc() { cc "$@" $(PKG_CONFIG_PATH="$pcdir" pkg-config --define-variable=prefix="$prefix" --cflags --libs mailchan) -pthread; }
+pc "$src/samples/devices/device.c" "$src/samples/devices/devices.c" -o "$pb/device"
+pc "$src/samples/devices/server.c" "$src/samples/devices/devices.c" -o "$pb/devserver"
+pc "$src/samples/cli/mailchan.c" -o "$pb/mailchan"
+[ ! -x "$sb/tictactoe" ] || pc "$src/samples/game/tictactoe.c" -o "$pb/tictactoe"
+LD_LIBRARY_PATH="$libdir" run_sample devices-pc "$src/samples/devices/run.sh" "$pb" 'server hub@demo.local stopping: .* 1 config pushed'
+[ ! -x "$pb/tictactoe" ] || LD_LIBRARY_PATH="$libdir" run_sample game-pc "$src/samples/game/run.sh" "$pb" '^game over: '
 echo "install test passed"

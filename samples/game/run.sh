@@ -7,16 +7,20 @@
 # carol - whose certificate comes from the same CA - slips a move of her own
 # into alice's mailbox with the mailchan CLI: alice refuses it. Prints
 # alice's side of the game in full, then bob's without the boards.
-#   run.sh [BUILD_DIR]   (default: build; built with cmake if missing)
+#   run.sh [BUILD_DIR]   (default: build; built with cmake if missing) - or
+#   run.sh BIN_DIR       (a directory holding tictactoe and mailchan, e.g.
+#                         the samples built on their own: cmake -S samples)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:-$here/../../build}"
-if [ ! -x "$build/samples/tictactoe" ]; then
+bin="$build/samples"
+[ -x "$build/tictactoe" ] && [ -x "$build/mailchan" ] && bin="$build"
+if [ ! -x "$bin/tictactoe" ]; then
     cmake -S "$here/../.." -B "$build" -DCMAKE_BUILD_TYPE=Release -DMC_BUILD_TESTS=OFF >/dev/null
     cmake --build "$build" -j"$(nproc)" --target tictactoe mailchan_cli >/dev/null 2>&1 ||
         { echo "run.sh: could not build tictactoe in $build (it needs -DMC_WITH_SECURITY=ON)" >&2; exit 1; }
 fi
-ttt="$build/samples/tictactoe" cli="$build/samples/mailchan"
+ttt="$bin/tictactoe" cli="$bin/mailchan"
 work="$(mktemp -d /tmp/tictactoe.XXXXXX)"
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || :; done; wait 2>/dev/null; rm -rf "$work"' EXIT
