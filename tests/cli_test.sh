@@ -369,7 +369,8 @@ server=$!
 for n in 1 2; do
   echo '<p:a xmlns:p="urn:p">x</p:a>' | "$cli" send "${u[@]}" --address cli@x.org --to 'net.mail://sf#svc@x.org' \
     --action urn:sf --reply-to 'net.mail://sfr#cli@x.org' --wait-reply 10000 --json > "$ux/reply$n" 2>"$ux/reply$n.err"
-  check "serve with a failing command: request $n" 0 $?
+  # the first reply is a fault (exit 6), the second an answer
+  check "serve with a failing command: request $n" $((n == 1 ? 6 : 0)) $?
   [ -s "$ux/reply$n.err" ] && cat "$ux/reply$n.err" >&2
 done
 # --body on a fault: nothing on stdout, the fault on stderr
@@ -378,6 +379,7 @@ done
 server4=$!
 echo '<p:a xmlns:p="urn:p">x</p:a>' | "$cli" send "${u[@]}" --address cli@x.org --to 'net.mail://sf4#svc4@x.org' \
   --action urn:sf --reply-to 'net.mail://sfr4#cli@x.org' --wait-reply 10000 --body > "$ux/reply5" 2>"$ux/reply5.err"
+check "send --wait-reply --body, the reply a fault" 6 $?
 wait $server4
 [ -s "$ux/reply5" ] && fail "--body printed a fault's empty body: $(cat -A "$ux/reply5")"
 grep -q 'the message is a SOAP fault (Receiver): the service command exited with status 4' "$ux/reply5.err" ||
@@ -395,6 +397,7 @@ grep -qx 'it went wrong' "$ux/serve.err" || fail "serve does not show the comman
 server=$!
 echo '<p:a xmlns:p="urn:p">x</p:a>' | "$cli" send "${u[@]}" --address cli@x.org --to 'net.mail://sk#svc2@x.org' \
   --action urn:sk --reply-to 'net.mail://skr#cli@x.org' --wait-reply 10000 --json > "$ux/reply3" 2>/dev/null
+check "send --wait-reply --json, the reply a fault" 6 $?
 wait $server; check "serve after a killed command" 0 $?
 grep -q '"reason": "the service command was killed by signal 9' "$ux/reply3" || fail "killed command's reply: $(cat "$ux/reply3")"
 grep -q 'the command was killed by signal 9' "$ux/serve2.err" || fail "serve does not report the signal: $(cat "$ux/serve2.err")"

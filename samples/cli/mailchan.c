@@ -36,6 +36,7 @@ enum {
     EXIT_TIMEOUT = 3,
     EXIT_TRANSPORT = 4,
     EXIT_PARTIAL = 5,
+    EXIT_FAULT = 6, /* send --wait-reply: the reply is a SOAP fault */
     EXIT_INTERRUPTED = 130
 };
 /* keep running: returned by the steps of main() that may end the program */
@@ -160,6 +161,8 @@ static const char usage_text[] =
     "       mail was dead-lettered; queue flush left mail undelivered\n"
     "  5    sent, but the server refused some of the recipients (named on stderr); the\n"
     "       others have the mail\n"
+    "  6    send --wait-reply: the reply is a SOAP fault (printed as asked; with --body\n"
+    "       its code and reason on stderr)\n"
     "  130  interrupted by SIGINT or SIGTERM (a send not yet handed to the transport is\n"
     "       not made; send --queued waiting for the outbox says what stays queued; a\n"
     "       second signal ends the program at once)\n";
@@ -1617,7 +1620,8 @@ static int receive_messages(receiver *r, mc_channel_factory *f, const options *o
                             int serve)
 {
     long n = 0;
-    int rc;
+    int rc, ex = EXIT_OK;
+    const char *code, *reason;
     while (limit < 0 || n < limit) {
         mc_message *m = NULL;
         /* one call with the caller's whole timeout: a signal wakes it */
@@ -1639,11 +1643,13 @@ static int receive_messages(receiver *r, mc_channel_factory *f, const options *o
             answer(f, m, o);
         else if ((rc = print_message(m, o)))
             fprintf(stderr, "mailchan: cannot print a message: %s\n", mc_strerror(rc));
+        if (!serve && o->command == CMD_SEND && mc_message_fault(&code, &reason, m) == 0)
+            ex = EXIT_FAULT;
         mc_message_free(m);
         if (interrupted() && (limit < 0 || n < limit))
             return stopped_by_signal();
     }
-    return EXIT_OK;
+    return ex;
 }
 
 /* ---- the commands ---- */
