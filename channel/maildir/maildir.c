@@ -567,6 +567,59 @@ static int list_dir(maildir *m, const char *sub, mc__mail_item **items, size_t *
     return rc;
 }
 
+/* The order of arrival of a file called "SEC.MUSEC..." (as this library
+ * and most delivery agents name them; P<pid>Q<n> orders one process's
+ * files within a microsecond), else its mtime. */
+typedef struct {
+    int64_t us;
+    unsigned long long q;
+    mc__mail_item item;
+} arrival;
+
+static void arrival_of(arrival *a, const mc__mail_item *it)
+{
+    const char *p = it->id, *q;
+    char *end;
+    unsigned long long sec = strtoull(p, &end, 10), us;
+    a->item = *it;
+    a->us = it->arrived_ms * 1000;
+    a->q = 0;
+    if (end == p || end - p > 12 || strncmp(end, ".M", 2))
+        return;
+    p = end + 2;
+    us = strtoull(p, &end, 10);
+    if (end == p || us > 999999)
+        return;
+    a->us = (int64_t)sec * 1000000 + (int64_t)us;
+    if (*end == 'P' && (q = strchr(end, 'Q')) && q - end < 12)
+        a->q = strtoull(q + 1, NULL, 10);
+}
+
+static int by_arrival(const void *x, const void *y)
+{
+    const arrival *a = x, *b = y;
+    if (a->us != b->us)
+        return a->us < b->us ? -1 : 1;
+    if (a->q != b->q)
+        return a->q < b->q ? -1 : 1;
+    return strcmp(a->item.id, b->item.id);
+}
+
+/* A directory lists its files in no order: a backlog is delivered oldest
+ * first, as IMAP and EWS list it. Left as listed when out of memory. */
+static void sort_by_arrival(mc__mail_item *v, size_t n)
+{
+    arrival *a = n > 1 ? calloc(n, sizeof(*a)) : NULL;
+    if (!a)
+        return;
+    for (size_t i = 0; i < n; i++)
+        arrival_of(&a[i], &v[i]);
+    qsort(a, n, sizeof(*a), by_arrival);
+    for (size_t i = 0; i < n; i++)
+        v[i] = a[i].item;
+    free(a);
+}
+
 static int md_list(mc__receiver *b, mc__listing *out)
 {
     maildir *m = (maildir *)b;
@@ -606,6 +659,7 @@ static int md_list(mc__receiver *b, mc__listing *out)
         free(v);
         goto done;
     }
+    sort_by_arrival(v, n);
     out->items = v;
     out->count = n;
     out->full = true; /* a directory listing is cheap: no cursor */

@@ -198,6 +198,33 @@ static void test_accept_existing_true(void **state)
     mc_channel_listener_free(l);
 }
 
+/* a backlog is delivered in the order it was sent (a directory lists its
+ * files in no particular order) */
+static void test_backlog_in_sending_order(void **state)
+{
+    fixture *fx = *state;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    mc_message *m;
+    char text[16];
+    for (int i = 0; i < 60; i++) {
+        snprintf(text, sizeof(text), "%d", i);
+        send_text(fx, "net.mail://orders#" SVC, text);
+    }
+    open_channel(fx, "net.mail://orders#", &l, &in);
+    for (int i = 0; i < 60; i++) {
+        char *t;
+        assert_int_equal(mc_input_channel_receive(&m, in, 5000), 0);
+        t = body_text(m);
+        snprintf(text, sizeof(text), "%d", i);
+        assert_string_equal(t, text);
+        mc_free(t);
+        mc_message_free(m);
+    }
+    mc_input_channel_free(in);
+    mc_channel_listener_free(l);
+}
+
 static void wait_stat(fixture *fx, size_t offset, unsigned long long want)
 {
     mc_transport_stats st = MC_TRANSPORT_STATS_INIT;
@@ -714,6 +741,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dispatch_by_channel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_accept_existing_false, setup_no_existing, teardown),
         cmocka_unit_test_setup_teardown(test_accept_existing_true, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backlog_in_sending_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_mail_handling, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_mail_is_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service_folder, setup, teardown),
