@@ -8,12 +8,16 @@
  * replies not yet shown are kept in the transport's state store
  * (state_path), so every answer is shown once, in whichever run it comes.
  *
- * usage: orderclient STORE|--config FILE ADDRESS SHOP_ADDRESS place ITEM QTY [ITEM QTY]...
+ * usage: orderclient STORE|--config FILE ADDRESS SHOP_ADDRESS place [--wait MS] ITEM QTY [ITEM QTY]...
  *        orderclient STORE|--config FILE ADDRESS SHOP_ADDRESS collect [--wait MS]
- * place sends one order per ITEM QTY pair and exits (an answer that comes
- * while it runs is shown at once). collect shows the answers to earlier
- * orders as they come, until none is waiting or MS milliseconds (default
- * 30000) have passed, and says how many orders still wait for one.
+ * place sends one order per ITEM QTY pair and exits without waiting for the
+ * answers (one that comes while it runs is shown at once). With a queued
+ * outbox it first waits, up to MS milliseconds (default 10000), until the
+ * outbox has handed the orders to the server, or a try failed (the server
+ * cannot be reached: they go out with a later run). collect shows
+ * the answers to earlier orders as they come, until none is waiting or MS
+ * milliseconds (default 30000) have passed, and says how many orders still
+ * wait for one.
  * STORE is a Maildir root directory shared with the shop; the client's
  * state store is then STORE/ADDRESS.orderclient.db. --config FILE names
  * any binding ("binding = KIND"), and must set state_path.
@@ -24,21 +28,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PROG "orderclient"
-#define DEFAULT_WAIT_MS 30000
-#define WAIT_SLICE_MS 500 /* how often collect looks whether orders still wait */
+#define DEFAULT_WAIT_MS 30000       /* collect */
+#define DEFAULT_PLACE_WAIT_MS 10000 /* place, for a queued outbox */
+#define WAIT_SLICE_MS 500           /* how often collect looks whether orders still wait */
+#define OUTBOX_LOOK_MS 200          /* how often place looks at the outbox */
+#define OUTBOX_KNOWN 256            /* mails queued before place that it tells apart */
 
 typedef struct {
     pthread_mutex_t lock; /* replies come on the request channel's thread */
     unsigned long replies, confirmed, refused;
 } tally;
 
+typedef struct {
+    char state_path[4096];
+    bool queued;
+} client_store;
+
+/* what a look at the outbox found: mail queued, and mail that failed since
+ * this run began (the mails queued before it, with their attempts, tell) */
+typedef struct {
+    struct {
+        int64_t id;
+        unsigned attempts;
+    } before[OUTBOX_KNOWN];
+    size_t nbefore;
+    bool first; /* the look before the orders: fills before[] */
+    size_t queued, failed;
+    char error[256];
+} outbox_look;
+
 static int usage(void)
 {
-    fprintf(stderr, "usage: " PROG " STORE|--config FILE ADDRESS SHOP_ADDRESS place ITEM QTY [ITEM QTY]...\n"
+    fprintf(stderr, "usage: " PROG
+                    " STORE|--config FILE ADDRESS SHOP_ADDRESS place [--wait MS] ITEM QTY [ITEM QTY]...\n"
                     "       " PROG " STORE|--config FILE ADDRESS SHOP_ADDRESS collect [--wait MS]\n");
     return 2;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
 }
 
 static bool valid_item(const char *s)
@@ -124,11 +157,70 @@ static int place_one(mc_request_channel *ch, tally *t, const char *item, const c
     return 0;
 }
 
-static int place(mc_request_channel *ch, tally *t, char **pairs, int npairs)
+static int look_each(const mc_queue_entry *e, void *ud)
 {
+    outbox_look *o = ud;
+    bool tried = e->last_error != NULL;
+    o->queued++;
+    if (o->first) {
+        if (o->nbefore < OUTBOX_KNOWN) {
+            o->before[o->nbefore].id = e->id;
+            o->before[o->nbefore++].attempts = e->attempts;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < o->nbefore; i++)
+        if (o->before[i].id == e->id && e->attempts <= o->before[i].attempts)
+            tried = false;
+    if (tried) {
+        snprintf(o->error, sizeof(o->error), "%s", e->last_error);
+        o->failed++;
+    }
+    return 0;
+}
+
+/* one look at the outbox; a busy store is looked at again */
+static int look(outbox_look *o, const char *state_path)
+{
+    int rc;
+    for (int i = 0; i < 10; i++) {
+        o->queued = o->failed = 0;
+        if ((rc = mc_queue_list(state_path, false, look_each, o)) != MC_EBUSY)
+            break;
+        sleep_ms(OUTBOX_LOOK_MS);
+    }
+    if (rc)
+        fprintf(stderr, PROG ": the outbox %s: %s\n", state_path, mc_error_last());
+    return rc;
+}
+
+/* until the outbox is empty, a mail in it failed since this run began
+ * (the server cannot be reached: the others wait behind it), or wait_ms
+ * passed */
+static void wait_outbox(outbox_look *o, const char *state_path, long wait_ms)
+{
+    int64_t deadline = dev_now_ms() + wait_ms;
+    o->first = false;
+    while (!look(o, state_path) && o->queued && !o->failed && dev_now_ms() < deadline && !dev_stop)
+        sleep_ms(OUTBOX_LOOK_MS);
+    if (o->queued)
+        printf("%zu mail%s wait%s in the outbox (%s): sent by a later run, once the server can be reached\n",
+               o->queued, o->queued == 1 ? "" : "s", o->queued == 1 ? "s" : "",
+               *o->error ? o->error : "not tried yet");
+}
+
+static int place(mc_request_channel *ch, tally *t, const client_store *st, long wait_ms, char **pairs,
+                 int npairs)
+{
+    static outbox_look o; /* large: not on the stack */
     int failed = 0;
+    o.first = true;
+    if (st->queued && look(&o, st->state_path))
+        return 1;
     for (int i = 0; i + 1 < npairs; i += 2)
         failed += place_one(ch, t, pairs[i], pairs[i + 1]) != 0;
+    if (st->queued)
+        wait_outbox(&o, st->state_path, wait_ms);
     mc_request_channel_close(ch); /* the orders not answered yet stay in the store */
     printf("%d order%s placed, %zu waiting for an answer\n", npairs / 2 - failed,
            npairs / 2 - failed == 1 ? "" : "s", mc_request_channel_pending(ch));
@@ -167,10 +259,10 @@ static int collect(mc_request_channel *ch, tally *t, long wait_ms)
 }
 
 /* The transport, with a state store: a directory's is STORE/ADDRESS.orderclient.db */
-static int open_transport(mc_transport **out, char **argv, int argc, const char *address)
+static int open_transport(mc_transport **out, client_store *st, char **argv, int argc, const char *address)
 {
     mc_binding *b = NULL;
-    char path[4096];
+    char *v = NULL;
     int used, rc = dev_open_binding(&b, argv, argc, address, &used, PROG);
     if (rc)
         return rc;
@@ -183,19 +275,40 @@ static int open_transport(mc_transport **out, char **argv, int argc, const char 
             mc_binding_free(b);
             return MC_EINVAL;
         }
-        snprintf(path, sizeof(path), "%s/%s.orderclient.db", argv[0], address);
-        if ((rc = mc_binding_set(b, "state_path", path)))
-            fprintf(stderr, PROG ": state_path %s: %s\n", path, mc_error_last());
+        snprintf(st->state_path, sizeof(st->state_path), "%s/%s.orderclient.db", argv[0], address);
+        if ((rc = mc_binding_set(b, "state_path", st->state_path)))
+            fprintf(stderr, PROG ": state_path %s: %s\n", st->state_path, mc_error_last());
+    } else if (!(rc = mc_binding_get(&v, b, "state_path"))) {
+        snprintf(st->state_path, sizeof(st->state_path), "%s", v);
+        mc_free(v);
+        if (!(rc = mc_binding_get(&v, b, "queued")))
+            st->queued = !strcmp(v, "true");
+        mc_free(v);
     }
     if (!rc && (rc = mc_transport_new(out, b)))
         fprintf(stderr, PROG ": transport: %s\n", mc_error_last());
+    else if (rc)
+        fprintf(stderr, PROG ": %s: %s\n", argv[1], mc_error_last());
     mc_binding_free(b);
     return rc;
+}
+
+/* "--wait MS" at argv[i], if there: *wait_ms set, 2 returned; 0 without; -1 when bad */
+static int wait_option(char **argv, int argc, int i, long *wait_ms)
+{
+    char *end;
+    if (i >= argc || strcmp(argv[i], "--wait"))
+        return 0;
+    if (i + 1 >= argc)
+        return -1;
+    *wait_ms = strtol(argv[i + 1], &end, 10);
+    return end == argv[i + 1] || *end || *wait_ms < 0 || *wait_ms > 86400000 ? -1 : 2;
 }
 
 int main(int argc, char **argv)
 {
     tally t = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    static client_store st; /* large: not on the stack */
     mc_transport *tr = NULL;
     mc_request_channel *ch = NULL;
     const char *address, *shop, *mode;
@@ -210,8 +323,12 @@ int main(int argc, char **argv)
         return usage();
     address = argv[1 + used], shop = argv[2 + used], mode = argv[3 + used];
     if (!strcmp(mode, "place")) {
-        if (argc == first || (argc - first) % 2)
+        int n = wait_option(argv, argc, first, &wait_ms);
+        if (n < 0 || argc == first + n || (argc - first - n) % 2)
             return usage();
+        if (!n)
+            wait_ms = DEFAULT_PLACE_WAIT_MS;
+        first += n;
         for (int i = first; i < argc; i += 2)
             if (!valid_item(argv[i]) || !valid_quantity(argv[i + 1]))
                 return fprintf(stderr,
@@ -220,10 +337,8 @@ int main(int argc, char **argv)
                                argv[i], argv[i + 1]),
                        2;
     } else if (!strcmp(mode, "collect")) {
-        char *end = NULL;
-        if (argc == first + 2 && !strcmp(argv[first], "--wait"))
-            wait_ms = strtol(argv[first + 1], &end, 10);
-        if (argc != first && (!end || end == argv[first + 1] || *end || wait_ms < 0 || wait_ms > 86400000))
+        int n = wait_option(argv, argc, first, &wait_ms);
+        if (n < 0 || argc != first + n)
             return usage();
     } else {
         return usage();
@@ -233,13 +348,14 @@ int main(int argc, char **argv)
         return 1;
     dev_catch_signals();
     snprintf(uri, sizeof(uri), "net.mail://" ORD_CHANNEL "#%s", shop);
-    if (open_transport(&tr, argv + 1, argc - 1, address))
+    if (open_transport(&tr, &st, argv + 1, argc - 1, address))
         goto done;
     if (mc_request_channel_new(&ch, tr, uri, NULL)) {
         fprintf(stderr, PROG ": %s: %s\n", uri, mc_error_last());
         goto done;
     }
-    rc = !strcmp(mode, "place") ? place(ch, &t, argv + first, argc - first) : collect(ch, &t, wait_ms);
+    rc = !strcmp(mode, "place") ? place(ch, &t, &st, wait_ms, argv + first, argc - first)
+                                : collect(ch, &t, wait_ms);
 done:
     mc_request_channel_free(ch);
     mc_transport_free(tr);
