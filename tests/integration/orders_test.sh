@@ -95,7 +95,7 @@ if [ "$kind" = maildir ]; then # what a mistyped command line gets: status 2, or
   usage 1 "not a directory" "$service" "$work/none" shop@x.org
   printf 'binding = maildir\nmaildir_root = %s\n' "$s" > "$work/nostate.conf"
   usage 1 "sets no state_path" "$client" --config "$work/nostate.conf" a@x.org shop@x.org collect
-  ls "$s" | grep -q . && fail "a refused command line left something in the store: $(ls "$s")"
+  [ -z "$(ls -A "$s")" ] || fail "a refused command line left something in the store: $(ls -A "$s")"
 fi
 
 # run NAME ARGS...: a run of the client (ARGS: "--config FILE" or a store, then the rest), output in NAME.log
@@ -124,9 +124,9 @@ if [ "$kind" = exchange ]; then # the server was reachable: place waited until t
 fi
 if [ "$kind" = mail ]; then # the orders wait in the outbox: the SMTP server could not be reached
   for w in "place1 2" "place2 5"; do
-    set -- $w
-    grep -qx "$2 mails wait in the outbox (SMTP .*): sent by a later run, once the server can be reached" "$work/$1.log" ||
-      fail "$1: not \"$2 mails wait in the outbox\" with the SMTP error"
+    read -r name n <<<"$w"
+    grep -qx "$n mails wait in the outbox (SMTP .*): sent by a later run, once the server can be reached" "$work/$name.log" ||
+      fail "$name: not \"$n mails wait in the outbox\" with the SMTP error"
   done
   if [ -n "$cli" ]; then
     "$cli" queue list "$work/alice.db" > "$work/outbox.log" 2>&1 || fail "mailchan queue list: $(cat "$work/outbox.log")"
