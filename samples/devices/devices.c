@@ -61,7 +61,8 @@ static int open_binding(mc_binding **b, char **argv, int argc, int *used, const 
     return report(mc_binding_set(*b, "maildir_root", argv[0]), prog, "maildir_root");
 }
 
-int dev_open(mc_transport **out, char **argv, int argc, const char *address, int *used, const char *prog)
+int dev_open_binding(mc_binding **out, char **argv, int argc, const char *address, int *used,
+                     const char *prog)
 {
     mc_binding *b = NULL;
     const char *pw = getenv("MAILCHAN_PASSWORD");
@@ -71,6 +72,18 @@ int dev_open(mc_transport **out, char **argv, int argc, const char *address, int
         rc = report(mc_binding_set(b, "password", pw), prog, "password");
     if (!rc)
         rc = report(mc_binding_set(b, "address", address), prog, "address");
+    if (rc) {
+        mc_binding_free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+int dev_open(mc_transport **out, char **argv, int argc, const char *address, int *used, const char *prog)
+{
+    mc_binding *b = NULL;
+    int rc = dev_open_binding(&b, argv, argc, address, used, prog);
     if (!rc)
         rc = report(mc_transport_new(out, b), prog, "transport");
     mc_binding_free(b);

@@ -37,6 +37,10 @@ typedef struct {
  * arguments taken (1 or 2). A password left out of the file is taken from
  * $MAILCHAN_PASSWORD. Prints what failed; returns 0 or an MC_E* code. */
 int dev_open(mc_transport **out, char **argv, int argc, const char *address, int *used, const char *prog);
+/* dev_open() up to the transport: the binding, with the address and
+ * password set, for a program that sets more before mc_transport_new(). */
+int dev_open_binding(mc_binding **out, char **argv, int argc, const char *address, int *used,
+                     const char *prog);
 
 /* "name=value" (interval=MS, unit=C|F, threshold=CELSIUS) into cfg; 0, or
  * -1 with the reason in err. */
