@@ -57,6 +57,8 @@ run_sample() { # NAME SCRIPT BIN_DIR PATTERN: the sample's run.sh succeeds and p
   fi
 }
 run_sample devices "$src/samples/devices/run.sh" "$sb" 'server hub@demo.local stopping: .* 1 config pushed'
+orders_done='^\[client\] 4 answers \(3 confirmed, 1 refused\), 0 orders waiting for an answer$'
+run_sample orders "$src/samples/orders/run.sh" "$sb" "$orders_done"
 if [ -x "$sb/tictactoe" ]; then
   run_sample game "$src/samples/game/run.sh" "$sb" '^game over: '
 elif grep -q 'mailchan_WITH_SECURITY ON' "$libdir"/cmake/mailchan/mailchanConfig.cmake; then
@@ -68,8 +70,11 @@ mkdir -p "$pb"
 pc() { cc "$@" $(PKG_CONFIG_PATH="$pcdir" pkg-config --define-variable=prefix="$prefix" --cflags --libs mailchan) -pthread; }
 pc "$src/samples/devices/device.c" "$src/samples/devices/devices.c" -o "$pb/device"
 pc "$src/samples/devices/server.c" "$src/samples/devices/devices.c" -o "$pb/devserver"
+pc "$src/samples/orders/shop.c" "$src/samples/devices/devices.c" -o "$pb/orderservice"
+pc "$src/samples/orders/client.c" "$src/samples/devices/devices.c" -o "$pb/orderclient"
 pc "$src/samples/cli/mailchan.c" -o "$pb/mailchan"
 [ ! -x "$sb/tictactoe" ] || pc "$src/samples/game/tictactoe.c" -o "$pb/tictactoe"
+LD_LIBRARY_PATH="$libdir" run_sample orders-pc "$src/samples/orders/run.sh" "$pb" "$orders_done"
 LD_LIBRARY_PATH="$libdir" run_sample devices-pc "$src/samples/devices/run.sh" "$pb" 'server hub@demo.local stopping: .* 1 config pushed'
 [ ! -x "$pb/tictactoe" ] || LD_LIBRARY_PATH="$libdir" run_sample game-pc "$src/samples/game/run.sh" "$pb" '^game over: '
 echo "install test passed"
