@@ -55,6 +55,7 @@ typedef struct {
     mc__buf pending; /* stream bytes not yet a whole envelope */
     /* read-ahead: one GetItem reads a batch of the mail a listing found new */
     mc__strmap seen;      /* ids of the previous listing */
+    bool listed_once;     /* a listing succeeded: later ones find new mail */
     mc__mail_item *fresh; /* ids new in the last listing, in its order (id, size) */
     size_t nfresh;
     mc__strmap ahead;   /* id -> ahead_mail read with another's GetItem */
@@ -225,9 +226,15 @@ static int list_page(ews_receiver *r, size_t offset, mc__listing *l, size_t *cap
 }
 
 /* After a listing: which ids are new (read ahead in batches), and the
- * read-ahead of mail no longer listed forgotten. */
-static int note_listing(ews_receiver *r, const mc__listing *l)
+ * read-ahead of mail no longer listed forgotten. The arrival of each (what
+ * accept_existing_messages compares with a listener's open time), as IMAP
+ * takes it: in the first listing, DateTimeReceived - whole seconds, taken as
+ * the end of the second, so that mail that came just after a listener
+ * opened never looks older; in later ones, the moment this client first saw
+ * it, so that the server's clock does not matter for new mail. */
+static int note_listing(ews_receiver *r, mc__listing *l)
 {
+    int64_t seen_ms = mc__wall_ms();
     mc__strmap now;
     fresh_free(r);
     mc__strmap_init(&now);
@@ -243,7 +250,12 @@ static int note_listing(ews_receiver *r, const mc__listing *l)
         }
         if (!known)
             r->fresh[r->nfresh++].size = l->items[i].size;
+        if (!known && r->listed_once)
+            l->items[i].arrived_ms = seen_ms;
+        else if (!r->listed_once && l->items[i].arrived_ms)
+            l->items[i].arrived_ms += 999;
     }
+    r->listed_once = true;
     for (size_t i = 0; i < r->ahead.cap; i++) {
         void *v;
         const char *k = mc__strmap_slot(&r->ahead, i, &v);
@@ -736,6 +748,10 @@ static int ews_wait(mc__receiver *b, int timeout_ms, int wake_fd)
             r->notify = MC__EWS_NOTIFY_NONE;
         } else if (rc) {
             return rc;
+        } else {
+            /* subscribed after the listing: mail that came between the two
+             * raised no event, so a query now finds it */
+            return 1;
         }
     }
     if (r->subscribed && r->notify == MC__EWS_NOTIFY_STREAMING)

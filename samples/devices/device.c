@@ -155,11 +155,8 @@ static int parse_options(char **argv, int argc, unsigned long *interval, unsigne
 int main(int argc, char **argv)
 {
     device d = {0};
-    mc_transport *t = NULL;
-    mc_channel_factory *f = NULL;
+    dev_endpoint e = {0};
     mc_output_channel *out = NULL;
-    mc_channel_listener *l = NULL;
-    mc_input_channel *in = NULL;
     unsigned long interval = 1000, count = 0;
     char to[400];
     int used = 0, rc = 1;
@@ -179,28 +176,23 @@ int main(int argc, char **argv)
         return 1;
     dev_catch_signals();
     snprintf(to, sizeof(to), "net.mail://" DEV_READINGS "#%s", d.server);
-    if (dev_open(&t, argv + 1, argc - 1, d.address, &used, PROG) || mc_channel_factory_new(&f, t) ||
-        mc_channel_factory_create_channel(&out, f, to) ||
-        mc_channel_listener_new(&l, t, "net.mail://" DEV_CONFIG "#") ||
-        mc_channel_listener_accept_channel(&in, l, -1)) {
-        if (t) /* dev_open said what failed */
-            fprintf(stderr, PROG ": %s\n", mc_error_last());
+    if (dev_endpoint_open(&e, argv + 1, argc - 1, d.address, DEV_CONFIG, PROG))
+        goto done;
+    if (mc_channel_factory_create_channel(&out, e.factory, to)) {
+        fprintf(stderr, PROG ": %s\n", mc_error_last());
         goto done;
     }
     printf("device %s (pid %ld): a reading every %u ms to %s, config from net.mail://" DEV_CONFIG "#%s\n",
-           d.address, (long)getpid(), d.cfg.interval_ms, to, mc_transport_address(t));
-    rc = run(&d, in, out, count) ? 1 : 0;
-    mc_input_channel_close(in); /* deletes the configuration mail received */
+           d.address, (long)getpid(), d.cfg.interval_ms, to, mc_transport_address(e.t));
+    rc = run(&d, e.in, out, count) ? 1 : 0;
+    mc_input_channel_close(e.in); /* deletes the configuration mail received */
     printf("device %s stopping: %lu reading%s sent, %lu failed (seq 1-%lu), %lu config%s applied, %lu "
            "ignored, on config v%u\n",
            d.address, d.seq - d.failed, d.seq - d.failed == 1 ? "" : "s", d.failed, d.seq, d.applied,
            d.applied == 1 ? "" : "s", d.ignored, d.cfg.version);
 done:
-    mc_input_channel_free(in);
-    mc_channel_listener_free(l);
     mc_output_channel_free(out);
-    mc_channel_factory_free(f);
-    mc_transport_free(t);
+    dev_endpoint_close(&e);
     mc_shutdown();
     return rc;
 }

@@ -90,6 +90,32 @@ int dev_open(mc_transport **out, char **argv, int argc, const char *address, int
     return rc;
 }
 
+int dev_endpoint_open(dev_endpoint *e, char **argv, int argc, const char *address, const char *channel,
+                      const char *prog)
+{
+    char uri[256];
+    int used, rc;
+    if ((rc = dev_open(&e->t, argv, argc, address, &used, prog)))
+        return rc; /* dev_open said what failed */
+    snprintf(uri, sizeof(uri), "net.mail://%s#", channel);
+    if ((rc = mc_channel_factory_new(&e->factory, e->t)) ||
+        (rc = mc_channel_listener_new(&e->listener, e->t, uri)) ||
+        (rc = mc_channel_listener_accept_channel(&e->in, e->listener, -1)))
+        fprintf(stderr, "%s: %s\n", prog, mc_error_last());
+    return rc;
+}
+
+void dev_endpoint_close(dev_endpoint *e)
+{
+    if (e->in)
+        mc_input_channel_close(e->in);
+    mc_input_channel_free(e->in);
+    mc_channel_listener_free(e->listener);
+    mc_channel_factory_free(e->factory);
+    mc_transport_free(e->t);
+    *e = (dev_endpoint){0};
+}
+
 static int parse_uint(const char *s, unsigned long *out)
 {
     char *end;

@@ -42,6 +42,23 @@ int dev_open(mc_transport **out, char **argv, int argc, const char *address, int
 int dev_open_binding(mc_binding **out, char **argv, int argc, const char *address, int *used,
                      const char *prog);
 
+/* What each program of the samples opens: the transport of an address, a
+ * channel factory and an input channel on net.mail://CHANNEL#. */
+typedef struct {
+    mc_transport *t;
+    mc_channel_factory *factory;
+    mc_channel_listener *listener;
+    mc_input_channel *in;
+} dev_endpoint;
+
+/* dev_open(), then the factory and the input channel on CHANNEL. Prints
+ * what failed; 0 or an MC_E* code (then call dev_endpoint_close too). */
+int dev_endpoint_open(dev_endpoint *e, char **argv, int argc, const char *address, const char *channel,
+                      const char *prog);
+/* Closes the input channel (which deletes the mail received) and frees
+ * everything; a zeroed or half-opened endpoint is fine. */
+void dev_endpoint_close(dev_endpoint *e);
+
 /* "name=value" (interval=MS, unit=C|F, threshold=CELSIUS) into cfg; 0, or
  * -1 with the reason in err. */
 int dev_config_set(dev_config *cfg, const char *pair, char *err, size_t errlen);

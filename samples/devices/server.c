@@ -256,9 +256,7 @@ int main(int argc, char **argv)
 {
     static server s; /* large: not on the stack */
     dev_config change = {0};
-    mc_transport *t = NULL;
-    mc_channel_listener *l = NULL;
-    mc_input_channel *in = NULL;
+    dev_endpoint e = {0};
     const char *address, *to = NULL;
     unsigned long push_after = 0;
     char err[160];
@@ -287,18 +285,14 @@ int main(int argc, char **argv)
         return 1;
     dev_catch_signals();
     s.stdin_open = true;
-    if (dev_open(&t, argv + 1, argc - 1, address, &used, PROG) || mc_channel_factory_new(&s.factory, t) ||
-        mc_channel_listener_new(&l, t, "net.mail://" DEV_READINGS "#") ||
-        mc_channel_listener_accept_channel(&in, l, -1)) {
-        if (t) /* dev_open said what failed */
-            fprintf(stderr, PROG ": %s\n", mc_error_last());
+    if (dev_endpoint_open(&e, argv + 1, argc - 1, address, DEV_READINGS, PROG))
         goto done;
-    }
-    printf("server listening on net.mail://" DEV_READINGS "#%s\n", mc_transport_address(t));
+    s.factory = e.factory;
+    printf("server listening on net.mail://" DEV_READINGS "#%s\n", mc_transport_address(e.t));
     rc = 0;
     while (!dev_stop) {
         mc_message *m = NULL;
-        int r = mc_input_channel_try_receive(&m, in, 200); /* 200: see dev_stop and commands */
+        int r = mc_input_channel_try_receive(&m, e.in, 200); /* 200: see dev_stop and commands */
         if (r) {
             fprintf(stderr, PROG ": receiving readings: %s\n", mc_error_last());
             rc = 1;
@@ -313,13 +307,10 @@ int main(int argc, char **argv)
         }
         read_commands(&s);
     }
-    mc_input_channel_close(in); /* deletes the readings received */
-    summary(&s, mc_transport_address(t));
+    mc_input_channel_close(e.in); /* deletes the readings received */
+    summary(&s, mc_transport_address(e.t));
 done:
-    mc_input_channel_free(in);
-    mc_channel_listener_free(l);
-    mc_channel_factory_free(s.factory);
-    mc_transport_free(t);
+    dev_endpoint_close(&e);
     mc_shutdown();
     return rc;
 }

@@ -128,9 +128,7 @@ static void on_order(shop *s, const mc_message *m)
 int main(int argc, char **argv)
 {
     shop s = {.next_number = FIRST_ORDER};
-    mc_transport *t = NULL;
-    mc_channel_listener *l = NULL;
-    mc_input_channel *in = NULL;
+    dev_endpoint e = {0};
     const char *address;
     int used, rc = 1;
     if (argc < 3 || (argv[1][0] == '-' && strcmp(argv[1], "--config")))
@@ -143,18 +141,14 @@ int main(int argc, char **argv)
     if (mc_init())
         return 1;
     dev_catch_signals();
-    if (dev_open(&t, argv + 1, argc - 1, address, &used, PROG) || mc_channel_factory_new(&s.factory, t) ||
-        mc_channel_listener_new(&l, t, "net.mail://" ORD_CHANNEL "#") ||
-        mc_channel_listener_accept_channel(&in, l, -1)) {
-        if (t) /* dev_open said what failed */
-            fprintf(stderr, PROG ": %s\n", mc_error_last());
+    if (dev_endpoint_open(&e, argv + 1, argc - 1, address, ORD_CHANNEL, PROG))
         goto done;
-    }
-    printf("shop taking orders at net.mail://" ORD_CHANNEL "#%s\n", mc_transport_address(t));
+    s.factory = e.factory;
+    printf("shop taking orders at net.mail://" ORD_CHANNEL "#%s\n", mc_transport_address(e.t));
     rc = 0;
     while (!dev_stop) {
         mc_message *m = NULL;
-        if (mc_input_channel_try_receive(&m, in, 200)) { /* 200: see dev_stop */
+        if (mc_input_channel_try_receive(&m, e.in, 200)) { /* 200: see dev_stop */
             fprintf(stderr, PROG ": receiving orders: %s\n", mc_error_last());
             rc = 1;
             break;
@@ -163,14 +157,11 @@ int main(int argc, char **argv)
             on_order(&s, m);
         mc_message_free(m);
     }
-    mc_input_channel_close(in); /* deletes the orders received */
+    mc_input_channel_close(e.in); /* deletes the orders received */
     printf("shop %s stopping: %lu order%s, %lu confirmed, %lu refused, %lu not answered\n",
-           mc_transport_address(t), s.orders, s.orders == 1 ? "" : "s", s.confirmed, s.refused, s.failed);
+           mc_transport_address(e.t), s.orders, s.orders == 1 ? "" : "s", s.confirmed, s.refused, s.failed);
 done:
-    mc_input_channel_free(in);
-    mc_channel_listener_free(l);
-    mc_channel_factory_free(s.factory);
-    mc_transport_free(t);
+    dev_endpoint_close(&e);
     mc_shutdown();
     return rc;
 }

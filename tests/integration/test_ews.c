@@ -96,6 +96,43 @@ static void test_roundtrip(void **state)
     no_invalid_request();
 }
 
+/* accept_existing_messages = false: mail already in the folder stays there
+ * untouched, and mail sent right after the listener opened - within the
+ * same second, which is all DateTimeReceived has - is received */
+static void test_accept_existing_false(void **state)
+{
+    mc_transport *a = transport_of(ews_binding("alice", "MC_EWS_ALICE_PW", "60000"));
+    mc_binding *bb = ews_binding("bob", "MC_EWS_BOB_PW", "60000");
+    mc_transport *b;
+    mc_channel_listener *l;
+    mc_input_channel *in;
+    char *text;
+    (void)state;
+    binding_set(bb, "accept_existing_messages", "false");
+    b = transport_of(bb);
+    assert_int_equal(send_text(a, "net.mail://early#bob@example.test", "there before"), 0);
+    assert_int_equal(await_count("bob@example.test", SVC, "[net.mail] early", 1, 10000), 1);
+    /* just after a second boundary: what comes next arrives in the second
+     * the listener opened in */
+    sleep_ms(1000 - now_ms() % 1000 + 20);
+    open_in(b, "net.mail://early#", &l, &in);
+    assert_int_equal(send_text(a, "net.mail://early#bob@example.test", "sent after open"), 0);
+    text = receive_text(in, 15000);
+    assert_string_equal(text, "sent after open");
+    free(text);
+    close_all(b, l, in);
+    assert_int_equal(count("bob@example.test", SVC, "[net.mail] early"), 1); /* the one there before */
+    /* which the default (accept existing) receives */
+    b = transport_of(ews_binding("bob", "MC_EWS_BOB_PW", "60000"));
+    open_in(b, "net.mail://early#", &l, &in);
+    text = receive_text(in, 15000);
+    assert_string_equal(text, "there before");
+    free(text);
+    close_all(b, l, in);
+    mc_transport_free(a);
+    no_invalid_request();
+}
+
 /* send_and_save_copy: one CreateItem */
 static void test_send_and_save_copy(void **state)
 {
@@ -507,6 +544,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_send_and_save_copy),
+        cmocka_unit_test(test_accept_existing_false),
         cmocka_unit_test(test_outcomes),
         cmocka_unit_test(test_inbox_fallback_and_folder_later),
         cmocka_unit_test(test_server_busy),
