@@ -29,6 +29,7 @@ cleanup() {
 trap cleanup EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/samples_lib.sh"
 declare -A args
 
 examples="$(cd "$(dirname "$0")/../../samples/devices" && pwd)"
@@ -71,14 +72,6 @@ esac
 addressed=("${devs[0]}" "${devs[1]}") other="${devs[2]}"
 
 if [ "$kind" = maildir ]; then # what a mistyped command line gets: status 2, or 1 for a missing store
-  usage() { # STATUS WHAT-STDERR-SAYS COMMAND...
-    local want="$1" says="$2" rc
-    shift 2
-    "$@" > "$work/usage.out" 2>&1 < /dev/null
-    rc=$?
-    [ $rc = "$want" ] && grep -q -- "$says" "$work/usage.out" ||
-      fail "$(basename "$1") ${*:2}: status $rc, $(cat "$work/usage.out")"
-  }
   usage 2 "usage: device" "$device"
   usage 2 "usage: device" "$device" "$work/store" a@x.org hub@x.org --interval-ms 5
   usage 2 "usage: devserver" "$server" "$work/store" hub@x.org --push-after 3

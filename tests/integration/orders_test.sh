@@ -31,6 +31,7 @@ cleanup() {
 trap cleanup EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/samples_lib.sh"
 
 examples="$(cd "$(dirname "$0")/../../samples/orders" && pwd)"
 conf() { # NAME ADDRESS PASSWORD [SETTING...]: the sample's example file for the test servers
@@ -74,14 +75,6 @@ exchange)
 esac
 
 if [ "$kind" = maildir ]; then # what a mistyped command line gets: status 2, or 1 for a bad store
-  usage() { # STATUS WHAT-STDERR-SAYS COMMAND...
-    local want="$1" says="$2" rc
-    shift 2
-    "$@" > "$work/usage.out" 2>&1 < /dev/null
-    rc=$?
-    [ $rc = "$want" ] && grep -q -- "$says" "$work/usage.out" ||
-      fail "$(basename "$1") ${*:2}: status $rc, $(cat "$work/usage.out")"
-  }
   s="$work/store"
   usage 2 "usage: orderclient" "$client"
   usage 2 "usage: orderclient" "$client" "$s" a@x.org shop@x.org place widget
