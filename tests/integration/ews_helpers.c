@@ -24,6 +24,23 @@ long ews_ctl(const char *fmt, ...)
     return strtol(line, NULL, 10);
 }
 
+char *ews_new_token(const char *user)
+{
+    char cmd[2048], line[4096];
+    FILE *p;
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 %s/ewsctl.py json '{\"new_token\": {\"user\": \"%s\"}}' | "
+             "/usr/bin/python3 -c \"import json,sys; print(json.loads(sys.stdin.read())['token'])\"",
+             MC_TEST_EWS_DIR, user);
+    assert_non_null(p = popen(cmd, "r"));
+    if (!fgets(line, sizeof(line), p))
+        line[0] = 0;
+    if (pclose(p) != 0 || !line[0])
+        fail_msg("%s failed", cmd);
+    line[strcspn(line, "\n")] = 0;
+    return strdup(line);
+}
+
 /* Complete lines only: a line the responder is still writing (no newline
  * yet) is left for the next call, and a long line counts once. */
 long ews_log_lines(const char *needle)
