@@ -10,7 +10,6 @@
 #include <unistd.h>
 #include "ews_helpers.h"
 
-
 static char *tmp; /* this run's files */
 
 static mc_binding *ews_binding(const char *user, const char *interval)
